@@ -1,0 +1,139 @@
+//! CPU control: interrupt masking, waiting, identity, and switching the
+//! kernel's translation tables.
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{
+    DAIF, MIDR_EL1, MPIDR_EL1, ReadWriteable, Readable, SCTLR_EL1, TCR_EL1, TTBR0_EL1, Writeable,
+};
+use core::arch::asm;
+
+/// Whether IRQs were masked, saved by [`disable_interrupts`] for
+/// [`restore_interrupts`].
+#[derive(Clone, Copy, Debug)]
+#[must_use = "restore the interrupt state when done"]
+pub struct InterruptState {
+    daif: u64,
+}
+
+/// Masks IRQs on this core and returns the previous state.
+pub fn disable_interrupts() -> InterruptState {
+    let daif = DAIF.get();
+    // SAFETY: masking IRQs (DAIFSet bit 1) has no memory effects.
+    unsafe { asm!("msr daifset, #2", options(nomem, nostack, preserves_flags)) };
+    InterruptState { daif }
+}
+
+/// Puts the IRQ mask back the way [`disable_interrupts`] found it.
+pub fn restore_interrupts(state: InterruptState) {
+    DAIF.set(state.daif);
+}
+
+/// Unmasks IRQs on this core.
+pub fn enable_interrupts() {
+    // SAFETY: unmasking IRQs; the vectors are installed before the first call.
+    unsafe { asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Are IRQs masked right now?
+pub fn interrupts_masked() -> bool {
+    DAIF.get() & (1 << 7) != 0
+}
+
+/// Sleeps until an interrupt (or other event) arrives.
+pub fn wait_for_interrupt() {
+    aarch64_cpu::asm::wfi();
+}
+
+/// The CPU's part name, from `MIDR_EL1`, for the boot log.
+pub fn cpu_name() -> &'static str {
+    let midr = MIDR_EL1.get();
+    let implementer = (midr >> 24) & 0xff;
+    let part = (midr >> 4) & 0xfff;
+    match (implementer, part) {
+        (0x41, 0xd03) => "Cortex-A53",
+        (0x41, 0xd04) => "Cortex-A35",
+        (0x41, 0xd05) => "Cortex-A55",
+        (0x41, 0xd07) => "Cortex-A57",
+        (0x41, 0xd08) => "Cortex-A72",
+        (0x41, 0xd0b) => "Cortex-A76",
+        (0x41, 0xd0c) => "Neoverse-N1",
+        (0x41, 0xd40) => "Neoverse-V1",
+        (0x41, 0xd4f) => "Neoverse-V2",
+        (0, 0) => "QEMU max",
+        _ => "unknown CPU",
+    }
+}
+
+/// This core's affinity (`MPIDR_EL1` Aff3..Aff0), as PSCI names cores.
+pub fn core_affinity() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// Replaces the kernel's translation tables (TTBR1) with the ones at
+/// `new_root`, turns TTBR0 walks off until user space needs them, and sets
+/// `SCTLR_EL1.WXN` so the MMU itself refuses to execute writable memory.
+///
+/// Changing the tables that map the code doing the change needs care: the
+/// switch runs from the identity map (the early boot tables in TTBR0), goes
+/// through an empty table in between ("break before make", so no stale and
+/// new translations for one address can meet in the TLB), and flushes the
+/// TLB after each step.
+///
+/// # Safety
+/// `new_root` must be a level-0 table that maps the kernel image, its stack
+/// and everything the caller touches afterwards at their current addresses;
+/// `empty_root` a zeroed table page; `trampoline` the physical address of
+/// [`replace_kernel_tables`], reachable through the identity map. IRQs must
+/// be masked.
+pub unsafe fn switch_kernel_tables(new_root: u64, empty_root: u64, trampoline: usize) {
+    // SAFETY: the caller guarantees `trampoline` is `replace_kernel_tables`
+    // at an identity-mapped address, so calling it there runs that code.
+    let replace: extern "C" fn(u64, u64) = unsafe { core::mem::transmute(trampoline) };
+    replace(new_root, empty_root);
+    TCR_EL1.set(TCR_EL1.get() | boot::layout::TCR_EPD0);
+    TTBR0_EL1.set(0);
+    SCTLR_EL1.modify(SCTLR_EL1::WXN::Enable);
+    barrier::isb(barrier::SY);
+    flush_tlb();
+}
+
+/// Invalidates every TLB entry of this core.
+pub fn flush_tlb() {
+    // SAFETY: TLB maintenance only drops cached translations.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
+core::arch::global_asm!(
+    r#"
+    .section .text
+    .global replace_kernel_tables
+// replace_kernel_tables(new_root: x0, empty_root: x1), called at its
+// physical address through the identity map. Touches no memory.
+replace_kernel_tables:
+    dsb     ishst
+    msr     ttbr1_el1, x1
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    msr     ttbr1_el1, x0
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    isb
+    ret
+"#
+);
+
+unsafe extern "C" {
+    /// See the assembly above.
+    pub fn replace_kernel_tables(new_root: u64, empty_root: u64);
+}

@@ -1,0 +1,227 @@
+//! Exception entry and exit: the vector table, the saved registers, and the
+//! first Rust code that runs on an exception.
+//!
+//! `VBAR_EL1` points at a table of 16 entries, 128 bytes each: four kinds
+//! (synchronous, IRQ, FIQ, SError) for each of four origins (EL1 with SP_EL0,
+//! EL1 with SP_EL1, EL0 in AArch64, EL0 in AArch32). Every entry saves the
+//! interrupted registers into a [`TrapFrame`] on the current kernel stack
+//! and calls [`handle_exception`] with the entry's number; on return the
+//! frame is restored and `eret` resumes the interrupted code.
+//!
+//! # Invariants
+//! - The kernel runs on SP_EL1 only, so exceptions from EL1 always use the
+//!   "current EL with SP_ELx" entries; the SP_EL0 entries mean a bug.
+//! - IRQs stay masked for the whole of an exception handler unless the
+//!   handler switches threads; the next thread restores its own mask.
+
+use crate::arch::probe;
+use crate::exception_class::{self, class_name};
+use crate::{interrupts, kprintln, power};
+
+use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
+
+/// The registers of interrupted code, as the vector entry saves them.
+#[repr(C)]
+#[derive(Debug)]
+pub struct TrapFrame {
+    /// x0 to x30 (x30 is the link register).
+    pub registers: [u64; 31],
+    /// The EL0 stack pointer.
+    pub user_stack_pointer: u64,
+    /// Where `eret` resumes (ELR_EL1).
+    pub exception_link_register: u64,
+    /// The interrupted PSTATE (SPSR_EL1).
+    pub saved_program_status: u64,
+}
+
+const FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
+const _: () = assert!(FRAME_SIZE == 272 && FRAME_SIZE.is_multiple_of(16));
+
+/// What a vector entry was: origin and kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Vector {
+    CurrentSp0Synchronous = 0,
+    CurrentSp0Irq = 1,
+    CurrentSp0Fiq = 2,
+    CurrentSp0SError = 3,
+    KernelSynchronous = 4,
+    KernelIrq = 5,
+    KernelFiq = 6,
+    KernelSError = 7,
+    UserSynchronous = 8,
+    UserIrq = 9,
+    UserFiq = 10,
+    UserSError = 11,
+    User32Synchronous = 12,
+    User32Irq = 13,
+    User32Fiq = 14,
+    User32SError = 15,
+}
+
+impl Vector {
+    fn from_number(number: u64) -> Vector {
+        const ALL: [Vector; 16] = [
+            Vector::CurrentSp0Synchronous,
+            Vector::CurrentSp0Irq,
+            Vector::CurrentSp0Fiq,
+            Vector::CurrentSp0SError,
+            Vector::KernelSynchronous,
+            Vector::KernelIrq,
+            Vector::KernelFiq,
+            Vector::KernelSError,
+            Vector::UserSynchronous,
+            Vector::UserIrq,
+            Vector::UserFiq,
+            Vector::UserSError,
+            Vector::User32Synchronous,
+            Vector::User32Irq,
+            Vector::User32Fiq,
+            Vector::User32SError,
+        ];
+        ALL[(number & 15) as usize]
+    }
+}
+
+core::arch::global_asm!(
+    r#"
+// One vector entry: make room for a TrapFrame, save x0 and x1, and go to
+// the common code with the entry's number in x0.
+.macro VECTOR_ENTRY number
+    .balign 0x80
+    sub     sp, sp, #{frame_size}
+    stp     x0, x1, [sp, #0]
+    mov     x0, #\number
+    b       exception_common
+.endm
+
+    .section .text.vectors, "ax"
+    .balign 0x800
+    .global exception_vectors
+exception_vectors:
+    VECTOR_ENTRY 0
+    VECTOR_ENTRY 1
+    VECTOR_ENTRY 2
+    VECTOR_ENTRY 3
+    VECTOR_ENTRY 4
+    VECTOR_ENTRY 5
+    VECTOR_ENTRY 6
+    VECTOR_ENTRY 7
+    VECTOR_ENTRY 8
+    VECTOR_ENTRY 9
+    VECTOR_ENTRY 10
+    VECTOR_ENTRY 11
+    VECTOR_ENTRY 12
+    VECTOR_ENTRY 13
+    VECTOR_ENTRY 14
+    VECTOR_ENTRY 15
+
+exception_common:
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #240]
+    mrs     x1, elr_el1
+    mrs     x2, spsr_el1
+    stp     x1, x2, [sp, #256]
+    mov     x1, sp
+    bl      handle_exception        // (vector number, &mut TrapFrame)
+
+    ldp     x1, x2, [sp, #256]
+    msr     elr_el1, x1
+    msr     spsr_el1, x2
+    ldp     x30, x1, [sp, #240]
+    msr     sp_el0, x1
+    ldp     x28, x29, [sp, #224]
+    ldp     x26, x27, [sp, #208]
+    ldp     x24, x25, [sp, #192]
+    ldp     x22, x23, [sp, #176]
+    ldp     x20, x21, [sp, #160]
+    ldp     x18, x19, [sp, #144]
+    ldp     x16, x17, [sp, #128]
+    ldp     x14, x15, [sp, #112]
+    ldp     x12, x13, [sp, #96]
+    ldp     x10, x11, [sp, #80]
+    ldp     x8, x9, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #{frame_size}
+    eret
+"#,
+    frame_size = const FRAME_SIZE,
+);
+
+unsafe extern "C" {
+    static exception_vectors: u8;
+}
+
+/// Points `VBAR_EL1` at the vector table. Called first thing at boot.
+pub fn install_vectors() {
+    let table = &raw const exception_vectors as u64;
+    VBAR_EL1.set(table);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
+/// The first Rust code of every exception.
+#[unsafe(no_mangle)]
+extern "C" fn handle_exception(number: u64, frame: &mut TrapFrame) {
+    let vector = Vector::from_number(number);
+    match vector {
+        Vector::KernelIrq | Vector::UserIrq => interrupts::handle_irq(),
+        Vector::KernelSynchronous => {
+            let syndrome = ESR_EL1.get();
+            if !probe::recover(frame, syndrome) {
+                report_and_stop(vector, frame, syndrome);
+            }
+        }
+        _ => report_and_stop(vector, frame, ESR_EL1.get()),
+    }
+}
+
+/// Prints everything known about an exception nobody handles, then powers
+/// off: the kernel cannot trust its own state any more.
+fn report_and_stop(vector: Vector, frame: &TrapFrame, syndrome: u64) -> ! {
+    let class = exception_class::class_of(syndrome);
+    crate::console::prepare_for_fatal_report();
+    kprintln!();
+    kprintln!("unexpected exception: {:?}", vector);
+    kprintln!("  class  {:#04x} {}", class, class_name(class));
+    kprintln!("  ESR    {:#018x}", syndrome);
+    kprintln!("  ELR    {:#018x}", frame.exception_link_register);
+    kprintln!("  FAR    {:#018x}", FAR_EL1.get());
+    kprintln!("  SPSR   {:#018x}", frame.saved_program_status);
+    if class == exception_class::class::DATA_ABORT_SAME
+        || class == exception_class::class::INSTRUCTION_ABORT_SAME
+    {
+        kprintln!("  fault  {:?}", exception_class::fault_kind(syndrome));
+    }
+    for row in 0..8 {
+        let mut line = heapless::String::<128>::new();
+        for column in 0..4 {
+            let index = row * 4 + column;
+            if index < 31 {
+                let _ = core::fmt::write(
+                    &mut line,
+                    format_args!("x{:<2} {:#018x}  ", index, frame.registers[index]),
+                );
+            }
+        }
+        kprintln!("  {}", line.trim_end());
+    }
+    kprintln!("  sp_el0 {:#018x}", frame.user_stack_pointer);
+    power::shutdown_after_failure()
+}

@@ -1,0 +1,13 @@
+//! Everything that touches the CPU directly: `asm!`, system registers,
+//! exception vectors, context switching, the GIC, the generic timer, PSCI.
+//!
+//! The rest of the kernel calls the safe functions here and never writes
+//! assembly itself.
+
+pub mod context;
+pub mod cpu;
+pub mod exceptions;
+pub mod gic;
+pub mod probe;
+pub mod psci;
+pub mod timer;

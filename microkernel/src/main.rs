@@ -1,0 +1,239 @@
+//! The kernel binary: `kernel_main`, the boot sequence, and the handlers
+//! every `no_std` binary must provide (panic, global allocator).
+//!
+//! The boot code in `boot/src/entry.rs` calls [`kernel_main`] with the MMU
+//! on, running at the kernel's link address on the boot stack. From there:
+//!
+//! 1. exception vectors, so a fault is reported instead of hanging;
+//! 2. the early UART (the one hard-coded address) for the boot log;
+//! 3. the device tree, read once into a `BootInfo`;
+//! 4. memory: the kernel's own page tables, the frame allocator, the heap;
+//! 5. the real console (the UART the device tree names);
+//! 6. the interrupt controller and the timer tick;
+//! 7. the scheduler, which runs the first thread: the self-tests when the
+//!    command line says `selftest`, otherwise a thread that reports that
+//!    boot is complete.
+//!
+//! On the host this file builds to an empty program, so that `cargo test`
+//! in the workspace works; the kernel is only ever built for
+//! `aarch64-unknown-none-softfloat` (see `cargo xtask build`).
+
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("the Annulus kernel runs on QEMU: try `cargo xtask run`");
+}
+
+#[cfg(target_os = "none")]
+mod kernel {
+    use boot::BootInfo;
+    use boot::boot_info::{self, PhysicalRange, PsciMethod};
+    use boot::layout::{LINEAR_MAP_LIMIT, physical_to_virtual};
+    use microkernel::arch::{cpu, exceptions, timer};
+    use microkernel::{console, interrupts, kprintln, mm, power, scheduler, selftest, time};
+
+    /// The largest device tree the early page tables are sure to map.
+    const FDT_MAX_SIZE: usize = 2 << 20;
+
+    /// Called by `boot/src/entry.rs` on the boot stack, with IRQs masked.
+    #[unsafe(no_mangle)]
+    extern "C" fn kernel_main(fdt_physical: u64, kernel_physical: u64, entry_level: u64) -> ! {
+        exceptions::install_vectors();
+        // SAFETY: the early boot tables map QEMU virt's PL011 here, and
+        // nothing else drives it yet.
+        unsafe { console::use_uart(boot::entry::EARLY_UART_VIRTUAL) };
+        kprintln!();
+        kprintln!(
+            "Annulus {}: entered at EL{} on a {}",
+            env!("CARGO_PKG_VERSION"),
+            entry_level,
+            cpu::cpu_name()
+        );
+
+        let info = match read_device_tree(fdt_physical) {
+            Ok(info) => {
+                let fdt = PhysicalRange {
+                    start: fdt_physical,
+                    size: info.fdt_size as u64,
+                };
+                let kernel = mm::setup::kernel_image(kernel_physical).physical_range();
+                microkernel::record_boot(info, fdt, kernel)
+            }
+            Err(reason) => fail("device tree", reason),
+        };
+        power::init(info.psci);
+
+        let memory = mm::setup::init(info, fdt_physical, kernel_physical)
+            .unwrap_or_else(|error| fail("memory", error));
+        let Some(uart) = info.console else {
+            power::shutdown_after_failure()
+        };
+        match mm::map_device(uart.registers) {
+            // SAFETY: just mapped, for the kernel log only.
+            Ok(address) => unsafe { console::use_uart(address) },
+            Err(_) => power::shutdown_after_failure(), // nowhere to say why
+        }
+        print_boot_log(info, fdt_physical, &memory);
+
+        interrupts::init(&info.interrupt_controller, info.cpu_count)
+            .unwrap_or_else(|error| fail("interrupts", error));
+        time::init(&info.timer).unwrap_or_else(|error| fail("timer", error));
+        kprintln!(
+            "  gic      GICv{}, timer interrupt {}",
+            interrupts::gic_version().unwrap_or(0),
+            info.timer.virtual_timer.id
+        );
+
+        if info
+            .bootargs
+            .split_whitespace()
+            .any(|word| word == "selftest")
+        {
+            scheduler::start("selftest", selftest::run)
+        } else {
+            scheduler::start("boot", boot_complete)
+        }
+    }
+
+    /// The first thread of a normal boot.
+    fn boot_complete(_: u64) {
+        kprintln!(
+            "annulus: boot complete after {} ms; no user space yet (quit QEMU with Ctrl-A X)",
+            time::counter_microseconds() / 1000
+        );
+    }
+
+    fn read_device_tree(fdt_physical: u64) -> Result<BootInfo, &'static str> {
+        if fdt_physical == 0 {
+            return Err("x0 held no device tree: boot the raw Image, not the ELF");
+        }
+        if fdt_physical >= LINEAR_MAP_LIMIT {
+            return Err("the device tree is above 512 GiB, out of the early map's reach");
+        }
+        let start = physical_to_virtual(fdt_physical) as *const u8;
+        // SAFETY: the early tables map the GiB holding the FDT and the next,
+        // so at least 2 MiB from its start are readable; the header is 8 bytes.
+        let header = unsafe { core::slice::from_raw_parts(start, 8) };
+        let size = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if size > FDT_MAX_SIZE {
+            return Err("the device tree claims to be larger than 2 MiB");
+        }
+        // SAFETY: as above; `size` is at most 2 MiB.
+        let blob = unsafe { core::slice::from_raw_parts(start, size.max(8)) };
+        boot_info::parse(blob).map_err(|error| match error {
+            boot_info::BootInfoError::InvalidTree => "not a valid flattened device tree",
+            boot_info::BootInfoError::NoMemory => "no memory node",
+            boot_info::BootInfoError::NoInterruptController => "no GICv2 or GICv3 node",
+            boot_info::BootInfoError::NoTimer => "no arm,armv8-timer node",
+            boot_info::BootInfoError::TooMany(what) | boot_info::BootInfoError::Malformed(what) => {
+                what
+            }
+        })
+    }
+
+    fn print_boot_log(info: &BootInfo, fdt_physical: u64, memory: &mm::setup::MemoryReport) {
+        let total: u64 = info.memory.iter().map(|bank| bank.size).sum();
+        let banks = if info.memory.len() == 1 {
+            "bank"
+        } else {
+            "banks"
+        };
+        kprint_ranges(
+            "memory",
+            total >> 20,
+            info.memory.len(),
+            banks,
+            &info.memory,
+        );
+        let image = memory.image.physical_range();
+        kprintln!(
+            "  kernel   {} ({} KiB) at {:#x}",
+            image,
+            image.size >> 10,
+            memory.image.start
+        );
+        kprintln!(
+            "  fdt      {:#010x} ({} bytes)",
+            fdt_physical,
+            info.fdt_size
+        );
+        match info.initrd {
+            Some(initrd) => kprintln!("  initrd   {} ({} bytes)", initrd, initrd.size),
+            None => kprintln!("  initrd   none"),
+        }
+        let free = mm::free_frames();
+        kprintln!(
+            "  frames   {} of {} free ({} MiB), bitmap at {}",
+            free,
+            mm::with_frames(|frames| frames.total_frames()),
+            free >> 8,
+            memory.bitmap
+        );
+        if let Some(uart) = info.console {
+            kprintln!(
+                "  console  PL011 at {:#010x}, interrupt {}",
+                uart.registers.start,
+                uart.interrupt.id
+            );
+        }
+        let frequency = timer::frequency();
+        kprintln!(
+            "  timer    {}.{} MHz, {} ticks per second",
+            frequency / 1_000_000,
+            frequency % 1_000_000 / 100_000,
+            time::TICKS_PER_SECOND
+        );
+        let count = info.cpu_count.max(1);
+        kprintln!(
+            "  cpus     {} found, 1 running, {} parked",
+            count,
+            count - 1
+        );
+        match info.psci {
+            Some(PsciMethod::Hvc) => kprintln!("  psci     via hvc"),
+            Some(PsciMethod::Smc) => kprintln!("  psci     via smc"),
+            None => kprintln!("  psci     none: shutdown will only halt"),
+        }
+        kprintln!("  virtio   {} mmio slots", info.virtio_mmio.len());
+        if !info.bootargs.is_empty() {
+            kprintln!("  bootargs {}", info.bootargs);
+        }
+    }
+
+    fn kprint_ranges(
+        name: &str,
+        mebibytes: u64,
+        count: usize,
+        noun: &str,
+        ranges: &[PhysicalRange],
+    ) {
+        microkernel::kprint!("  {:<8} {} MiB in {} {}:", name, mebibytes, count, noun);
+        for range in ranges {
+            microkernel::kprint!(" {}", range);
+        }
+        kprintln!();
+    }
+
+    /// Reports a boot step that cannot go on, and powers off.
+    fn fail(step: &str, reason: impl core::fmt::Debug) -> ! {
+        kprintln!("annulus: boot failed at {}: {:?}", step, reason);
+        power::shutdown_after_failure()
+    }
+
+    #[panic_handler]
+    fn panic(information: &core::panic::PanicInfo) -> ! {
+        console::prepare_for_fatal_report();
+        match information.location() {
+            Some(location) => kprintln!(
+                "\nKERNEL PANIC at {}:{}: {}",
+                location.file(),
+                location.line(),
+                information.message()
+            ),
+            None => kprintln!("\nKERNEL PANIC: {}", information.message()),
+        }
+        power::shutdown_after_failure()
+    }
+}

@@ -1,0 +1,360 @@
+//! Building and walking 4-level translation tables.
+//!
+//! The code here only moves descriptors around; where the table pages live
+//! and how they are reached is the caller's business, through
+//! [`TableMemory`]. In the kernel that is the linear map and the frame
+//! allocator; in the host unit tests it is a `HashMap` of fake pages.
+//!
+//! # Invariants
+//! - `map` never overwrites a valid entry: mapping over an existing mapping
+//!   is an error, so a mistake cannot silently change permissions.
+//! - Blocks (1 GiB at level 1, 2 MiB at level 2) are used only when the
+//!   caller allows them and both addresses are aligned to the block size.
+
+use super::descriptor::{self, Attributes, Descriptor};
+use boot::layout::PAGE_SIZE;
+
+/// Entries in one table page.
+pub const ENTRIES: usize = 512;
+
+/// One table: a 4 KiB page of 512 descriptors.
+pub type Table = [u64; ENTRIES];
+
+/// Where the tables live.
+pub trait TableMemory {
+    /// The table in the page at physical address `physical`.
+    fn table(&mut self, physical: u64) -> &mut Table;
+    /// A new, zeroed table page, or `None` when memory is exhausted.
+    fn allocate_table(&mut self) -> Option<u64>;
+}
+
+/// Why a mapping could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// An address or the size is not a multiple of the page size.
+    Misaligned,
+    /// Part of the range is already mapped.
+    AlreadyMapped,
+    /// No memory for a new table.
+    OutOfMemory,
+}
+
+/// Whether `map` may use 1 GiB and 2 MiB blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Granularity {
+    /// 4 KiB pages only (needed where permissions change every few pages).
+    PagesOnly,
+    /// The largest block that fits at each step.
+    LargestBlocks,
+}
+
+/// The table index of `virtual_address` at `level` (0 to 3).
+pub const fn table_index(virtual_address: usize, level: usize) -> usize {
+    (virtual_address >> level_shift(level)) & (ENTRIES - 1)
+}
+
+/// The number of address bits a level-`level` entry covers: 39, 30, 21, 12.
+pub const fn level_shift(level: usize) -> usize {
+    12 + 9 * (3 - level)
+}
+
+/// Maps `size` bytes at `virtual_address` to `physical` in the tables rooted
+/// at `root` (a level-0 table).
+pub fn map(
+    memory: &mut impl TableMemory,
+    root: u64,
+    virtual_address: usize,
+    physical: u64,
+    size: usize,
+    attributes: Attributes,
+    granularity: Granularity,
+) -> Result<(), MapError> {
+    let page_mask = PAGE_SIZE - 1;
+    if virtual_address & page_mask != 0
+        || physical as usize & page_mask != 0
+        || size & page_mask != 0
+    {
+        return Err(MapError::Misaligned);
+    }
+    let mut offset = 0;
+    while offset < size {
+        let virtual_here = virtual_address + offset;
+        let physical_here = physical + offset as u64;
+        let remaining = size - offset;
+        offset += map_one(
+            memory,
+            root,
+            virtual_here,
+            physical_here,
+            remaining,
+            attributes,
+            granularity,
+        )?;
+    }
+    Ok(())
+}
+
+/// Maps the largest allowed piece at `virtual_address`; returns its size.
+fn map_one(
+    memory: &mut impl TableMemory,
+    root: u64,
+    virtual_address: usize,
+    physical: u64,
+    remaining: usize,
+    attributes: Attributes,
+    granularity: Granularity,
+) -> Result<usize, MapError> {
+    let mut table = root;
+    for level in 0..=3 {
+        let index = table_index(virtual_address, level);
+        let entry = Descriptor(memory.table(table)[index]);
+        let span = 1usize << level_shift(level);
+        let aligned =
+            virtual_address.is_multiple_of(span) && (physical as usize).is_multiple_of(span);
+        let block_allowed = granularity == Granularity::LargestBlocks && (level == 1 || level == 2);
+        if level == 3 || (block_allowed && aligned && remaining >= span && !entry.is_valid()) {
+            if entry.is_valid() {
+                return Err(MapError::AlreadyMapped);
+            }
+            memory.table(table)[index] = if level == 3 {
+                descriptor::page(physical, attributes)
+            } else {
+                descriptor::block(physical, attributes)
+            };
+            return Ok(span);
+        }
+        table = if entry.is_table() {
+            entry.address()
+        } else if entry.is_valid() {
+            // A block already covers this address.
+            return Err(MapError::AlreadyMapped);
+        } else {
+            let new_table = memory.allocate_table().ok_or(MapError::OutOfMemory)?;
+            memory.table(table)[index] = descriptor::table(new_table);
+            new_table
+        };
+    }
+    unreachable!("level 3 always maps a page")
+}
+
+/// A mapping found by [`translate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Translation {
+    /// The physical address `virtual_address` translates to.
+    pub physical: u64,
+    /// The block or page descriptor that maps it.
+    pub descriptor: Descriptor,
+    /// The level of that descriptor (1 and 2 are blocks, 3 a page).
+    pub level: usize,
+}
+
+/// Walks the tables rooted at `root` the way the MMU would.
+pub fn translate(
+    memory: &mut impl TableMemory,
+    root: u64,
+    virtual_address: usize,
+) -> Option<Translation> {
+    let mut table = root;
+    for level in 0..=3 {
+        let entry = Descriptor(memory.table(table)[table_index(virtual_address, level)]);
+        if !entry.is_valid() {
+            return None;
+        }
+        if level < 3 && entry.is_table() {
+            table = entry.address();
+            continue;
+        }
+        if level == 0 {
+            return None; // level 0 cannot hold a block with 4 KiB pages
+        }
+        let offset = virtual_address & ((1 << level_shift(level)) - 1);
+        return Some(Translation {
+            physical: entry.address() + offset as u64,
+            descriptor: entry,
+            level,
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Table pages in a hash map, handed out from a made-up physical range.
+    #[derive(Default)]
+    pub struct FakeMemory {
+        pub pages: HashMap<u64, Box<Table>>,
+        pub next: u64,
+    }
+
+    impl FakeMemory {
+        pub fn new() -> (FakeMemory, u64) {
+            let mut memory = FakeMemory {
+                pages: HashMap::new(),
+                next: 0x8000_0000,
+            };
+            let root = memory.allocate_table().unwrap();
+            (memory, root)
+        }
+    }
+
+    impl TableMemory for FakeMemory {
+        fn table(&mut self, physical: u64) -> &mut Table {
+            self.pages
+                .get_mut(&physical)
+                .expect("walked to a page that is not a table")
+        }
+
+        fn allocate_table(&mut self) -> Option<u64> {
+            let physical = self.next;
+            self.next += PAGE_SIZE as u64;
+            self.pages.insert(physical, Box::new([0; ENTRIES]));
+            Some(physical)
+        }
+    }
+
+    #[test]
+    fn address_at_one_gib_uses_level1_slot_1() {
+        assert_eq!(table_index(1 << 30, 1), 1);
+        assert_eq!(table_index(1 << 30, 0), 0);
+    }
+
+    #[test]
+    fn kernel_base_indices() {
+        let kernel_base = boot::layout::KERNEL_BASE;
+        assert_eq!(table_index(kernel_base, 0), 511);
+        assert_eq!(table_index(kernel_base, 1), 510);
+        assert_eq!(table_index(kernel_base, 2), 0);
+        assert_eq!(table_index(kernel_base + 0x1234_5000, 3), 0x145);
+        assert_eq!(table_index(kernel_base + 0x1234_5000, 2), 0x91);
+    }
+
+    #[test]
+    fn pages_map_and_translate() {
+        let (mut memory, root) = FakeMemory::new();
+        let virtual_address = 0xffff_ffff_8000_0000;
+        map(
+            &mut memory,
+            root,
+            virtual_address,
+            0x4020_0000,
+            3 * PAGE_SIZE,
+            Attributes::KERNEL_TEXT,
+            Granularity::PagesOnly,
+        )
+        .unwrap();
+        let found = translate(&mut memory, root, virtual_address + PAGE_SIZE + 0x10).unwrap();
+        assert_eq!(found.physical, 0x4020_1010);
+        assert_eq!(found.level, 3);
+        assert!(found.descriptor.kernel_executable());
+        assert_eq!(
+            translate(&mut memory, root, virtual_address + 3 * PAGE_SIZE),
+            None
+        );
+    }
+
+    #[test]
+    fn aligned_ranges_use_blocks() {
+        let (mut memory, root) = FakeMemory::new();
+        let base = boot::layout::LINEAR_MAP_BASE;
+        // 1 GiB + 2 MiB + 4 KiB from a GiB boundary: one of each size.
+        let size = (1 << 30) + (2 << 20) + PAGE_SIZE;
+        map(
+            &mut memory,
+            root,
+            base + (1 << 30),
+            1 << 30,
+            size,
+            Attributes::KERNEL_DATA,
+            Granularity::LargestBlocks,
+        )
+        .unwrap();
+        let levels: Vec<usize> = [0, 1 << 30, (1 << 30) + (2 << 20)]
+            .iter()
+            .map(|offset| {
+                translate(&mut memory, root, base + (1 << 30) + offset)
+                    .unwrap()
+                    .level
+            })
+            .collect();
+        assert_eq!(levels, [1, 2, 3]);
+        // Root, one level 1, one level 2, one level 3 table: nothing more.
+        assert_eq!(memory.pages.len(), 4);
+    }
+
+    #[test]
+    fn unaligned_physical_address_falls_back_to_pages() {
+        let (mut memory, root) = FakeMemory::new();
+        map(
+            &mut memory,
+            root,
+            0x20_0000,
+            0x4000_1000,
+            2 << 20,
+            Attributes::KERNEL_DATA,
+            Granularity::LargestBlocks,
+        )
+        .unwrap();
+        assert_eq!(translate(&mut memory, root, 0x20_0000).unwrap().level, 3);
+    }
+
+    #[test]
+    fn mapping_twice_is_refused() {
+        let (mut memory, root) = FakeMemory::new();
+        map(
+            &mut memory,
+            root,
+            0x20_0000,
+            0x4000_0000,
+            2 << 20,
+            Attributes::KERNEL_DATA,
+            Granularity::LargestBlocks,
+        )
+        .unwrap();
+        let again = map(
+            &mut memory,
+            root,
+            0x20_1000,
+            0x5000_0000,
+            PAGE_SIZE,
+            Attributes::KERNEL_DATA,
+            Granularity::PagesOnly,
+        );
+        assert_eq!(again, Err(MapError::AlreadyMapped));
+        let page_again = map(
+            &mut memory,
+            root,
+            0x20_0000,
+            0x5000_0000,
+            PAGE_SIZE,
+            Attributes::KERNEL_TEXT,
+            Granularity::PagesOnly,
+        );
+        assert_eq!(page_again, Err(MapError::AlreadyMapped));
+    }
+
+    #[test]
+    fn misaligned_requests_are_refused() {
+        let (mut memory, root) = FakeMemory::new();
+        for (virtual_address, physical, size) in [
+            (0x1001, 0x1000, 0x1000),
+            (0x1000, 0x1001, 0x1000),
+            (0x1000, 0x1000, 0x10),
+        ] {
+            assert_eq!(
+                map(
+                    &mut memory,
+                    root,
+                    virtual_address,
+                    physical,
+                    size,
+                    Attributes::KERNEL_DATA,
+                    Granularity::PagesOnly
+                ),
+                Err(MapError::Misaligned)
+            );
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Turning the machine off.
+//!
+//! Through PSCI `SYSTEM_OFF`, by the method the device tree names. QEMU then
+//! exits (always with status 0: the test runner judges from the serial
+//! output, never from QEMU's exit status).
+
+use crate::arch::{cpu, psci};
+use crate::{console, kprintln};
+use boot::boot_info::PsciMethod;
+
+static METHOD: spin::Once<PsciMethod> = spin::Once::new();
+
+/// Remembers how to call PSCI (from the device tree).
+pub fn init(method: Option<PsciMethod>) {
+    if let Some(method) = method {
+        METHOD.call_once(|| method);
+    }
+}
+
+/// The PSCI method, if the device tree named one.
+pub fn psci_method() -> Option<PsciMethod> {
+    METHOD.get().copied()
+}
+
+/// Powers off after a clean run.
+pub fn shutdown() -> ! {
+    kprintln!("annulus: powering off");
+    power_off()
+}
+
+/// Powers off after a fatal error has been reported.
+pub fn shutdown_after_failure() -> ! {
+    kprintln!("annulus: stopped after a fatal error; powering off");
+    power_off()
+}
+
+fn power_off() -> ! {
+    console::flush();
+    let _ = cpu::disable_interrupts();
+    if let Some(method) = psci_method() {
+        psci::system_off(method);
+    }
+    // No PSCI, or it refused: stop here, quietly.
+    loop {
+        cpu::wait_for_interrupt();
+    }
+}

@@ -1,0 +1,319 @@
+//! The scheduler: which kernel thread runs next.
+//!
+//! Round-robin: runnable threads wait in one FIFO queue; the running thread
+//! goes to the back when its time slice (one tick) runs out, when it yields,
+//! or never, if it sleeps or exits. When nothing is runnable the idle thread
+//! runs and waits for an interrupt (`wfi`). Chosen because it is easy to
+//! reason about; priorities can come when something needs them.
+//!
+//! Preemption: the timer tick marks the running thread's slice as used up;
+//! on the way out of the interrupt, [`preempt_if_needed`] switches threads.
+//! The interrupted thread's registers stay in the trap frame on its own
+//! stack until it is switched back to and returns from the interrupt.
+//!
+//! # Invariants
+//! - A thread is in the ready queue at most once, and only while `Ready`.
+//! - `SCHEDULER` is only locked with IRQs masked (it is an `IrqMutex`), and
+//!   never held across `switch_context`.
+//! - The idle thread is never in the ready queue and never sleeps or exits.
+
+use crate::arch::context::{Context, switch_context};
+use crate::arch::cpu;
+use crate::sync::IrqMutex;
+use crate::{kprintln, mm, time};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use boot::layout::PAGE_SIZE;
+
+/// A kernel thread's stack: 16 KiB.
+const STACK_PAGES: usize = 4;
+
+pub type ThreadId = usize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Ready,
+    Running,
+    /// Waiting until the tick count reaches this.
+    Sleeping {
+        until_tick: u64,
+    },
+    /// Finished; its stack is freed by the next thread to run.
+    Exited,
+}
+
+pub struct Thread {
+    pub id: ThreadId,
+    pub name: &'static str,
+    pub state: State,
+    context: Context,
+    /// Physical address of the stack's first page (`STACK_PAGES` pages).
+    stack: u64,
+}
+
+#[expect(
+    clippy::vec_box,
+    reason = "a switch holds pointers to contexts, which must not move when the Vec grows"
+)]
+struct Scheduler {
+    /// Every thread that has not been reaped. Boxed, so a `Context` does not
+    /// move while a switch holds a pointer to it.
+    threads: Vec<Box<Thread>>,
+    ready: VecDeque<ThreadId>,
+    current: ThreadId,
+    idle: ThreadId,
+    next_id: ThreadId,
+    /// Set by the tick when the running thread's slice is used up.
+    need_reschedule: bool,
+    /// Threads that exited; their stacks are freed once we are off them.
+    exited: Vec<Box<Thread>>,
+    /// How many switches there have been (for tests and the curious).
+    switches: u64,
+}
+
+static SCHEDULER: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
+
+impl Scheduler {
+    fn thread(&mut self, id: ThreadId) -> &mut Thread {
+        self.threads
+            .iter_mut()
+            .find(|thread| thread.id == id)
+            .expect("scheduler lost a thread")
+    }
+}
+
+/// Why a thread could not be made.
+#[derive(Debug)]
+pub struct OutOfMemory;
+
+/// What a thread runs: `entry(argument)`; returning ends the thread.
+pub type ThreadEntry = fn(u64);
+
+fn new_thread(
+    id: ThreadId,
+    name: &'static str,
+    entry: ThreadEntry,
+    argument: u64,
+) -> Result<Box<Thread>, OutOfMemory> {
+    let stack =
+        mm::with_frames(|frames| frames.allocate_contiguous(STACK_PAGES)).ok_or(OutOfMemory)?;
+    let stack_top = boot::layout::physical_to_virtual(stack) + STACK_PAGES * PAGE_SIZE;
+    Ok(Box::new(Thread {
+        id,
+        name,
+        state: State::Ready,
+        context: Context::new(stack_top as u64, entry as usize as u64, argument),
+        stack,
+    }))
+}
+
+/// Turns the boot thread into the idle thread and starts scheduling: makes
+/// `first` runnable and switches to it. Never returns; the boot stack
+/// becomes the idle thread's stack.
+pub fn start(first_name: &'static str, first: ThreadEntry) -> ! {
+    {
+        let idle = Box::new(Thread {
+            id: 0,
+            name: "idle",
+            state: State::Running,
+            context: Context::default(),
+            stack: 0, // the boot stack, part of the kernel image
+        });
+        *SCHEDULER.lock() = Some(Scheduler {
+            threads: alloc::vec![idle],
+            ready: VecDeque::new(),
+            current: 0,
+            idle: 0,
+            next_id: 1,
+            need_reschedule: false,
+            exited: Vec::new(),
+            switches: 0,
+        });
+    }
+    if spawn(first_name, first, 0).is_err() {
+        kprintln!("scheduler: no memory for the first thread");
+        crate::power::shutdown_after_failure();
+    }
+    kprintln!(
+        "scheduler: running, {} ticks per second, idle in wfi",
+        time::TICKS_PER_SECOND
+    );
+    cpu::enable_interrupts();
+    loop {
+        yield_now();
+        cpu::wait_for_interrupt();
+    }
+}
+
+/// Creates a thread running `entry(argument)` and makes it runnable.
+pub fn spawn(
+    name: &'static str,
+    entry: ThreadEntry,
+    argument: u64,
+) -> Result<ThreadId, OutOfMemory> {
+    let mut guard = SCHEDULER.lock();
+    let scheduler = guard.as_mut().expect("scheduler started");
+    let id = scheduler.next_id;
+    let thread = new_thread(id, name, entry, argument)?;
+    scheduler.next_id += 1;
+    scheduler.threads.push(thread);
+    scheduler.ready.push_back(id);
+    Ok(id)
+}
+
+/// Lets every other runnable thread run before this one continues.
+pub fn yield_now() {
+    reschedule(State::Ready);
+}
+
+/// Sleeps for at least `ticks` timer ticks.
+pub fn sleep_ticks(ticks: u64) {
+    let until_tick = time::ticks() + ticks.max(1);
+    reschedule(State::Sleeping { until_tick });
+}
+
+/// Ends the calling thread.
+pub fn exit() -> ! {
+    reschedule(State::Exited);
+    unreachable!("an exited thread was scheduled again");
+}
+
+/// The running thread's id.
+pub fn current() -> ThreadId {
+    SCHEDULER
+        .lock()
+        .as_ref()
+        .map_or(0, |scheduler| scheduler.current)
+}
+
+/// How many thread switches there have been.
+pub fn switch_count() -> u64 {
+    SCHEDULER
+        .lock()
+        .as_ref()
+        .map_or(0, |scheduler| scheduler.switches)
+}
+
+/// Threads alive (not exited), the idle thread included.
+pub fn thread_count() -> usize {
+    SCHEDULER.lock().as_ref().map_or(0, |scheduler| {
+        scheduler
+            .threads
+            .iter()
+            .filter(|thread| thread.state != State::Exited)
+            .count()
+    })
+}
+
+/// Called on every timer tick, in the interrupt handler.
+pub fn tick(now: u64) {
+    let mut guard = SCHEDULER.lock();
+    let Some(scheduler) = guard.as_mut() else {
+        return;
+    };
+    for thread in scheduler.threads.iter_mut() {
+        if let State::Sleeping { until_tick } = thread.state
+            && until_tick <= now
+        {
+            thread.state = State::Ready;
+            scheduler.ready.push_back(thread.id);
+        }
+    }
+    // One tick is one time slice; the idle thread gives way at once.
+    scheduler.need_reschedule = true;
+}
+
+/// Called on the way out of every interrupt: switches threads if the
+/// running one's slice is used up.
+pub fn preempt_if_needed() {
+    let due = SCHEDULER
+        .lock()
+        .as_mut()
+        .is_some_and(|scheduler| core::mem::take(&mut scheduler.need_reschedule));
+    if due {
+        yield_now();
+    }
+}
+
+/// Puts the running thread in `new_state` and switches to the next one.
+fn reschedule(new_state: State) {
+    // IRQs stay masked from here until this thread runs again and restores
+    // its own state, so no tick can see the scheduler half-switched.
+    let interrupts = cpu::disable_interrupts();
+    let switch = {
+        let mut guard = SCHEDULER.lock();
+        let scheduler = guard.as_mut().expect("scheduler started");
+        let previous = scheduler.current;
+        let idle = scheduler.idle;
+        let previous_thread = scheduler.thread(previous);
+        if previous != idle {
+            previous_thread.state = new_state;
+        }
+        if previous != idle && new_state == State::Ready {
+            scheduler.ready.push_back(previous);
+        }
+        let next = scheduler.ready.pop_front().unwrap_or(idle);
+        if next == previous {
+            if previous != idle {
+                scheduler.thread(previous).state = State::Running;
+            }
+            None
+        } else {
+            scheduler.current = next;
+            scheduler.switches += 1;
+            scheduler.thread(next).state = State::Running;
+            let from: *mut Context = &mut scheduler.thread(previous).context;
+            let to: *const Context = &scheduler.thread(next).context;
+            if new_state == State::Exited && previous != idle {
+                let index = scheduler
+                    .threads
+                    .iter()
+                    .position(|thread| thread.id == previous)
+                    .expect("running thread");
+                let exited = scheduler.threads.swap_remove(index);
+                scheduler.exited.push(exited);
+            }
+            Some((from, to))
+        }
+    };
+    if let Some((from, to)) = switch {
+        // SAFETY: both contexts are inside boxed threads that stay alive:
+        // `from` is ours (kept in `exited` if we are exiting, and reaped only
+        // after this switch), and `to` is a thread that is not running.
+        unsafe { switch_context(from, to) };
+        reap_exited();
+    }
+    cpu::restore_interrupts(interrupts);
+}
+
+/// Frees the stacks of exited threads other than the running one.
+fn reap_exited() {
+    let mut finished = Vec::new();
+    if let Some(scheduler) = SCHEDULER.lock().as_mut() {
+        let current = scheduler.current;
+        let mut index = 0;
+        while index < scheduler.exited.len() {
+            if scheduler.exited[index].id != current {
+                finished.push(scheduler.exited.swap_remove(index));
+            } else {
+                index += 1;
+            }
+        }
+    }
+    for thread in finished {
+        mm::with_frames(|frames| frames.free_contiguous(thread.stack, STACK_PAGES));
+    }
+}
+
+/// The first Rust code of every new thread (see `Context::new`). IRQs are
+/// still masked from the switch that started it.
+#[unsafe(no_mangle)]
+extern "C" fn thread_main(entry: usize, argument: u64) -> ! {
+    reap_exited();
+    cpu::enable_interrupts();
+    // SAFETY: `entry` was made from a `ThreadEntry` in `new_thread`.
+    let entry: ThreadEntry = unsafe { core::mem::transmute::<usize, ThreadEntry>(entry) };
+    entry(argument);
+    exit()
+}

@@ -1,0 +1,52 @@
+//! Kernel time: a periodic tick from the generic timer.
+//!
+//! The virtual timer fires [`TICKS_PER_SECOND`] times a second. Each tick
+//! re-arms it, counts, and tells the scheduler (time slices, sleepers).
+//! A periodic tick is the simplest design that works; a tickless kernel
+//! would program the timer for the next deadline instead.
+
+use crate::arch::timer;
+use crate::{interrupts, scheduler};
+use boot::boot_info::Timer;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// The scheduler's clock rate.
+pub const TICKS_PER_SECOND: u64 = 100;
+
+static TICKS: AtomicU64 = AtomicU64::new(0);
+/// Counter ticks between two kernel ticks.
+static INTERVAL: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the tick.
+pub fn init(timers: &Timer) -> Result<(), interrupts::InterruptError> {
+    INTERVAL.store(timer::frequency() / TICKS_PER_SECOND, Ordering::Relaxed);
+    interrupts::register(
+        timers.virtual_timer.id,
+        timers.virtual_timer.trigger,
+        on_tick,
+    )?;
+    timer::fire_in(INTERVAL.load(Ordering::Relaxed));
+    Ok(())
+}
+
+fn on_tick() {
+    timer::fire_in(INTERVAL.load(Ordering::Relaxed));
+    let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    scheduler::tick(now);
+}
+
+/// Ticks since the timer started.
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+/// Ticks for a duration in milliseconds, rounded up.
+pub fn ticks_for_milliseconds(milliseconds: u64) -> u64 {
+    (milliseconds * TICKS_PER_SECOND).div_ceil(1000)
+}
+
+/// Microseconds on the hardware counter (runs without interrupts).
+pub fn counter_microseconds() -> u64 {
+    let frequency = timer::frequency().max(1);
+    (timer::counter() as u128 * 1_000_000 / frequency as u128) as u64
+}

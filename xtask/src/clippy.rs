@@ -1,0 +1,50 @@
+//! `cargo xtask clippy`: the linter, on both kinds of build.
+//!
+//! The host build (every crate, tests included) and the kernel-target build
+//! compile different code (`cfg(target_os = "none")`, `cfg(test)`), so both
+//! are linted. Warnings are errors, as in CI.
+
+use crate::workspace::{KERNEL_TARGET, Workspace};
+use crate::{Result, tools};
+
+/// Runs both clippy passes; returns whether both were clean.
+pub fn clippy(workspace: &Workspace) -> Result<bool> {
+    tools::ensure_rust_target(workspace)?;
+
+    let host_pass = [
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ];
+    let kernel_pass = [
+        "clippy",
+        "--package",
+        "microkernel",
+        "--package",
+        "boot",
+        "--target",
+        KERNEL_TARGET,
+        "--",
+        "-D",
+        "warnings",
+    ];
+
+    let mut all_clean = true;
+    // Both passes run even if the first fails, so one run shows everything.
+    for arguments in [host_pass.as_slice(), kernel_pass.as_slice()] {
+        let mut cargo = tools::cargo(workspace);
+        cargo.args(arguments);
+        println!("xtask: {}", tools::show_command(&cargo));
+        if let Err(message) = tools::run_to_completion(&mut cargo) {
+            println!("xtask: {message}");
+            all_clean = false;
+        }
+    }
+    if all_clean {
+        println!("xtask: clippy is clean");
+    }
+    Ok(all_clean)
+}

@@ -1,0 +1,173 @@
+//! Packs `boot/initrd/` into the initrd: a cpio archive in the "newc" format.
+//!
+//! The initrd is the boot image's file system: QEMU puts it in RAM next to the
+//! kernel, and the kernel finds it through the device tree. newc is the cpio
+//! flavour Linux uses for its initramfs; every entry is a text header (magic
+//! `070701`, then fields in hexadecimal), the name, then the file's bytes, and
+//! an entry named `TRAILER!!!` ends the archive.
+//!
+//! # What stays true
+//! - Entries are the files *and* folders under the source folder, named by
+//!   their path relative to it with `/` between parts (`bin/init`), in sorted
+//!   order, so a folder always comes before what it holds.
+//! - The archive depends only on the names, contents and executable bits of
+//!   the files: owners are 0 and times are 0, so the same tree always gives
+//!   the same bytes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::Result;
+
+/// One file or folder to put in the archive.
+struct Entry {
+    /// Path relative to the source folder, `/`-separated.
+    name: String,
+    /// `None` for a folder.
+    contents: Option<Vec<u8>>,
+    executable: bool,
+}
+
+/// Builds the archive of everything under `source`. A missing folder gives
+/// an archive with no entries but the trailer.
+pub fn pack(source: &Path) -> Result<Vec<u8>> {
+    let mut entries = Vec::new();
+    if source.exists() {
+        collect_entries(source, Path::new(""), &mut entries)?;
+    }
+    entries.sort_by(|left, right| Path::new(&left.name).cmp(Path::new(&right.name)));
+
+    let mut archive = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        archive = write_entry(archive, entry, index as u32 + 1)
+            .map_err(|error| format!("cannot add {} to the initrd: {error}", entry.name))?;
+    }
+    cpio::newc::trailer(archive).map_err(|error| format!("cannot end the initrd: {error}"))
+}
+
+/// Adds every file and folder under `source/relative` to `entries`.
+fn collect_entries(source: &Path, relative: &Path, entries: &mut Vec<Entry>) -> Result<()> {
+    let folder = source.join(relative);
+    let listing = std::fs::read_dir(&folder)
+        .map_err(|error| format!("cannot list {}: {error}", folder.display()))?;
+    for item in listing {
+        let item = item.map_err(|error| format!("cannot list {}: {error}", folder.display()))?;
+        let relative_path: PathBuf = relative.join(item.file_name());
+        let full_path = item.path();
+        let Some(name) = relative_path.to_str().map(str::to_string) else {
+            return Err(format!(
+                "{} has a name that is not UTF-8",
+                full_path.display()
+            ));
+        };
+        // symlink_metadata, so a symbolic link is seen as one and refused
+        // below rather than silently followed.
+        let metadata = std::fs::symlink_metadata(&full_path)
+            .map_err(|error| format!("cannot read {}: {error}", full_path.display()))?;
+        if metadata.is_dir() {
+            entries.push(Entry {
+                name,
+                contents: None,
+                executable: true,
+            });
+            collect_entries(source, &relative_path, entries)?;
+        } else if metadata.is_file() {
+            use std::os::unix::fs::PermissionsExt;
+            let contents = std::fs::read(&full_path)
+                .map_err(|error| format!("cannot read {}: {error}", full_path.display()))?;
+            entries.push(Entry {
+                name,
+                contents: Some(contents),
+                executable: metadata.permissions().mode() & 0o111 != 0,
+            });
+        } else {
+            return Err(format!(
+                "{} is neither a file nor a folder; the initrd holds only those",
+                full_path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Appends one entry (header, name, contents, padding) to the archive.
+fn write_entry(archive: Vec<u8>, entry: &Entry, inode: u32) -> std::io::Result<Vec<u8>> {
+    use cpio::newc::ModeFileType;
+
+    let file_type = match entry.contents {
+        Some(_) => ModeFileType::Regular,
+        None => ModeFileType::Directory,
+    };
+    let permissions = if entry.executable { 0o755 } else { 0o644 };
+    // A folder's link count is 2 (its name, and its own "."), a file's 1.
+    let link_count = if entry.contents.is_some() { 1 } else { 2 };
+    let contents = entry.contents.as_deref().unwrap_or_default();
+    let size = u32::try_from(contents.len())
+        .map_err(|_| std::io::Error::other("newc cannot hold a file of 4 GiB or more"))?;
+
+    let mut writer = cpio::newc::Builder::new(&entry.name)
+        .ino(inode)
+        .mode(permissions)
+        .set_mode_file_type(file_type)
+        .nlink(link_count)
+        .write(archive, size);
+    writer.write_all(contents)?;
+    writer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh, empty folder under the system's temporary folder.
+    fn temporary_folder(test_name: &str) -> PathBuf {
+        let folder =
+            std::env::temp_dir().join(format!("annulus-xtask-{test_name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        folder
+    }
+
+    /// The names in an archive, in order, read back with the cpio reader.
+    fn entry_names(mut archive: &[u8]) -> Vec<String> {
+        let mut names = Vec::new();
+        loop {
+            let reader = cpio::NewcReader::new(archive).unwrap();
+            if reader.entry().is_trailer() {
+                return names;
+            }
+            names.push(reader.entry().name().to_string());
+            archive = reader.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn archive_holds_sorted_files_and_folders_then_the_trailer() {
+        let source = temporary_folder("pack");
+        std::fs::create_dir_all(source.join("bin")).unwrap();
+        std::fs::write(source.join("bin/init"), b"\x7fELF...").unwrap();
+        std::fs::write(source.join("README.txt"), b"hello\n").unwrap();
+        std::fs::write(source.join("a-file"), b"").unwrap();
+
+        let archive = pack(&source).unwrap();
+        std::fs::remove_dir_all(&source).unwrap();
+
+        assert!(archive.starts_with(b"070701"));
+        // The trailer is the last entry: its name, a NUL, and padding to a
+        // multiple of four bytes.
+        let tail = String::from_utf8_lossy(&archive[archive.len() - 16..]).into_owned();
+        assert!(tail.contains("TRAILER!!!"), "archive ends with {tail:?}");
+        assert_eq!(archive.len() % 4, 0);
+        assert_eq!(
+            entry_names(&archive),
+            ["README.txt", "a-file", "bin", "bin/init"]
+        );
+    }
+
+    #[test]
+    fn missing_folder_gives_an_archive_with_only_the_trailer() {
+        let archive = pack(Path::new("/nonexistent/annulus/initrd")).unwrap();
+        assert!(archive.starts_with(b"070701"));
+        assert!(entry_names(&archive).is_empty());
+    }
+}

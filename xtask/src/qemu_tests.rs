@@ -1,0 +1,485 @@
+//! The second half of `cargo xtask test`: boot the kernel in self-test mode on
+//! several emulated machines and judge each run from its serial output.
+//!
+//! With `-append selftest` the kernel runs its in-kernel tests, printing
+//! `test <name> ... ok` or `test <name> ... FAILED: <reason>` for each, then
+//! `selftest: N passed, M failed`, then powers the machine off. QEMU exits 0
+//! however that went, so the verdict comes from the serial output alone, and
+//! a run with no summary line (a hang, a crash) is a failure.
+//!
+//! To test on another machine, add a row to [`QEMU_TESTS`].
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::arguments::TestOptions;
+use crate::build::{self, BuiltKernel};
+use crate::qemu::boot_arguments;
+use crate::tools::{self, QEMU};
+use crate::workspace::Workspace;
+use crate::{Result, TestCounts};
+
+/// One machine to boot the self-test on.
+pub struct QemuTestConfig {
+    /// Names the test and its log, `target/annulus/test-logs/<name>.log`.
+    pub name: &'static str,
+    /// QEMU arguments that choose the machine: board, CPU, memory, cores.
+    pub machine: &'static [&'static str],
+    /// Text the serial output must contain: proof that the kernel saw the
+    /// machine as it is.
+    pub expected: &'static [&'static str],
+}
+
+/// The test matrix, run in this order.
+pub const QEMU_TESTS: &[QemuTestConfig] = &[
+    QemuTestConfig {
+        name: "a72-gicv3-256M",
+        machine: &[
+            "-M",
+            "virt,gic-version=3",
+            "-cpu",
+            "cortex-a72",
+            "-m",
+            "256M",
+        ],
+        expected: &["entered at EL1", "GICv3", "memory   256 MiB"],
+    },
+    QemuTestConfig {
+        name: "a53-gicv2-128M",
+        machine: &[
+            "-M",
+            "virt,gic-version=2",
+            "-cpu",
+            "cortex-a53",
+            "-m",
+            "128M",
+        ],
+        expected: &["GICv2", "memory   128 MiB"],
+    },
+    QemuTestConfig {
+        name: "max-1G",
+        machine: &["-M", "virt,gic-version=3", "-cpu", "max", "-m", "1G"],
+        expected: &["GICv3", "memory   1024 MiB"],
+    },
+    QemuTestConfig {
+        // virtualization=on makes QEMU start the kernel at EL2, as a
+        // hypervisor-capable boot loader would.
+        name: "el2-entry",
+        machine: &[
+            "-M",
+            "virt,gic-version=3,virtualization=on",
+            "-cpu",
+            "cortex-a72",
+            "-m",
+            "256M",
+        ],
+        expected: &["entered at EL2"],
+    },
+    QemuTestConfig {
+        name: "ram-above-4G",
+        machine: &["-M", "virt,gic-version=3", "-cpu", "cortex-a72", "-m", "4G"],
+        expected: &["memory   4096 MiB"],
+    },
+    QemuTestConfig {
+        name: "smp4",
+        machine: &[
+            "-M",
+            "virt,gic-version=3",
+            "-cpu",
+            "cortex-a72",
+            "-m",
+            "256M",
+            "-smp",
+            "4",
+        ],
+        expected: &["4 found, 1 running, 3 parked"],
+    },
+];
+
+/// Text that means the kernel went wrong, wherever it appears.
+const FORBIDDEN: &[&str] = &["PANIC", "unexpected exception"];
+
+/// How much of a failed run's serial log is shown on the terminal.
+const LINES_SHOWN_ON_FAILURE: usize = 40;
+
+/// Builds the kernel, then runs every configuration whose name contains the
+/// filter, one after the other.
+pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
+    let selected: Vec<&QemuTestConfig> = QEMU_TESTS
+        .iter()
+        .filter(|config| {
+            options
+                .filter
+                .as_deref()
+                .is_none_or(|filter| config.name.contains(filter))
+        })
+        .collect();
+    if selected.is_empty() {
+        println!("xtask: no QEMU test configuration matches the filter");
+        return Ok(TestCounts::default());
+    }
+
+    let built = match build::build(workspace, options.profile) {
+        Ok(built) => built,
+        Err(message) => {
+            // Every configuration counts as failed: none of them could pass.
+            println!("xtask: {message}");
+            for config in &selected {
+                println!(
+                    "qemu {} ... FAILED: not run, the kernel did not build",
+                    config.name
+                );
+            }
+            return Ok(TestCounts {
+                passed: 0,
+                failed: selected.len() as u64,
+            });
+        }
+    };
+
+    let log_directory = workspace.test_log_directory();
+    std::fs::create_dir_all(&log_directory)
+        .map_err(|error| format!("cannot create {}: {error}", log_directory.display()))?;
+    println!(
+        "xtask: booting {} QEMU configuration{}, {} s each at most; serial logs in {}",
+        selected.len(),
+        if selected.len() == 1 { "" } else { "s" },
+        options.timeout.as_secs(),
+        workspace.show(&log_directory)
+    );
+
+    let mut counts = TestCounts::default();
+    for config in selected {
+        print!("qemu {} ... ", config.name);
+        let _ = std::io::stdout().flush();
+
+        let log_path = log_directory.join(format!("{}.log", config.name));
+        let started = Instant::now();
+        let run = match boot(config, &built, &log_path, options.timeout) {
+            Ok(run) => run,
+            Err(message) => {
+                counts.failed += 1;
+                println!("FAILED: {message}");
+                continue;
+            }
+        };
+        let verdict = if run.timed_out {
+            Err(timed_out_reason(&run.serial, options.timeout))
+        } else {
+            judge(config, &run.serial)
+        };
+
+        match verdict {
+            Ok(()) => {
+                counts.passed += 1;
+                println!("ok ({:.1} s)", started.elapsed().as_secs_f64());
+            }
+            Err(reason) => {
+                counts.failed += 1;
+                println!("FAILED: {reason}");
+                show_failed_run(&run, &workspace.show(&log_path));
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// What one boot produced.
+struct QemuRun {
+    /// Everything the kernel printed on its serial port.
+    serial: String,
+    /// QEMU's own complaints (a bad option, say), from its standard error.
+    qemu_messages: String,
+    timed_out: bool,
+}
+
+/// Boots one configuration in self-test mode and collects its serial output,
+/// writing it to `log_path` as it arrives (so `tail -f` shows a run live).
+fn boot(
+    config: &QemuTestConfig,
+    built: &BuiltKernel,
+    log_path: &Path,
+    timeout: Duration,
+) -> Result<QemuRun> {
+    let mut log = std::fs::File::create(log_path)
+        .map_err(|error| format!("cannot create {}: {error}", log_path.display()))?;
+
+    let mut command = Command::new(QEMU);
+    command.args(config.machine);
+    command.args(["-display", "none", "-monitor", "none", "-serial", "stdio"]);
+    boot_arguments(&mut command, &built.image, &built.initrd);
+    command.args(["-append", "selftest"]);
+    let mut qemu = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot start `{}`: {error}", tools::show_command(&command)))?;
+
+    // One thread reads the serial port line by line and hands each line
+    // over; this thread can then wait for a line *or* the deadline.
+    let serial_output = qemu.stdout.take().expect("stdout was piped above");
+    let (line_sender, line_receiver) = mpsc::channel::<String>();
+    let serial_reader = std::thread::spawn(move || {
+        let mut reader = BufReader::new(serial_output);
+        let mut bytes = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut bytes), Ok(count) if count > 0) {
+            let line = String::from_utf8_lossy(&bytes)
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
+            let _ = writeln!(log, "{line}");
+            if line_sender.send(line).is_err() {
+                break;
+            }
+            bytes.clear();
+        }
+    });
+    let mut error_output = qemu.stderr.take().expect("stderr was piped above");
+    let error_reader = std::thread::spawn(move || {
+        let mut messages = String::new();
+        let _ = error_output.read_to_string(&mut messages);
+        messages
+    });
+
+    let deadline = Instant::now() + timeout;
+    let mut serial = String::new();
+    let mut timed_out = loop {
+        match line_receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                serial.push_str(&line);
+                serial.push('\n');
+            }
+            // The serial port closed: QEMU is exiting.
+            Err(RecvTimeoutError::Disconnected) => break false,
+            Err(RecvTimeoutError::Timeout) => break true,
+        }
+    };
+    if !timed_out {
+        timed_out = !wait_until(&mut qemu, deadline);
+    }
+    if timed_out {
+        let _ = qemu.kill();
+    }
+    let _ = qemu.wait();
+
+    let _ = serial_reader.join();
+    for line in line_receiver.try_iter() {
+        serial.push_str(&line);
+        serial.push('\n');
+    }
+    let qemu_messages = error_reader.join().unwrap_or_default();
+    Ok(QemuRun {
+        serial,
+        qemu_messages,
+        timed_out,
+    })
+}
+
+/// Waits for the process to exit, until the deadline at most. Returns whether
+/// it exited.
+fn wait_until(process: &mut Child, deadline: Instant) -> bool {
+    loop {
+        if let Ok(Some(_)) = process.try_wait() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Judges a finished run's serial output against its configuration: `Ok` if
+/// it passed, otherwise every reason it did not, as one sentence.
+pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), String> {
+    let mut problems = Vec::new();
+
+    for forbidden in FORBIDDEN {
+        if serial.contains(forbidden) {
+            problems.push(format!("the log contains \"{forbidden}\""));
+        }
+    }
+
+    match find_summary(serial) {
+        None => problems.push(
+            "no `selftest: N passed, M failed` line (the kernel stopped or hung before the end)"
+                .to_string(),
+        ),
+        Some(summary) if summary.failed > 0 => {
+            let names = failed_test_names(serial);
+            let names = if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            };
+            problems.push(format!("{} self-test(s) failed{names}", summary.failed));
+        }
+        Some(summary) if summary.passed == 0 => {
+            problems.push("the self-test ran no tests".to_string());
+        }
+        Some(_) => {}
+    }
+
+    for expected in config.expected {
+        if !serial.contains(expected) {
+            problems.push(format!("\"{expected}\" is missing from the log"));
+        }
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// The reason given for a run that hit its time limit.
+fn timed_out_reason(serial: &str, timeout: Duration) -> String {
+    let hint = if find_summary(serial).is_some() {
+        " (the summary was printed, but the machine did not power off)"
+    } else {
+        ""
+    };
+    format!("timed out after {} s{hint}", timeout.as_secs())
+}
+
+/// The last `selftest: N passed, M failed` line of a log, read.
+fn find_summary(serial: &str) -> Option<TestCounts> {
+    serial.lines().rev().find_map(|line| {
+        let (_, rest) = line.split_once("selftest: ")?;
+        let (passed, failed) = rest.split_once(',')?;
+        Some(TestCounts {
+            passed: passed.trim().strip_suffix(" passed")?.trim().parse().ok()?,
+            failed: failed.trim().strip_suffix(" failed")?.trim().parse().ok()?,
+        })
+    })
+}
+
+/// The names from `test <name> ... FAILED: <reason>` lines.
+fn failed_test_names(serial: &str) -> Vec<&str> {
+    serial
+        .lines()
+        .filter_map(|line| {
+            let (test, _) = line.split_once(" ... FAILED")?;
+            test.trim().strip_prefix("test ")
+        })
+        .collect()
+}
+
+/// Prints the end of a failed run's serial log, and anything QEMU itself
+/// said, so the failure can be read without opening the log.
+fn show_failed_run(run: &QemuRun, log_name: &str) {
+    let lines: Vec<&str> = run.serial.lines().collect();
+    let first_shown = lines.len().saturating_sub(LINES_SHOWN_ON_FAILURE);
+    println!(
+        "    --- last {} lines of {log_name} ---",
+        lines.len() - first_shown
+    );
+    for line in &lines[first_shown..] {
+        println!("    {line}");
+    }
+    if !run.qemu_messages.trim().is_empty() {
+        println!("    --- {QEMU} said ---");
+        for line in run.qemu_messages.lines() {
+            println!("    {line}");
+        }
+    }
+    println!("    ---");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: QemuTestConfig = QemuTestConfig {
+        name: "test-config",
+        machine: &[],
+        expected: &["GICv3", "memory   256 MiB"],
+    };
+
+    const PASSING_LOG: &str = "\
+Annulus: entered at EL1
+interrupts GICv3
+memory   256 MiB
+test frame_allocator ... ok
+test page_tables ... ok
+selftest: 2 passed, 0 failed
+";
+
+    #[test]
+    fn passing_log_passes() {
+        assert_eq!(judge(&CONFIG, PASSING_LOG), Ok(()));
+    }
+
+    #[test]
+    fn log_without_summary_fails() {
+        let log = PASSING_LOG.replace("selftest: 2 passed, 0 failed\n", "");
+        let reason = judge(&CONFIG, &log).unwrap_err();
+        assert!(reason.contains("no `selftest"), "{reason}");
+    }
+
+    #[test]
+    fn failed_self_test_fails_and_is_named() {
+        let log = PASSING_LOG
+            .replace(
+                "test page_tables ... ok",
+                "test page_tables ... FAILED: wrong index",
+            )
+            .replace("2 passed, 0 failed", "1 passed, 1 failed");
+        let reason = judge(&CONFIG, &log).unwrap_err();
+        assert!(
+            reason.contains("1 self-test(s) failed (page_tables)"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn summary_with_no_tests_fails() {
+        let log = PASSING_LOG.replace("2 passed, 0 failed", "0 passed, 0 failed");
+        assert!(judge(&CONFIG, &log).is_err());
+    }
+
+    #[test]
+    fn panic_fails_even_with_a_clean_summary() {
+        let log = format!("{PASSING_LOG}PANIC at microkernel/src/main.rs:10\n");
+        let reason = judge(&CONFIG, &log).unwrap_err();
+        assert!(reason.contains("\"PANIC\""), "{reason}");
+    }
+
+    #[test]
+    fn unexpected_exception_fails() {
+        let log = format!("unexpected exception: data abort\n{PASSING_LOG}");
+        assert!(judge(&CONFIG, &log).is_err());
+    }
+
+    #[test]
+    fn missing_expected_text_fails() {
+        let log = PASSING_LOG.replace("GICv3", "GICv2");
+        let reason = judge(&CONFIG, &log).unwrap_err();
+        assert_eq!(reason, "\"GICv3\" is missing from the log");
+    }
+
+    #[test]
+    fn timed_out_run_says_whether_the_summary_came() {
+        let timeout = Duration::from_secs(60);
+        assert_eq!(timed_out_reason("", timeout), "timed out after 60 s");
+        assert!(timed_out_reason(PASSING_LOG, timeout).contains("did not power off"));
+    }
+
+    #[test]
+    fn matrix_names_are_unique_and_usable_as_file_names() {
+        for (index, config) in QEMU_TESTS.iter().enumerate() {
+            assert!(!config.name.contains(['/', ' ']), "{}", config.name);
+            assert!(
+                QEMU_TESTS[index + 1..]
+                    .iter()
+                    .all(|other| other.name != config.name),
+                "{} appears twice",
+                config.name
+            );
+        }
+    }
+}
