@@ -11,7 +11,8 @@
 //! 5. the real console (the UART the device tree names);
 //! 6. the interrupt controller and the timer tick;
 //! 7. the scheduler, which runs the first thread: the self-tests when the
-//!    command line says `selftest`, otherwise a thread that reports that
+//!    command line says `selftest`, a deliberate crash for `crash=...`
+//!    (to test the fatal reports), otherwise a thread that reports that
 //!    boot is complete.
 //!
 //! On the host this file builds to an empty program, so that `cargo test`
@@ -29,7 +30,7 @@ fn main() {
 #[cfg(target_os = "none")]
 mod kernel {
     use boot::BootInfo;
-    use boot::boot_info::{self, PhysicalRange, PsciMethod};
+    use boot::boot_info::{self, InterruptController, PhysicalRange, PsciMethod};
     use boot::layout::{LINEAR_MAP_LIMIT, physical_to_virtual};
     use microkernel::arch::{cpu, exceptions, timer};
     use microkernel::{console, interrupts, kprintln, mm, power, scheduler, selftest, time};
@@ -75,26 +76,39 @@ mod kernel {
             Ok(address) => unsafe { console::use_uart(address) },
             Err(_) => power::shutdown_after_failure(), // nowhere to say why
         }
-        print_boot_log(info, fdt_physical, &memory);
-
         interrupts::init(&info.interrupt_controller, info.cpu_count)
             .unwrap_or_else(|error| fail("interrupts", error));
         time::init(&info.timer).unwrap_or_else(|error| fail("timer", error));
-        kprintln!(
-            "  gic      GICv{}, timer interrupt {}",
-            interrupts::gic_version().unwrap_or(0),
-            info.timer.virtual_timer.id
-        );
+        print_boot_log(info, fdt_physical, &memory);
 
-        if info
-            .bootargs
-            .split_whitespace()
-            .any(|word| word == "selftest")
-        {
-            scheduler::start("selftest", selftest::run)
+        let mut words = info.bootargs.split_whitespace();
+        if words.clone().any(|word| word == "selftest") {
+            scheduler::start("selftest", selftest::run, 0)
+        } else if let Some(crash) = words.find_map(|word| word.strip_prefix("crash=")) {
+            let how = match crash {
+                "write-text" => CRASH_WRITE_TEXT,
+                "panic" => CRASH_PANIC,
+                _ => fail("command line", "crash= takes write-text or panic"),
+            };
+            scheduler::start("crash", crash_on_purpose, how)
         } else {
-            scheduler::start("boot", boot_complete)
+            scheduler::start("boot", boot_complete, 0)
         }
+    }
+
+    const CRASH_WRITE_TEXT: u64 = 1;
+    const CRASH_PANIC: u64 = 2;
+
+    /// `crash=write-text` or `crash=panic` on the command line: fail on
+    /// purpose, so `cargo xtask test` can check the fatal reports.
+    fn crash_on_purpose(how: u64) {
+        if how == CRASH_WRITE_TEXT {
+            let text = crash_on_purpose as *const () as *mut u32;
+            // SAFETY: not safe at all, on purpose: kernel text is read-only,
+            // so this store faults and the kernel reports it and stops.
+            unsafe { text.write_volatile(0) };
+        }
+        panic!("crash requested on the command line");
     }
 
     /// The first thread of a normal boot.
@@ -180,9 +194,18 @@ mod kernel {
         }
         let frequency = timer::frequency();
         kprintln!(
-            "  timer    {}.{} MHz, {} ticks per second",
+            "  gic      GICv{} (distributor {:#010x})",
+            interrupts::gic_version().unwrap_or(0),
+            match info.interrupt_controller {
+                InterruptController::GicV2 { distributor, .. }
+                | InterruptController::GicV3 { distributor, .. } => distributor.start,
+            }
+        );
+        kprintln!(
+            "  timer    {}.{} MHz counter, tick interrupt {}, {} ticks per second",
             frequency / 1_000_000,
             frequency % 1_000_000 / 100_000,
+            info.timer.virtual_timer.id,
             time::TICKS_PER_SECOND
         );
         let count = info.cpu_count.max(1);

@@ -43,9 +43,8 @@ impl Pl011 {
     /// mapped while the returned driver is used.
     pub unsafe fn new(base: usize) -> Pl011 {
         // SAFETY: the caller promises an exclusive, live mapping.
-        Pl011 {
-            registers: unsafe { &*(base as *const Pl011Registers) },
-        }
+        let registers = unsafe { &*(base as *const Pl011Registers) };
+        Pl011 { registers }
     }
 
     /// Sends one byte, waiting while the transmit FIFO is full.

@@ -109,9 +109,9 @@ fn new_thread(
 }
 
 /// Turns the boot thread into the idle thread and starts scheduling: makes
-/// `first` runnable and switches to it. Never returns; the boot stack
+/// `first(argument)` runnable and switches to it. Never returns; the boot stack
 /// becomes the idle thread's stack.
-pub fn start(first_name: &'static str, first: ThreadEntry) -> ! {
+pub fn start(first_name: &'static str, first: ThreadEntry, argument: u64) -> ! {
     {
         let idle = Box::new(Thread {
             id: 0,
@@ -131,13 +131,14 @@ pub fn start(first_name: &'static str, first: ThreadEntry) -> ! {
             switches: 0,
         });
     }
-    if spawn(first_name, first, 0).is_err() {
+    if spawn(first_name, first, argument).is_err() {
         kprintln!("scheduler: no memory for the first thread");
         crate::power::shutdown_after_failure();
     }
     kprintln!(
-        "scheduler: running, {} ticks per second, idle in wfi",
-        time::TICKS_PER_SECOND
+        "scheduler: round-robin, {} ms time slices; first thread \"{}\"",
+        1000 / time::TICKS_PER_SECOND,
+        first_name
     );
     cpu::enable_interrupts();
     loop {

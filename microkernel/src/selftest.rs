@@ -465,7 +465,7 @@ fn secondary_cores_stay_parked() -> Outcome {
         psci::affinity_info(method, cpu::core_affinity()) == psci::CoreState::On,
         || "this core is not on".into(),
     )?;
-    for core in &(0..info.cpu_count as u64).collect::<Vec<u64>>() {
+    for core in &info.cpu_ids {
         if *core == cpu::core_affinity() {
             continue;
         }
@@ -474,5 +474,8 @@ fn secondary_cores_stay_parked() -> Outcome {
             format!("core {core:#x} is {state:?}, not parked")
         })?;
     }
-    Ok(())
+    let expected = info.cpu_count.min(boot::boot_info::MAX_CPU_IDS);
+    check(info.cpu_ids.len() == expected, || {
+        format!("{} CPU ids for {} CPUs", info.cpu_ids.len(), info.cpu_count)
+    })
 }

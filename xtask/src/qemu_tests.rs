@@ -22,16 +22,41 @@ use crate::tools::{self, QEMU};
 use crate::workspace::Workspace;
 use crate::{Result, TestCounts};
 
-/// One machine to boot the self-test on.
+/// One machine to boot the kernel on, and what the run must show.
 pub struct QemuTestConfig {
     /// Names the test and its log, `target/annulus/test-logs/<name>.log`.
     pub name: &'static str,
     /// QEMU arguments that choose the machine: board, CPU, memory, cores.
     pub machine: &'static [&'static str],
+    /// The kernel command line (`-append`).
+    pub command_line: &'static str,
+    /// How the run must end.
+    pub outcome: Outcome,
     /// Text the serial output must contain: proof that the kernel saw the
-    /// machine as it is.
+    /// machine as it is, or that its report says what it must.
     pub expected: &'static [&'static str],
 }
+
+/// How a run must end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every self-test passes (`selftest: N passed, 0 failed`, N > 0), with
+    /// no panic and no unexpected exception.
+    SelfTestPasses,
+    /// The kernel stops on purpose (`crash=...` on the command line) with a
+    /// fatal report; only the expected text is checked.
+    FatalReport,
+}
+
+/// The default machine, for rows that test something other than hardware.
+const DEFAULT_MACHINE: &[&str] = &[
+    "-M",
+    "virt,gic-version=3",
+    "-cpu",
+    "cortex-a72",
+    "-m",
+    "256M",
+];
 
 /// The test matrix, run in this order.
 pub const QEMU_TESTS: &[QemuTestConfig] = &[
@@ -45,6 +70,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "-m",
             "256M",
         ],
+        command_line: "selftest",
+        outcome: Outcome::SelfTestPasses,
         expected: &["entered at EL1", "GICv3", "memory   256 MiB"],
     },
     QemuTestConfig {
@@ -57,11 +84,15 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "-m",
             "128M",
         ],
+        command_line: "selftest",
+        outcome: Outcome::SelfTestPasses,
         expected: &["GICv2", "memory   128 MiB"],
     },
     QemuTestConfig {
         name: "max-1G",
         machine: &["-M", "virt,gic-version=3", "-cpu", "max", "-m", "1G"],
+        command_line: "selftest",
+        outcome: Outcome::SelfTestPasses,
         expected: &["GICv3", "memory   1024 MiB"],
     },
     QemuTestConfig {
@@ -76,11 +107,15 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "-m",
             "256M",
         ],
+        command_line: "selftest",
+        outcome: Outcome::SelfTestPasses,
         expected: &["entered at EL2"],
     },
     QemuTestConfig {
         name: "ram-above-4G",
         machine: &["-M", "virt,gic-version=3", "-cpu", "cortex-a72", "-m", "4G"],
+        command_line: "selftest",
+        outcome: Outcome::SelfTestPasses,
         expected: &["memory   4096 MiB"],
     },
     QemuTestConfig {
@@ -95,7 +130,38 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "-smp",
             "4",
         ],
+        command_line: "selftest",
+        outcome: Outcome::SelfTestPasses,
         expected: &["4 found, 1 running, 3 parked"],
+    },
+    QemuTestConfig {
+        // A kernel write to its own text, outside any probe: the exception
+        // report must name the class and show the registers, then power off.
+        name: "fault-report",
+        machine: DEFAULT_MACHINE,
+        command_line: "crash=write-text",
+        outcome: Outcome::FatalReport,
+        expected: &[
+            "unexpected exception: KernelSynchronous",
+            "class  0x25 Data Abort from the same exception level",
+            "ESR    0x",
+            "ELR    0x",
+            "FAR    0x",
+            "fault  Permission { level: 3 }",
+            "x29 0x",
+            "powering off",
+        ],
+    },
+    QemuTestConfig {
+        name: "panic-report",
+        machine: DEFAULT_MACHINE,
+        command_line: "crash=panic",
+        outcome: Outcome::FatalReport,
+        expected: &[
+            "KERNEL PANIC at microkernel/src/",
+            "crash requested on the command line",
+            "powering off",
+        ],
     },
 ];
 
@@ -211,7 +277,7 @@ fn boot(
     command.args(config.machine);
     command.args(["-display", "none", "-monitor", "none", "-serial", "stdio"]);
     boot_arguments(&mut command, &built.image, &built.initrd);
-    command.args(["-append", "selftest"]);
+    command.args(["-append", config.command_line]);
     let mut qemu = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -296,7 +362,23 @@ fn wait_until(process: &mut Child, deadline: Instant) -> bool {
 /// it passed, otherwise every reason it did not, as one sentence.
 pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), String> {
     let mut problems = Vec::new();
+    if config.outcome == Outcome::SelfTestPasses {
+        judge_self_test(serial, &mut problems);
+    }
+    for expected in config.expected {
+        if !serial.contains(expected) {
+            problems.push(format!("\"{expected}\" is missing from the log"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
 
+/// The checks of a self-test run: no fatal text, a summary with no failures.
+fn judge_self_test(serial: &str, problems: &mut Vec<String>) {
     for forbidden in FORBIDDEN {
         if serial.contains(forbidden) {
             problems.push(format!("the log contains \"{forbidden}\""));
@@ -321,18 +403,6 @@ pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), S
             problems.push("the self-test ran no tests".to_string());
         }
         Some(_) => {}
-    }
-
-    for expected in config.expected {
-        if !serial.contains(expected) {
-            problems.push(format!("\"{expected}\" is missing from the log"));
-        }
-    }
-
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
     }
 }
 
@@ -397,6 +467,8 @@ mod tests {
     const CONFIG: QemuTestConfig = QemuTestConfig {
         name: "test-config",
         machine: &[],
+        command_line: "selftest",
+        outcome: Outcome::SelfTestPasses,
         expected: &["GICv3", "memory   256 MiB"],
     };
 
@@ -467,6 +539,25 @@ selftest: 2 passed, 0 failed
         let timeout = Duration::from_secs(60);
         assert_eq!(timed_out_reason("", timeout), "timed out after 60 s");
         assert!(timed_out_reason(PASSING_LOG, timeout).contains("did not power off"));
+    }
+
+    #[test]
+    fn fatal_report_is_judged_by_its_text_alone() {
+        const FATAL: QemuTestConfig = QemuTestConfig {
+            name: "fatal",
+            machine: &[],
+            command_line: "crash=panic",
+            outcome: Outcome::FatalReport,
+            expected: &["KERNEL PANIC at", "powering off"],
+        };
+        let log = "KERNEL PANIC at microkernel/src/main.rs:1: boom\nannulus: powering off\n";
+        assert_eq!(
+            judge(&FATAL, log),
+            Ok(()),
+            "no summary is needed, and PANIC is wanted"
+        );
+        let reason = judge(&FATAL, "KERNEL PANIC at x\n").unwrap_err();
+        assert!(reason.contains("powering off"), "{reason}");
     }
 
     #[test]

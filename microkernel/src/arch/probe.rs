@@ -35,6 +35,7 @@ probe_execute:
     ret
 
     .section .rodata
+    .balign 8
     .global probe_write_addresses
 probe_write_addresses:
     .quad   probe_write_instruction
