@@ -12,7 +12,7 @@
 //! This module only computes the list; `mm::setup` writes it into tables.
 
 use super::descriptor::Attributes;
-use super::page_table::Granularity;
+use super::page_table::{self, Granularity, MapError, TableMemory};
 use boot::boot_info::PhysicalRange;
 use boot::layout::{LINEAR_MAP_LIMIT, PAGE_SIZE, physical_to_virtual};
 
@@ -40,6 +40,21 @@ pub struct Mapping {
     pub size: usize,
     pub attributes: Attributes,
     pub granularity: Granularity,
+}
+
+impl Mapping {
+    /// Writes this mapping into the tables rooted at `root`.
+    pub fn apply(&self, memory: &mut impl TableMemory, root: u64) -> Result<(), MapError> {
+        page_table::map(
+            memory,
+            root,
+            self.virtual_address,
+            self.physical,
+            self.size,
+            self.attributes,
+            self.granularity,
+        )
+    }
 }
 
 impl KernelImage {
@@ -119,7 +134,7 @@ pub fn linear_mapping(bank: &PhysicalRange) -> Option<Mapping> {
 mod tests {
     use super::*;
     use crate::mm::page_table::tests::FakeMemory;
-    use crate::mm::page_table::{map, translate};
+    use crate::mm::page_table::translate;
 
     const KERNEL: usize = boot::layout::KERNEL_BASE;
 
@@ -139,16 +154,7 @@ mod tests {
 
     fn build(image: &KernelImage, memory: &mut FakeMemory, root: u64) {
         for mapping in image.mappings() {
-            map(
-                memory,
-                root,
-                mapping.virtual_address,
-                mapping.physical,
-                mapping.size,
-                mapping.attributes,
-                mapping.granularity,
-            )
-            .unwrap();
+            mapping.apply(memory, root).unwrap();
         }
     }
 
@@ -219,16 +225,7 @@ mod tests {
         let bank = PhysicalRange::new(0x4000_0000, 4 << 30).unwrap();
         let mapping = linear_mapping(&bank).unwrap();
         let (mut memory, root) = FakeMemory::new();
-        map(
-            &mut memory,
-            root,
-            mapping.virtual_address,
-            mapping.physical,
-            mapping.size,
-            mapping.attributes,
-            mapping.granularity,
-        )
-        .unwrap();
+        mapping.apply(&mut memory, root).unwrap();
         let last_byte = physical_to_virtual(0x1_3fff_ffff);
         let found = translate(&mut memory, root, last_byte).unwrap();
         assert_eq!(found.physical, 0x1_3fff_ffff);

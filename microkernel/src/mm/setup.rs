@@ -161,29 +161,15 @@ pub fn init(
         .allocate_table()
         .ok_or(MemoryError::KernelMap("root", MapError::OutOfMemory))?;
     for mapping in image.mappings() {
-        page_table::map(
-            &mut tables,
-            root,
-            mapping.virtual_address,
-            mapping.physical,
-            mapping.size,
-            mapping.attributes,
-            mapping.granularity,
-        )
-        .map_err(no_table(mapping.name))?;
+        mapping
+            .apply(&mut tables, root)
+            .map_err(no_table(mapping.name))?;
     }
     for bank in &info.memory {
         if let Some(mapping) = linear_mapping(bank) {
-            page_table::map(
-                &mut tables,
-                root,
-                mapping.virtual_address,
-                mapping.physical,
-                mapping.size,
-                mapping.attributes,
-                mapping.granularity,
-            )
-            .map_err(no_table(mapping.name))?;
+            mapping
+                .apply(&mut tables, root)
+                .map_err(no_table(mapping.name))?;
         }
     }
 
