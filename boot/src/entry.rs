@@ -80,9 +80,12 @@ primary_entry:
     b.ne    park                    // EL3 (secure=on) is not supported
 
 at_el1:
-    // Known state: MMU and caches off, exceptions masked.
+    // Known state: MMU and caches off, exceptions masked, and floating
+    // point trapping at EL1 and EL0 (CPACR_EL1.FPEN = 0): the kernel and
+    // its programs are built soft-float and never use FP registers.
     ldr     x1, ={sctlr_off}
     msr     sctlr_el1, x1
+    msr     cpacr_el1, xzr
     isb
 
     // Clear BSS. The MMU is off, so every access is to the physical
@@ -218,7 +221,9 @@ drop_from_el2:
     orr     x1, x1, #3              // EL1PCTEN | EL1PCEN
     msr     cnthctl_el2, x1
     msr     cntvoff_el2, xzr        // virtual counter = physical counter
-    mov     x1, #0x33ff             // CPTR_EL2: reserved-one bits, no FP traps
+        mov     x1, #0x33ff             // CPTR_EL2: reserved-one bits set, TFP clear
+                                    // (FP does not trap to EL2); TZ and TSM set
+                                    // (SVE, SME trap: nothing here uses them)
     msr     cptr_el2, x1
     msr     hstr_el2, xzr
     mrs     x1, midr_el1

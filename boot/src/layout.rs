@@ -36,7 +36,7 @@ pub const KERNEL_BASE: usize = 0xffff_ffff_8000_0000;
 
 /// The earliest UART, before the device tree has been read: QEMU `virt`'s
 /// PL011. The early page tables map its 1 GiB with device attributes at
-/// `EARLY_UART_WINDOW`; it is the one machine address Annulus hard-codes, and
+/// `EARLY_DEVICE_WINDOW`; it is the one machine address Annulus hard-codes, and
 /// it is used only until the real console (found in the FDT) is up.
 pub const EARLY_UART_PHYSICAL: usize = 0x0900_0000;
 /// Where the early tables map the first GiB of physical space (device memory).

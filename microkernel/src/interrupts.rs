@@ -88,10 +88,14 @@ pub fn register(id: u32, trigger: Trigger, handler: Handler) -> Result<(), Inter
     if id >= crate::arch::gic::SPURIOUS {
         return Err(InterruptError::BadRegistration(id));
     }
-    HANDLERS
-        .lock()
+    let mut handlers = HANDLERS.lock();
+    if handlers.iter().any(|(registered, _)| *registered == id) {
+        return Err(InterruptError::BadRegistration(id));
+    }
+    handlers
         .push((id, handler))
         .map_err(|_| InterruptError::BadRegistration(id))?;
+    drop(handlers);
     gic.enable(id, trigger);
     Ok(())
 }

@@ -22,6 +22,8 @@ extern crate alloc;
 
 pub mod exception_class;
 pub mod mm;
+pub mod process;
+pub mod ring;
 
 #[cfg(target_os = "none")]
 pub mod arch;

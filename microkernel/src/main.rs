@@ -42,12 +42,13 @@ mod kernel {
     #[unsafe(no_mangle)]
     extern "C" fn kernel_main(fdt_physical: u64, kernel_physical: u64, entry_level: u64) -> ! {
         exceptions::install_vectors();
+        cpu::enable_serror_reports();
         // SAFETY: the early boot tables map QEMU virt's PL011 here, and
         // nothing else drives it yet.
         unsafe { console::use_uart(boot::entry::EARLY_UART_VIRTUAL) };
         kprintln!();
         kprintln!(
-            "Annulus {}: entered at EL{} on a {}",
+            "Annulus {}: entered at EL{}, CPU {}",
             env!("CARGO_PKG_VERSION"),
             entry_level,
             cpu::cpu_name()
@@ -62,12 +63,12 @@ mod kernel {
                 let kernel = mm::setup::kernel_image(kernel_physical).physical_range();
                 microkernel::record_boot(info, fdt, kernel)
             }
-            Err(reason) => fail("device tree", reason),
+            Err(reason) => fail("device tree", format_args!("{reason}")),
         };
         power::init(info.psci);
 
         let memory = mm::setup::init(info, fdt_physical, kernel_physical)
-            .unwrap_or_else(|error| fail("memory", error));
+            .unwrap_or_else(|error| fail("memory", format_args!("{error:?}")));
         let Some(uart) = info.console else {
             power::shutdown_after_failure()
         };
@@ -77,8 +78,8 @@ mod kernel {
             Err(_) => power::shutdown_after_failure(), // nowhere to say why
         }
         interrupts::init(&info.interrupt_controller, info.cpu_count)
-            .unwrap_or_else(|error| fail("interrupts", error));
-        time::init(&info.timer).unwrap_or_else(|error| fail("timer", error));
+            .unwrap_or_else(|error| fail("interrupts", format_args!("{error:?}")));
+        time::init(&info.timer).unwrap_or_else(|error| fail("timer", format_args!("{error:?}")));
         print_boot_log(info, fdt_physical, &memory);
 
         let mut words = info.bootargs.split_whitespace();
@@ -88,7 +89,10 @@ mod kernel {
             let how = match crash {
                 "write-text" => CRASH_WRITE_TEXT,
                 "panic" => CRASH_PANIC,
-                _ => fail("command line", "crash= takes write-text or panic"),
+                _ => fail(
+                    "command line",
+                    format_args!("crash= takes write-text or panic"),
+                ),
             };
             scheduler::start("crash", crash_on_purpose, how)
         } else {
@@ -240,8 +244,8 @@ mod kernel {
     }
 
     /// Reports a boot step that cannot go on, and powers off.
-    fn fail(step: &str, reason: impl core::fmt::Debug) -> ! {
-        kprintln!("annulus: boot failed at {}: {:?}", step, reason);
+    fn fail(step: &str, reason: core::fmt::Arguments) -> ! {
+        kprintln!("annulus: boot failed at {}: {}", step, reason);
         power::shutdown_after_failure()
     }
 

@@ -39,6 +39,8 @@ pub enum State {
     Sleeping {
         until_tick: u64,
     },
+    /// Waiting for [`wake`] (a completion, a wake-up call).
+    Blocked,
     /// Finished; its stack is freed by the next thread to run.
     Exited,
 }
@@ -50,6 +52,9 @@ pub struct Thread {
     context: Context,
     /// Physical address of the stack's first page (`STACK_PAGES` pages).
     stack: u64,
+    /// For a thread that runs a process: the process's `TTBR0_EL1` value,
+    /// loaded whenever this thread is switched to.
+    user_tables: Option<u64>,
 }
 
 #[expect(
@@ -105,6 +110,7 @@ fn new_thread(
         state: State::Ready,
         context: Context::new(stack_top as u64, entry as usize as u64, argument),
         stack,
+        user_tables: None,
     }))
 }
 
@@ -119,6 +125,7 @@ pub fn start(first_name: &'static str, first: ThreadEntry, argument: u64) -> ! {
             state: State::Running,
             context: Context::default(),
             stack: 0, // the boot stack, part of the kernel image
+            user_tables: None,
         });
         *SCHEDULER.lock() = Some(Scheduler {
             threads: alloc::vec![idle],
@@ -153,10 +160,22 @@ pub fn spawn(
     entry: ThreadEntry,
     argument: u64,
 ) -> Result<ThreadId, OutOfMemory> {
+    spawn_with_tables(name, entry, argument, None)
+}
+
+/// Creates a thread that runs a process: like [`spawn`], and `user_tables`
+/// is loaded into `TTBR0_EL1` whenever the thread runs.
+pub fn spawn_with_tables(
+    name: &'static str,
+    entry: ThreadEntry,
+    argument: u64,
+    user_tables: Option<u64>,
+) -> Result<ThreadId, OutOfMemory> {
     let mut guard = SCHEDULER.lock();
     let scheduler = guard.as_mut().expect("scheduler started");
     let id = scheduler.next_id;
-    let thread = new_thread(id, name, entry, argument)?;
+    let mut thread = new_thread(id, name, entry, argument)?;
+    thread.user_tables = user_tables;
     scheduler.next_id += 1;
     scheduler.threads.push(thread);
     scheduler.ready.push_back(id);
@@ -168,10 +187,45 @@ pub fn yield_now() {
     reschedule(State::Ready);
 }
 
-/// Sleeps for at least `ticks` timer ticks.
+/// Sleeps until `ticks` more timer ticks have happened. The first of them
+/// may come at once (the sleep starts part-way through a tick), so the time
+/// slept is between `ticks - 1` and `ticks` tick periods.
 pub fn sleep_ticks(ticks: u64) {
     let until_tick = time::ticks() + ticks.max(1);
     reschedule(State::Sleeping { until_tick });
+}
+
+/// Stops the calling thread until [`wake`] is called for it. Call with
+/// IRQs masked, right after checking (under a lock) that there is reason
+/// to wait: then no wake-up can slip in between the check and the block.
+pub fn block() {
+    reschedule(State::Blocked);
+}
+
+/// Makes a blocked thread runnable again; does nothing to a thread that is
+/// not blocked (so a wake-up may be sent without knowing).
+pub fn wake(id: ThreadId) {
+    let mut guard = SCHEDULER.lock();
+    let Some(scheduler) = guard.as_mut() else {
+        return;
+    };
+    let Some(thread) = scheduler.threads.iter_mut().find(|thread| thread.id == id) else {
+        return;
+    };
+    if thread.state == State::Blocked {
+        thread.state = State::Ready;
+        scheduler.ready.push_back(id);
+    }
+}
+
+/// The top of the running thread's kernel stack (where a trap frame from
+/// EL0 lands).
+pub fn current_stack_top() -> u64 {
+    let mut guard = SCHEDULER.lock();
+    let scheduler = guard.as_mut().expect("scheduler started");
+    let current = scheduler.current;
+    let stack = scheduler.thread(current).stack;
+    boot::layout::physical_to_virtual(stack) as u64 + (STACK_PAGES * PAGE_SIZE) as u64
 }
 
 /// Ends the calling thread.
@@ -264,6 +318,9 @@ fn reschedule(new_state: State) {
             scheduler.current = next;
             scheduler.switches += 1;
             scheduler.thread(next).state = State::Running;
+            if let Some(tables) = scheduler.thread(next).user_tables {
+                cpu::set_user_tables(tables);
+            }
             let from: *mut Context = &mut scheduler.thread(previous).context;
             let to: *const Context = &scheduler.thread(next).context;
             if new_state == State::Exited && previous != idle {

@@ -16,21 +16,35 @@ pub const TICKS_PER_SECOND: u64 = 100;
 static TICKS: AtomicU64 = AtomicU64::new(0);
 /// Counter ticks between two kernel ticks.
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
+/// The counter value the next tick is due at.
+static NEXT_TICK: AtomicU64 = AtomicU64::new(0);
 
 /// Starts the tick.
 pub fn init(timers: &Timer) -> Result<(), interrupts::InterruptError> {
-    INTERVAL.store(timer::frequency() / TICKS_PER_SECOND, Ordering::Relaxed);
+    let interval = timer::frequency() / TICKS_PER_SECOND;
+    INTERVAL.store(interval, Ordering::Relaxed);
+    NEXT_TICK.store(timer::counter() + interval, Ordering::Relaxed);
     interrupts::register(
         timers.virtual_timer.id,
         timers.virtual_timer.trigger,
         on_tick,
     )?;
-    timer::fire_in(INTERVAL.load(Ordering::Relaxed));
+    timer::fire_at(NEXT_TICK.load(Ordering::Relaxed));
     Ok(())
 }
 
 fn on_tick() {
-    timer::fire_in(INTERVAL.load(Ordering::Relaxed));
+    // Each tick is one interval after the last one was due, not after the
+    // interrupt was taken, so ticks do not drift. A tick that is already
+    // late (a long stretch with IRQs masked) is skipped, not queued up.
+    let interval = INTERVAL.load(Ordering::Relaxed);
+    let mut next = NEXT_TICK.load(Ordering::Relaxed) + interval;
+    let now = timer::counter();
+    if next <= now {
+        next = now + interval;
+    }
+    NEXT_TICK.store(next, Ordering::Relaxed);
+    timer::fire_at(next);
     let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
     scheduler::tick(now);
 }

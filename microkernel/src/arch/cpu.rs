@@ -15,6 +15,13 @@ pub struct InterruptState {
     daif: u64,
 }
 
+/// Unmasks SError (asynchronous external aborts), so one is reported by the
+/// exception handler instead of staying pending forever.
+pub fn enable_serror_reports() {
+    // SAFETY: unmasking SError (DAIFClr bit 2); the vectors are installed.
+    unsafe { asm!("msr daifclr, #4", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Masks IRQs on this core and returns the previous state.
 pub fn disable_interrupts() -> InterruptState {
     let daif = DAIF.get();
@@ -59,7 +66,7 @@ pub fn cpu_name() -> &'static str {
         (0x41, 0xd0c) => "Neoverse-N1",
         (0x41, 0xd40) => "Neoverse-V1",
         (0x41, 0xd4f) => "Neoverse-V2",
-        (0, 0) => "QEMU max",
+        (0, _) => "QEMU max",
         _ => "unknown CPU",
     }
 }
@@ -136,4 +143,64 @@ replace_kernel_tables:
 unsafe extern "C" {
     /// See the assembly above.
     pub fn replace_kernel_tables(new_root: u64, empty_root: u64);
+}
+
+/// Makes page-table entries just written visible to the table walker
+/// (new mappings need no TLB flush: invalid entries are never cached).
+pub fn publish_table_changes() {
+    // SAFETY: a barrier only orders memory accesses.
+    unsafe { asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+}
+
+/// Drops this core's TLB entries for one user page of address space `asid`.
+pub fn flush_user_page(asid: u16, address: u64) {
+    let operand = (address >> 12) & 0xfff_ffff_ffff | ((asid as u64) << 48);
+    // SAFETY: TLB maintenance only drops cached translations.
+    unsafe {
+        asm!("dsb ishst", "tlbi vae1is, {}", "dsb ish", "isb", in(reg) operand, options(nostack, preserves_flags))
+    };
+}
+
+/// Drops every TLB entry tagged with `asid`, before the ASID is reused.
+pub fn flush_asid(asid: u16) {
+    let operand = (asid as u64) << 48;
+    // SAFETY: TLB maintenance only drops cached translations.
+    unsafe {
+        asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) operand, options(nostack, preserves_flags))
+    };
+}
+
+/// Turns TTBR0 walks on, pointing TTBR0 at `empty_root` (ASID 0): from now
+/// on TTBR0 always holds either that or a process's tables.
+pub fn enable_user_tables(empty_root: u64) {
+    TTBR0_EL1.set(empty_root);
+    TCR_EL1.set(TCR_EL1.get() & !boot::layout::TCR_EPD0);
+    barrier::isb(barrier::SY);
+    EMPTY_USER_TABLES.store(empty_root, core::sync::atomic::Ordering::Relaxed);
+}
+
+static EMPTY_USER_TABLES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Loads a process's tables and ASID (`TTBR0_EL1` value `table_register`).
+pub fn set_user_tables(table_register: u64) {
+    TTBR0_EL1.set(table_register);
+    barrier::isb(barrier::SY);
+}
+
+/// If `table_register` is loaded in TTBR0, replaces it with the empty
+/// tables: done before freeing a process's tables, so the walker can never
+/// read a freed (and maybe reused) frame as a table.
+pub fn leave_user_tables_if(table_register: u64) {
+    if TTBR0_EL1.get() == table_register {
+        set_user_tables(EMPTY_USER_TABLES.load(core::sync::atomic::Ordering::Relaxed));
+    }
+}
+
+/// Lets EL0 read the virtual counter (`CNTKCTL_EL1.EL0VCTEN`), so user
+/// programs can read the time without a system call.
+pub fn allow_user_counter() {
+    // SAFETY: only gives EL0 read access to the virtual counter.
+    unsafe {
+        asm!("mrs {tmp}, cntkctl_el1", "orr {tmp}, {tmp}, #2", "msr cntkctl_el1, {tmp}", tmp = out(reg) _, options(nostack))
+    };
 }

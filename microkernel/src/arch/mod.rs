@@ -11,3 +11,4 @@ pub mod gic;
 pub mod probe;
 pub mod psci;
 pub mod timer;
+pub mod user;

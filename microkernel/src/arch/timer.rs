@@ -3,7 +3,7 @@
 //! compare value. Annulus uses it for the scheduler tick.
 
 use aarch64_cpu::registers::{
-    CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_TVAL_EL0, CNTVCT_EL0, Readable, Writeable,
+    CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, CNTVCT_EL0, Readable, Writeable,
 };
 
 /// Counter ticks per second (`CNTFRQ_EL0`, set by firmware or QEMU).
@@ -17,10 +17,10 @@ pub fn counter() -> u64 {
     CNTVCT_EL0.get()
 }
 
-/// Arms the virtual timer to fire `ticks` counter ticks from now, with its
-/// interrupt unmasked.
-pub fn fire_in(ticks: u64) {
-    CNTV_TVAL_EL0.set(ticks);
+/// Arms the virtual timer to fire when the counter reaches `deadline`, with
+/// its interrupt unmasked.
+pub fn fire_at(deadline: u64) {
+    CNTV_CVAL_EL0.set(deadline);
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
 }
 

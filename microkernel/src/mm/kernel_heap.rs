@@ -1,12 +1,12 @@
 //! The kernel's global allocator: the size-class heap of `mm::heap`, fed
 //! with pages from the frame allocator through the linear map.
 
-use super::heap::{Heap, PageSource};
 use super::setup::with_frames;
 use crate::sync::IrqMutex;
 use boot::layout::{physical_to_virtual, virtual_to_physical};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
+use libring::heap::{Heap, PageSource};
 
 /// Pages from the frame allocator, used through the linear map.
 pub struct FramePages;
@@ -40,6 +40,11 @@ impl KernelHeap {
     /// Bytes currently allocated.
     pub fn bytes_in_use(&self) -> usize {
         self.0.lock().bytes_in_use()
+    }
+
+    /// Pages the heap keeps for its size classes (see `Heap::class_pages`).
+    pub fn class_pages(&self) -> usize {
+        self.0.lock().class_pages()
     }
 }
 

@@ -6,7 +6,7 @@
 
 pub mod descriptor;
 pub mod frame_allocator;
-pub mod heap;
+
 pub mod kernel_map;
 pub mod page_table;
 

@@ -177,6 +177,66 @@ pub fn translate(
     None
 }
 
+/// Removes the level-3 page mapping `virtual_address` and returns the
+/// physical frame it mapped, or `None` if no page is mapped there (a block
+/// mapping is left alone: user space has none). The caller flushes the TLB.
+pub fn unmap_page(memory: &mut impl TableMemory, root: u64, virtual_address: usize) -> Option<u64> {
+    let mut table = root;
+    for level in 0..3 {
+        let entry = Descriptor(memory.table(table)[table_index(virtual_address, level)]);
+        if !entry.is_table() {
+            return None;
+        }
+        table = entry.address();
+    }
+    let slot = &mut memory.table(table)[table_index(virtual_address, 3)];
+    let entry = Descriptor(*slot);
+    if !entry.is_valid() {
+        return None;
+    }
+    *slot = 0;
+    Some(entry.address())
+}
+
+/// Takes apart the tables rooted at `root`, which map only pages (no
+/// blocks): calls `free(memory, frame)` with every mapped page's frame and
+/// every table's frame, each table after the pages and tables below it, the
+/// root last. `free` gets `memory` back so it can give frames to whatever
+/// allocator `memory` holds.
+pub fn tear_down<Memory: TableMemory>(
+    memory: &mut Memory,
+    root: u64,
+    free: &mut impl FnMut(&mut Memory, u64),
+) {
+    for index in 0..ENTRIES {
+        tear_down_entry(memory, root, index, 0, free);
+    }
+    free(memory, root);
+}
+
+fn tear_down_entry<Memory: TableMemory>(
+    memory: &mut Memory,
+    table: u64,
+    index: usize,
+    level: usize,
+    free: &mut impl FnMut(&mut Memory, u64),
+) {
+    let entry = Descriptor(memory.table(table)[index]);
+    if !entry.is_valid() {
+        return;
+    }
+    if level < 3 && entry.is_table() {
+        let below = entry.address();
+        for below_index in 0..ENTRIES {
+            tear_down_entry(memory, below, below_index, level + 1, free);
+        }
+    }
+    // A level-3 page, or a table now empty of everything below it.
+    if level == 3 || entry.is_table() {
+        free(memory, entry.address());
+    }
+}
+
 #[cfg(test)]
 pub mod tests {
     use super::*;
@@ -356,5 +416,78 @@ pub mod tests {
                 Err(MapError::Misaligned)
             );
         }
+    }
+
+    #[test]
+    fn unmapping_a_page_returns_its_frame_once() {
+        let (mut memory, root) = FakeMemory::new();
+        let user = Attributes {
+            user: true,
+            ..Attributes::KERNEL_DATA
+        };
+        map(
+            &mut memory,
+            root,
+            0x40_0000,
+            0x4100_0000,
+            2 * PAGE_SIZE,
+            user,
+            Granularity::PagesOnly,
+        )
+        .unwrap();
+        assert_eq!(unmap_page(&mut memory, root, 0x40_1000), Some(0x4100_1000));
+        assert_eq!(
+            unmap_page(&mut memory, root, 0x40_1000),
+            None,
+            "already gone"
+        );
+        assert_eq!(
+            unmap_page(&mut memory, root, 0x80_0000),
+            None,
+            "never mapped"
+        );
+        assert_eq!(translate(&mut memory, root, 0x40_1000), None);
+        assert!(
+            translate(&mut memory, root, 0x40_0000).is_some(),
+            "the neighbour stays"
+        );
+    }
+
+    #[test]
+    fn tearing_down_frees_every_page_and_table_once() {
+        let (mut memory, root) = FakeMemory::new();
+        let user = Attributes {
+            user: true,
+            ..Attributes::KERNEL_DATA
+        };
+        // Two pages far apart: separate level-1, -2 and -3 tables.
+        map(
+            &mut memory,
+            root,
+            0x40_0000,
+            0x4100_0000,
+            PAGE_SIZE,
+            user,
+            Granularity::PagesOnly,
+        )
+        .unwrap();
+        map(
+            &mut memory,
+            root,
+            0x80_0000_0000,
+            0x4200_0000,
+            PAGE_SIZE,
+            user,
+            Granularity::PagesOnly,
+        )
+        .unwrap();
+        let mut expected: Vec<u64> = memory.pages.keys().copied().collect();
+        expected.extend([0x4100_0000, 0x4200_0000]);
+        expected.sort();
+        let mut freed = Vec::new();
+        tear_down(&mut memory, root, &mut |_, frame| freed.push(frame));
+        assert_eq!(freed.last(), Some(&root), "the root goes last");
+        freed.sort();
+        assert_eq!(freed, expected, "every page and table, each once");
     }
 }

@@ -79,7 +79,6 @@ pub enum DeviceMapError {
 /// What `init` did, for the boot log.
 pub struct MemoryReport {
     pub image: KernelImage,
-    pub bootstrap_tables_used: usize,
     pub bitmap: PhysicalRange,
 }
 
@@ -123,9 +122,10 @@ impl TableMemory for BootstrapTables {
     }
 }
 
-/// Tables from the frame allocator, once it exists.
-struct FrameTables<'a, 'bitmap> {
-    frames: &'a mut FrameAllocator<'bitmap>,
+/// Tables from the frame allocator, once it exists: for the kernel's own
+/// tables and for processes' address spaces.
+pub struct FrameTables<'a, 'bitmap> {
+    pub frames: &'a mut FrameAllocator<'bitmap>,
 }
 
 impl TableMemory for FrameTables<'_, '_> {
@@ -152,6 +152,36 @@ pub fn init(
     kernel_physical: u64,
 ) -> Result<MemoryReport, MemoryError> {
     let image = kernel_image(kernel_physical);
+    // RAM the kernel can reach: the linear map ends at 512 GiB.
+    let mut memory: heapless::Vec<PhysicalRange, { boot::boot_info::MAX_MEMORY_REGIONS }> =
+        heapless::Vec::new();
+    for mapping in info.memory.iter().filter_map(linear_mapping) {
+        let _ = memory.push(PhysicalRange {
+            start: mapping.physical,
+            size: mapping.size as u64,
+        });
+    }
+
+    // Where the frame bitmap goes, decided while the early console still
+    // works, so a failure can be reported.
+    let mut reserved: heapless::Vec<PhysicalRange, 24> = heapless::Vec::new();
+    let fixed = [
+        Some(image.physical_range()),
+        PhysicalRange::new(fdt_physical, info.fdt_size as u64),
+        info.initrd,
+    ];
+    for range in fixed
+        .into_iter()
+        .flatten()
+        .chain(info.reserved.iter().copied())
+    {
+        let _ = reserved.push(range); // 3 + at most 16 reservations: always fits
+    }
+    let bytes = frame_allocator::bitmap_bytes(&memory);
+    let bitmap = frame_allocator::find_free_range(&memory, &reserved, bytes)
+        .ok_or(MemoryError::NoRoomForBitmap)?;
+    let _ = reserved.push(bitmap);
+
     let mut tables = BootstrapTables {
         kernel_physical,
         used: 0,
@@ -160,17 +190,11 @@ pub fn init(
     let root = tables
         .allocate_table()
         .ok_or(MemoryError::KernelMap("root", MapError::OutOfMemory))?;
-    for mapping in image.mappings() {
+    let linear = info.memory.iter().filter_map(linear_mapping);
+    for mapping in image.mappings().into_iter().chain(linear) {
         mapping
             .apply(&mut tables, root)
             .map_err(no_table(mapping.name))?;
-    }
-    for bank in &info.memory {
-        if let Some(mapping) = linear_mapping(bank) {
-            mapping
-                .apply(&mut tables, root)
-                .map_err(no_table(mapping.name))?;
-        }
     }
 
     let empty = kernel_physical + (EMPTY_TABLE.0.get() as usize - KERNEL_BASE) as u64;
@@ -185,35 +209,14 @@ pub fn init(
     cpu::restore_interrupts(interrupts);
     KERNEL_ROOT.store(root, Ordering::Relaxed);
 
-    // The frame allocator: everything but what is already spoken for.
-    let mut reserved: heapless::Vec<PhysicalRange, 24> = heapless::Vec::new();
-    let fixed = [
-        Some(image.physical_range()),
-        PhysicalRange::new(fdt_physical, info.fdt_size as u64),
-        info.initrd,
-    ];
-    for range in fixed
-        .into_iter()
-        .flatten()
-        .chain(info.reserved.iter().copied())
-    {
-        let _ = reserved.push(range); // 3 + at most 16 reservations: always fits
-    }
-    let bytes = frame_allocator::bitmap_bytes(&info.memory);
-    let bitmap = frame_allocator::find_free_range(&info.memory, &reserved, bytes)
-        .ok_or(MemoryError::NoRoomForBitmap)?;
-    let _ = reserved.push(bitmap);
+    // The frame allocator: all reachable RAM but what is spoken for.
     // SAFETY: the bitmap range is RAM in the linear map that nothing else
     // uses (it is reserved from the allocator itself), and lives forever.
     let words = unsafe {
         core::slice::from_raw_parts_mut(physical_to_virtual(bitmap.start) as *mut u64, bytes / 8)
     };
-    *FRAMES.lock() = Some(FrameAllocator::new(&info.memory, &reserved, words));
-    Ok(MemoryReport {
-        image,
-        bootstrap_tables_used: tables.used,
-        bitmap,
-    })
+    *FRAMES.lock() = Some(FrameAllocator::new(&memory, &reserved, words));
+    Ok(MemoryReport { image, bitmap })
 }
 
 /// Runs `action` with the frame allocator locked.
@@ -246,6 +249,10 @@ pub fn map_device(registers: PhysicalRange) -> Result<usize, DeviceMapError> {
         return Err(DeviceMapError::WindowFull);
     }
     let virtual_address = *next;
+    // The window space is used up even if mapping fails part-way, so a
+    // later mapping never runs into the half-written entries.
+    *next += size;
+    drop(next);
     with_frames(|frames| {
         let mut tables = FrameTables { frames };
         let root = KERNEL_ROOT.load(Ordering::Relaxed);
@@ -261,9 +268,7 @@ pub fn map_device(registers: PhysicalRange) -> Result<usize, DeviceMapError> {
     })
     .map_err(DeviceMapError::Map)?;
     // Make the new entries visible to the table walker before first use.
-    aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
-    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
-    *next += size;
+    cpu::publish_table_changes();
     Ok(virtual_address + (registers.start - first_page) as usize)
 }
 
@@ -277,4 +282,10 @@ pub fn translate(virtual_address: usize) -> Option<page_table::Translation> {
             virtual_address,
         )
     })
+}
+
+/// The physical address of an all-invalid level-0 table: TTBR0's value
+/// while no process runs.
+pub fn empty_table_physical() -> u64 {
+    crate::kernel_physical_range().start + (EMPTY_TABLE.0.get() as usize - KERNEL_BASE) as u64
 }

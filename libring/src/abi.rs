@@ -1,0 +1,447 @@
+//! The Annulus ABI: everything a process and the kernel agree on.
+//!
+//! A process talks to the kernel through one shared *ring region* and one
+//! system call, `ring_enter`. The region holds a [`RingHeader`], a
+//! submission queue (SQ) of [`Submission`]s the process writes, and a
+//! completion queue (CQ) of [`Completion`]s the kernel writes:
+//!
+//! ```text
+//!  RING_ADDRESS ┬───────────────────────────────┐
+//!               │ RingHeader (64 bytes)         │ indices, sizes, flags
+//!   + sq_offset ├───────────────────────────────┤
+//!               │ Submission[sq_entries]        │ 64 bytes each, process writes
+//!   + cq_offset ├───────────────────────────────┤
+//!               │ Completion[cq_entries]        │ 16 bytes each, kernel writes
+//!               └───────────────────────────────┘
+//! ```
+//!
+//! The layout of every shared structure is pinned by compile-time asserts:
+//! changing a field's size or place is an ABI break and must bump
+//! [`ABI_VERSION`]. See `docs/rings.md` for each operation.
+//!
+//! # Rules both sides follow
+//! - Indices are free-running `u32`s; the slot is `index & (entries - 1)`.
+//!   Entry counts are powers of two.
+//! - The process owns `sq_tail` and `cq_head`; the kernel owns `sq_head`,
+//!   `cq_tail`, `flags` and `cq_overflow`. Each side only reads the other's.
+//! - Publish with a release store of the index after writing the entries;
+//!   consume with an acquire load of the index before reading them.
+//! - The kernel copies each submission out of shared memory exactly once,
+//!   then validates the copy; nothing the process writes later can change
+//!   what the kernel does with it.
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// Bumped on any incompatible change to this file.
+pub const ABI_VERSION: u32 = 1;
+
+/// The one system call: `svc #0` with this number in `x8`, and
+/// `to_submit`, `min_complete`, `flags` in `x0`..`x2`. The result (a count,
+/// or a negative [`Errno`]) comes back in `x0`. Any other number, or a
+/// non-zero `svc` immediate, kills the caller.
+pub const SYSCALL_RING_ENTER: u64 = 0;
+
+/// `ring_enter` flags.
+pub mod enter_flags {
+    /// Wait until at least `min_complete` completions are in the CQ.
+    pub const GET_EVENTS: u32 = 1 << 0;
+    /// Wake the kernel's SQ polling thread (see [`super::ring_flags::NEED_WAKEUP`]).
+    pub const SQ_WAKEUP: u32 = 1 << 1;
+    /// Every flag this ABI version knows; others give `-EINVAL`.
+    pub const ALL: u32 = GET_EVENTS | SQ_WAKEUP;
+}
+
+/// Bits of [`RingHeader::flags`], written by the kernel.
+pub mod ring_flags {
+    /// The SQ polling thread has gone to sleep: after publishing new
+    /// submissions, call `ring_enter` with `SQ_WAKEUP`.
+    pub const NEED_WAKEUP: u32 = 1 << 0;
+    /// Kernel SQ polling is on for this ring.
+    pub const SQ_POLL: u32 = 1 << 1;
+}
+
+/// The start of the shared ring region (header, SQ, CQ), the same in every
+/// process.
+pub const RING_ADDRESS: u64 = 0x0000_0000_1000_0000;
+/// Submission queue entries per ring.
+pub const SQ_ENTRIES: u32 = 64;
+/// Completion queue entries per ring: twice the SQ, as in io_uring, so a
+/// full SQ of requests can all be in flight with room to spare.
+pub const CQ_ENTRIES: u32 = 128;
+
+/// The read-only page where a process finds its [`StartupBlock`]; its
+/// entry point also gets this address in `x0`.
+pub const STARTUP_ADDRESS: u64 = 0x0000_0000_0fff_0000;
+/// Programs are linked to load here (see `libring/user.ld`).
+pub const PROGRAM_BASE: u64 = 0x0000_0000_0040_0000;
+/// The top of the initial stack; below it `STACK_SIZE` bytes, and below
+/// those one unmapped guard page.
+pub const STACK_TOP: u64 = 0x0000_0000_8000_0000;
+pub const STACK_SIZE: u64 = 64 * 1024;
+/// Where `MAP` may place anonymous memory: `[MAP_BASE, MAP_LIMIT)`.
+pub const MAP_BASE: u64 = 0x0000_0001_0000_0000;
+pub const MAP_LIMIT: u64 = 0x0000_0080_0000_0000;
+/// The first address user space can never have (48-bit TTBR0).
+pub const USER_LIMIT: u64 = 1 << 48;
+/// User memory is mapped in pages of this size.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// The ring region's first 64 bytes.
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct RingHeader {
+    /// [`ABI_VERSION`], for the process to check.
+    pub abi_version: u32,
+    /// Number of SQ entries (a power of two).
+    pub sq_entries: u32,
+    /// Number of CQ entries (a power of two).
+    pub cq_entries: u32,
+    /// Byte offset of the SQ array from the region's start.
+    pub sq_offset: u32,
+    /// Byte offset of the CQ array from the region's start.
+    pub cq_offset: u32,
+    /// [`ring_flags`], kernel-written.
+    pub flags: u32,
+    /// Next submission the kernel will take; kernel-written.
+    pub sq_head: u32,
+    /// One past the last submission published; process-written.
+    pub sq_tail: u32,
+    /// Next completion the process will read; process-written.
+    pub cq_head: u32,
+    /// One past the last completion posted; kernel-written.
+    pub cq_tail: u32,
+    /// Always 0: the kernel never accepts a submission without a CQ slot
+    /// reserved for its completion (see `docs/rings.md`), so it never has
+    /// completions waiting outside the ring. Kept for io_uring familiarity.
+    pub cq_overflow: u32,
+    /// Must be zero.
+    pub reserved: [u32; 5],
+}
+
+/// Byte offsets of the header's index words, for atomic access.
+pub mod header_offset {
+    use super::RingHeader;
+    use core::mem::offset_of;
+    pub const FLAGS: usize = offset_of!(RingHeader, flags);
+    pub const SQ_HEAD: usize = offset_of!(RingHeader, sq_head);
+    pub const SQ_TAIL: usize = offset_of!(RingHeader, sq_tail);
+    pub const CQ_HEAD: usize = offset_of!(RingHeader, cq_head);
+    pub const CQ_TAIL: usize = offset_of!(RingHeader, cq_tail);
+}
+
+/// One request, written by a process into its submission queue.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Submission {
+    /// An [`Opcode`]; unknown values complete with `-EINVAL`.
+    pub opcode: u8,
+    /// [`submission_flags`]; unknown bits complete with `-EINVAL`.
+    pub flags: u8,
+    /// Must be zero.
+    pub reserved: u16,
+    /// The handle the operation acts on, for operations that take one.
+    pub handle: u32,
+    /// A user address (a buffer), per operation.
+    pub address: u64,
+    /// A length in bytes, per operation.
+    pub length: u32,
+    /// Operation-specific flags (for example [`timeout_flags`]).
+    pub operation_flags: u32,
+    /// A file offset, per operation.
+    pub offset: u64,
+    /// Echoed unchanged in the matching [`Completion`].
+    pub user_data: u64,
+    /// Operation-specific words; unused ones must be zero.
+    pub arguments: [u64; 3],
+}
+
+/// One result, written by the kernel into the completion queue.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Completion {
+    /// The `user_data` of the submission this completes.
+    pub user_data: u64,
+    /// Zero or a positive value on success, a negative [`Errno`] on failure.
+    pub result: i32,
+    /// [`completion_flags`].
+    pub flags: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<RingHeader>() == 64);
+const _: () = assert!(core::mem::size_of::<Submission>() == 64);
+const _: () = assert!(core::mem::size_of::<Completion>() == 16);
+const _: () = assert!(core::mem::offset_of!(Submission, handle) == 4);
+const _: () = assert!(core::mem::offset_of!(Submission, address) == 8);
+const _: () = assert!(core::mem::offset_of!(Submission, length) == 16);
+const _: () = assert!(core::mem::offset_of!(Submission, offset) == 24);
+const _: () = assert!(core::mem::offset_of!(Submission, user_data) == 32);
+const _: () = assert!(core::mem::offset_of!(Submission, arguments) == 40);
+const _: () = assert!(core::mem::offset_of!(Completion, result) == 8);
+const _: () = assert!(SQ_ENTRIES.is_power_of_two() && CQ_ENTRIES.is_power_of_two());
+
+/// Where the SQ and CQ arrays sit in the ring region.
+pub const SQ_OFFSET: u32 = 64;
+pub const CQ_OFFSET: u32 = SQ_OFFSET + SQ_ENTRIES * 64;
+/// The ring region's size, rounded up to whole pages.
+pub const RING_SIZE: u64 =
+    (CQ_OFFSET as u64 + CQ_ENTRIES as u64 * 16).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+
+/// `Submission::flags`.
+pub mod submission_flags {
+    /// The next submission runs only after this one succeeds; if this one
+    /// fails, every later member of the chain completes with `-ECANCELED`.
+    pub const LINK: u8 = 1 << 0;
+    /// Every flag this ABI version knows.
+    pub const ALL: u8 = LINK;
+}
+
+/// `Completion::flags`.
+pub mod completion_flags {
+    /// More completions will follow for the same submission (multishot).
+    pub const MORE: u32 = 1 << 0;
+}
+
+/// `operation_flags` of `TIMEOUT` and `LINK_TIMEOUT`.
+pub mod timeout_flags {
+    /// `arguments[0]` is a deadline on the system clock (nanoseconds since
+    /// boot), not a duration.
+    pub const ABSOLUTE: u32 = 1 << 0;
+    /// `TIMEOUT` only: fire every `arguments[0]` nanoseconds, `arguments[1]`
+    /// times (0: until cancelled), one completion each, all but the last
+    /// with `completion_flags::MORE`. Cannot be combined with `ABSOLUTE`.
+    pub const MULTISHOT: u32 = 1 << 1;
+    pub const ALL: u32 = ABSOLUTE | MULTISHOT;
+}
+
+/// `operation_flags` of `MAP`: what the new memory allows. Reading is
+/// always allowed; memory from `MAP` is never executable.
+pub mod map_flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const ALL: u32 = WRITE;
+}
+
+/// What a submission asks for. A retired number is never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Opcode {
+    /// Does nothing; completes with 0.
+    Nop = 0,
+    /// Ends the process with exit code `arguments[0] as i32`. No completion.
+    Exit = 1,
+    /// Completes with 0 after `arguments[0]` nanoseconds (or at that
+    /// deadline, with `timeout_flags::ABSOLUTE`); `-ECANCELED` if cancelled.
+    /// With `timeout_flags::MULTISHOT` it repeats (the multishot example).
+    Timeout = 2,
+    /// Limits the previous submission in its LINK chain: if that one has
+    /// not completed by the deadline it is cancelled and this completes with
+    /// `-ETIME`; otherwise this completes with `-ECANCELED`.
+    LinkTimeout = 3,
+    /// Maps `length` bytes of zeroed memory at `address` (page aligned,
+    /// inside `[MAP_BASE, MAP_LIMIT)`); completes with 0.
+    Map = 4,
+    /// Unmaps `length` bytes at `address`, all of it memory from `MAP`.
+    Unmap = 5,
+    /// Closes `handle`.
+    Close = 6,
+    /// Cancels the pending submission whose `user_data` is `arguments[0]`:
+    /// it completes with `-ECANCELED` and this with 0, or this completes
+    /// with `-ENOENT` when nothing pending has that `user_data`.
+    Cancel = 7,
+    /// Writes `length` bytes at `address` to the kernel log, as one piece;
+    /// completes with the number of bytes written. (Until the console
+    /// server exists this is how programs print.)
+    Log = 8,
+    /// Turns kernel SQ polling on (`arguments[0]` = idle time in
+    /// microseconds before the poller sleeps, at least 1) or off (0).
+    SqPoll = 9,
+    /// Reports a number about the system: `arguments[0]` is a
+    /// [`SystemValue`]; completes with the value (saturated to `i32::MAX`).
+    SystemInfo = 10,
+}
+
+impl TryFrom<u8> for Opcode {
+    type Error = Errno;
+    fn try_from(value: u8) -> Result<Opcode, Errno> {
+        Ok(match value {
+            0 => Opcode::Nop,
+            1 => Opcode::Exit,
+            2 => Opcode::Timeout,
+            3 => Opcode::LinkTimeout,
+            4 => Opcode::Map,
+            5 => Opcode::Unmap,
+            6 => Opcode::Close,
+            7 => Opcode::Cancel,
+            8 => Opcode::Log,
+            9 => Opcode::SqPoll,
+            10 => Opcode::SystemInfo,
+            _ => return Err(Errno::InvalidArgument),
+        })
+    }
+}
+
+/// What `SYSTEM_INFO` can report (`arguments[0]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum SystemValue {
+    /// Free physical frames (4 KiB each).
+    FreeFrames = 0,
+    /// This process's id.
+    ProcessId = 1,
+}
+
+/// The longest `LOG` write.
+pub const LOG_MAX: u32 = 4096;
+
+/// Error numbers, as negative `Completion::result`s and `ring_enter`
+/// results. The values are Linux's, so they read familiarly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Errno {
+    /// Not found (for example `CANCEL` of unknown `user_data`).
+    NotFound = 2,
+    /// A bad handle.
+    BadHandle = 9,
+    /// Out of memory.
+    OutOfMemory = 12,
+    /// An address the caller does not own, or a range that wraps.
+    Fault = 14,
+    /// No room: the CQ has no free slot for another request.
+    Busy = 16,
+    /// Something is already there (for example `MAP` over mapped memory).
+    Exists = 17,
+    /// A bad argument: unknown opcode or flag, non-zero reserved field, ...
+    InvalidArgument = 22,
+    /// A timer ran out.
+    TimedOut = 62,
+    /// Already completing; too late to cancel.
+    Already = 114,
+    /// Cancelled (by `CANCEL`, a failed link, or a link timeout).
+    Cancelled = 125,
+}
+
+impl Errno {
+    /// The value a completion carries: `-(self as i32)`.
+    pub const fn result(self) -> i32 {
+        -(self as i32)
+    }
+
+    /// The error a negative result stands for, if it is one of ours.
+    pub fn from_result(result: i32) -> Option<Errno> {
+        const ALL: [Errno; 10] = [
+            Errno::NotFound,
+            Errno::BadHandle,
+            Errno::OutOfMemory,
+            Errno::Fault,
+            Errno::Busy,
+            Errno::Exists,
+            Errno::InvalidArgument,
+            Errno::TimedOut,
+            Errno::Already,
+            Errno::Cancelled,
+        ];
+        ALL.into_iter().find(|errno| errno.result() == result)
+    }
+
+    /// The C name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Errno::NotFound => "ENOENT",
+            Errno::BadHandle => "EBADF",
+            Errno::OutOfMemory => "ENOMEM",
+            Errno::Fault => "EFAULT",
+            Errno::Busy => "EBUSY",
+            Errno::Exists => "EEXIST",
+            Errno::InvalidArgument => "EINVAL",
+            Errno::TimedOut => "ETIME",
+            Errno::Already => "EALREADY",
+            Errno::Cancelled => "ECANCELED",
+        }
+    }
+}
+
+/// What a process finds at [`STARTUP_ADDRESS`] when it starts.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct StartupBlock {
+    /// [`ABI_VERSION`].
+    pub abi_version: u32,
+    /// How many arguments (`argv`, the program's name first).
+    pub argument_count: u32,
+    /// The ring region ([`RING_ADDRESS`]).
+    pub ring: u64,
+    /// Bytes of argument text: the arguments, each followed by a NUL,
+    /// starting at [`STARTUP_ARGUMENTS_OFFSET`] in the page.
+    pub arguments_length: u32,
+    /// How many of `handles` are valid.
+    pub handle_count: u32,
+    /// Handles the process starts with (none before the servers issue).
+    pub handles: [u32; 8],
+}
+
+const _: () = assert!(core::mem::size_of::<StartupBlock>() == 56);
+/// Where the argument text starts in the startup page.
+pub const STARTUP_ARGUMENTS_OFFSET: usize = 256;
+/// The most argument text a process can be started with.
+pub const STARTUP_ARGUMENTS_MAX: usize = PAGE_SIZE as usize - STARTUP_ARGUMENTS_OFFSET;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submission_round_trips_through_bytes() {
+        let submission = Submission {
+            opcode: Opcode::Timeout as u8,
+            flags: submission_flags::LINK,
+            address: 0x1234,
+            user_data: 0xfeed_beef,
+            arguments: [1, 2, 3],
+            ..Submission::default()
+        };
+        let bytes = submission.as_bytes();
+        assert_eq!(bytes.len(), 64);
+        assert_eq!(bytes[0], 2);
+        assert_eq!(&bytes[32..40], &0xfeed_beefu64.to_le_bytes());
+        assert_eq!(Submission::read_from_bytes(bytes).unwrap(), submission);
+    }
+
+    #[test]
+    fn every_opcode_number_round_trips_and_others_are_refused() {
+        for value in 0..=u8::MAX {
+            match Opcode::try_from(value) {
+                Ok(opcode) => assert_eq!(opcode as u8, value),
+                Err(error) => {
+                    assert_eq!(error, Errno::InvalidArgument);
+                    assert!(value > 10);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn errno_results_are_negative_and_named() {
+        assert_eq!(Errno::InvalidArgument.result(), -22);
+        assert_eq!(Errno::from_result(-125), Some(Errno::Cancelled));
+        assert_eq!(Errno::from_result(-1), None);
+        assert_eq!(Errno::Fault.name(), "EFAULT");
+    }
+
+    #[test]
+    fn ring_region_fits_its_arrays() {
+        assert_eq!(CQ_OFFSET, 64 + 64 * 64);
+        assert!(RING_SIZE >= CQ_OFFSET as u64 + CQ_ENTRIES as u64 * 16);
+        assert_eq!(RING_SIZE % PAGE_SIZE, 0);
+    }
+
+    #[test]
+    fn user_regions_do_not_overlap() {
+        assert!(PROGRAM_BASE < STARTUP_ADDRESS);
+        assert!(STARTUP_ADDRESS + PAGE_SIZE <= RING_ADDRESS);
+        assert!(RING_ADDRESS + RING_SIZE <= STACK_TOP - STACK_SIZE - PAGE_SIZE);
+        assert!(STACK_TOP <= MAP_BASE && MAP_LIMIT <= USER_LIMIT);
+    }
+}

@@ -1,0 +1,231 @@
+//! A process's address space: its own TTBR0 tables, tagged with an ASID.
+//!
+//! Every process has a level-0 table of its own and an address space ID
+//! (ASID). The TLB tags user translations with the ASID, so switching
+//! processes only loads TTBR0 (table and ASID together) and flushes
+//! nothing; a process's entries are flushed when its pages are unmapped and
+//! when its ASID is given back.
+//!
+//! The kernel never dereferences a user address. To read or write user
+//! memory it walks the process's tables in software, checks that each page
+//! is mapped *for user space* (and writable, for writes), and copies through
+//! the linear map. A user pointer is an allegation until that walk says
+//! otherwise: kernel addresses, unmapped pages, ranges that wrap all give
+//! `EFAULT`.
+//!
+//! # Invariants
+//! - Every page mapped in a process's tables is a frame of RAM that the
+//!   process owns alone; [`AddressSpace::destroy`] frees them all.
+//! - An ASID belongs to at most one live address space; ASID 0 means "no
+//!   process" and is never handed out.
+
+use crate::arch::cpu;
+use crate::mm::descriptor::{Attributes, MemoryKind};
+use crate::mm::page_table::{self, Granularity, MapError, TableMemory};
+use crate::mm::setup::FrameTables;
+use crate::mm::with_frames;
+use crate::sync::IrqMutex;
+use boot::layout::physical_to_virtual;
+use libring::abi::{Errno, PAGE_SIZE, USER_LIMIT};
+
+/// 8-bit ASIDs: 255 live processes at most (`TCR_EL1.AS = 0`).
+const ASID_COUNT: usize = 256;
+static ASIDS: IrqMutex<[u64; ASID_COUNT / 64]> = IrqMutex::new([1, 0, 0, 0]); // ASID 0 taken
+
+/// What a user page allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserAccess {
+    ReadOnly,
+    ReadWrite,
+    ReadExecute,
+}
+
+impl UserAccess {
+    fn attributes(self) -> Attributes {
+        Attributes {
+            kind: MemoryKind::Normal,
+            writable: self == UserAccess::ReadWrite,
+            executable: self == UserAccess::ReadExecute,
+            user: true,
+        }
+    }
+}
+
+pub struct AddressSpace {
+    root: u64,
+    asid: u16,
+}
+
+fn allocate_asid() -> Option<u16> {
+    let mut asids = ASIDS.lock();
+    for (word_index, word) in asids.iter_mut().enumerate() {
+        if *word != u64::MAX {
+            let bit = word.trailing_ones() as usize;
+            *word |= 1 << bit;
+            return Some((word_index * 64 + bit) as u16);
+        }
+    }
+    None
+}
+
+fn free_asid(asid: u16) {
+    cpu::flush_asid(asid);
+    ASIDS.lock()[asid as usize / 64] &= !(1 << (asid % 64));
+}
+
+impl AddressSpace {
+    /// An empty address space. `OutOfMemory` when there is no frame or no
+    /// ASID left.
+    pub fn new() -> Result<AddressSpace, Errno> {
+        let asid = allocate_asid().ok_or(Errno::OutOfMemory)?;
+        let root = with_frames(|frames| FrameTables { frames }.allocate_table());
+        match root {
+            Some(root) => Ok(AddressSpace { root, asid }),
+            None => {
+                free_asid(asid);
+                Err(Errno::OutOfMemory)
+            }
+        }
+    }
+
+    /// The value for `TTBR0_EL1`: the table and the ASID.
+    pub fn table_register(&self) -> u64 {
+        self.root | ((self.asid as u64) << 48)
+    }
+
+    /// Maps `length` bytes of new zeroed memory at `address` (both page
+    /// aligned). On failure nothing stays mapped.
+    pub fn map_new(&mut self, address: u64, length: u64, access: UserAccess) -> Result<(), Errno> {
+        let mut mapped = 0;
+        while mapped < length {
+            let result = self.map_new_page(address + mapped, access);
+            if let Err(error) = result {
+                let _ = self.unmap(address, mapped);
+                return Err(error);
+            }
+            mapped += PAGE_SIZE;
+        }
+        cpu::publish_table_changes();
+        Ok(())
+    }
+
+    fn map_new_page(&mut self, address: u64, access: UserAccess) -> Result<(), Errno> {
+        let root = self.root;
+        with_frames(|frames| {
+            let frame = frames.allocate().ok_or(Errno::OutOfMemory)?;
+            // SAFETY: a frame we now own, in the linear map.
+            unsafe { core::ptr::write_bytes(physical_to_virtual(frame) as *mut u8, 0, PAGE_SIZE as usize) };
+            let mut tables = FrameTables { frames };
+            let result = page_table::map(
+                &mut tables,
+                root,
+                address as usize,
+                frame,
+                PAGE_SIZE as usize,
+                access.attributes(),
+                Granularity::PagesOnly,
+            );
+            result.map_err(|error| {
+                tables.frames.free(frame);
+                match error {
+                    MapError::AlreadyMapped => Errno::Exists,
+                    MapError::OutOfMemory => Errno::OutOfMemory,
+                    MapError::Misaligned => Errno::InvalidArgument,
+                }
+            })
+        })
+    }
+
+    /// Is every page of `[address, address + length)` mapped?
+    pub fn is_mapped(&self, address: u64, length: u64) -> bool {
+        (0..length / PAGE_SIZE).all(|page| self.physical(address + page * PAGE_SIZE).is_some())
+    }
+
+    /// Unmaps and frees the pages of `[address, address + length)`; pages
+    /// not mapped are skipped. Flushes their TLB entries.
+    pub fn unmap(&mut self, address: u64, length: u64) -> Result<(), Errno> {
+        let root = self.root;
+        for page in 0..length / PAGE_SIZE {
+            let page_address = address + page * PAGE_SIZE;
+            let frame = with_frames(|frames| page_table::unmap_page(&mut FrameTables { frames }, root, page_address as usize));
+            if let Some(frame) = frame {
+                cpu::flush_user_page(self.asid, page_address);
+                with_frames(|frames| frames.free(frame));
+            }
+        }
+        Ok(())
+    }
+
+    /// The frame behind a user page, if mapped for user space.
+    fn physical(&self, address: u64) -> Option<(u64, bool)> {
+        if address >= USER_LIMIT {
+            return None;
+        }
+        let root = self.root;
+        let found = with_frames(|frames| page_table::translate(&mut FrameTables { frames }, root, address as usize))?;
+        found.descriptor.is_user().then_some((found.physical, found.descriptor.is_writable()))
+    }
+
+    /// Calls `visit(linear-map pointer, length)` for each piece of the user
+    /// range `[address, address + length)`, one page at a time, after
+    /// checking the page is mapped for user space (and writable if `write`).
+    fn for_each_piece(
+        &self,
+        address: u64,
+        length: usize,
+        write: bool,
+        mut visit: impl FnMut(*mut u8, usize, usize),
+    ) -> Result<(), Errno> {
+        let end = address.checked_add(length as u64).ok_or(Errno::Fault)?;
+        if end > USER_LIMIT {
+            return Err(Errno::Fault);
+        }
+        let mut done = 0;
+        while done < length {
+            let here = address + done as u64;
+            let in_page = (PAGE_SIZE - here % PAGE_SIZE) as usize;
+            let piece = in_page.min(length - done);
+            let (physical, writable) = self.physical(here).ok_or(Errno::Fault)?;
+            if write && !writable {
+                return Err(Errno::Fault);
+            }
+            visit(physical_to_virtual(physical) as *mut u8, piece, done);
+            done += piece;
+        }
+        Ok(())
+    }
+
+    /// Copies user memory at `address` into `buffer`.
+    pub fn copy_from_user(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {
+        let length = buffer.len();
+        // Check the whole range first, so a fault copies nothing.
+        self.for_each_piece(address, length, false, |_, _, _| {})?;
+        self.for_each_piece(address, length, false, |source, piece, done| {
+            // SAFETY: `source` is `piece` bytes of a user frame in the linear
+            // map (checked above); `buffer` has room from `done`.
+            unsafe { core::ptr::copy_nonoverlapping(source, buffer[done..].as_mut_ptr(), piece) };
+        })
+    }
+
+    /// Writes `bytes` at user address `address`, ignoring the user's write
+    /// permission: for the kernel filling in a new process's read-only
+    /// pages (program text, the startup block). The pages must be mapped.
+    pub fn fill(&self, address: u64, bytes: &[u8]) -> Result<(), Errno> {
+        self.for_each_piece(address, bytes.len(), false, |target, piece, done| {
+            // SAFETY: `target` is `piece` bytes of one of this process's
+            // frames in the linear map; the source is inside `bytes`.
+            unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), target, piece) };
+        })
+    }
+
+    /// Frees every page and table, and the ASID.
+    pub fn destroy(self) {
+        cpu::leave_user_tables_if(self.table_register());
+        // No heap use in here: the heap takes the frame lock too.
+        with_frames(|frames| {
+            let mut tables = FrameTables { frames };
+            page_table::tear_down(&mut tables, self.root, &mut |tables, frame| tables.frames.free(frame));
+        });
+        free_asid(self.asid);
+    }
+}

@@ -1,0 +1,383 @@
+//! Turning a copied submission into an operation, or an error.
+//!
+//! This is where the ABI's rules are enforced, in one place: unknown
+//! opcodes and flags, non-zero reserved fields, and arguments an operation
+//! does not use but that are not zero all give `-EINVAL`. What comes out is
+//! a typed [`Operation`] the rest of the kernel can trust to be well formed
+//! (addresses are still only claims: they are checked against the caller's
+//! mappings when used).
+//!
+//! Pure: unit tested on the host.
+
+use libring::abi::{
+    Errno, LOG_MAX, MAP_BASE, MAP_LIMIT, Opcode, PAGE_SIZE, Submission, SystemValue, map_flags,
+    submission_flags, timeout_flags,
+};
+
+/// When a timeout fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// This many nanoseconds after the operation starts.
+    After(u64),
+    /// At this time on the system clock (nanoseconds since boot).
+    At(u64),
+}
+
+/// A validated request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Nop,
+    Exit {
+        code: i32,
+    },
+    /// `repeat`: `None` for a one-shot timeout; `Some(count)` for a
+    /// multishot one (`Some(0)`: until cancelled).
+    Timeout {
+        deadline: Deadline,
+        repeat: Option<u64>,
+    },
+    LinkTimeout {
+        deadline: Deadline,
+    },
+    Map {
+        address: u64,
+        length: u64,
+        writable: bool,
+    },
+    Unmap {
+        address: u64,
+        length: u64,
+    },
+    Close {
+        handle: u32,
+    },
+    Cancel {
+        target: u64,
+    },
+    Log {
+        address: u64,
+        length: u32,
+    },
+    SqPoll {
+        idle_microseconds: u64,
+    },
+    SystemInfo {
+        value: SystemValue,
+    },
+}
+
+/// The fields an operation may use; the others must be zero.
+#[derive(Clone, Copy, Default)]
+struct Uses {
+    handle: bool,
+    address: bool,
+    length: bool,
+    offset: bool,
+    /// How many of `arguments` (from the first).
+    arguments: usize,
+    /// Which `operation_flags` bits are allowed.
+    flags: u32,
+}
+
+/// Checks `submission` against the ABI and returns what it asks for.
+pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
+    let invalid = Err(Errno::InvalidArgument);
+    if submission.reserved != 0 || submission.flags & !submission_flags::ALL != 0 {
+        return invalid;
+    }
+    let opcode = Opcode::try_from(submission.opcode)?;
+    let uses = match opcode {
+        Opcode::Nop => Uses::default(),
+        Opcode::Exit | Opcode::Cancel | Opcode::SqPoll | Opcode::SystemInfo => Uses {
+            arguments: 1,
+            ..Uses::default()
+        },
+        Opcode::Timeout => Uses {
+            arguments: 2,
+            flags: timeout_flags::ALL,
+            ..Uses::default()
+        },
+        Opcode::LinkTimeout => Uses {
+            arguments: 1,
+            flags: timeout_flags::ABSOLUTE,
+            ..Uses::default()
+        },
+        Opcode::Map => Uses {
+            address: true,
+            length: true,
+            flags: map_flags::ALL,
+            ..Uses::default()
+        },
+        Opcode::Unmap | Opcode::Log => Uses {
+            address: true,
+            length: true,
+            ..Uses::default()
+        },
+        Opcode::Close => Uses {
+            handle: true,
+            ..Uses::default()
+        },
+    };
+    let unused_set = (!uses.handle && submission.handle != 0)
+        || (!uses.address && submission.address != 0)
+        || (!uses.length && submission.length != 0)
+        || (!uses.offset && submission.offset != 0)
+        || submission.arguments[uses.arguments..]
+            .iter()
+            .any(|&word| word != 0)
+        || submission.operation_flags & !uses.flags != 0;
+    if unused_set {
+        return invalid;
+    }
+    let [first, second, _] = submission.arguments;
+    let flags = submission.operation_flags;
+    Ok(match opcode {
+        Opcode::Nop => Operation::Nop,
+        Opcode::Exit => Operation::Exit { code: first as i32 },
+        Opcode::Timeout => {
+            let multishot = flags & timeout_flags::MULTISHOT != 0;
+            let absolute = flags & timeout_flags::ABSOLUTE != 0;
+            if multishot && (absolute || first == 0) {
+                // A repeating timer needs a non-zero period.
+                return invalid;
+            }
+            if !multishot && second != 0 {
+                return invalid;
+            }
+            Operation::Timeout {
+                deadline: deadline(first, absolute),
+                repeat: multishot.then_some(second),
+            }
+        }
+        Opcode::LinkTimeout => Operation::LinkTimeout {
+            deadline: deadline(first, flags & timeout_flags::ABSOLUTE != 0),
+        },
+        Opcode::Map | Opcode::Unmap => {
+            let address = submission.address;
+            let length = submission.length as u64;
+            let aligned = address.is_multiple_of(PAGE_SIZE) && length.is_multiple_of(PAGE_SIZE);
+            let inside = address >= MAP_BASE
+                && address
+                    .checked_add(length)
+                    .is_some_and(|end| end <= MAP_LIMIT);
+            if length == 0 || !aligned || !inside {
+                return invalid;
+            }
+            if opcode == Opcode::Map {
+                Operation::Map {
+                    address,
+                    length,
+                    writable: flags & map_flags::WRITE != 0,
+                }
+            } else {
+                Operation::Unmap { address, length }
+            }
+        }
+        Opcode::Close => Operation::Close {
+            handle: submission.handle,
+        },
+        Opcode::Cancel => Operation::Cancel { target: first },
+        Opcode::Log => {
+            if submission.length > LOG_MAX {
+                return invalid;
+            }
+            Operation::Log {
+                address: submission.address,
+                length: submission.length,
+            }
+        }
+        Opcode::SqPoll => Operation::SqPoll {
+            idle_microseconds: first,
+        },
+        Opcode::SystemInfo => Operation::SystemInfo {
+            value: match first {
+                0 => SystemValue::FreeFrames,
+                1 => SystemValue::ProcessId,
+                _ => return invalid,
+            },
+        },
+    })
+}
+
+fn deadline(nanoseconds: u64, absolute: bool) -> Deadline {
+    if absolute {
+        Deadline::At(nanoseconds)
+    } else {
+        Deadline::After(nanoseconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission(opcode: Opcode) -> Submission {
+        Submission {
+            opcode: opcode as u8,
+            ..Submission::default()
+        }
+    }
+
+    #[test]
+    fn a_plain_nop_decodes() {
+        assert_eq!(decode(&submission(Opcode::Nop)), Ok(Operation::Nop));
+    }
+
+    #[test]
+    fn unknown_opcodes_and_flags_are_invalid() {
+        let mut unknown = submission(Opcode::Nop);
+        unknown.opcode = 200;
+        assert_eq!(decode(&unknown), Err(Errno::InvalidArgument));
+        let mut flagged = submission(Opcode::Nop);
+        flagged.flags = 0x80;
+        assert_eq!(decode(&flagged), Err(Errno::InvalidArgument));
+    }
+
+    #[test]
+    fn every_unused_field_must_be_zero() {
+        let nop = submission(Opcode::Nop);
+        let dirty: [fn(&mut Submission); 8] = [
+            |s| s.reserved = 1,
+            |s| s.handle = 1,
+            |s| s.address = 1,
+            |s| s.length = 1,
+            |s| s.offset = 1,
+            |s| s.operation_flags = 1,
+            |s| s.arguments[0] = 1,
+            |s| s.arguments[2] = 1,
+        ];
+        for (index, make_dirty) in dirty.iter().enumerate() {
+            let mut copy = nop;
+            make_dirty(&mut copy);
+            assert_eq!(decode(&copy), Err(Errno::InvalidArgument), "field {index}");
+        }
+        // user_data is the caller's own: anything goes.
+        let mut with_data = nop;
+        with_data.user_data = u64::MAX;
+        assert_eq!(decode(&with_data), Ok(Operation::Nop));
+    }
+
+    #[test]
+    fn timeouts_relative_absolute_and_multishot() {
+        let mut timeout = submission(Opcode::Timeout);
+        timeout.arguments[0] = 5_000_000;
+        assert_eq!(
+            decode(&timeout),
+            Ok(Operation::Timeout {
+                deadline: Deadline::After(5_000_000),
+                repeat: None
+            })
+        );
+        timeout.operation_flags = timeout_flags::ABSOLUTE;
+        assert_eq!(
+            decode(&timeout),
+            Ok(Operation::Timeout {
+                deadline: Deadline::At(5_000_000),
+                repeat: None
+            })
+        );
+        timeout.operation_flags = timeout_flags::MULTISHOT;
+        timeout.arguments[1] = 3;
+        assert_eq!(
+            decode(&timeout),
+            Ok(Operation::Timeout {
+                deadline: Deadline::After(5_000_000),
+                repeat: Some(3)
+            })
+        );
+        timeout.operation_flags = timeout_flags::MULTISHOT | timeout_flags::ABSOLUTE;
+        assert_eq!(decode(&timeout), Err(Errno::InvalidArgument));
+        timeout.operation_flags = 0;
+        assert_eq!(
+            decode(&timeout),
+            Err(Errno::InvalidArgument),
+            "a count without MULTISHOT"
+        );
+        let mut link_timeout = submission(Opcode::LinkTimeout);
+        link_timeout.operation_flags = timeout_flags::MULTISHOT;
+        assert_eq!(decode(&link_timeout), Err(Errno::InvalidArgument));
+    }
+
+    #[test]
+    fn map_must_be_aligned_and_inside_the_map_area() {
+        let mut map = submission(Opcode::Map);
+        map.address = MAP_BASE;
+        map.length = 2 * PAGE_SIZE as u32;
+        map.operation_flags = map_flags::WRITE;
+        assert_eq!(
+            decode(&map),
+            Ok(Operation::Map {
+                address: MAP_BASE,
+                length: 2 * PAGE_SIZE,
+                writable: true
+            })
+        );
+        for (address, length) in [
+            (MAP_BASE + 1, PAGE_SIZE as u32),
+            (MAP_BASE, 100),
+            (MAP_BASE, 0),
+            (MAP_BASE - PAGE_SIZE, PAGE_SIZE as u32),
+            (MAP_LIMIT - PAGE_SIZE, 2 * PAGE_SIZE as u32),
+            (0xffff_ffff_8000_0000, PAGE_SIZE as u32),
+            (u64::MAX - 0xfff, PAGE_SIZE as u32),
+        ] {
+            map.address = address;
+            map.length = length;
+            assert_eq!(
+                decode(&map),
+                Err(Errno::InvalidArgument),
+                "{address:#x} + {length:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn log_length_is_limited() {
+        let mut log = submission(Opcode::Log);
+        log.address = 0x1000;
+        log.length = LOG_MAX;
+        assert!(decode(&log).is_ok());
+        log.length = LOG_MAX + 1;
+        assert_eq!(decode(&log), Err(Errno::InvalidArgument));
+    }
+
+    #[test]
+    fn system_info_knows_its_values() {
+        let mut info = submission(Opcode::SystemInfo);
+        info.arguments[0] = 1;
+        assert_eq!(
+            decode(&info),
+            Ok(Operation::SystemInfo {
+                value: SystemValue::ProcessId
+            })
+        );
+        info.arguments[0] = 7;
+        assert_eq!(decode(&info), Err(Errno::InvalidArgument));
+    }
+
+    #[test]
+    fn random_submissions_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..100_000 {
+            let submission = Submission {
+                opcode: (next() % 16) as u8,
+                flags: (next() % 4) as u8,
+                reserved: if next() % 8 == 0 { 1 } else { 0 },
+                handle: next() as u32 % 4,
+                address: next(),
+                length: next() as u32,
+                operation_flags: next() as u32 % 8,
+                offset: if next() % 2 == 0 { 0 } else { next() },
+                user_data: next(),
+                arguments: [next(), next() % 3, 0],
+            };
+            let _ = decode(&submission);
+        }
+    }
+}
