@@ -190,6 +190,14 @@ pub const CQ_OFFSET: u32 = SQ_OFFSET + SQ_ENTRIES * 64;
 pub const RING_SIZE: u64 =
     (CQ_OFFSET as u64 + CQ_ENTRIES as u64 * 16).div_ceil(PAGE_SIZE) * PAGE_SIZE;
 
+// The ring region holds its arrays, and the user regions do not overlap.
+const _: () = assert!(RING_SIZE >= CQ_OFFSET as u64 + CQ_ENTRIES as u64 * 16);
+const _: () = assert!(RING_SIZE.is_multiple_of(PAGE_SIZE));
+const _: () = assert!(PROGRAM_BASE < STARTUP_ADDRESS);
+const _: () = assert!(STARTUP_ADDRESS + PAGE_SIZE <= RING_ADDRESS);
+const _: () = assert!(RING_ADDRESS + RING_SIZE <= STACK_TOP - STACK_SIZE - PAGE_SIZE);
+const _: () = assert!(STACK_TOP <= MAP_BASE && MAP_LIMIT <= USER_LIMIT);
+
 /// `Submission::flags`.
 pub mod submission_flags {
     /// The next submission runs only after this one succeeds; if this one
@@ -433,15 +441,6 @@ mod tests {
     #[test]
     fn ring_region_fits_its_arrays() {
         assert_eq!(CQ_OFFSET, 64 + 64 * 64);
-        assert!(RING_SIZE >= CQ_OFFSET as u64 + CQ_ENTRIES as u64 * 16);
-        assert_eq!(RING_SIZE % PAGE_SIZE, 0);
-    }
-
-    #[test]
-    fn user_regions_do_not_overlap() {
-        assert!(PROGRAM_BASE < STARTUP_ADDRESS);
-        assert!(STARTUP_ADDRESS + PAGE_SIZE <= RING_ADDRESS);
-        assert!(RING_ADDRESS + RING_SIZE <= STACK_TOP - STACK_SIZE - PAGE_SIZE);
-        assert!(STACK_TOP <= MAP_BASE && MAP_LIMIT <= USER_LIMIT);
+        assert_eq!(RING_SIZE, 2 * PAGE_SIZE);
     }
 }
