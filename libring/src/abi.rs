@@ -299,6 +299,9 @@ pub enum SystemValue {
     FreeFrames = 0,
     /// This process's id.
     ProcessId = 1,
+    /// How many times this process has called `ring_enter` so far (to see
+    /// that kernel SQ polling saves system calls).
+    SystemCalls = 2,
 }
 
 /// The longest `LOG` write.

@@ -54,6 +54,8 @@ pub struct Heap<Source: PageSource> {
     /// Pages carved into size-class blocks. They stay with the heap for
     /// good, so a leak check must count them as the heap's, not as lost.
     class_pages: usize,
+    /// Pages of large allocations that are still in use.
+    large_pages: usize,
 }
 
 // SAFETY: the raw pointers are to memory the heap owns exclusively; a Heap is
@@ -79,12 +81,20 @@ impl<Source: PageSource> Heap<Source> {
             free_lists: [ptr::null_mut(); CLASS_SIZES.len()],
             bytes_in_use: 0,
             class_pages: 0,
+            large_pages: 0,
         }
     }
 
     /// Pages the size classes hold (in use or on free lists).
     pub fn class_pages(&self) -> usize {
         self.class_pages
+    }
+
+    /// Every page the heap holds right now: its size classes' and those of
+    /// large allocations in use. Frames the system gave the heap are not
+    /// lost; a leak check subtracts this.
+    pub fn pages_held(&self) -> usize {
+        self.class_pages + self.large_pages
     }
 
     /// Bytes currently allocated.
@@ -98,10 +108,15 @@ impl<Source: PageSource> Heap<Source> {
         let block = match class_of(layout) {
             Some(class) => self.allocate_from_class(class),
             // Pages are page-aligned; nothing in the kernel asks for more.
-            None if layout.align() <= PAGE_SIZE => self
-                .source
-                .allocate_pages(pages_for(layout))
-                .map_or(ptr::null_mut(), NonNull::as_ptr),
+            None if layout.align() <= PAGE_SIZE => {
+                match self.source.allocate_pages(pages_for(layout)) {
+                    Some(pages) => {
+                        self.large_pages += pages_for(layout);
+                        pages.as_ptr()
+                    }
+                    None => ptr::null_mut(),
+                }
+            }
             None => ptr::null_mut(),
         };
         if !block.is_null() {
@@ -133,8 +148,11 @@ impl<Source: PageSource> Heap<Source> {
                 };
                 self.free_lists[class] = free_block;
             }
-            // SAFETY: a large block is exactly the pages allocate took for it.
-            None => unsafe { self.source.free_pages(block, pages_for(layout)) },
+            None => {
+                self.large_pages -= pages_for(layout);
+                // SAFETY: a large block is exactly the pages allocate took for it.
+                unsafe { self.source.free_pages(block, pages_for(layout)) }
+            }
         }
     }
 
@@ -254,9 +272,11 @@ mod tests {
         let layout = Layout::from_size_align(3 * PAGE_SIZE + 1, 16).unwrap();
         let block = heap.allocate(layout);
         assert_eq!(heap.source.live.get(&(block as usize)), Some(&4));
+        assert_eq!(heap.pages_held(), 4);
         // SAFETY: allocated above with this layout.
         unsafe { heap.deallocate(block, layout) };
         assert!(heap.source.live.is_empty());
+        assert_eq!(heap.pages_held(), 0);
     }
 
     #[test]

@@ -6,10 +6,25 @@
 //!   builds against this too, so both sides cannot disagree.
 //! - [`heap`]: the size-class allocator used by both the kernel heap and
 //!   the user runtime's heap.
+//! - [`ops`]: one constructor per operation, so submissions are built
+//!   right.
+//! - [`ring`]: the process's side of its ring (push, submit, read
+//!   completions, or `run` one operation to completion), over any
+//!   [`ring::Kernel`].
+//! - `runtime` (feature `runtime`, programs only): `_start`, the argument
+//!   list, `print!`, the heap and the panic handler for a user program. The
+//!   kernel uses libring without it.
 //!
-//! Everything here builds on the host and is unit tested there.
+//! Everything but the runtime's machine-level parts builds on the host and
+//! is unit tested there.
 
 #![cfg_attr(not(test), no_std)]
 
 pub mod abi;
 pub mod heap;
+pub mod ops;
+pub mod ring;
+// On the host the runtime's pure parts (argument parsing, the print
+// buffer) are compiled for their unit tests; the rest needs the machine.
+#[cfg(any(test, all(feature = "runtime", target_os = "none")))]
+pub mod runtime;

@@ -45,6 +45,19 @@ pub fn prepare_for_fatal_report() {
     }
 }
 
+/// Writes raw bytes (a process's `LOG`) in one piece; newlines get a
+/// carriage return, as in `print`.
+pub fn print_bytes(bytes: &[u8]) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        for &byte in bytes {
+            if byte == b'\n' {
+                uart.write_byte(b'\r');
+            }
+            uart.write_byte(byte);
+        }
+    }
+}
+
 /// Waits until everything written has left the UART.
 pub fn flush() {
     if let Some(uart) = CONSOLE.lock().as_ref() {

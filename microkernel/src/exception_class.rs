@@ -72,6 +72,27 @@ pub enum FaultKind {
     Other(u8),
 }
 
+impl core::fmt::Display for FaultKind {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FaultKind::Translation { level } => {
+                write!(formatter, "translation fault (level {level})")
+            }
+            FaultKind::AccessFlag { level } => {
+                write!(formatter, "access flag fault (level {level})")
+            }
+            FaultKind::Permission { level } => {
+                write!(formatter, "permission fault (level {level})")
+            }
+            FaultKind::AddressSize { level } => {
+                write!(formatter, "address size fault (level {level})")
+            }
+            FaultKind::Alignment => write!(formatter, "alignment fault"),
+            FaultKind::Other(status) => write!(formatter, "fault status {status:#x}"),
+        }
+    }
+}
+
 /// The fault kind of an abort's `ESR_EL1` value.
 pub fn fault_kind(syndrome: u64) -> FaultKind {
     let status = (syndrome & 0x3f) as u8;
@@ -106,6 +127,18 @@ mod tests {
         );
         assert_eq!(fault_kind(syndrome), FaultKind::Permission { level: 3 });
         assert!(is_write(syndrome));
+    }
+
+    #[test]
+    fn fault_kinds_read_as_words() {
+        assert_eq!(
+            FaultKind::Permission { level: 3 }.to_string(),
+            "permission fault (level 3)"
+        );
+        assert_eq!(
+            FaultKind::Translation { level: 0 }.to_string(),
+            "translation fault (level 0)"
+        );
     }
 
     #[test]

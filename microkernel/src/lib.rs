@@ -30,6 +30,8 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
+pub mod initrd;
+#[cfg(target_os = "none")]
 pub mod interrupts;
 #[cfg(target_os = "none")]
 pub mod pl011;
@@ -41,6 +43,8 @@ pub mod scheduler;
 pub mod selftest;
 #[cfg(target_os = "none")]
 pub mod sync;
+#[cfg(target_os = "none")]
+pub mod syscall;
 #[cfg(target_os = "none")]
 pub mod time;
 
@@ -96,5 +100,10 @@ mod machine {
     /// Bytes the kernel heap has handed out and not had back.
     pub fn heap_bytes_in_use() -> usize {
         HEAP.bytes_in_use()
+    }
+
+    /// Pages the kernel heap holds right now.
+    pub fn heap_pages_held() -> usize {
+        HEAP.pages_held()
     }
 }

@@ -33,7 +33,9 @@ mod kernel {
     use boot::boot_info::{self, InterruptController, PhysicalRange, PsciMethod};
     use boot::layout::{LINEAR_MAP_LIMIT, physical_to_virtual};
     use microkernel::arch::{cpu, exceptions, timer};
-    use microkernel::{console, interrupts, kprintln, mm, power, scheduler, selftest, time};
+    use microkernel::{
+        console, interrupts, kprintln, mm, power, process, scheduler, selftest, time,
+    };
 
     /// The largest device tree the early page tables are sure to map.
     const FDT_MAX_SIZE: usize = 2 << 20;
@@ -96,7 +98,8 @@ mod kernel {
             };
             scheduler::start("crash", crash_on_purpose, how)
         } else {
-            scheduler::start("boot", boot_complete, 0)
+            process::init();
+            scheduler::start_after("start programs", start_programs)
         }
     }
 
@@ -115,12 +118,43 @@ mod kernel {
         panic!("crash requested on the command line");
     }
 
-    /// The first thread of a normal boot.
-    fn boot_complete(_: u64) {
+    /// The boot thread's last work before it idles: starts the programs the command
+    /// line names (`run=name[:argument...][,name...]`, default `run=init`),
+    /// each from `bin/<name>` in the initrd.
+    fn start_programs() {
         kprintln!(
-            "annulus: boot complete after {} ms; no user space yet (quit QEMU with Ctrl-A X)",
+            "annulus: boot complete after {} ms",
             time::counter_microseconds() / 1000
         );
+        let bootargs = microkernel::boot_info().map_or("", |info| info.bootargs.as_str());
+        let list = bootargs
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("run="))
+            .unwrap_or("init");
+        let mut started = 0;
+        process::SYSTEM.lock().starting = true;
+        for program in list.split(',').filter(|program| !program.is_empty()) {
+            let mut parts = program.split(':');
+            let name = parts.next().unwrap_or_default();
+            let mut arguments: heapless::Vec<&str, 8> = heapless::Vec::new();
+            for argument in parts {
+                let _ = arguments.push(argument);
+            }
+            match process::create(name, &arguments) {
+                Ok(id) => {
+                    started += 1;
+                    kprintln!("annulus: started process {} ({})", id, program);
+                }
+                Err(error) => kprintln!("annulus: cannot start {}: {}", program, error.describe()),
+            }
+        }
+        process::SYSTEM.lock().starting = false;
+        if started == 0 {
+            kprintln!("annulus: no program to run; powering off");
+            power::shutdown();
+        }
+        // Programs that ended while others were being started.
+        process::stop_if_all_ended();
     }
 
     fn read_device_tree(fdt_physical: u64) -> Result<BootInfo, &'static str> {

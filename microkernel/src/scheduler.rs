@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 use boot::layout::PAGE_SIZE;
 
 /// A kernel thread's stack: 16 KiB.
-const STACK_PAGES: usize = 4;
+pub const STACK_PAGES: usize = 4;
 
 pub type ThreadId = usize;
 
@@ -115,38 +115,60 @@ fn new_thread(
 }
 
 /// Turns the boot thread into the idle thread and starts scheduling: makes
-/// `first(argument)` runnable and switches to it. Never returns; the boot stack
-/// becomes the idle thread's stack.
+/// `first(argument)` runnable and switches to it. Never returns; the boot
+/// stack becomes the idle thread's stack.
 pub fn start(first_name: &'static str, first: ThreadEntry, argument: u64) -> ! {
-    {
-        let idle = Box::new(Thread {
-            id: 0,
-            name: "idle",
-            state: State::Running,
-            context: Context::default(),
-            stack: 0, // the boot stack, part of the kernel image
-            user_tables: None,
-        });
-        *SCHEDULER.lock() = Some(Scheduler {
-            threads: alloc::vec![idle],
-            ready: VecDeque::new(),
-            current: 0,
-            idle: 0,
-            next_id: 1,
-            need_reschedule: false,
-            exited: Vec::new(),
-            switches: 0,
-        });
-    }
+    install_idle_thread();
     if spawn(first_name, first, argument).is_err() {
         kprintln!("scheduler: no memory for the first thread");
         crate::power::shutdown_after_failure();
     }
+    announce(first_name);
+    idle()
+}
+
+/// Like [`start`], but runs `work` on the boot thread itself (with the
+/// scheduler running) before it becomes the idle thread: for boot work that
+/// never sleeps or blocks, and leaves no thread behind to be reaped.
+pub fn start_after(work_name: &'static str, work: fn()) -> ! {
+    install_idle_thread();
+    announce(work_name);
+    cpu::enable_interrupts();
+    work();
+    idle()
+}
+
+fn install_idle_thread() {
+    let idle = Box::new(Thread {
+        id: 0,
+        name: "idle",
+        state: State::Running,
+        context: Context::default(),
+        stack: 0, // the boot stack, part of the kernel image
+        user_tables: None,
+    });
+    *SCHEDULER.lock() = Some(Scheduler {
+        threads: alloc::vec![idle],
+        ready: VecDeque::new(),
+        current: 0,
+        idle: 0,
+        next_id: 1,
+        need_reschedule: false,
+        exited: Vec::new(),
+        switches: 0,
+    });
+}
+
+fn announce(first_name: &str) {
     kprintln!(
-        "scheduler: round-robin, {} ms time slices; first thread \"{}\"",
+        "scheduler: round-robin, {} ms time slices; first work \"{}\"",
         1000 / time::TICKS_PER_SECOND,
         first_name
     );
+}
+
+/// The idle thread's loop: run whatever is runnable, else wait.
+fn idle() -> ! {
     cpu::enable_interrupts();
     loop {
         yield_now();
@@ -232,6 +254,16 @@ pub fn current_stack_top() -> u64 {
 pub fn exit() -> ! {
     reschedule(State::Exited);
     unreachable!("an exited thread was scheduled again");
+}
+
+/// Has thread `id` not exited yet?
+pub fn is_alive(id: ThreadId) -> bool {
+    SCHEDULER.lock().as_ref().is_some_and(|scheduler| {
+        scheduler
+            .threads
+            .iter()
+            .any(|thread| thread.id == id && thread.state != State::Exited)
+    })
 }
 
 /// The running thread's id.

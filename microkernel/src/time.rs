@@ -47,6 +47,7 @@ fn on_tick() {
     timer::fire_at(next);
     let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
     scheduler::tick(now);
+    crate::ring::expire_timers(&mut crate::process::SYSTEM.lock(), now_nanoseconds());
 }
 
 /// Ticks since the timer started.
@@ -57,6 +58,13 @@ pub fn ticks() -> u64 {
 /// Ticks for a duration in milliseconds, rounded up.
 pub fn ticks_for_milliseconds(milliseconds: u64) -> u64 {
     (milliseconds * TICKS_PER_SECOND).div_ceil(1000)
+}
+
+/// Nanoseconds on the hardware counter: the system clock that absolute
+/// ring timeouts use.
+pub fn now_nanoseconds() -> u64 {
+    let frequency = timer::frequency().max(1);
+    (timer::counter() as u128 * 1_000_000_000 / frequency as u128) as u64
 }
 
 /// Microseconds on the hardware counter (runs without interrupts).

@@ -60,7 +60,8 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<BuiltKernel> {
             workspace.show(&initrd_source)
         );
     }
-    let initrd_bytes = initrd::pack(&initrd_source)?;
+    let programs = build_programs(workspace, profile)?;
+    let initrd_bytes = initrd::pack(&initrd_source, &programs)?;
     let initrd = workspace.initrd();
     write_file(&initrd, &initrd_bytes)?;
     println!(
@@ -74,6 +75,54 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<BuiltKernel> {
 }
 
 /// Writes a file, making its folder first.
+/// Builds the user programs (the `init` crate's binaries) for the kernel's
+/// target and returns each one's name and ELF file, for `bin/` in the
+/// initrd.
+fn build_programs(workspace: &Workspace, profile: Profile) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut cargo = tools::cargo(workspace);
+    cargo.args([
+        "build",
+        "--package",
+        "init",
+        "--bins",
+        "--target",
+        KERNEL_TARGET,
+    ]);
+    if profile == Profile::Release {
+        cargo.arg("--release");
+    }
+    tools::run_to_completion(&mut cargo)?;
+    let mut programs = Vec::new();
+    for name in program_names(workspace)? {
+        let path = workspace.program_elf(profile, &name);
+        let elf = std::fs::read(&path)
+            .map_err(|error| format!("cannot read the program {}: {error}", path.display()))?;
+        programs.push((name, elf));
+    }
+    Ok(programs)
+}
+
+/// The `init` crate's binaries: `init` itself (src/main.rs) and one per
+/// file in `init/src/bin/`.
+fn program_names(workspace: &Workspace) -> Result<Vec<String>> {
+    let mut names = vec!["init".to_string()];
+    let folder = workspace.root.join("init").join("src").join("bin");
+    let listing = std::fs::read_dir(&folder)
+        .map_err(|error| format!("cannot list {}: {error}", folder.display()))?;
+    for item in listing {
+        let path = item
+            .map_err(|error| format!("cannot list {}: {error}", folder.display()))?
+            .path();
+        if path.extension().is_some_and(|extension| extension == "rs")
+            && let Some(stem) = path.file_stem().and_then(|stem| stem.to_str())
+        {
+            names.push(stem.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)

@@ -7,18 +7,13 @@
 use crate::workspace::{KERNEL_TARGET, Workspace};
 use crate::{Result, tools};
 
-/// Runs both clippy passes; returns whether both were clean.
+/// Runs the three clippy passes; returns whether all were clean.
 pub fn clippy(workspace: &Workspace) -> Result<bool> {
     tools::ensure_rust_target(workspace)?;
 
-    let host_pass = [
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ];
+    // The host pass covers the default members: every crate but the user
+    // programs in init/, which only build for the kernel's target.
+    let host_pass = ["clippy", "--all-targets", "--", "-D", "warnings"];
     let kernel_pass = [
         "clippy",
         "--package",
@@ -32,9 +27,25 @@ pub fn clippy(workspace: &Workspace) -> Result<bool> {
         "warnings",
     ];
 
+    // The user programs, with libring's runtime, for the kernel's target.
+    let programs_pass = [
+        "clippy",
+        "--package",
+        "init",
+        "--target",
+        KERNEL_TARGET,
+        "--",
+        "-D",
+        "warnings",
+    ];
+
     let mut all_clean = true;
-    // Both passes run even if the first fails, so one run shows everything.
-    for arguments in [host_pass.as_slice(), kernel_pass.as_slice()] {
+    // Every pass runs even if one fails, so one run shows everything.
+    for arguments in [
+        host_pass.as_slice(),
+        kernel_pass.as_slice(),
+        programs_pass.as_slice(),
+    ] {
         let mut cargo = tools::cargo(workspace);
         cargo.args(arguments);
         println!("xtask: {}", tools::show_command(&cargo));

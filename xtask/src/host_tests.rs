@@ -11,11 +11,13 @@ use std::process::Stdio;
 use crate::workspace::Workspace;
 use crate::{Result, TestCounts, tools};
 
-/// Runs `cargo test --workspace`, passing `filter` on to the test binaries,
+/// Runs `cargo test` on the workspace's default members (every crate that
+/// builds on the host: not the user programs), passing `filter` on to the
+/// test binaries,
 /// and adds up what they report.
 pub fn run(workspace: &Workspace, filter: Option<&str>) -> Result<TestCounts> {
     let mut cargo = tools::cargo(workspace);
-    cargo.args(["test", "--workspace"]);
+    cargo.args(["test"]);
     if let Some(filter) = filter {
         cargo.args(["--", filter]);
     }

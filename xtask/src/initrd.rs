@@ -28,12 +28,34 @@ struct Entry {
     executable: bool,
 }
 
-/// Builds the archive of everything under `source`. A missing folder gives
-/// an archive with no entries but the trailer.
-pub fn pack(source: &Path) -> Result<Vec<u8>> {
+/// Builds the archive of everything under `source`, plus each of
+/// `programs` (name, ELF bytes) as `bin/<name>`. A missing folder gives an
+/// archive with only the programs and the trailer.
+pub fn pack(source: &Path, programs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     let mut entries = Vec::new();
     if source.exists() {
         collect_entries(source, Path::new(""), &mut entries)?;
+    }
+    if !programs.is_empty() && !entries.iter().any(|entry| entry.name == "bin") {
+        entries.push(Entry {
+            name: "bin".to_string(),
+            contents: None,
+            executable: true,
+        });
+    }
+    for (name, elf) in programs {
+        let path = format!("bin/{name}");
+        if entries.iter().any(|entry| entry.name == path) {
+            return Err(format!(
+                "{path} is both a built program and a file in {}",
+                source.display()
+            ));
+        }
+        entries.push(Entry {
+            name: path,
+            contents: Some(elf.clone()),
+            executable: true,
+        });
     }
     entries.sort_by(|left, right| Path::new(&left.name).cmp(Path::new(&right.name)));
 
@@ -144,12 +166,13 @@ mod tests {
     #[test]
     fn archive_holds_sorted_files_and_folders_then_the_trailer() {
         let source = temporary_folder("pack");
-        std::fs::create_dir_all(source.join("bin")).unwrap();
-        std::fs::write(source.join("bin/init"), b"\x7fELF...").unwrap();
+        std::fs::create_dir_all(source.join("etc")).unwrap();
+        std::fs::write(source.join("etc/motd"), b"hi\n").unwrap();
         std::fs::write(source.join("README.txt"), b"hello\n").unwrap();
         std::fs::write(source.join("a-file"), b"").unwrap();
+        let programs = [("init".to_string(), b"\x7fELF...".to_vec())];
 
-        let archive = pack(&source).unwrap();
+        let archive = pack(&source, &programs).unwrap();
         std::fs::remove_dir_all(&source).unwrap();
 
         assert!(archive.starts_with(b"070701"));
@@ -160,13 +183,23 @@ mod tests {
         assert_eq!(archive.len() % 4, 0);
         assert_eq!(
             entry_names(&archive),
-            ["README.txt", "a-file", "bin", "bin/init"]
+            ["README.txt", "a-file", "bin", "bin/init", "etc", "etc/motd"]
         );
     }
 
     #[test]
+    fn a_program_may_not_shadow_a_file() {
+        let source = temporary_folder("shadow");
+        std::fs::create_dir_all(source.join("bin")).unwrap();
+        std::fs::write(source.join("bin/init"), b"#!").unwrap();
+        let result = pack(&source, &[("init".to_string(), Vec::new())]);
+        std::fs::remove_dir_all(&source).unwrap();
+        assert!(result.unwrap_err().contains("bin/init"));
+    }
+
+    #[test]
     fn missing_folder_gives_an_archive_with_only_the_trailer() {
-        let archive = pack(Path::new("/nonexistent/annulus/initrd")).unwrap();
+        let archive = pack(Path::new("/nonexistent/annulus/initrd"), &[]).unwrap();
         assert!(archive.starts_with(b"070701"));
         assert!(entry_names(&archive).is_empty());
     }

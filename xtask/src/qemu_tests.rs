@@ -40,9 +40,15 @@ pub struct QemuTestConfig {
 /// How a run must end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Every self-test passes (`selftest: N passed, 0 failed`, N > 0), with
-    /// no panic and no unexpected exception.
+    /// The kernel's self-tests all pass (`selftest: N passed, 0 failed`,
+    /// N > 0), with no panic and no unexpected exception.
     SelfTestPasses,
+    /// User programs ran and every process ended (`annulus: every process
+    /// has ended`), with no panic and no unexpected exception. If the named
+    /// suite ran, its summary (`<name>: N passed, 0 failed`) must be clean;
+    /// if `bystander` ran, every one of its lines must be there, whole and
+    /// in order.
+    ProgramsEnd { suite: Option<&'static str> },
     /// The kernel stops on purpose (`crash=...` on the command line) with a
     /// fatal report; only the expected text is checked.
     FatalReport,
@@ -133,6 +139,50 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         command_line: "selftest",
         outcome: Outcome::SelfTestPasses,
         expected: &["4 found, 1 running, 3 parked"],
+    },
+    QemuTestConfig {
+        // The ring ABI's own test suite, a user program.
+        name: "ringtest",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=ringtest",
+        outcome: Outcome::ProgramsEnd {
+            suite: Some("ringtest"),
+        },
+        expected: &[
+            "process 1 (ringtest): exited with code 0",
+            "(ringtest): frames free",
+            "leaked frames: 0",
+        ],
+    },
+    QemuTestConfig {
+        // A random-submission flood and scribbles on the ring, beside a
+        // process that must not notice; every frame comes back.
+        name: "hostile",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=bystander,hostile",
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            "hostile: done: 10",
+            "process 2 (hostile): exited with code 0",
+            "kernel heap",
+            "(hostile): frames free",
+        ],
+    },
+    QemuTestConfig {
+        // Processes that break the rules are killed with the reason logged;
+        // the others go on.
+        name: "faulting-processes",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=faulty:write-text,faulty:jump-kernel,faulty:undefined,faulty:bad-syscall,faulty:stack-overflow,bystander",
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            "process 1 (faulty): killed: permission fault (level 3) writing 0x",
+            "process 2 (faulty): killed: permission fault (level 3) executing 0xffffffff80000000",
+            "process 3 (faulty): killed: Unknown reason (undefined instruction)",
+            "process 4 (faulty): killed: unknown system call 7",
+            "process 5 (faulty): killed: translation fault (level 3) writing 0x7ffefff8",
+            "process 6 (bystander): exited with code 0",
+        ],
     },
     QemuTestConfig {
         // A kernel write to its own text, outside any probe: the exception
@@ -362,8 +412,32 @@ fn wait_until(process: &mut Child, deadline: Instant) -> bool {
 /// it passed, otherwise every reason it did not, as one sentence.
 pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), String> {
     let mut problems = Vec::new();
-    if config.outcome == Outcome::SelfTestPasses {
-        judge_self_test(serial, &mut problems);
+    match config.outcome {
+        Outcome::SelfTestPasses => {
+            judge_forbidden(serial, &mut problems);
+            judge_summary("selftest", serial, &mut problems);
+        }
+        Outcome::ProgramsEnd { suite } => {
+            judge_forbidden(serial, &mut problems);
+            if !serial.contains("annulus: every process has ended") {
+                problems.push("not every process ended".to_string());
+            }
+            for line in serial
+                .lines()
+                .filter(|line| line.contains("leaked frames: "))
+            {
+                if !line.trim_end_matches('\r').ends_with("leaked frames: 0") {
+                    problems.push(format!("a process leaked memory: {line:?}"));
+                }
+            }
+            if let Some(suite) = suite {
+                judge_summary(suite, serial, &mut problems);
+            }
+            if serial.contains("annulus: started process") && serial.contains("(bystander)") {
+                judge_bystander(serial, &mut problems);
+            }
+        }
+        Outcome::FatalReport => {}
     }
     for expected in config.expected {
         if !serial.contains(expected) {
@@ -377,19 +451,49 @@ pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), S
     }
 }
 
-/// The checks of a self-test run: no fatal text, a summary with no failures.
-fn judge_self_test(serial: &str, problems: &mut Vec<String>) {
+/// Text that means the kernel failed must not be there.
+fn judge_forbidden(serial: &str, problems: &mut Vec<String>) {
     for forbidden in FORBIDDEN {
         if serial.contains(forbidden) {
             problems.push(format!("the log contains \"{forbidden}\""));
         }
     }
+}
 
-    match find_summary(serial) {
-        None => problems.push(
-            "no `selftest: N passed, M failed` line (the kernel stopped or hung before the end)"
-                .to_string(),
-        ),
+/// `bystander` prints `bystander: N of 150` for N = 1 to 150, then
+/// `bystander: done`: every line must be there, whole, once, in order,
+/// whatever ran beside it.
+fn judge_bystander(serial: &str, problems: &mut Vec<String>) {
+    let lines: Vec<&str> = serial
+        .lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .filter(|line| line.starts_with("bystander: "))
+        .collect();
+    let mut expected: Vec<String> = (1..=150)
+        .map(|count| format!("bystander: {count} of 150"))
+        .collect();
+    expected.push("bystander: done".to_string());
+    if lines != expected {
+        let first_difference = lines
+            .iter()
+            .zip(&expected)
+            .position(|(line, wanted)| line != wanted)
+            .unwrap_or(lines.len().min(expected.len()));
+        problems.push(format!(
+            "the bystander's output is not intact: line {} is {:?}, expected {:?}",
+            first_difference + 1,
+            lines.get(first_difference),
+            expected.get(first_difference)
+        ));
+    }
+}
+
+/// The checks of a test suite's summary line: there, no failures, not empty.
+fn judge_summary(suite: &str, serial: &str, problems: &mut Vec<String>) {
+    match find_summary(suite, serial) {
+        None => problems.push(format!(
+            "no `{suite}: N passed, M failed` line (it stopped or hung before the end)"
+        )),
         Some(summary) if summary.failed > 0 => {
             let names = failed_test_names(serial);
             let names = if names.is_empty() {
@@ -397,10 +501,10 @@ fn judge_self_test(serial: &str, problems: &mut Vec<String>) {
             } else {
                 format!(" ({})", names.join(", "))
             };
-            problems.push(format!("{} self-test(s) failed{names}", summary.failed));
+            problems.push(format!("{} {suite} test(s) failed{names}", summary.failed));
         }
         Some(summary) if summary.passed == 0 => {
-            problems.push("the self-test ran no tests".to_string());
+            problems.push(format!("{suite} ran no tests"));
         }
         Some(_) => {}
     }
@@ -408,7 +512,7 @@ fn judge_self_test(serial: &str, problems: &mut Vec<String>) {
 
 /// The reason given for a run that hit its time limit.
 fn timed_out_reason(serial: &str, timeout: Duration) -> String {
-    let hint = if find_summary(serial).is_some() {
+    let hint = if find_summary("selftest", serial).is_some() {
         " (the summary was printed, but the machine did not power off)"
     } else {
         ""
@@ -416,14 +520,21 @@ fn timed_out_reason(serial: &str, timeout: Duration) -> String {
     format!("timed out after {} s{hint}", timeout.as_secs())
 }
 
-/// The last `selftest: N passed, M failed` line of a log, read.
-fn find_summary(serial: &str) -> Option<TestCounts> {
+/// The last `<suite>: N passed, M failed` line of a log, read.
+fn find_summary(suite: &str, serial: &str) -> Option<TestCounts> {
+    let prefix = format!("{suite}: ");
     serial.lines().rev().find_map(|line| {
-        let (_, rest) = line.split_once("selftest: ")?;
+        let (_, rest) = line.split_once(prefix.as_str())?;
         let (passed, failed) = rest.split_once(',')?;
         Some(TestCounts {
             passed: passed.trim().strip_suffix(" passed")?.trim().parse().ok()?,
-            failed: failed.trim().strip_suffix(" failed")?.trim().parse().ok()?,
+            failed: failed
+                .trim()
+                .trim_end_matches('\r')
+                .strip_suffix(" failed")?
+                .trim()
+                .parse()
+                .ok()?,
         })
     })
 }
@@ -503,7 +614,7 @@ selftest: 2 passed, 0 failed
             .replace("2 passed, 0 failed", "1 passed, 1 failed");
         let reason = judge(&CONFIG, &log).unwrap_err();
         assert!(
-            reason.contains("1 self-test(s) failed (page_tables)"),
+            reason.contains("1 selftest test(s) failed (page_tables)"),
             "{reason}"
         );
     }
@@ -558,6 +669,57 @@ selftest: 2 passed, 0 failed
         );
         let reason = judge(&FATAL, "KERNEL PANIC at x\n").unwrap_err();
         assert!(reason.contains("powering off"), "{reason}");
+    }
+
+    const PROGRAMS: QemuTestConfig = QemuTestConfig {
+        name: "programs",
+        machine: &[],
+        command_line: "run=bystander,hostile",
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &["hostile: done"],
+    };
+
+    fn programs_log(bystander_lines: impl Iterator<Item = String>) -> String {
+        let mut log = String::from("annulus: started process 1 (bystander)\nhostile: done\n");
+        for line in bystander_lines {
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log.push_str("process 1 (bystander): frames free 9 before, 9 after, kernel heap +0 pages: leaked frames: 0\n");
+        log.push_str("annulus: every process has ended\n");
+        log
+    }
+
+    fn bystander_lines() -> impl Iterator<Item = String> {
+        (1..=150)
+            .map(|count| format!("bystander: {count} of 150"))
+            .chain(["bystander: done".to_string()])
+    }
+
+    #[test]
+    fn intact_bystander_and_no_leak_pass() {
+        assert_eq!(judge(&PROGRAMS, &programs_log(bystander_lines())), Ok(()));
+    }
+
+    #[test]
+    fn a_missing_or_torn_bystander_line_fails() {
+        let missing = programs_log(bystander_lines().filter(|line| line != "bystander: 77 of 150"));
+        assert!(judge(&PROGRAMS, &missing).unwrap_err().contains("line 77"));
+        let torn = programs_log(bystander_lines().map(|line| line.replace("90 of", "90 xf")));
+        assert!(judge(&PROGRAMS, &torn).unwrap_err().contains("not intact"));
+    }
+
+    #[test]
+    fn a_leak_or_a_process_left_running_fails() {
+        let leak = programs_log(bystander_lines()).replace("leaked frames: 0", "leaked frames: 3");
+        assert!(judge(&PROGRAMS, &leak).unwrap_err().contains("leaked"));
+        let running =
+            programs_log(bystander_lines()).replace("annulus: every process has ended\n", "");
+        assert!(
+            judge(&PROGRAMS, &running)
+                .unwrap_err()
+                .contains("not every process ended")
+        );
     }
 
     #[test]

@@ -66,6 +66,14 @@ impl Workspace {
             .join("microkernel")
     }
 
+    /// A user program's ELF, as cargo builds it from the `init` crate.
+    pub fn program_elf(&self, profile: Profile, name: &str) -> PathBuf {
+        self.target_directory
+            .join(KERNEL_TARGET)
+            .join(profile.directory_name())
+            .join(name)
+    }
+
     /// `target/annulus/`: everything xtask itself writes.
     pub fn annulus_directory(&self) -> PathBuf {
         self.target_directory.join("annulus")

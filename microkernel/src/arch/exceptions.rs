@@ -16,7 +16,7 @@
 
 use crate::arch::probe;
 use crate::exception_class::{self, class_name};
-use crate::{interrupts, kprintln, power};
+use crate::{interrupts, kprintln, power, process, syscall};
 
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable, VBAR_EL1, Writeable};
 
@@ -181,13 +181,31 @@ pub fn install_vectors() {
 extern "C" fn handle_exception(number: u64, frame: &mut TrapFrame) {
     let vector = Vector::from_number(number);
     match vector {
-        Vector::KernelIrq | Vector::UserIrq => interrupts::handle_irq(),
+        Vector::KernelIrq => interrupts::handle_irq(),
         Vector::KernelSynchronous => {
             let syndrome = ESR_EL1.get();
             if !probe::recover(frame, syndrome) {
                 report_and_stop(vector, frame, syndrome);
             }
         }
+        Vector::UserIrq => {
+            interrupts::handle_irq();
+            process::before_return_to_user();
+        }
+        Vector::UserSynchronous => {
+            syscall::handle_user_synchronous(frame, ESR_EL1.get(), FAR_EL1.get());
+            process::before_return_to_user();
+        }
+        // Anything else from user space (FIQ, SError, AArch32) ends that
+        // process, never the kernel.
+        Vector::UserFiq
+        | Vector::UserSError
+        | Vector::User32Synchronous
+        | Vector::User32Irq
+        | Vector::User32Fiq
+        | Vector::User32SError => process::kill_current(format_args!(
+            "unexpected exception {vector:?} from user space"
+        )),
         _ => report_and_stop(vector, frame, ESR_EL1.get()),
     }
 }

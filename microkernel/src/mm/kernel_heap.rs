@@ -42,9 +42,9 @@ impl KernelHeap {
         self.0.lock().bytes_in_use()
     }
 
-    /// Pages the heap keeps for its size classes (see `Heap::class_pages`).
-    pub fn class_pages(&self) -> usize {
-        self.0.lock().class_pages()
+    /// Every page the heap holds (see `Heap::pages_held`).
+    pub fn pages_held(&self) -> usize {
+        self.0.lock().pages_held()
     }
 }
 

@@ -114,7 +114,9 @@ impl AddressSpace {
         with_frames(|frames| {
             let frame = frames.allocate().ok_or(Errno::OutOfMemory)?;
             // SAFETY: a frame we now own, in the linear map.
-            unsafe { core::ptr::write_bytes(physical_to_virtual(frame) as *mut u8, 0, PAGE_SIZE as usize) };
+            unsafe {
+                core::ptr::write_bytes(physical_to_virtual(frame) as *mut u8, 0, PAGE_SIZE as usize)
+            };
             let mut tables = FrameTables { frames };
             let result = page_table::map(
                 &mut tables,
@@ -136,6 +138,52 @@ impl AddressSpace {
         })
     }
 
+    /// Maps `length` bytes of new zeroed memory at `address` in physically
+    /// contiguous frames, and returns the first frame's address: for memory
+    /// the kernel also reaches through the linear map (the ring region).
+    pub fn map_new_contiguous(
+        &mut self,
+        address: u64,
+        length: u64,
+        access: UserAccess,
+    ) -> Result<u64, Errno> {
+        let count = (length / PAGE_SIZE) as usize;
+        let first =
+            with_frames(|frames| frames.allocate_contiguous(count)).ok_or(Errno::OutOfMemory)?;
+        // SAFETY: frames we now own, in the linear map.
+        unsafe {
+            core::ptr::write_bytes(physical_to_virtual(first) as *mut u8, 0, length as usize)
+        };
+        let root = self.root;
+        let result = with_frames(|frames| {
+            page_table::map(
+                &mut FrameTables { frames },
+                root,
+                address as usize,
+                first,
+                length as usize,
+                access.attributes(),
+                Granularity::PagesOnly,
+            )
+        });
+        if result.is_err() {
+            // Whatever part got mapped is unmapped (and freed) here; the
+            // rest was never mapped and is freed directly.
+            let _ = self.unmap(address, length);
+            for page in 0..count as u64 {
+                let frame = first + page * PAGE_SIZE;
+                with_frames(|frames| {
+                    if !frames.is_free(frame) {
+                        frames.free(frame);
+                    }
+                });
+            }
+            return Err(Errno::OutOfMemory);
+        }
+        cpu::publish_table_changes();
+        Ok(first)
+    }
+
     /// Is every page of `[address, address + length)` mapped?
     pub fn is_mapped(&self, address: u64, length: u64) -> bool {
         (0..length / PAGE_SIZE).all(|page| self.physical(address + page * PAGE_SIZE).is_some())
@@ -147,7 +195,9 @@ impl AddressSpace {
         let root = self.root;
         for page in 0..length / PAGE_SIZE {
             let page_address = address + page * PAGE_SIZE;
-            let frame = with_frames(|frames| page_table::unmap_page(&mut FrameTables { frames }, root, page_address as usize));
+            let frame = with_frames(|frames| {
+                page_table::unmap_page(&mut FrameTables { frames }, root, page_address as usize)
+            });
             if let Some(frame) = frame {
                 cpu::flush_user_page(self.asid, page_address);
                 with_frames(|frames| frames.free(frame));
@@ -162,8 +212,13 @@ impl AddressSpace {
             return None;
         }
         let root = self.root;
-        let found = with_frames(|frames| page_table::translate(&mut FrameTables { frames }, root, address as usize))?;
-        found.descriptor.is_user().then_some((found.physical, found.descriptor.is_writable()))
+        let found = with_frames(|frames| {
+            page_table::translate(&mut FrameTables { frames }, root, address as usize)
+        })?;
+        found
+            .descriptor
+            .is_user()
+            .then_some((found.physical, found.descriptor.is_writable()))
     }
 
     /// Calls `visit(linear-map pointer, length)` for each piece of the user
@@ -224,7 +279,9 @@ impl AddressSpace {
         // No heap use in here: the heap takes the frame lock too.
         with_frames(|frames| {
             let mut tables = FrameTables { frames };
-            page_table::tear_down(&mut tables, self.root, &mut |tables, frame| tables.frames.free(frame));
+            page_table::tear_down(&mut tables, self.root, &mut |tables, frame| {
+                tables.frames.free(frame)
+            });
         });
         free_asid(self.asid);
     }

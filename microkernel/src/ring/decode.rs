@@ -193,6 +193,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             value: match first {
                 0 => SystemValue::FreeFrames,
                 1 => SystemValue::ProcessId,
+                2 => SystemValue::SystemCalls,
                 _ => return invalid,
             },
         },

@@ -1,4 +1,40 @@
 //! Ring plumbing: the kernel's side of each process's submission and
 //! completion queues. See `docs/rings.md`.
+//!
+//! - [`decode`]: a copied submission becomes a typed `Operation`, or an
+//!   error (pure; unit tested on the host).
+//! - `shared`: the ring region as the kernel sees it: index words, copying
+//!   submissions out once, posting completions, the CQ slot accounting.
+//! - `engine`: `ring_enter`, accepting submissions, LINK chains, running
+//!   each operation, cancellation, waiting for completions.
+//! - `timers`: `TIMEOUT` and `LINK_TIMEOUT` deadlines.
+//! - `sq_poll`: the optional kernel thread that drains a ring without
+//!   system calls.
+//!
+//! # Invariants
+//! - No completion is ever lost: a submission is accepted only when a CQ
+//!   slot is reserved for its completion; a multishot operation posts an
+//!   extra completion only into a slot nobody has reserved, and otherwise
+//!   keeps the event until there is room.
+//! - A submission is read from shared memory exactly once.
+//! - Indices written by the process are clamped before use: a corrupt
+//!   index never makes the kernel read or write outside the ring region or
+//!   loop more than a queue's length.
 
 pub mod decode;
+
+#[cfg(target_os = "none")]
+mod engine;
+#[cfg(target_os = "none")]
+mod shared;
+#[cfg(target_os = "none")]
+mod sq_poll;
+#[cfg(target_os = "none")]
+mod timers;
+
+#[cfg(target_os = "none")]
+pub use engine::enter;
+#[cfg(target_os = "none")]
+pub use shared::{KernelRing, initial_header};
+#[cfg(target_os = "none")]
+pub use timers::{Timer, expire_timers};

@@ -1,0 +1,349 @@
+//! Creating processes, running them, and ending them.
+
+use super::address_space::{AddressSpace, UserAccess};
+use super::elf;
+use crate::arch::user::enter_user;
+use crate::ring::{KernelRing, Timer};
+use crate::scheduler::{self, ThreadId};
+use crate::sync::IrqMutex;
+use crate::{initrd, kprintln, mm, power};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use libring::abi::{
+    ABI_VERSION, Errno, PAGE_SIZE, RING_ADDRESS, RING_SIZE, STACK_SIZE, STACK_TOP, STARTUP_ADDRESS,
+    STARTUP_ARGUMENTS_MAX, STARTUP_ARGUMENTS_OFFSET, StartupBlock,
+};
+use zerocopy::IntoBytes;
+
+pub type ProcessId = u32;
+
+/// Why a process ended.
+#[derive(Clone, Debug)]
+pub enum Ending {
+    Exited(i32),
+    Killed(heapless::String<160>),
+}
+
+pub struct Process {
+    pub id: ProcessId,
+    pub name: heapless::String<32>,
+    pub address_space: AddressSpace,
+    pub ring: KernelRing,
+    pub thread: ThreadId,
+    pub entry: u64,
+    /// Set once the process must stop; its thread then tears it down.
+    pub ending: Option<Ending>,
+    /// `ring_enter` calls so far.
+    pub system_calls: u64,
+    /// Free frames and heap pages just before it was created, for the
+    /// leak report when it ends.
+    frames_before: usize,
+    heap_pages_before: usize,
+}
+
+/// Every process and every ring timer. One lock for all of it.
+pub struct System {
+    pub processes: BTreeMap<ProcessId, Box<Process>>,
+    pub timers: Vec<Timer>,
+    next_id: ProcessId,
+    /// Set while the boot programs are being started: the machine stops
+    /// when the last process ends, but not while more are on their way.
+    pub starting: bool,
+}
+
+pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
+    processes: BTreeMap::new(),
+    timers: Vec::new(),
+    next_id: 1,
+    starting: false,
+});
+
+impl System {
+    pub fn process(&mut self, id: ProcessId) -> Option<&mut Process> {
+        self.processes.get_mut(&id).map(|process| &mut **process)
+    }
+
+    /// The process whose thread is `thread`.
+    pub fn process_of_thread(&mut self, thread: ThreadId) -> Option<ProcessId> {
+        self.processes
+            .values()
+            .find(|process| process.thread == thread)
+            .map(|process| process.id)
+    }
+}
+
+/// Why a process could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateError {
+    NoSuchFile,
+    BadProgram(elf::ElfError),
+    ArgumentsTooLong,
+    OutOfMemory,
+}
+
+impl CreateError {
+    pub fn describe(self) -> &'static str {
+        match self {
+            CreateError::NoSuchFile => "no such program in the initrd",
+            CreateError::BadProgram(error) => error.describe(),
+            CreateError::ArgumentsTooLong => "arguments too long",
+            CreateError::OutOfMemory => "out of memory",
+        }
+    }
+}
+
+impl From<Errno> for CreateError {
+    fn from(_: Errno) -> CreateError {
+        CreateError::OutOfMemory
+    }
+}
+
+/// Turns TTBR0 walks on (for processes). Called once at boot.
+pub fn init() {
+    crate::arch::cpu::enable_user_tables(mm::setup::empty_table_physical());
+    crate::arch::cpu::allow_user_counter();
+}
+
+/// Creates a process running `bin/<name>` from the initrd with `arguments`
+/// (the program's name comes first in its argv) and makes it runnable.
+pub fn create(name: &str, arguments: &[&str]) -> Result<ProcessId, CreateError> {
+    let mut path: heapless::String<64> = heapless::String::new();
+    write!(path, "bin/{name}").map_err(|_| CreateError::NoSuchFile)?;
+    let file = initrd::find(&path).ok_or(CreateError::NoSuchFile)?;
+    let plan = elf::plan(file).map_err(CreateError::BadProgram)?;
+    let mut argument_text: heapless::Vec<u8, STARTUP_ARGUMENTS_MAX> = heapless::Vec::new();
+    for argument in core::iter::once(name).chain(arguments.iter().copied()) {
+        argument_text
+            .extend_from_slice(argument.as_bytes())
+            .map_err(|_| CreateError::ArgumentsTooLong)?;
+        argument_text
+            .push(0)
+            .map_err(|_| CreateError::ArgumentsTooLong)?;
+    }
+
+    let frames_before = mm::free_frames();
+    let heap_pages_before = crate::heap_pages_held();
+    let mut address_space = AddressSpace::new()?;
+    let ring_region = match build(
+        &mut address_space,
+        &plan,
+        file,
+        &argument_text,
+        arguments.len() + 1,
+    ) {
+        Ok(ring_region) => ring_region,
+        Err(error) => {
+            address_space.destroy();
+            return Err(error);
+        }
+    };
+    let table_register = address_space.table_register();
+
+    let mut system = SYSTEM.lock();
+    let id = system.next_id;
+    let thread = match scheduler::spawn_with_tables(
+        "process",
+        process_main,
+        id as u64,
+        Some(table_register),
+    ) {
+        Ok(thread) => thread,
+        Err(_) => {
+            drop(system);
+            address_space.destroy();
+            return Err(CreateError::OutOfMemory);
+        }
+    };
+    system.next_id += 1;
+    let mut short_name = heapless::String::new();
+    for character in name.chars() {
+        if short_name.push(character).is_err() {
+            break;
+        }
+    }
+    let process = Process {
+        id,
+        name: short_name,
+        address_space,
+        ring: KernelRing::new(ring_region),
+        thread,
+        entry: plan.entry,
+        ending: None,
+        system_calls: 0,
+        frames_before,
+        heap_pages_before,
+    };
+    system.processes.insert(id, Box::new(process));
+    Ok(id)
+}
+
+/// Maps and fills everything a new process needs.
+fn build(
+    space: &mut AddressSpace,
+    plan: &elf::LoadPlan,
+    file: &[u8],
+    argument_text: &[u8],
+    argument_count: usize,
+) -> Result<u64, CreateError> {
+    for segment in &plan.segments {
+        let (first, end) = segment.pages();
+        let access = if segment.executable {
+            UserAccess::ReadExecute
+        } else if segment.writable {
+            UserAccess::ReadWrite
+        } else {
+            UserAccess::ReadOnly
+        };
+        space.map_new(first, end - first, access)?;
+        let start = segment.file_offset as usize;
+        let bytes = &file[start..start + segment.file_bytes as usize]; // checked by elf::plan
+        space.fill(segment.address, bytes)?;
+    }
+    // The stack, with the page below it left unmapped as a guard.
+    space.map_new(STACK_TOP - STACK_SIZE, STACK_SIZE, UserAccess::ReadWrite)?;
+    // The ring region, contiguous so the kernel reaches it in one piece
+    // through the linear map; the kernel fills in its header.
+    let ring_region = space.map_new_contiguous(RING_ADDRESS, RING_SIZE, UserAccess::ReadWrite)?;
+    space.fill(RING_ADDRESS, crate::ring::initial_header().as_bytes())?;
+    // The startup page: read-only for the process.
+    space.map_new(STARTUP_ADDRESS, PAGE_SIZE, UserAccess::ReadOnly)?;
+    let startup = StartupBlock {
+        abi_version: ABI_VERSION,
+        argument_count: argument_count as u32,
+        ring: RING_ADDRESS,
+        arguments_length: argument_text.len() as u32,
+        handle_count: 0,
+        handles: [0; 8],
+    };
+    space.fill(STARTUP_ADDRESS, startup.as_bytes())?;
+    space.fill(
+        STARTUP_ADDRESS + STARTUP_ARGUMENTS_OFFSET as u64,
+        argument_text,
+    )?;
+    Ok(ring_region)
+}
+
+/// The first code of a process's thread: drop to EL0 at its entry point.
+fn process_main(id: u64) {
+    let entry = SYSTEM
+        .lock()
+        .process(id as ProcessId)
+        .map(|process| process.entry);
+    let Some(entry) = entry else { return };
+    let kernel_stack_top = scheduler::current_stack_top();
+    // SAFETY: this thread's switch-in loaded the process's tables (TTBR0),
+    // which map `entry` and the stack; this function's frame is the only
+    // thing on the kernel stack and is never returned to.
+    unsafe { enter_user(entry, STACK_TOP, STARTUP_ADDRESS, kernel_stack_top) }
+}
+
+/// The process the running thread belongs to, if any.
+pub fn current() -> Option<ProcessId> {
+    SYSTEM.lock().process_of_thread(scheduler::current())
+}
+
+/// Marks process `id` to stop with `ending` (if it is not stopping
+/// already) and wakes its thread, so it tears itself down.
+pub fn end(system: &mut System, id: ProcessId, ending: Ending) {
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    if process.ending.is_none() {
+        process.ending = Some(ending);
+    }
+    let thread = process.thread;
+    scheduler::wake(thread);
+}
+
+/// Kills the running process with `reason`; never returns.
+pub fn kill_current(reason: core::fmt::Arguments) -> ! {
+    let mut text = heapless::String::new();
+    let _ = text.write_fmt(reason);
+    if let Some(id) = current() {
+        end(&mut SYSTEM.lock(), id, Ending::Killed(text));
+    }
+    end_current()
+}
+
+/// Called on every way back to EL0: if the running process must stop,
+/// tear it down now instead.
+pub fn before_return_to_user() {
+    let Some(id) = current() else { return };
+    let ending = SYSTEM
+        .lock()
+        .process(id)
+        .is_some_and(|process| process.ending.is_some());
+    if ending {
+        end_current();
+    }
+}
+
+/// Tears down the running thread's process and ends the thread.
+pub fn end_current() -> ! {
+    let Some(id) = current() else {
+        scheduler::exit()
+    };
+    let process = {
+        let mut system = SYSTEM.lock();
+        let Some(mut process) = system.processes.remove(&id) else {
+            scheduler::exit()
+        };
+        system.timers.retain(|timer| timer.process != id);
+        process.ring.stop_poller();
+        process
+    };
+    // Let the poller (if any) see that its process is gone and stop, so
+    // its stack is back before the frames are counted.
+    if let Some(poller) = process.ring.poller {
+        for _ in 0..100 {
+            if !scheduler::is_alive(poller) {
+                break;
+            }
+            scheduler::wake(poller);
+            scheduler::yield_now();
+        }
+    }
+    let ending = process.ending.clone().unwrap_or(Ending::Exited(0));
+    let Process {
+        address_space,
+        name,
+        frames_before,
+        heap_pages_before,
+        ..
+    } = *process;
+    address_space.destroy();
+    // This thread's kernel stack goes back once the thread has stopped
+    // (the scheduler reaps it); count it as returned.
+    let frames_after = mm::free_frames() + scheduler::STACK_PAGES;
+    // Frames the kernel heap took meanwhile are not lost (the heap keeps
+    // size-class pages, and other processes' requests come and go).
+    let heap_growth = crate::heap_pages_held() as i64 - heap_pages_before as i64;
+    let leaked = frames_before as i64 - frames_after as i64 - heap_growth;
+    match &ending {
+        Ending::Exited(code) => kprintln!("process {} ({}): exited with code {}", id, name, code),
+        Ending::Killed(reason) => kprintln!("process {} ({}): killed: {}", id, name, reason),
+    }
+    kprintln!(
+        "process {} ({}): frames free {} before, {} after, kernel heap {:+} pages: leaked frames: {}",
+        id,
+        name,
+        frames_before,
+        frames_after,
+        heap_growth,
+        leaked
+    );
+    stop_if_all_ended();
+    scheduler::exit()
+}
+
+/// Powers off when no process is left and none is being started.
+pub fn stop_if_all_ended() {
+    let system = SYSTEM.lock();
+    if system.processes.is_empty() && !system.starting {
+        drop(system);
+        kprintln!("annulus: every process has ended");
+        power::shutdown();
+    }
+}

@@ -1,0 +1,406 @@
+//! `ring_enter`, and the life of every request from submission to
+//! completion.
+//!
+//! 1. **Accept** ([`drain`]): for each published submission, reserve a CQ
+//!    slot (stop if there is none), copy the submission out once, decode
+//!    it, and record a [`Request`]. A LINK flag puts the next submission in
+//!    the same chain; a chain ends at a submission without LINK or at the
+//!    end of the batch.
+//! 2. **Run** ([`advance`]): the first waiting request of each chain
+//!    starts. Most operations complete at once; a `TIMEOUT` arms a timer.
+//! 3. **Complete** ([`finish`]): the completion goes into the reserved
+//!    slot. If the request failed (negative result), every later member of
+//!    its chain completes with `-ECANCELED`; otherwise the next member may
+//!    start. A `LINK_TIMEOUT` right after a request is armed when that
+//!    request starts and disarmed (`-ECANCELED`) when it completes first.
+
+use super::decode::{Deadline, Operation};
+use super::shared::Request;
+use super::{sq_poll, timers};
+use crate::arch::cpu;
+use crate::process::{self, Ending, ProcessId, SYSTEM, System};
+use crate::{console, mm, scheduler, time};
+use libring::abi::{
+    CQ_ENTRIES, Completion, Errno, LOG_MAX, SystemValue, completion_flags, enter_flags,
+    submission_flags,
+};
+
+/// `ring_enter(to_submit, min_complete, flags)` for process `id`, on its
+/// own thread. Returns how many submissions were taken, or `-errno`.
+pub fn enter(id: ProcessId, to_submit: u32, min_complete: u32, flags: u32) -> i64 {
+    if flags & !enter_flags::ALL != 0 {
+        return Errno::InvalidArgument.result() as i64;
+    }
+    let interrupts = cpu::disable_interrupts();
+    let mut system = SYSTEM.lock();
+    if let Some(process) = system.process(id) {
+        process.system_calls += 1;
+    }
+    let taken = if to_submit > 0 {
+        drain(&mut system, id, to_submit)
+    } else {
+        0
+    };
+    let Some(process) = system.process(id) else {
+        cpu::restore_interrupts(interrupts);
+        return 0;
+    };
+    if flags & enter_flags::SQ_WAKEUP != 0
+        && let Some(poller) = process.ring.poller
+    {
+        scheduler::wake(poller);
+    }
+    // No room for any of them: EBUSY, unless the caller waits for
+    // completions (then it gets them, and 0, and makes room by reaping).
+    let no_room = to_submit > 0
+        && taken == 0
+        && process.ring.submissions_waiting() > 0
+        && flags & enter_flags::GET_EVENTS == 0;
+    if flags & enter_flags::GET_EVENTS != 0 {
+        let wanted = min_complete.min(CQ_ENTRIES);
+        while let Some(process) = system.process(id) {
+            if process.ending.is_some() || process.ring.completions_ready() >= wanted {
+                process.ring.waiter = None;
+                break;
+            }
+            process.ring.waiter = Some((process.thread, wanted));
+            // IRQs stay masked from the check above until the thread is
+            // blocked, so no completion can be posted in between unseen.
+            drop(system);
+            scheduler::block();
+            system = SYSTEM.lock();
+        }
+    }
+    drop(system);
+    cpu::restore_interrupts(interrupts);
+    if no_room {
+        Errno::Busy.result() as i64
+    } else {
+        taken as i64
+    }
+}
+
+/// Accepts up to `limit` published submissions of process `id`, then runs
+/// what can run. Returns how many were accepted.
+pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
+    let Some(process) = system.process(id) else {
+        return 0;
+    };
+    let ring = &mut process.ring;
+    let available = ring.submissions_waiting().min(limit);
+    let mut taken = 0;
+    let mut chain_open = false;
+    while taken < available && ring.reserve_slot() {
+        let submission = ring.take_submission();
+        if !chain_open {
+            ring.next_chain += 1;
+        }
+        chain_open = submission.flags & submission_flags::LINK != 0;
+        ring.next_request += 1;
+        let request = Request {
+            id: ring.next_request,
+            chain: ring.next_chain,
+            user_data: submission.user_data,
+            operation: super::decode::decode(&submission),
+            running: false,
+            fired: 0,
+            pending_event: false,
+        };
+        ring.requests.push(request);
+        taken += 1;
+    }
+    ring.publish_indices();
+    advance(system, id);
+    taken
+}
+
+/// Is request `index` the first remaining member of its chain?
+fn is_chain_head(requests: &[Request], index: usize) -> bool {
+    let chain = requests[index].chain;
+    !requests[..index]
+        .iter()
+        .any(|request| request.chain == chain)
+}
+
+/// Starts every request whose turn has come, until none is left to start.
+pub fn advance(system: &mut System, id: ProcessId) {
+    loop {
+        let Some(process) = system.process(id) else {
+            return;
+        };
+        if process.ending.is_some() {
+            return;
+        }
+        let requests = &process.ring.requests;
+        let next = (0..requests.len())
+            .find(|&index| !requests[index].running && is_chain_head(requests, index));
+        let Some(index) = next else { return };
+        let request_id = requests[index].id;
+        start(system, id, request_id);
+    }
+}
+
+fn find(system: &mut System, id: ProcessId, request_id: u64) -> Option<usize> {
+    system
+        .process(id)?
+        .ring
+        .requests
+        .iter()
+        .position(|request| request.id == request_id)
+}
+
+/// Runs request `request_id`: immediate operations complete here.
+fn start(system: &mut System, id: ProcessId, request_id: u64) {
+    let Some(index) = find(system, id, request_id) else {
+        return;
+    };
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    let operation = process.ring.requests[index].operation;
+    let result = match operation {
+        Err(error) => error.result(),
+        Ok(Operation::Nop) => 0,
+        Ok(Operation::Exit { code }) => {
+            process.ring.requests.remove(index);
+            process.ring.release_slot();
+            process::end(system, id, Ending::Exited(code));
+            return;
+        }
+        Ok(Operation::Timeout { deadline, .. }) => {
+            process.ring.requests[index].running = true;
+            timers::arm(system, id, request_id, deadline);
+            arm_link_timeout(system, id, request_id);
+            return;
+        }
+        // A link timeout with nothing before it in its chain.
+        Ok(Operation::LinkTimeout { .. }) => Errno::InvalidArgument.result(),
+        Ok(Operation::Map {
+            address,
+            length,
+            writable,
+        }) => {
+            let access = if writable {
+                crate::process::address_space::UserAccess::ReadWrite
+            } else {
+                crate::process::address_space::UserAccess::ReadOnly
+            };
+            let enough = (length / libring::abi::PAGE_SIZE) < mm::free_frames() as u64;
+            match if enough {
+                process.address_space.map_new(address, length, access)
+            } else {
+                Err(Errno::OutOfMemory)
+            } {
+                Ok(()) => 0,
+                Err(error) => error.result(),
+            }
+        }
+        Ok(Operation::Unmap { address, length }) => {
+            // Only memory from MAP lives in the map area, so "mapped" here
+            // means "the caller's own anonymous memory".
+            if process.address_space.is_mapped(address, length) {
+                let _ = process.address_space.unmap(address, length);
+                0
+            } else {
+                Errno::InvalidArgument.result()
+            }
+        }
+        // No handles exist yet (they arrive with the servers issue).
+        Ok(Operation::Close { .. }) => Errno::BadHandle.result(),
+        Ok(Operation::Cancel { target }) => cancel(system, id, request_id, target),
+        Ok(Operation::Log { address, length }) => log(process, address, length),
+        Ok(Operation::SqPoll { idle_microseconds }) => {
+            sq_poll::configure(system, id, idle_microseconds)
+        }
+        Ok(Operation::SystemInfo { value }) => match value {
+            SystemValue::FreeFrames => mm::free_frames().min(i32::MAX as usize) as i32,
+            SystemValue::ProcessId => id as i32,
+            SystemValue::SystemCalls => process.system_calls.min(i32::MAX as u64) as i32,
+        },
+    };
+    finish(system, id, request_id, result);
+}
+
+/// Writes a `LOG` buffer to the kernel log in one piece.
+fn log(process: &mut process::Process, address: u64, length: u32) -> i32 {
+    let mut buffer = [0u8; LOG_MAX as usize];
+    let buffer = &mut buffer[..length as usize];
+    if let Err(error) = process.address_space.copy_from_user(address, buffer) {
+        return error.result();
+    }
+    console::print_bytes(buffer);
+    length as i32
+}
+
+/// If the request after `request_id` in its chain is a `LINK_TIMEOUT`,
+/// starts its timer.
+fn arm_link_timeout(system: &mut System, id: ProcessId, request_id: u64) {
+    let Some(index) = find(system, id, request_id) else {
+        return;
+    };
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    let requests = &mut process.ring.requests;
+    let chain = requests[index].chain;
+    let Some(next) = requests[index + 1..]
+        .iter()
+        .position(|request| request.chain == chain)
+    else {
+        return;
+    };
+    let next = index + 1 + next;
+    if let Ok(Operation::LinkTimeout { deadline }) = requests[next].operation {
+        requests[next].running = true;
+        let timeout_id = requests[next].id;
+        timers::arm(system, id, timeout_id, deadline);
+    }
+}
+
+/// Posts request `request_id`'s final completion and moves its chain on:
+/// on failure the rest of the chain is cancelled.
+pub fn finish(system: &mut System, id: ProcessId, request_id: u64, result: i32) {
+    let Some(index) = find(system, id, request_id) else {
+        return;
+    };
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    let request = process.ring.requests.remove(index);
+    process.ring.post_final(Completion {
+        user_data: request.user_data,
+        result,
+        flags: 0,
+    });
+    timers::disarm(system, id, request_id);
+    // The member after this one, in the same chain.
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    let next = process
+        .ring
+        .requests
+        .iter()
+        .find(|other| other.chain == request.chain)
+        .map(|other| (other.id, other.operation, other.running));
+    if let Some((next_id, Ok(Operation::LinkTimeout { .. }), _)) = next
+        && !matches!(request.operation, Ok(Operation::LinkTimeout { .. }))
+    {
+        // The request finished before its link timeout: the timeout is
+        // cancelled, and does not count as a failure of the chain.
+        let next_index = find(system, id, next_id).unwrap_or(0);
+        if let Some(process) = system.process(id) {
+            let timeout = process.ring.requests.remove(next_index);
+            let completion = Completion {
+                user_data: timeout.user_data,
+                result: Errno::Cancelled.result(),
+                flags: 0,
+            };
+            process.ring.post_final(completion);
+        }
+        timers::disarm(system, id, next_id);
+    }
+    if result < 0 {
+        cancel_chain(system, id, request.chain);
+    }
+    wake_waiter(system, id);
+}
+
+/// Completes every remaining member of `chain` with `-ECANCELED`.
+fn cancel_chain(system: &mut System, id: ProcessId, chain: u64) {
+    loop {
+        let Some(process) = system.process(id) else {
+            return;
+        };
+        let Some(member) = process
+            .ring
+            .requests
+            .iter()
+            .find(|request| request.chain == chain)
+        else {
+            return;
+        };
+        let member_id = member.id;
+        let index = find(system, id, member_id).unwrap_or(0);
+        let Some(process) = system.process(id) else {
+            return;
+        };
+        let request = process.ring.requests.remove(index);
+        let completion = Completion {
+            user_data: request.user_data,
+            result: Errno::Cancelled.result(),
+            flags: 0,
+        };
+        process.ring.post_final(completion);
+        timers::disarm(system, id, member_id);
+    }
+}
+
+/// `CANCEL`: the oldest pending request (other than the `CANCEL` itself)
+/// whose `user_data` is `target` completes with `-ECANCELED`.
+fn cancel(system: &mut System, id: ProcessId, canceller: u64, target: u64) -> i32 {
+    let Some(process) = system.process(id) else {
+        return Errno::NotFound.result();
+    };
+    let found = process
+        .ring
+        .requests
+        .iter()
+        .find(|request| request.user_data == target && request.id != canceller)
+        .map(|request| request.id);
+    match found {
+        Some(victim) => {
+            finish(system, id, victim, Errno::Cancelled.result());
+            0
+        }
+        None => Errno::NotFound.result(),
+    }
+}
+
+/// A multishot event for request `request_id`: posts a `MORE` completion
+/// if the CQ has an unreserved slot (and returns true), otherwise marks the
+/// event pending in the request, to be posted later.
+pub fn post_event(system: &mut System, id: ProcessId, request_id: u64, result: i32) -> bool {
+    let Some(index) = find(system, id, request_id) else {
+        return false;
+    };
+    let Some(process) = system.process(id) else {
+        return false;
+    };
+    let user_data = process.ring.requests[index].user_data;
+    let completion = Completion {
+        user_data,
+        result,
+        flags: completion_flags::MORE,
+    };
+    let posted = process.ring.post_extra(completion);
+    let request = &mut process.ring.requests[index];
+    request.pending_event = !posted;
+    if posted {
+        request.fired += 1;
+    }
+    wake_waiter(system, id);
+    posted
+}
+
+/// Wakes the process's thread if it waits for completions that are there.
+pub fn wake_waiter(system: &mut System, id: ProcessId) {
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    if let Some((thread, wanted)) = process.ring.waiter
+        && process.ring.completions_ready() >= wanted
+    {
+        process.ring.waiter = None;
+        scheduler::wake(thread);
+    }
+}
+
+/// The absolute deadline (nanoseconds since boot) of `deadline`, measured
+/// from now.
+pub fn absolute(deadline: Deadline) -> u64 {
+    match deadline {
+        Deadline::After(nanoseconds) => time::now_nanoseconds().saturating_add(nanoseconds),
+        Deadline::At(nanoseconds) => nanoseconds,
+    }
+}
