@@ -150,8 +150,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         },
         expected: &[
             "process 1 (ringtest): exited with code 0",
-            "(ringtest): frames free",
-            "leaked frames: 0",
+            "process 1 (ringtest): leaked frames: 0;",
         ],
     },
     QemuTestConfig {
@@ -164,8 +163,10 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         expected: &[
             "hostile: done: 10",
             "process 2 (hostile): exited with code 0",
-            "kernel heap",
-            "(hostile): frames free",
+            // Its frames all came back, and the machine's free-frame count
+            // after it equals the count before it (the bystander allocates
+            // nothing meanwhile; the kernel heap's own pages are set apart).
+            "process 2 (hostile): leaked frames: 0; free frames * free-frame change +0",
         ],
     },
     QemuTestConfig {
@@ -426,7 +427,7 @@ pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), S
                 .lines()
                 .filter(|line| line.contains("leaked frames: "))
             {
-                if !line.trim_end_matches('\r').ends_with("leaked frames: 0") {
+                if !line.contains("leaked frames: 0;") {
                     problems.push(format!("a process leaked memory: {line:?}"));
                 }
             }
@@ -440,7 +441,7 @@ pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), S
         Outcome::FatalReport => {}
     }
     for expected in config.expected {
-        if !serial.contains(expected) {
+        if !serial.lines().any(|line| line_matches(line, expected)) {
             problems.push(format!("\"{expected}\" is missing from the log"));
         }
     }
@@ -449,6 +450,19 @@ pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), S
     } else {
         Err(problems.join("; "))
     }
+}
+
+/// Does `line` contain `pattern`, where a `*` in the pattern stands for any
+/// text (within the line)?
+fn line_matches(line: &str, pattern: &str) -> bool {
+    let mut rest = line;
+    for part in pattern.split('*') {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Text that means the kernel failed must not be there.
@@ -685,7 +699,7 @@ selftest: 2 passed, 0 failed
             log.push_str(&line);
             log.push('\n');
         }
-        log.push_str("process 1 (bystander): frames free 9 before, 9 after, kernel heap +0 pages: leaked frames: 0\n");
+        log.push_str("process 1 (bystander): leaked frames: 0; free frames 9 before, 9 after, kernel heap +0 pages: free-frame change +0\n");
         log.push_str("annulus: every process has ended\n");
         log
     }
@@ -711,7 +725,8 @@ selftest: 2 passed, 0 failed
 
     #[test]
     fn a_leak_or_a_process_left_running_fails() {
-        let leak = programs_log(bystander_lines()).replace("leaked frames: 0", "leaked frames: 3");
+        let leak =
+            programs_log(bystander_lines()).replace("leaked frames: 0;", "leaked frames: 3;");
         assert!(judge(&PROGRAMS, &leak).unwrap_err().contains("leaked"));
         let running =
             programs_log(bystander_lines()).replace("annulus: every process has ended\n", "");
@@ -719,6 +734,23 @@ selftest: 2 passed, 0 failed
             judge(&PROGRAMS, &running)
                 .unwrap_err()
                 .contains("not every process ended")
+        );
+    }
+
+    #[test]
+    fn stars_in_expected_text_match_within_one_line() {
+        assert!(line_matches(
+            "a: leaked frames: 0; free 9, change +0",
+            "leaked frames: 0; * change +0"
+        ));
+        assert!(!line_matches(
+            "a: leaked frames: 0; free 9, change +4",
+            "leaked frames: 0; * change +0"
+        ));
+        let log = "x: leaked frames: 0; free 1\ny: change +0\n";
+        assert!(
+            !log.lines()
+                .any(|line| line_matches(line, "leaked frames: 0; * change +0"))
         );
     }
 

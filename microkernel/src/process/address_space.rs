@@ -54,6 +54,27 @@ impl UserAccess {
 pub struct AddressSpace {
     root: u64,
     asid: u16,
+    /// Frames this address space holds: every mapped page and every table.
+    /// `destroy` checks that it gives back exactly this many.
+    owned_frames: usize,
+}
+
+/// Table pages from the frame allocator, counted as they are made.
+struct CountedTables<'a, 'bitmap> {
+    tables: FrameTables<'a, 'bitmap>,
+    made: usize,
+}
+
+impl TableMemory for CountedTables<'_, '_> {
+    fn table(&mut self, physical: u64) -> &mut page_table::Table {
+        self.tables.table(physical)
+    }
+
+    fn allocate_table(&mut self) -> Option<u64> {
+        let table = self.tables.allocate_table()?;
+        self.made += 1;
+        Some(table)
+    }
 }
 
 fn allocate_asid() -> Option<u16> {
@@ -80,7 +101,11 @@ impl AddressSpace {
         let asid = allocate_asid().ok_or(Errno::OutOfMemory)?;
         let root = with_frames(|frames| FrameTables { frames }.allocate_table());
         match root {
-            Some(root) => Ok(AddressSpace { root, asid }),
+            Some(root) => Ok(AddressSpace {
+                root,
+                asid,
+                owned_frames: 1,
+            }),
             None => {
                 free_asid(asid);
                 Err(Errno::OutOfMemory)
@@ -111,13 +136,18 @@ impl AddressSpace {
 
     fn map_new_page(&mut self, address: u64, access: UserAccess) -> Result<(), Errno> {
         let root = self.root;
-        with_frames(|frames| {
-            let frame = frames.allocate().ok_or(Errno::OutOfMemory)?;
+        let (result, tables_made) = with_frames(|frames| {
+            let Some(frame) = frames.allocate() else {
+                return (Err(Errno::OutOfMemory), 0);
+            };
             // SAFETY: a frame we now own, in the linear map.
             unsafe {
                 core::ptr::write_bytes(physical_to_virtual(frame) as *mut u8, 0, PAGE_SIZE as usize)
             };
-            let mut tables = FrameTables { frames };
+            let mut tables = CountedTables {
+                tables: FrameTables { frames },
+                made: 0,
+            };
             let result = page_table::map(
                 &mut tables,
                 root,
@@ -127,15 +157,14 @@ impl AddressSpace {
                 access.attributes(),
                 Granularity::PagesOnly,
             );
-            result.map_err(|error| {
-                tables.frames.free(frame);
-                match error {
-                    MapError::AlreadyMapped => Errno::Exists,
-                    MapError::OutOfMemory => Errno::OutOfMemory,
-                    MapError::Misaligned => Errno::InvalidArgument,
-                }
-            })
-        })
+            let made = tables.made;
+            if result.is_err() {
+                tables.tables.frames.free(frame);
+            }
+            (result.map_err(map_error), made)
+        });
+        self.owned_frames += tables_made + usize::from(result.is_ok());
+        result
     }
 
     /// Maps `length` bytes of new zeroed memory at `address` in physically
@@ -155,28 +184,38 @@ impl AddressSpace {
             core::ptr::write_bytes(physical_to_virtual(first) as *mut u8, 0, length as usize)
         };
         let root = self.root;
-        let result = with_frames(|frames| {
-            page_table::map(
-                &mut FrameTables { frames },
+        let (result, tables_made) = with_frames(|frames| {
+            let mut tables = CountedTables {
+                tables: FrameTables { frames },
+                made: 0,
+            };
+            let result = page_table::map(
+                &mut tables,
                 root,
                 address as usize,
                 first,
                 length as usize,
                 access.attributes(),
                 Granularity::PagesOnly,
-            )
+            );
+            (result, tables.made)
         });
+        // Every frame counts as ours until given back below or by unmap.
+        self.owned_frames += tables_made + count;
         if result.is_err() {
             // Whatever part got mapped is unmapped (and freed) here; the
             // rest was never mapped and is freed directly.
             let _ = self.unmap(address, length);
             for page in 0..count as u64 {
                 let frame = first + page * PAGE_SIZE;
-                with_frames(|frames| {
-                    if !frames.is_free(frame) {
+                let freed = with_frames(|frames| {
+                    let in_use = !frames.is_free(frame);
+                    if in_use {
                         frames.free(frame);
                     }
+                    in_use
                 });
+                self.owned_frames -= usize::from(freed);
             }
             return Err(Errno::OutOfMemory);
         }
@@ -201,6 +240,7 @@ impl AddressSpace {
             if let Some(frame) = frame {
                 cpu::flush_user_page(self.asid, page_address);
                 with_frames(|frames| frames.free(frame));
+                self.owned_frames -= 1;
             }
         }
         Ok(())
@@ -273,16 +313,30 @@ impl AddressSpace {
         })
     }
 
-    /// Frees every page and table, and the ASID.
-    pub fn destroy(self) {
+    /// Frees every page and table, and the ASID. Returns how many frames
+    /// the address space held but did not give back (a leak: always 0
+    /// unless the bookkeeping is wrong).
+    pub fn destroy(self) -> usize {
         cpu::leave_user_tables_if(self.table_register());
         // No heap use in here: the heap takes the frame lock too.
-        with_frames(|frames| {
+        let freed = with_frames(|frames| {
             let mut tables = FrameTables { frames };
+            let mut freed = 0;
             page_table::tear_down(&mut tables, self.root, &mut |tables, frame| {
-                tables.frames.free(frame)
+                tables.frames.free(frame);
+                freed += 1;
             });
+            freed
         });
         free_asid(self.asid);
+        self.owned_frames.saturating_sub(freed)
+    }
+}
+
+fn map_error(error: MapError) -> Errno {
+    match error {
+        MapError::AlreadyMapped => Errno::Exists,
+        MapError::OutOfMemory => Errno::OutOfMemory,
+        MapError::Misaligned => Errno::InvalidArgument,
     }
 }

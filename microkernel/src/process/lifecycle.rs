@@ -135,7 +135,7 @@ pub fn create(name: &str, arguments: &[&str]) -> Result<ProcessId, CreateError> 
     ) {
         Ok(ring_region) => ring_region,
         Err(error) => {
-            address_space.destroy();
+            let _ = address_space.destroy();
             return Err(error);
         }
     };
@@ -152,7 +152,7 @@ pub fn create(name: &str, arguments: &[&str]) -> Result<ProcessId, CreateError> 
         Ok(thread) => thread,
         Err(_) => {
             drop(system);
-            address_space.destroy();
+            let _ = address_space.destroy();
             return Err(CreateError::OutOfMemory);
         }
     };
@@ -313,26 +313,31 @@ pub fn end_current() -> ! {
         heap_pages_before,
         ..
     } = *process;
-    address_space.destroy();
+    let leaked = address_space.destroy();
     // This thread's kernel stack goes back once the thread has stopped
     // (the scheduler reaps it); count it as returned.
     let frames_after = mm::free_frames() + scheduler::STACK_PAGES;
     // Frames the kernel heap took meanwhile are not lost (the heap keeps
     // size-class pages, and other processes' requests come and go).
     let heap_growth = crate::heap_pages_held() as i64 - heap_pages_before as i64;
-    let leaked = frames_before as i64 - frames_after as i64 - heap_growth;
+    let change = frames_after as i64 + heap_growth - frames_before as i64;
     match &ending {
         Ending::Exited(code) => kprintln!("process {} ({}): exited with code {}", id, name, code),
         Ending::Killed(reason) => kprintln!("process {} ({}): killed: {}", id, name, reason),
     }
+    // `leaked` is exact: frames the address space held and did not give
+    // back. `change` is the machine-wide free-frame count after minus
+    // before (net of the kernel heap), exact only when no other process
+    // started or ended meanwhile.
     kprintln!(
-        "process {} ({}): frames free {} before, {} after, kernel heap {:+} pages: leaked frames: {}",
+        "process {} ({}): leaked frames: {}; free frames {} before, {} after, kernel heap {:+} pages: free-frame change {:+}",
         id,
         name,
+        leaked,
         frames_before,
         frames_after,
         heap_growth,
-        leaked
+        change
     );
     stop_if_all_ended();
     scheduler::exit()
