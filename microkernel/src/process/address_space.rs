@@ -135,36 +135,7 @@ impl AddressSpace {
     }
 
     fn map_new_page(&mut self, address: u64, access: UserAccess) -> Result<(), Errno> {
-        let root = self.root;
-        let (result, tables_made) = with_frames(|frames| {
-            let Some(frame) = frames.allocate() else {
-                return (Err(Errno::OutOfMemory), 0);
-            };
-            // SAFETY: a frame we now own, in the linear map.
-            unsafe {
-                core::ptr::write_bytes(physical_to_virtual(frame) as *mut u8, 0, PAGE_SIZE as usize)
-            };
-            let mut tables = CountedTables {
-                tables: FrameTables { frames },
-                made: 0,
-            };
-            let result = page_table::map(
-                &mut tables,
-                root,
-                address as usize,
-                frame,
-                PAGE_SIZE as usize,
-                access.attributes(),
-                Granularity::PagesOnly,
-            );
-            let made = tables.made;
-            if result.is_err() {
-                tables.tables.frames.free(frame);
-            }
-            (result.map_err(map_error), made)
-        });
-        self.owned_frames += tables_made + usize::from(result.is_ok());
-        result
+        self.map_fresh(address, 1, access).map(|_| ())
     }
 
     /// Maps `length` bytes of new zeroed memory at `address` in physically
@@ -176,9 +147,21 @@ impl AddressSpace {
         length: u64,
         access: UserAccess,
     ) -> Result<u64, Errno> {
-        let count = (length / PAGE_SIZE) as usize;
-        let first =
-            with_frames(|frames| frames.allocate_contiguous(count)).ok_or(Errno::OutOfMemory)?;
+        let first = self.map_fresh(address, (length / PAGE_SIZE) as usize, access)?;
+        cpu::publish_table_changes();
+        Ok(first)
+    }
+
+    /// Allocates `count` contiguous zeroed frames and maps them at
+    /// `address`; returns the first frame. On failure nothing stays mapped
+    /// or allocated.
+    fn map_fresh(&mut self, address: u64, count: usize, access: UserAccess) -> Result<u64, Errno> {
+        let allocated = with_frames(|frames| match count {
+            1 => frames.allocate(),
+            _ => frames.allocate_contiguous(count),
+        });
+        let first = allocated.ok_or(Errno::OutOfMemory)?;
+        let length = count as u64 * PAGE_SIZE;
         // SAFETY: frames we now own, in the linear map.
         unsafe {
             core::ptr::write_bytes(physical_to_virtual(first) as *mut u8, 0, length as usize)
@@ -202,24 +185,23 @@ impl AddressSpace {
         });
         // Every frame counts as ours until given back below or by unmap.
         self.owned_frames += tables_made + count;
-        if result.is_err() {
-            // Whatever part got mapped is unmapped (and freed) here; the
-            // rest was never mapped and is freed directly.
-            let _ = self.unmap(address, length);
+        if let Err(error) = result {
+            // Undo exactly what this call did: a page that maps one of our
+            // new frames is unmapped (which frees the frame); a frame that
+            // never got mapped is freed directly. Pages that were mapped
+            // before (the reason for `AlreadyMapped`) are left alone.
             for page in 0..count as u64 {
+                let page_address = address + page * PAGE_SIZE;
                 let frame = first + page * PAGE_SIZE;
-                let freed = with_frames(|frames| {
-                    let in_use = !frames.is_free(frame);
-                    if in_use {
-                        frames.free(frame);
-                    }
-                    in_use
-                });
-                self.owned_frames -= usize::from(freed);
+                if self.physical(page_address).map(|(physical, _)| physical) == Some(frame) {
+                    let _ = self.unmap(page_address, PAGE_SIZE);
+                } else {
+                    with_frames(|frames| frames.free(frame));
+                    self.owned_frames -= 1;
+                }
             }
-            return Err(Errno::OutOfMemory);
+            return Err(map_error(error));
         }
-        cpu::publish_table_changes();
         Ok(first)
     }
 

@@ -257,48 +257,44 @@ fn arm_link_timeout(system: &mut System, id: ProcessId, request_id: u64) {
     }
 }
 
-/// Posts request `request_id`'s final completion and moves its chain on:
-/// on failure the rest of the chain is cancelled.
-pub fn finish(system: &mut System, id: ProcessId, request_id: u64, result: i32) {
-    let Some(index) = find(system, id, request_id) else {
-        return;
-    };
-    let Some(process) = system.process(id) else {
-        return;
-    };
+/// Removes request `request_id`, posts its final completion with `result`
+/// and drops its timer. Returns the removed request (`None` if it was not
+/// pending). The chain is not touched: see [`finish`].
+fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) -> Option<Request> {
+    let index = find(system, id, request_id)?;
+    let process = system.process(id)?;
     let request = process.ring.requests.remove(index);
-    process.ring.post_final(Completion {
+    let completion = Completion {
         user_data: request.user_data,
         result,
         flags: 0,
-    });
+    };
+    process.ring.post_final(completion);
     timers::disarm(system, id, request_id);
-    // The member after this one, in the same chain.
-    let Some(process) = system.process(id) else {
+    Some(request)
+}
+
+/// Posts request `request_id`'s final completion and moves its chain on:
+/// on failure the rest of the chain is cancelled.
+pub fn finish(system: &mut System, id: ProcessId, request_id: u64, result: i32) {
+    let Some(request) = complete(system, id, request_id, result) else {
         return;
     };
-    let next = process
-        .ring
-        .requests
-        .iter()
-        .find(|other| other.chain == request.chain)
-        .map(|other| (other.id, other.operation, other.running));
-    if let Some((next_id, Ok(Operation::LinkTimeout { .. }), _)) = next
+    // The member after this one, in the same chain.
+    let next = system.process(id).and_then(|process| {
+        let next = process
+            .ring
+            .requests
+            .iter()
+            .find(|other| other.chain == request.chain)?;
+        Some((next.id, next.operation))
+    });
+    if let Some((next_id, Ok(Operation::LinkTimeout { .. }))) = next
         && !matches!(request.operation, Ok(Operation::LinkTimeout { .. }))
     {
         // The request finished before its link timeout: the timeout is
         // cancelled, and does not count as a failure of the chain.
-        let next_index = find(system, id, next_id).unwrap_or(0);
-        if let Some(process) = system.process(id) {
-            let timeout = process.ring.requests.remove(next_index);
-            let completion = Completion {
-                user_data: timeout.user_data,
-                result: Errno::Cancelled.result(),
-                flags: 0,
-            };
-            process.ring.post_final(completion);
-        }
-        timers::disarm(system, id, next_id);
+        complete(system, id, next_id, Errno::Cancelled.result());
     }
     if result < 0 {
         cancel_chain(system, id, request.chain);
@@ -308,31 +304,18 @@ pub fn finish(system: &mut System, id: ProcessId, request_id: u64, result: i32) 
 
 /// Completes every remaining member of `chain` with `-ECANCELED`.
 fn cancel_chain(system: &mut System, id: ProcessId, chain: u64) {
-    loop {
-        let Some(process) = system.process(id) else {
-            return;
-        };
-        let Some(member) = process
-            .ring
-            .requests
-            .iter()
-            .find(|request| request.chain == chain)
-        else {
-            return;
-        };
-        let member_id = member.id;
-        let index = find(system, id, member_id).unwrap_or(0);
-        let Some(process) = system.process(id) else {
-            return;
-        };
-        let request = process.ring.requests.remove(index);
-        let completion = Completion {
-            user_data: request.user_data,
-            result: Errno::Cancelled.result(),
-            flags: 0,
-        };
-        process.ring.post_final(completion);
-        timers::disarm(system, id, member_id);
+    while let Some(member) = system
+        .process(id)
+        .and_then(|process| {
+            process
+                .ring
+                .requests
+                .iter()
+                .find(|request| request.chain == chain)
+        })
+        .map(|request| request.id)
+    {
+        complete(system, id, member, Errno::Cancelled.result());
     }
 }
 
