@@ -328,8 +328,6 @@ pub enum Errno {
     InvalidArgument = 22,
     /// A timer ran out.
     TimedOut = 62,
-    /// Already completing; too late to cancel.
-    Already = 114,
     /// Cancelled (by `CANCEL`, a failed link, or a link timeout).
     Cancelled = 125,
 }
@@ -342,7 +340,7 @@ impl Errno {
 
     /// The error a negative result stands for, if it is one of ours.
     pub fn from_result(result: i32) -> Option<Errno> {
-        const ALL: [Errno; 10] = [
+        const ALL: [Errno; 9] = [
             Errno::NotFound,
             Errno::BadHandle,
             Errno::OutOfMemory,
@@ -351,7 +349,6 @@ impl Errno {
             Errno::Exists,
             Errno::InvalidArgument,
             Errno::TimedOut,
-            Errno::Already,
             Errno::Cancelled,
         ];
         ALL.into_iter().find(|errno| errno.result() == result)
@@ -368,7 +365,6 @@ impl Errno {
             Errno::Exists => "EEXIST",
             Errno::InvalidArgument => "EINVAL",
             Errno::TimedOut => "ETIME",
-            Errno::Already => "EALREADY",
             Errno::Cancelled => "ECANCELED",
         }
     }

@@ -326,8 +326,9 @@ impl<K: Kernel> Ring<K> {
     ///   not lost: up to [`STASH_CAPACITY`] are set aside and returned
     ///   later by [`Ring::completion`]; beyond that they stay in the CQ,
     ///   and `run` looks for its own among them without taking them.
-    /// - While the kernel has no CQ slot for it (`ring_enter` says
-    ///   [`Errno::Busy`] after waiting), `run` makes room by stashing and
+    /// - While the kernel has no CQ slot for it (it takes nothing, and
+    ///   `ring_enter` returns 0 after waiting, or [`Errno::Busy`] when not
+    ///   waiting), `run` makes room by stashing and
     ///   offers it again. If the stash is full and the CQ is full of other
     ///   completions, there is no room to make: `run` fails with
     ///   [`Errno::Busy`] (read some completions and try again). The

@@ -45,17 +45,22 @@ pub fn prepare_for_fatal_report() {
     }
 }
 
-/// Writes raw bytes (a process's `LOG`) in one piece; newlines get a
-/// carriage return, as in `print`.
-pub fn print_bytes(bytes: &[u8]) {
-    if let Some(uart) = CONSOLE.lock().as_mut() {
-        for &byte in bytes {
-            if byte == b'\n' {
-                uart.write_byte(b'\r');
+/// Holds the console while `action` writes raw bytes (a process's `LOG`)
+/// with the function it is given, so they come out in one piece; newlines
+/// get a carriage return, as in `print`.
+pub fn write_whole(action: impl FnOnce(&mut dyn FnMut(&[u8]))) {
+    let mut console = CONSOLE.lock();
+    let mut write = |bytes: &[u8]| {
+        if let Some(uart) = console.as_mut() {
+            for &byte in bytes {
+                if byte == b'\n' {
+                    uart.write_byte(b'\r');
+                }
+                uart.write_byte(byte);
             }
-            uart.write_byte(byte);
         }
-    }
+    };
+    action(&mut write);
 }
 
 /// Waits until everything written has left the UART.

@@ -1,7 +1,7 @@
 //! Annulus, the EL1 core.
 //!
 //! The kernel does four things: paging, interrupt routing, scheduling, and
-//! (from the rings issue on) ring plumbing. This crate holds all of it. Its
+//! ring plumbing. This crate holds all of it. Its
 //! pure logic (page-table descriptors, the frame allocator, the heap, the
 //! kernel's memory layout) builds on the host too and is unit tested there;
 //! everything that needs the machine is compiled only for the bare-metal
@@ -9,12 +9,12 @@
 //!
 //! Reading order for a newcomer: `main.rs` (`kernel_main`, the boot
 //! sequence), then `mm`, `arch::exceptions`, `interrupts`, `time`,
-//! `scheduler`. The chapters in `docs/` follow the same order.
+//! `scheduler`, `process`, `ring`, `syscall`. The chapters in `docs/`
+//! follow the same order.
 //!
 //! Design principles, in order: simple and clear over fast and clever;
 //! `unsafe` only at the edges, each block with a `SAFETY:` comment; a
-//! mistake in user input is an error, never a panic (there is no user input
-//! yet, but the habit starts here).
+//! mistake in user input is an error, never a panic.
 
 #![cfg_attr(not(test), no_std)]
 

@@ -1,5 +1,6 @@
-//! The kernel binary: `kernel_main`, the boot sequence, and the handlers
-//! every `no_std` binary must provide (panic, global allocator).
+//! The kernel binary: `kernel_main`, the boot sequence, and the panic
+//! handler every `no_std` binary must provide (the global allocator is in
+//! `lib.rs`).
 //!
 //! The boot code in `boot/src/entry.rs` calls [`kernel_main`] with the MMU
 //! on, running at the kernel's link address on the boot stack. From there:
@@ -10,10 +11,10 @@
 //! 4. memory: the kernel's own page tables, the frame allocator, the heap;
 //! 5. the real console (the UART the device tree names);
 //! 6. the interrupt controller and the timer tick;
-//! 7. the scheduler, which runs the first thread: the self-tests when the
-//!    command line says `selftest`, a deliberate crash for `crash=...`
-//!    (to test the fatal reports), otherwise a thread that reports that
-//!    boot is complete.
+//! 7. the scheduler: with `selftest` on the command line, a thread runs the
+//!    self-tests; with `crash=...`, one fails on purpose (to test the fatal
+//!    reports); otherwise the boot thread starts the programs `run=` names
+//!    (default `init`) and becomes the idle thread.
 //!
 //! On the host this file builds to an empty program, so that `cargo test`
 //! in the workspace works; the kernel is only ever built for
@@ -137,8 +138,13 @@ mod kernel {
             let mut parts = program.split(':');
             let name = parts.next().unwrap_or_default();
             let mut arguments: heapless::Vec<&str, 8> = heapless::Vec::new();
+            let mut too_many = false;
             for argument in parts {
-                let _ = arguments.push(argument);
+                too_many |= arguments.push(argument).is_err();
+            }
+            if too_many {
+                kprintln!("annulus: cannot start {}: more than 8 arguments", program);
+                continue;
             }
             match process::create(name, &arguments) {
                 Ok(id) => {

@@ -401,6 +401,9 @@ fn reap_exited() {
 #[unsafe(no_mangle)]
 extern "C" fn thread_main(entry: usize, argument: u64) -> ! {
     reap_exited();
+    // The switch that started this thread may have come from inside an
+    // exception handler, where SError is masked too: unmask both.
+    cpu::enable_serror_reports();
     cpu::enable_interrupts();
     // SAFETY: `entry` was made from a `ThreadEntry` in `new_thread`.
     let entry: ThreadEntry = unsafe { core::mem::transmute::<usize, ThreadEntry>(entry) };

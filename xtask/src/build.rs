@@ -2,7 +2,11 @@
 //!
 //! 1. cargo builds the `microkernel` binary for the kernel target: an ELF.
 //! 2. [`kernel_image`] turns the ELF into `target/annulus/<profile>/Image`.
-//! 3. [`initrd`] packs `boot/initrd/` into `target/annulus/initrd.cpio`.
+//! 3. cargo builds the user programs (the `init` crate's binaries) for the
+//!    same target, in a separate run so libring's `runtime` feature never
+//!    reaches the kernel's copy of libring.
+//! 4. [`initrd`] packs `boot/initrd/` and the programs (as `bin/<name>`)
+//!    into `target/annulus/initrd.cpio`.
 //!
 //! `run`, `test` and `gdb` call [`build`] first, so they always boot what the
 //! sources say.
@@ -74,7 +78,6 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<BuiltKernel> {
     Ok(BuiltKernel { elf, image, initrd })
 }
 
-/// Writes a file, making its folder first.
 /// Builds the user programs (the `init` crate's binaries) for the kernel's
 /// target and returns each one's name and ELF file, for `bin/` in the
 /// initrd.
@@ -123,6 +126,7 @@ fn program_names(workspace: &Workspace) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Writes a file, making its folder first.
 fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)

@@ -1,11 +1,17 @@
-//! The second half of `cargo xtask test`: boot the kernel in self-test mode on
-//! several emulated machines and judge each run from its serial output.
+//! The second half of `cargo xtask test`: boot the kernel on several
+//! emulated machines and judge each run from its serial output.
 //!
-//! With `-append selftest` the kernel runs its in-kernel tests, printing
-//! `test <name> ... ok` or `test <name> ... FAILED: <reason>` for each, then
-//! `selftest: N passed, M failed`, then powers the machine off. QEMU exits 0
-//! however that went, so the verdict comes from the serial output alone, and
-//! a run with no summary line (a hang, a crash) is a failure.
+//! Each row gives the kernel a command line (`-append`):
+//! - `selftest`: the kernel runs its in-kernel tests, printing
+//!   `test <name> ... ok` or `test <name> ... FAILED: <reason>` for each,
+//!   then `selftest: N passed, M failed`, then powers the machine off;
+//! - `run=...`: user programs run (a suite like `ringtest`, or programs
+//!   that misbehave beside a `bystander`) until every process has ended;
+//! - `crash=...`: the kernel fails on purpose, to check its reports.
+//!
+//! QEMU exits 0 however that went, so the verdict comes from the serial
+//! output alone, and a run that never reaches its end (a hang, a crash) is
+//! a failure.
 //!
 //! To test on another machine, add a row to [`QEMU_TESTS`].
 

@@ -169,9 +169,9 @@ pub fn exit(code: i32) -> ! {
         }
         // The kernel ends the process while taking EXIT, inside
         // ring_enter. It may not take it at once: with SQ polling the call
-        // returns before the poller gets to it (waiting gives it time), and
-        // with no free CQ slot the kernel says Busy (reading completions
-        // frees some). Any other error means it never will.
+        // returns before the poller gets to it (waiting gives it time).
+        // EXIT needs no CQ slot, so a full CQ does not stop it. Any other
+        // error means it never will.
         for _ in 0..EXIT_ATTEMPTS {
             match ring.submit_and_wait(1) {
                 Ok(_) | Err(Errno::Busy) => while ring.completion().is_some() {},

@@ -1,4 +1,4 @@
-//! The kernel's global allocator: the size-class heap of `mm::heap`, fed
+//! The kernel's global allocator: the size-class heap of `libring::heap`, fed
 //! with pages from the frame allocator through the linear map.
 
 use super::setup::with_frames;

@@ -272,11 +272,17 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Is all of `[address, address + length)` mapped readable for user
+    /// space? `EFAULT` if not.
+    pub fn check_readable(&self, address: u64, length: usize) -> Result<(), Errno> {
+        self.for_each_piece(address, length, false, |_, _, _| {})
+    }
+
     /// Copies user memory at `address` into `buffer`.
     pub fn copy_from_user(&self, address: u64, buffer: &mut [u8]) -> Result<(), Errno> {
         let length = buffer.len();
         // Check the whole range first, so a fault copies nothing.
-        self.for_each_piece(address, length, false, |_, _, _| {})?;
+        self.check_readable(address, length)?;
         self.for_each_piece(address, length, false, |source, piece, done| {
             // SAFETY: `source` is `piece` bytes of a user frame in the linear
             // map (checked above); `buffer` has room from `done`.

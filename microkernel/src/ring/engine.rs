@@ -21,8 +21,7 @@ use crate::arch::cpu;
 use crate::process::{self, Ending, ProcessId, SYSTEM, System};
 use crate::{console, mm, scheduler, time};
 use libring::abi::{
-    CQ_ENTRIES, Completion, Errno, LOG_MAX, SystemValue, completion_flags, enter_flags,
-    submission_flags,
+    CQ_ENTRIES, Completion, Errno, SystemValue, completion_flags, enter_flags, submission_flags,
 };
 
 /// `ring_enter(to_submit, min_complete, flags)` for process `id`, on its
@@ -41,6 +40,9 @@ pub fn enter(id: ProcessId, to_submit: u32, min_complete: u32, flags: u32) -> i6
     } else {
         0
     };
+    if let Some(process) = system.process(id) {
+        process.ring.publish_indices();
+    }
     let Some(process) = system.process(id) else {
         cpu::restore_interrupts(interrupts);
         return 0;
@@ -89,19 +91,29 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
     let ring = &mut process.ring;
     let available = ring.submissions_waiting().min(limit);
     let mut taken = 0;
-    let mut chain_open = false;
-    while taken < available && ring.reserve_slot() {
-        let submission = ring.take_submission();
-        if !chain_open {
+    while taken < available {
+        let submission = ring.peek_submission();
+        let operation = super::decode::decode(&submission);
+        // EXIT never completes, so it needs no CQ slot: a process whose CQ
+        // is all reserved can still end itself. (A submission left in the
+        // queue for want of a slot is copied and checked afresh next time.)
+        let is_exit = matches!(operation, Ok(Operation::Exit { .. }));
+        if !is_exit && !ring.reserve_slot() {
+            break;
+        }
+        ring.advance_sq_head();
+        if !ring.chain_open {
             ring.next_chain += 1;
         }
-        chain_open = submission.flags & submission_flags::LINK != 0;
+        // A LINK flag puts the next submission in this chain, even if it
+        // only arrives with a later ring_enter.
+        ring.chain_open = submission.flags & submission_flags::LINK != 0;
         ring.next_request += 1;
         let request = Request {
             id: ring.next_request,
             chain: ring.next_chain,
             user_data: submission.user_data,
-            operation: super::decode::decode(&submission),
+            operation,
             running: false,
             fired: 0,
             pending_event: false,
@@ -163,7 +175,6 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
         Ok(Operation::Nop) => 0,
         Ok(Operation::Exit { code }) => {
             process.ring.requests.remove(index);
-            process.ring.release_slot();
             process::end(system, id, Ending::Exited(code));
             return;
         }
@@ -223,12 +234,31 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
 
 /// Writes a `LOG` buffer to the kernel log in one piece.
 fn log(process: &mut process::Process, address: u64, length: u32) -> i32 {
-    let mut buffer = [0u8; LOG_MAX as usize];
-    let buffer = &mut buffer[..length as usize];
-    if let Err(error) = process.address_space.copy_from_user(address, buffer) {
+    // All of it must be readable before any of it is printed.
+    if let Err(error) = process
+        .address_space
+        .check_readable(address, length as usize)
+    {
         return error.result();
     }
-    console::print_bytes(buffer);
+    // Copied a small piece at a time (this may run on any thread's kernel
+    // stack, even in a timer interrupt), with the console held throughout
+    // so the line comes out whole.
+    const PIECE: usize = 256;
+    console::write_whole(|write| {
+        let mut buffer = [0u8; PIECE];
+        for start in (0..length as usize).step_by(PIECE) {
+            let piece = &mut buffer[..PIECE.min(length as usize - start)];
+            if process
+                .address_space
+                .copy_from_user(address + start as u64, piece)
+                .is_err()
+            {
+                break; // checked above; cannot happen
+            }
+            write(piece);
+        }
+    });
     length as i32
 }
 
@@ -297,13 +327,16 @@ pub fn finish(system: &mut System, id: ProcessId, request_id: u64, result: i32) 
         complete(system, id, next_id, Errno::Cancelled.result());
     }
     if result < 0 {
-        cancel_chain(system, id, request.chain);
+        cancel_chain(system, id, request.chain, request.id);
     }
     wake_waiter(system, id);
 }
 
-/// Completes every remaining member of `chain` with `-ECANCELED`.
-fn cancel_chain(system: &mut System, id: ProcessId, chain: u64) {
+/// Completes every member of `chain` that came after request `after`
+/// with `-ECANCELED`. (Request ids grow in submission order; members
+/// before `after` have either completed or are still running, like the
+/// request a link timeout guards, and are left alone.)
+fn cancel_chain(system: &mut System, id: ProcessId, chain: u64, after: u64) {
     while let Some(member) = system
         .process(id)
         .and_then(|process| {
@@ -311,7 +344,7 @@ fn cancel_chain(system: &mut System, id: ProcessId, chain: u64) {
                 .ring
                 .requests
                 .iter()
-                .find(|request| request.chain == chain)
+                .find(|request| request.chain == chain && request.id > after)
         })
         .map(|request| request.id)
     {

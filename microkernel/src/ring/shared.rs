@@ -57,6 +57,8 @@ pub struct KernelRing {
     pub requests: Vec<Request>,
     pub next_request: u64,
     pub next_chain: u64,
+    /// The last submission taken had LINK set: the next joins its chain.
+    pub chain_open: bool,
     /// The process's thread is blocked in `ring_enter` until this many
     /// completions are ready.
     pub waiter: Option<(ThreadId, u32)>,
@@ -80,6 +82,7 @@ impl KernelRing {
             requests: Vec::new(),
             next_request: 0,
             next_chain: 0,
+            chain_open: false,
             waiter: None,
             poller: None,
             poll_idle_microseconds: 0,
@@ -101,20 +104,27 @@ impl KernelRing {
         tail.wrapping_sub(self.sq_head).min(SQ_ENTRIES)
     }
 
-    /// Copies the next submission out of the SQ (once) and takes it.
-    pub fn take_submission(&mut self) -> Submission {
+    /// Copies the next submission out of the SQ. The kernel decides
+    /// everything from this copy; if it takes the submission it calls
+    /// [`KernelRing::advance_sq_head`], otherwise the submission stays
+    /// queued and is copied (and checked) afresh next time.
+    pub fn peek_submission(&self) -> Submission {
         let slot = (self.sq_head % SQ_ENTRIES) as usize;
         let address = physical_to_virtual(self.region) + SQ_OFFSET as usize + slot * 64;
         // SAFETY: the slot is inside the region (slot < SQ_ENTRIES); a
         // volatile read of plain bytes, whatever the process is writing.
         let bytes: [u8; 64] = unsafe { core::ptr::read_volatile(address as *const [u8; 64]) };
-        self.sq_head = self.sq_head.wrapping_add(1);
         zerocopy::transmute!(bytes)
+    }
+
+    /// Takes the submission [`KernelRing::peek_submission`] copied.
+    pub fn advance_sq_head(&mut self) {
+        self.sq_head = self.sq_head.wrapping_add(1);
     }
 
     /// Writes the kernel's indices (`sq_head`, `cq_tail`) to the header
     /// again: the process may have scribbled over them, and this puts back
-    /// the truth at every `ring_enter`.
+    /// the truth at every `ring_enter` and every drain.
     pub fn publish_indices(&self) {
         self.word(header_offset::SQ_HEAD)
             .store(self.sq_head, Ordering::Release);

@@ -127,7 +127,7 @@ fn link_timeout_fired(system: &mut System, id: ProcessId, index: usize) {
 /// Posts multishot events that were kept back for lack of CQ room, now
 /// that the process may have made room, and re-arms their timers.
 fn retry_pending_events(system: &mut System) {
-    let mut pending: heapless::Vec<(ProcessId, u64, u64), 16> = heapless::Vec::new();
+    let mut pending: alloc::vec::Vec<(ProcessId, u64, u64)> = alloc::vec::Vec::new();
     for process in system.processes.values() {
         for request in process
             .ring
@@ -140,7 +140,7 @@ fn retry_pending_events(system: &mut System) {
                 ..
             }) = request.operation
             {
-                let _ = pending.push((process.id, request.id, period));
+                pending.push((process.id, request.id, period));
             }
         }
     }
