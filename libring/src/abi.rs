@@ -269,7 +269,108 @@ pub enum Opcode {
     /// Reports a number about the system: `arguments[0]` is a
     /// [`SystemValue`]; completes with the value (saturated to `i32::MAX`).
     SystemInfo = 10,
+
+    // Server side: taking and answering forwarded requests.
+    /// Multishot: takes requests sent to the endpoint behind `handle` (a
+    /// service handle). `address`/`length`: an array of `length / 64`
+    /// message slots (at most 64) where each request is written as a
+    /// [`RequestMessage`]; each completion's result is the slot it went in,
+    /// flagged `MORE`. A slot is busy until the request in it is answered.
+    Receive = 11,
+    /// Answers forwarded request `arguments[0]` with result
+    /// `arguments[1] as i32`: that becomes the client's completion, and the
+    /// request's slot is free for the next one (commit-and-fetch). With
+    /// `handle` non-zero, that handle moves from the server to the client,
+    /// and the client's result is its number there. Completes with 0, or
+    /// `-ENOENT` if the request is not one of this server's pending ones.
+    Reply = 12,
+    /// Copies from forwarded request `arguments[0]`'s grant, at `offset`,
+    /// into this process's buffer `address`/`length`; completes with the
+    /// number of bytes copied. Only while the request is pending, only
+    /// inside the grant, only for a grant the client lets the server read.
+    CopyIn = 13,
+    /// Copies this process's buffer `address`/`length` into forwarded
+    /// request `arguments[0]`'s grant at `offset`; the mirror of `CopyIn`,
+    /// for a grant the client lets the server write.
+    CopyOut = 14,
+    /// Makes a new client handle, in the caller's table, to the endpoint of
+    /// service handle `handle`, carrying badge `arguments[0]` (the server
+    /// sees it in every request sent through that handle). Completes with
+    /// the new handle.
+    Mint = 15,
+
+    // Drivers: interrupts and device registers.
+    /// Multishot: one completion per interrupt on the line behind IRQ
+    /// handle `handle`, flagged `MORE`. The line stays masked after each
+    /// interrupt until `IRQ_ACK`.
+    IrqWait = 16,
+    /// Unmasks the line behind IRQ handle `handle` again.
+    IrqAck = 17,
+    /// Maps the registers of the device behind device handle `handle` at
+    /// `address` (page aligned, in the map area): device memory, read and
+    /// write, never executable. Completes with the offset of the first
+    /// register within the first page.
+    MapDevice = 18,
+
+    // Forwarded to the server behind `handle` (any opcode from 32 up).
+    /// Read up to `length` bytes into `address` (a grant the server may
+    /// write), from `offset` where that means something.
+    Read = 32,
+    /// Write `length` bytes from `address` (a grant the server may read).
+    Write = 33,
+    /// Server-defined control request: `arguments` say what.
+    Control = 34,
 }
+
+/// Opcodes from this one up are forwarded to the server behind the
+/// submission's handle; the kernel never interprets them beyond checking
+/// the handle and, for `READ` and `WRITE`, the buffer.
+pub const FIRST_FORWARDED_OPCODE: u8 = 32;
+
+/// What a server finds in a message slot for each request (`RECEIVE`).
+/// Never a client address: data moves only through `COPY_IN`/`COPY_OUT`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct RequestMessage {
+    /// Names the request in `REPLY`, `COPY_IN` and `COPY_OUT`.
+    pub request: u64,
+    /// The badge of the client handle the request came through.
+    pub badge: u64,
+    /// The client's opcode (32 or more).
+    pub opcode: u8,
+    /// [`grant_flags`]: what the server may do with the client's buffer.
+    pub grant: u8,
+    pub reserved: u16,
+    /// The client's `length` (the grant's size, for `READ`/`WRITE`).
+    pub length: u32,
+    /// The client's `operation_flags`.
+    pub operation_flags: u32,
+    pub reserved2: u32,
+    /// The client's `offset`.
+    pub offset: u64,
+    /// The client's `arguments`.
+    pub arguments: [u64; 3],
+}
+
+impl RequestMessage {
+    /// Bytes per message slot.
+    pub const SIZE: u32 = 64;
+}
+
+const _: () = assert!(core::mem::size_of::<RequestMessage>() == RequestMessage::SIZE as usize);
+
+/// `RequestMessage::grant`.
+pub mod grant_flags {
+    /// The server may read the client's buffer (`COPY_IN`): a `WRITE`.
+    pub const READ: u8 = 1 << 0;
+    /// The server may write the client's buffer (`COPY_OUT`): a `READ`.
+    pub const WRITE: u8 = 1 << 1;
+}
+
+/// The most message slots one `RECEIVE` may have.
+pub const RECEIVE_SLOTS_MAX: u32 = 64;
 
 impl TryFrom<u8> for Opcode {
     type Error = Errno;
@@ -286,6 +387,17 @@ impl TryFrom<u8> for Opcode {
             8 => Opcode::Log,
             9 => Opcode::SqPoll,
             10 => Opcode::SystemInfo,
+            11 => Opcode::Receive,
+            12 => Opcode::Reply,
+            13 => Opcode::CopyIn,
+            14 => Opcode::CopyOut,
+            15 => Opcode::Mint,
+            16 => Opcode::IrqWait,
+            17 => Opcode::IrqAck,
+            18 => Opcode::MapDevice,
+            32 => Opcode::Read,
+            33 => Opcode::Write,
+            34 => Opcode::Control,
             _ => return Err(Errno::InvalidArgument),
         })
     }
@@ -312,8 +424,12 @@ pub const LOG_MAX: u32 = 4096;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i32)]
 pub enum Errno {
+    /// The handle lacks the right this needs.
+    NotPermitted = 1,
     /// Not found (for example `CANCEL` of unknown `user_data`).
     NotFound = 2,
+    /// Interrupted (the console's Ctrl-C ends a pending `READ` so).
+    Interrupted = 4,
     /// A bad handle.
     BadHandle = 9,
     /// Out of memory.
@@ -330,6 +446,8 @@ pub enum Errno {
     TimedOut = 62,
     /// Cancelled (by `CANCEL`, a failed link, or a link timeout).
     Cancelled = 125,
+    /// The server behind the handle has died (Linux's `EOWNERDEAD` number).
+    ServerDead = 130,
 }
 
 impl Errno {
@@ -340,7 +458,10 @@ impl Errno {
 
     /// The error a negative result stands for, if it is one of ours.
     pub fn from_result(result: i32) -> Option<Errno> {
-        const ALL: [Errno; 9] = [
+        const ALL: [Errno; 12] = [
+            Errno::NotPermitted,
+            Errno::Interrupted,
+            Errno::ServerDead,
             Errno::NotFound,
             Errno::BadHandle,
             Errno::OutOfMemory,
@@ -366,6 +487,9 @@ impl Errno {
             Errno::InvalidArgument => "EINVAL",
             Errno::TimedOut => "ETIME",
             Errno::Cancelled => "ECANCELED",
+            Errno::NotPermitted => "EPERM",
+            Errno::Interrupted => "EINTR",
+            Errno::ServerDead => "ESRVDEAD",
         }
     }
 }
@@ -385,11 +509,16 @@ pub struct StartupBlock {
     pub arguments_length: u32,
     /// How many of `handles` are valid.
     pub handle_count: u32,
-    /// Handles the process starts with (none before the servers issue).
+    /// Handles the process starts with, in the order it was given them.
     pub handles: [u32; 8],
+    /// The console server's handle (also among `handles`), or 0: where the
+    /// runtime's `print!` goes.
+    pub console: u32,
+    /// Must be zero.
+    pub reserved: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<StartupBlock>() == 56);
+const _: () = assert!(core::mem::size_of::<StartupBlock>() == 64);
 /// Where the argument text starts in the startup page.
 pub const STARTUP_ARGUMENTS_OFFSET: usize = 256;
 /// The most argument text a process can be started with.
@@ -423,7 +552,7 @@ mod tests {
                 Ok(opcode) => assert_eq!(opcode as u8, value),
                 Err(error) => {
                     assert_eq!(error, Errno::InvalidArgument);
-                    assert!(value > 10);
+                    assert!((19..32).contains(&value) || value > 34);
                 }
             }
         }

@@ -19,8 +19,8 @@ use boot::boot_info::{InterruptController, Trigger};
 const MAX_HANDLERS: usize = 16;
 
 static GIC: spin::Once<Gic> = spin::Once::new();
-/// A handler: called with IRQs masked, must not block.
-pub type Handler = fn();
+/// A handler: called with the interrupt's ID, IRQs masked; must not block.
+pub type Handler = fn(u32);
 
 static HANDLERS: IrqMutex<heapless::Vec<(u32, Handler), MAX_HANDLERS>> =
     IrqMutex::new(heapless::Vec::new());
@@ -110,7 +110,7 @@ pub fn handle_irq() {
             .find(|(registered, _)| *registered == id)
             .map(|(_, handler)| *handler);
         match handler {
-            Some(handler) => handler(),
+            Some(handler) => handler(id),
             None => {
                 kprintln!("interrupts: no handler for interrupt {}; disabling it", id);
                 gic.disable(id);
@@ -120,4 +120,26 @@ pub fn handle_irq() {
     }
     // The tick may have used up the running thread's time slice.
     scheduler::preempt_if_needed();
+}
+
+/// Removes the handler of interrupt `id` and disables it.
+pub fn unregister(id: u32) {
+    HANDLERS.lock().retain(|(registered, _)| *registered != id);
+    if let Some(gic) = GIC.get() {
+        gic.disable(id);
+    }
+}
+
+/// Masks interrupt `id` at the GIC (it stays pending until unmasked).
+pub fn mask(id: u32) {
+    if let Some(gic) = GIC.get() {
+        gic.disable(id);
+    }
+}
+
+/// Unmasks interrupt `id` at the GIC.
+pub fn unmask(id: u32, trigger: Trigger) {
+    if let Some(gic) = GIC.get() {
+        gic.enable(id, trigger);
+    }
 }

@@ -135,8 +135,32 @@ mod kernel {
         let mut started = 0;
         process::SYSTEM.lock().starting = true;
         for program in list.split(',').filter(|program| !program.is_empty()) {
-            let mut parts = program.split(':');
+            // name[:argument...][+serve=E][+use=E][+device=D][+irq=D]...
+            let mut options = program.split('+');
+            let mut parts = options.next().unwrap_or_default().split(':');
             let name = parts.next().unwrap_or_default();
+            let mut grants: heapless::Vec<process::Grant, 8> = heapless::Vec::new();
+            let mut bad_option = None;
+            for option in options {
+                let grant = match option.split_once('=') {
+                    Some(("serve", endpoint)) => process::Grant::Serve(endpoint),
+                    Some(("use", endpoint)) => process::Grant::Use(endpoint),
+                    Some(("device", device)) => process::Grant::Device(device),
+                    Some(("irq", device)) => process::Grant::Interrupt(device),
+                    _ => {
+                        bad_option = Some(option);
+                        break;
+                    }
+                };
+                if grants.push(grant).is_err() {
+                    bad_option = Some(option);
+                    break;
+                }
+            }
+            if let Some(option) = bad_option {
+                kprintln!("annulus: cannot start {}: bad option +{}", program, option);
+                continue;
+            }
             let mut arguments: heapless::Vec<&str, 8> = heapless::Vec::new();
             let mut too_many = false;
             for argument in parts {
@@ -146,7 +170,7 @@ mod kernel {
                 kprintln!("annulus: cannot start {}: more than 8 arguments", program);
                 continue;
             }
-            match process::create(name, &arguments) {
+            match process::create(name, &arguments, &grants) {
                 Ok(id) => {
                     started += 1;
                     kprintln!("annulus: started process {} ({})", id, program);

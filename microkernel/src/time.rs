@@ -33,7 +33,7 @@ pub fn init(timers: &Timer) -> Result<(), interrupts::InterruptError> {
     Ok(())
 }
 
-fn on_tick() {
+fn on_tick(_interrupt: u32) {
     // Each tick is one interval after the last one was due, not after the
     // interrupt was taken, so ticks do not drift. A tick that is already
     // late (a long stretch with IRQs masked) is skipped, not queued up.

@@ -488,7 +488,11 @@ fn check_result_splits_success_from_errors() {
     assert_eq!(check_result(0), Ok(0));
     assert_eq!(check_result(12), Ok(12));
     assert_eq!(check_result(-2), Err(Errno::NotFound));
-    assert_eq!(check_result(-1), Err(Errno::InvalidArgument));
+    assert_eq!(
+        check_result(-3),
+        Err(Errno::InvalidArgument),
+        "unknown errno"
+    );
     assert_eq!(check_result(i32::MIN), Err(Errno::InvalidArgument));
 }
 

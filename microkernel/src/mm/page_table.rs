@@ -180,7 +180,11 @@ pub fn translate(
 /// Removes the level-3 page mapping `virtual_address` and returns the
 /// physical frame it mapped, or `None` if no page is mapped there (a block
 /// mapping is left alone: user space has none). The caller flushes the TLB.
-pub fn unmap_page(memory: &mut impl TableMemory, root: u64, virtual_address: usize) -> Option<u64> {
+pub fn unmap_page(
+    memory: &mut impl TableMemory,
+    root: u64,
+    virtual_address: usize,
+) -> Option<Descriptor> {
     let mut table = root;
     for level in 0..3 {
         let entry = Descriptor(memory.table(table)[table_index(virtual_address, level)]);
@@ -195,7 +199,7 @@ pub fn unmap_page(memory: &mut impl TableMemory, root: u64, virtual_address: usi
         return None;
     }
     *slot = 0;
-    Some(entry.address())
+    Some(entry)
 }
 
 /// Takes apart the tables rooted at `root`, which map only pages (no
@@ -206,12 +210,12 @@ pub fn unmap_page(memory: &mut impl TableMemory, root: u64, virtual_address: usi
 pub fn tear_down<Memory: TableMemory>(
     memory: &mut Memory,
     root: u64,
-    free: &mut impl FnMut(&mut Memory, u64),
+    free: &mut impl FnMut(&mut Memory, Descriptor),
 ) {
     for index in 0..ENTRIES {
         tear_down_entry(memory, root, index, 0, free);
     }
-    free(memory, root);
+    free(memory, Descriptor(descriptor::table(root)));
 }
 
 fn tear_down_entry<Memory: TableMemory>(
@@ -219,7 +223,7 @@ fn tear_down_entry<Memory: TableMemory>(
     table: u64,
     index: usize,
     level: usize,
-    free: &mut impl FnMut(&mut Memory, u64),
+    free: &mut impl FnMut(&mut Memory, Descriptor),
 ) {
     let entry = Descriptor(memory.table(table)[index]);
     if !entry.is_valid() {
@@ -233,7 +237,7 @@ fn tear_down_entry<Memory: TableMemory>(
     }
     // A level-3 page, or a table now empty of everything below it.
     if level == 3 || entry.is_table() {
-        free(memory, entry.address());
+        free(memory, entry);
     }
 }
 
@@ -435,7 +439,10 @@ pub mod tests {
             Granularity::PagesOnly,
         )
         .unwrap();
-        assert_eq!(unmap_page(&mut memory, root, 0x40_1000), Some(0x4100_1000));
+        assert_eq!(
+            unmap_page(&mut memory, root, 0x40_1000).map(|found| found.address()),
+            Some(0x4100_1000)
+        );
         assert_eq!(
             unmap_page(&mut memory, root, 0x40_1000),
             None,
@@ -485,7 +492,9 @@ pub mod tests {
         expected.extend([0x4100_0000, 0x4200_0000]);
         expected.sort();
         let mut freed = Vec::new();
-        tear_down(&mut memory, root, &mut |_, frame| freed.push(frame));
+        tear_down(&mut memory, root, &mut |_, descriptor| {
+            freed.push(descriptor.address())
+        });
         assert_eq!(freed.last(), Some(&root), "the root goes last");
         freed.sort();
         assert_eq!(freed, expected, "every page and table, each once");

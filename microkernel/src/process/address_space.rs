@@ -219,10 +219,12 @@ impl AddressSpace {
             let frame = with_frames(|frames| {
                 page_table::unmap_page(&mut FrameTables { frames }, root, page_address as usize)
             });
-            if let Some(frame) = frame {
+            if let Some(descriptor) = frame {
                 cpu::flush_user_page(self.asid, page_address);
-                with_frames(|frames| frames.free(frame));
-                self.owned_frames -= 1;
+                if descriptor.memory_kind() != Some(MemoryKind::Device) {
+                    with_frames(|frames| frames.free(descriptor.address()));
+                    self.owned_frames -= 1;
+                }
             }
         }
         Ok(())
@@ -290,6 +292,77 @@ impl AddressSpace {
         })
     }
 
+    /// Is all of `[address, address + length)` mapped writable for user
+    /// space? `EFAULT` if not.
+    pub fn check_writable(&self, address: u64, length: usize) -> Result<(), Errno> {
+        self.for_each_piece(address, length, true, |_, _, _| {})
+    }
+
+    /// Copies `bytes` into user memory at `address`, which must be mapped
+    /// writable for user space; nothing is written if any of it is not.
+    pub fn copy_to_user(&self, address: u64, bytes: &[u8]) -> Result<(), Errno> {
+        self.check_writable(address, bytes.len())?;
+        self.for_each_piece(address, bytes.len(), true, |target, piece, done| {
+            // SAFETY: `target` is `piece` bytes of a user frame in the linear
+            // map, mapped writable for the process (checked above).
+            unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), target, piece) };
+        })
+    }
+
+    /// Maps a device's registers at `address` (page aligned) for user
+    /// space: device memory, read/write, never executable. Returns the
+    /// offset of the first register within the first page.
+    pub fn map_device(
+        &mut self,
+        address: u64,
+        registers: boot::boot_info::PhysicalRange,
+    ) -> Result<u64, Errno> {
+        let first_page = registers.start / PAGE_SIZE * PAGE_SIZE;
+        let length = registers.end().div_ceil(PAGE_SIZE) * PAGE_SIZE - first_page;
+        let end = address.checked_add(length).ok_or(Errno::InvalidArgument)?;
+        if end > libring::abi::MAP_LIMIT {
+            return Err(Errno::InvalidArgument);
+        }
+        let attributes = Attributes {
+            kind: MemoryKind::Device,
+            writable: true,
+            executable: false,
+            user: true,
+        };
+        let root = self.root;
+        let (result, tables_made) = with_frames(|frames| {
+            let mut tables = CountedTables {
+                tables: FrameTables { frames },
+                made: 0,
+            };
+            let result = page_table::map(
+                &mut tables,
+                root,
+                address as usize,
+                first_page,
+                length as usize,
+                attributes,
+                Granularity::PagesOnly,
+            );
+            (result, tables.made)
+        });
+        self.owned_frames += tables_made;
+        if let Err(error) = result {
+            // Take back whatever part got mapped (device pages free nothing).
+            for page in 0..length / PAGE_SIZE {
+                let page_address = address + page * PAGE_SIZE;
+                if self.physical(page_address).map(|(physical, _)| physical)
+                    == Some(first_page + page * PAGE_SIZE)
+                {
+                    let _ = self.unmap(page_address, PAGE_SIZE);
+                }
+            }
+            return Err(map_error(error));
+        }
+        cpu::publish_table_changes();
+        Ok(registers.start - first_page)
+    }
+
     /// Writes `bytes` at user address `address`, ignoring the user's write
     /// permission: for the kernel filling in a new process's read-only
     /// pages (program text, the startup block). The pages must be mapped.
@@ -310,9 +383,12 @@ impl AddressSpace {
         let freed = with_frames(|frames| {
             let mut tables = FrameTables { frames };
             let mut freed = 0;
-            page_table::tear_down(&mut tables, self.root, &mut |tables, frame| {
-                tables.frames.free(frame);
-                freed += 1;
+            page_table::tear_down(&mut tables, self.root, &mut |tables, descriptor| {
+                // Device registers are not RAM: nothing to give back.
+                if descriptor.memory_kind() != Some(MemoryKind::Device) {
+                    tables.frames.free(descriptor.address());
+                    freed += 1;
+                }
             });
             freed
         });

@@ -2,7 +2,10 @@
 
 use super::address_space::{AddressSpace, UserAccess};
 use super::elf;
+use super::handles::{EndpointId, HandleTable, Object};
 use crate::arch::user::enter_user;
+use crate::ring::drivers::Route;
+use crate::ring::forward::{Endpoint, Forward};
 use crate::ring::{KernelRing, Timer};
 use crate::scheduler::{self, ThreadId};
 use crate::sync::IrqMutex;
@@ -37,6 +40,8 @@ pub struct Process {
     pub ending: Option<Ending>,
     /// `ring_enter` calls so far.
     pub system_calls: u64,
+    /// Its capabilities.
+    pub handles: HandleTable,
     /// Free frames and heap pages just before it was created, for the
     /// leak report when it ends.
     frames_before: usize,
@@ -47,6 +52,11 @@ pub struct Process {
 pub struct System {
     pub processes: BTreeMap<ProcessId, Box<Process>>,
     pub timers: Vec<Timer>,
+    pub endpoints: BTreeMap<EndpointId, Endpoint>,
+    pub next_endpoint: EndpointId,
+    pub forwards: BTreeMap<u64, Forward>,
+    pub next_forward: u64,
+    pub routes: Vec<Route>,
     next_id: ProcessId,
     /// Set while the boot programs are being started: the machine stops
     /// when the last process ends, but not while more are on their way.
@@ -56,6 +66,11 @@ pub struct System {
 pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
     processes: BTreeMap::new(),
     timers: Vec::new(),
+    endpoints: BTreeMap::new(),
+    next_endpoint: 0,
+    forwards: BTreeMap::new(),
+    next_forward: 0,
+    routes: Vec::new(),
     next_id: 1,
     starting: false,
 });
@@ -81,6 +96,12 @@ pub enum CreateError {
     BadProgram(elf::ElfError),
     ArgumentsTooLong,
     OutOfMemory,
+    /// `Use` names an endpoint nobody serves (yet).
+    NoSuchService,
+    /// `Device`/`Interrupt` names a device the machine does not have.
+    NoSuchDevice,
+    /// More than eight startup handles.
+    TooManyHandles,
 }
 
 impl CreateError {
@@ -90,6 +111,9 @@ impl CreateError {
             CreateError::BadProgram(error) => error.describe(),
             CreateError::ArgumentsTooLong => "arguments too long",
             CreateError::OutOfMemory => "out of memory",
+            CreateError::NoSuchService => "no process serves the endpoint it should use",
+            CreateError::NoSuchDevice => "no such device",
+            CreateError::TooManyHandles => "more than eight startup handles",
         }
     }
 }
@@ -108,7 +132,7 @@ pub fn init() {
 
 /// Creates a process running `bin/<name>` from the initrd with `arguments`
 /// (the program's name comes first in its argv) and makes it runnable.
-pub fn create(name: &str, arguments: &[&str]) -> Result<ProcessId, CreateError> {
+pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<ProcessId, CreateError> {
     let mut path: heapless::String<64> = heapless::String::new();
     write!(path, "bin/{name}").map_err(|_| CreateError::NoSuchFile)?;
     let file = initrd::find(&path).ok_or(CreateError::NoSuchFile)?;
@@ -156,6 +180,26 @@ pub fn create(name: &str, arguments: &[&str]) -> Result<ProcessId, CreateError> 
             return Err(CreateError::OutOfMemory);
         }
     };
+    let mut handles = HandleTable::new();
+    let startup = match grant_handles(&mut system, id, grants, &mut handles) {
+        Ok((given, console)) => StartupBlock {
+            abi_version: ABI_VERSION,
+            argument_count: arguments.len() as u32 + 1,
+            ring: RING_ADDRESS,
+            arguments_length: argument_text.len() as u32,
+            handle_count: given.len() as u32,
+            handles: core::array::from_fn(|index| given.get(index).copied().unwrap_or(0)),
+            console,
+            reserved: 0,
+        },
+        Err(error) => {
+            // The thread finds no process and ends by itself.
+            drop(system);
+            let _ = address_space.destroy();
+            return Err(error);
+        }
+    };
+    let _ = address_space.fill(STARTUP_ADDRESS, startup.as_bytes());
     system.next_id += 1;
     let mut short_name = heapless::String::new();
     for character in name.chars() {
@@ -172,11 +216,72 @@ pub fn create(name: &str, arguments: &[&str]) -> Result<ProcessId, CreateError> 
         entry: plan.entry,
         ending: None,
         system_calls: 0,
+        handles,
         frames_before,
         heap_pages_before,
     };
     system.processes.insert(id, Box::new(process));
     Ok(id)
+}
+
+/// A capability a process is started with (until `init` hands them out
+/// from the system manifest, the kernel command line names them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant<'a> {
+    /// A new endpoint with this name, served by the process.
+    Serve(&'a str),
+    /// A client handle to the endpoint with this name (badge: the
+    /// process's id).
+    Use(&'a str),
+    /// The registers of this device (`console`: the console UART).
+    Device(&'a str),
+    /// The interrupt line of this device.
+    Interrupt(&'a str),
+}
+
+/// Makes the handles `grants` ask for, in order, for new process `id`.
+/// Returns them and the console handle (0 if none).
+fn grant_handles(
+    system: &mut System,
+    id: ProcessId,
+    grants: &[Grant],
+    handles: &mut HandleTable,
+) -> Result<(heapless::Vec<u32, 8>, u32), CreateError> {
+    let mut given = heapless::Vec::new();
+    let mut console = 0;
+    let uart = crate::boot_info().and_then(|info| info.console);
+    for grant in grants {
+        let object = match *grant {
+            Grant::Serve(name) => Object::Service {
+                endpoint: crate::ring::forward::create_endpoint(system, id, name),
+            },
+            Grant::Use(name) => {
+                let endpoint = crate::ring::forward::find_endpoint(system, name)
+                    .ok_or(CreateError::NoSuchService)?;
+                Object::Client {
+                    endpoint,
+                    badge: id as u64,
+                }
+            }
+            Grant::Device("console") => Object::Device {
+                registers: uart.ok_or(CreateError::NoSuchDevice)?.registers,
+            },
+            Grant::Interrupt("console") => Object::Interrupt {
+                interrupt: uart.ok_or(CreateError::NoSuchDevice)?.interrupt,
+            },
+            Grant::Device(_) | Grant::Interrupt(_) => return Err(CreateError::NoSuchDevice),
+        };
+        let handle = handles
+            .insert(object)
+            .map_err(|_| CreateError::OutOfMemory)?;
+        given
+            .push(handle)
+            .map_err(|_| CreateError::TooManyHandles)?;
+        if *grant == Grant::Use("console") {
+            console = handle;
+        }
+    }
+    Ok((given, console))
 }
 
 /// Maps and fills everything a new process needs.
@@ -216,6 +321,8 @@ fn build(
         arguments_length: argument_text.len() as u32,
         handle_count: 0,
         handles: [0; 8],
+        console: 0,
+        reserved: 0,
     };
     space.fill(STARTUP_ADDRESS, startup.as_bytes())?;
     space.fill(
@@ -292,6 +399,10 @@ pub fn end_current() -> ! {
         };
         system.timers.retain(|timer| timer.process != id);
         process.ring.stop_poller();
+        // Its endpoints die (their clients get ESRVDEAD), its requests to
+        // other servers are forgotten, its interrupt lines unrouted.
+        crate::ring::forward::process_ended(&mut system, id);
+        crate::ring::drivers::process_ended(&mut system, id);
         process
     };
     // Let the poller (if any) see that its process is gone and stop, so

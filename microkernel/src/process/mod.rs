@@ -20,6 +20,7 @@
 //!   tears it down at its next return towards EL0.
 
 pub mod elf;
+pub mod handles;
 
 #[cfg(target_os = "none")]
 pub mod address_space;

@@ -10,8 +10,8 @@
 //! Pure: unit tested on the host.
 
 use libring::abi::{
-    Errno, LOG_MAX, MAP_BASE, MAP_LIMIT, Opcode, PAGE_SIZE, Submission, SystemValue, map_flags,
-    submission_flags, timeout_flags,
+    Errno, LOG_MAX, MAP_BASE, MAP_LIMIT, Opcode, PAGE_SIZE, RECEIVE_SLOTS_MAX, RequestMessage,
+    Submission, SystemValue, map_flags, submission_flags, timeout_flags,
 };
 
 /// When a timeout fires.
@@ -64,6 +64,49 @@ pub enum Operation {
     SystemInfo {
         value: SystemValue,
     },
+    Receive {
+        handle: u32,
+        address: u64,
+        slots: u32,
+    },
+    Reply {
+        request: u64,
+        result: i32,
+        /// A handle to pass to the client; 0 for none.
+        handle: u32,
+    },
+    Copy {
+        /// `CopyOut` (server to client) when true, `CopyIn` when false.
+        to_client: bool,
+        request: u64,
+        offset: u64,
+        address: u64,
+        length: u32,
+    },
+    Mint {
+        handle: u32,
+        badge: u64,
+    },
+    IrqWait {
+        handle: u32,
+    },
+    IrqAck {
+        handle: u32,
+    },
+    MapDevice {
+        handle: u32,
+        address: u64,
+    },
+    /// A request for the server behind `handle`, passed on as it is.
+    Forward {
+        opcode: u8,
+        handle: u32,
+        address: u64,
+        length: u32,
+        operation_flags: u32,
+        offset: u64,
+        arguments: [u64; 3],
+    },
 }
 
 /// The fields an operation may use; the others must be zero.
@@ -113,8 +156,52 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             length: true,
             ..Uses::default()
         },
-        Opcode::Close => Uses {
+        Opcode::Close | Opcode::IrqWait | Opcode::IrqAck => Uses {
             handle: true,
+            ..Uses::default()
+        },
+        Opcode::Receive => Uses {
+            handle: true,
+            address: true,
+            length: true,
+            ..Uses::default()
+        },
+        Opcode::Reply => Uses {
+            handle: true,
+            arguments: 2,
+            ..Uses::default()
+        },
+        Opcode::CopyIn | Opcode::CopyOut => Uses {
+            address: true,
+            length: true,
+            offset: true,
+            arguments: 1,
+            ..Uses::default()
+        },
+        Opcode::Mint => Uses {
+            handle: true,
+            arguments: 1,
+            ..Uses::default()
+        },
+        Opcode::MapDevice => Uses {
+            handle: true,
+            address: true,
+            ..Uses::default()
+        },
+        // Forwarded: what the fields mean is the server's business.
+        Opcode::Read | Opcode::Write => Uses {
+            handle: true,
+            address: true,
+            length: true,
+            offset: true,
+            arguments: 3,
+            flags: u32::MAX,
+        },
+        Opcode::Control => Uses {
+            handle: true,
+            offset: true,
+            arguments: 3,
+            flags: u32::MAX,
             ..Uses::default()
         },
     };
@@ -184,6 +271,69 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             Operation::Log {
                 address: submission.address,
                 length: submission.length,
+            }
+        }
+        Opcode::Receive => {
+            let slots = submission.length / RequestMessage::SIZE;
+            let whole = submission.length.is_multiple_of(RequestMessage::SIZE);
+            if submission.handle == 0 || slots == 0 || slots > RECEIVE_SLOTS_MAX || !whole {
+                return invalid;
+            }
+            Operation::Receive {
+                handle: submission.handle,
+                address: submission.address,
+                slots,
+            }
+        }
+        Opcode::Reply => {
+            let Ok(result) = i32::try_from(second as i64) else {
+                return invalid;
+            };
+            Operation::Reply {
+                request: first,
+                result,
+                handle: submission.handle,
+            }
+        }
+        Opcode::CopyIn | Opcode::CopyOut => Operation::Copy {
+            to_client: opcode == Opcode::CopyOut,
+            request: first,
+            offset: submission.offset,
+            address: submission.address,
+            length: submission.length,
+        },
+        Opcode::Mint => Operation::Mint {
+            handle: submission.handle,
+            badge: first,
+        },
+        Opcode::IrqWait => Operation::IrqWait {
+            handle: submission.handle,
+        },
+        Opcode::IrqAck => Operation::IrqAck {
+            handle: submission.handle,
+        },
+        Opcode::MapDevice => {
+            let address = submission.address;
+            if !address.is_multiple_of(PAGE_SIZE) || !(MAP_BASE..MAP_LIMIT).contains(&address) {
+                return invalid;
+            }
+            Operation::MapDevice {
+                handle: submission.handle,
+                address,
+            }
+        }
+        Opcode::Read | Opcode::Write | Opcode::Control => {
+            if submission.handle == 0 {
+                return Err(Errno::BadHandle);
+            }
+            Operation::Forward {
+                opcode: submission.opcode,
+                handle: submission.handle,
+                address: submission.address,
+                length: submission.length,
+                operation_flags: submission.operation_flags,
+                offset: submission.offset,
+                arguments: submission.arguments,
             }
         }
         Opcode::SqPoll => Operation::SqPoll {

@@ -16,7 +16,7 @@
 
 use super::decode::{Deadline, Operation};
 use super::shared::Request;
-use super::{sq_poll, timers};
+use super::{drivers, forward, sq_poll, timers};
 use crate::arch::cpu;
 use crate::process::{self, Ending, ProcessId, SYSTEM, System};
 use crate::{console, mm, scheduler, time};
@@ -43,6 +43,9 @@ pub fn enter(id: ProcessId, to_submit: u32, min_complete: u32, flags: u32) -> i6
     if let Some(process) = system.process(id) {
         process.ring.publish_indices();
     }
+    // The process may have made room in its CQ for requests waiting at
+    // its endpoints.
+    forward::deliver_to(&mut system, id);
     let Some(process) = system.process(id) else {
         cpu::restore_interrupts(interrupts);
         return 0;
@@ -216,12 +219,85 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
                 Errno::InvalidArgument.result()
             }
         }
-        // No handles exist yet (they arrive with the servers issue).
-        Ok(Operation::Close { .. }) => Errno::BadHandle.result(),
+        Ok(Operation::Close { handle }) => process
+            .handles
+            .remove(handle)
+            .map_or_else(Errno::result, |_| 0),
         Ok(Operation::Cancel { target }) => cancel(system, id, request_id, target),
         Ok(Operation::Log { address, length }) => log(process, address, length),
         Ok(Operation::SqPoll { idle_microseconds }) => {
             sq_poll::configure(system, id, idle_microseconds)
+        }
+        Ok(Operation::Forward {
+            opcode,
+            handle,
+            address,
+            length,
+            operation_flags,
+            offset,
+            arguments,
+        }) => {
+            let submitted = forward::submit(
+                system,
+                id,
+                request_id,
+                opcode,
+                handle,
+                address,
+                length,
+                operation_flags,
+                offset,
+                arguments,
+            );
+            match submitted {
+                Ok(()) => {
+                    mark_running(system, id, request_id);
+                    return;
+                }
+                Err(error) => error.result(),
+            }
+        }
+        Ok(Operation::Receive {
+            handle,
+            address,
+            slots,
+        }) => {
+            mark_running(system, id, request_id);
+            match forward::receive(system, id, request_id, handle, address, slots) {
+                Ok(()) => return,
+                Err(error) => error.result(),
+            }
+        }
+        Ok(Operation::Reply {
+            request,
+            result,
+            handle,
+        }) => {
+            forward::reply(system, id, request, result, handle).map_or_else(Errno::result, |()| 0)
+        }
+        Ok(Operation::Copy {
+            to_client,
+            request,
+            offset,
+            address,
+            length,
+        }) => forward::copy(system, id, request, to_client, offset, address, length)
+            .unwrap_or_else(Errno::result),
+        Ok(Operation::Mint { handle, badge }) => {
+            forward::mint(system, id, handle, badge).unwrap_or_else(Errno::result)
+        }
+        Ok(Operation::IrqWait { handle }) => {
+            mark_running(system, id, request_id);
+            match drivers::irq_wait(system, id, request_id, handle) {
+                Ok(()) => return,
+                Err(error) => error.result(),
+            }
+        }
+        Ok(Operation::IrqAck { handle }) => {
+            drivers::irq_ack(system, id, handle).map_or_else(Errno::result, |()| 0)
+        }
+        Ok(Operation::MapDevice { handle, address }) => {
+            drivers::map_device(system, id, handle, address).unwrap_or_else(Errno::result)
         }
         Ok(Operation::SystemInfo { value }) => match value {
             SystemValue::FreeFrames => mm::free_frames().min(i32::MAX as usize) as i32,
@@ -288,7 +364,8 @@ fn arm_link_timeout(system: &mut System, id: ProcessId, request_id: u64) {
 }
 
 /// Removes request `request_id`, posts its final completion with `result`
-/// and drops its timer. Returns the removed request (`None` if it was not
+/// and lets go of whatever it held (its timer, its place at a server, its
+/// interrupt route). Returns the removed request (`None` if it was not
 /// pending). The chain is not touched: see [`finish`].
 fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) -> Option<Request> {
     let index = find(system, id, request_id)?;
@@ -301,7 +378,32 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
     };
     process.ring.post_final(completion);
     timers::disarm(system, id, request_id);
+    match request.operation {
+        Ok(Operation::Forward { .. }) => forward::client_gave_up(system, id, request_id),
+        Ok(Operation::Receive { .. }) => {
+            for endpoint in system.endpoints.values_mut() {
+                if endpoint.server == id
+                    && endpoint
+                        .receive
+                        .is_some_and(|receive| receive.request == request_id)
+                {
+                    endpoint.receive = None;
+                }
+            }
+        }
+        Ok(Operation::IrqWait { .. }) => drivers::wait_ended(system, id, request_id),
+        _ => {}
+    }
     Some(request)
+}
+
+/// Marks request `request_id` as started and not yet complete.
+fn mark_running(system: &mut System, id: ProcessId, request_id: u64) {
+    if let Some(index) = find(system, id, request_id)
+        && let Some(process) = system.process(id)
+    {
+        process.ring.requests[index].running = true;
+    }
 }
 
 /// Posts request `request_id`'s final completion and moves its chain on:

@@ -10,6 +10,9 @@
 //! - `timers`: `TIMEOUT` and `LINK_TIMEOUT` deadlines.
 //! - `sq_poll`: the optional kernel thread that drains a ring without
 //!   system calls.
+//! - `forward`: requests aimed at a handle go to the server behind it;
+//!   endpoints, grants, replies, server death.
+//! - `drivers`: interrupts routed to driver servers, device registers.
 //!
 //! # Invariants
 //! - No completion is ever lost: a submission is accepted only when a CQ
@@ -24,7 +27,11 @@
 pub mod decode;
 
 #[cfg(target_os = "none")]
+pub mod drivers;
+#[cfg(target_os = "none")]
 mod engine;
+#[cfg(target_os = "none")]
+pub mod forward;
 #[cfg(target_os = "none")]
 mod shared;
 #[cfg(target_os = "none")]

@@ -127,7 +127,7 @@ fn link_timeout_fired(system: &mut System, id: ProcessId, index: usize) {
 /// Posts multishot events that were kept back for lack of CQ room, now
 /// that the process may have made room, and re-arms their timers.
 fn retry_pending_events(system: &mut System) {
-    let mut pending: alloc::vec::Vec<(ProcessId, u64, u64)> = alloc::vec::Vec::new();
+    let mut pending: alloc::vec::Vec<(ProcessId, u64, Option<u64>)> = alloc::vec::Vec::new();
     for process in system.processes.values() {
         for request in process
             .ring
@@ -135,17 +135,23 @@ fn retry_pending_events(system: &mut System) {
             .iter()
             .filter(|request| request.pending_event)
         {
-            if let Ok(Operation::Timeout {
-                deadline: Deadline::After(period),
-                ..
-            }) = request.operation
-            {
-                pending.push((process.id, request.id, period));
+            match request.operation {
+                Ok(Operation::Timeout {
+                    deadline: Deadline::After(period),
+                    ..
+                }) => {
+                    pending.push((process.id, request.id, Some(period)));
+                }
+                // An interrupt that found the driver's CQ full.
+                Ok(Operation::IrqWait { .. }) => pending.push((process.id, request.id, None)),
+                _ => {}
             }
         }
     }
     for (id, request, period) in pending {
-        if engine::post_event(system, id, request, 0) {
+        if engine::post_event(system, id, request, 0)
+            && let Some(period) = period
+        {
             let deadline = absolute(Deadline::After(period));
             system.timers.push(Timer {
                 process: id,

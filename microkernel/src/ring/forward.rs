@@ -1,0 +1,491 @@
+//! Forwarding: requests a client aims at a handle go to the EL0 server
+//! behind it, and the server's answer comes back as the client's
+//! completion.
+//!
+//! ```text
+//!  client ring                 kernel                        server ring
+//!  SQE READ h, buf ──► Forward { client, grant } ──► queue ──► slot k of its
+//!                                                             RECEIVE buffer
+//!                                                    CQE (RECEIVE, result k, MORE)
+//!                     COPY_OUT id, offset, src ◄──────────── server copies
+//!                     (checked against the grant)
+//!  CQE (user_data, n) ◄── REPLY id, n ◄────────────────────── server answers;
+//!                                                             slot k is free
+//! ```
+//!
+//! A [`Forward`] lives from the client's submission until the server's
+//! `REPLY` (or the client's cancellation, or either side's death). The
+//! server never sees a client address: only the request id, the badge of
+//! the handle the request came through, and the client's plain arguments.
+//! Bytes move only through `COPY_IN`/`COPY_OUT`, inside the grant, while the
+//! request is pending.
+//!
+//! # Invariants
+//! - A forward is in its endpoint's queue or in one of the server's slots,
+//!   never both; a busy slot holds exactly one forward.
+//! - A request is delivered only when the server's CQ has a free slot for
+//!   the delivery's completion (so none is ever lost); otherwise it waits
+//!   in the queue, and delivery is tried again when the server enters the
+//!   kernel or answers a request.
+
+use super::engine::{self, post_event};
+use crate::process::handles::{EndpointId, Object};
+use crate::process::{ProcessId, System};
+use alloc::collections::VecDeque;
+use libring::abi::{Errno, FIRST_FORWARDED_OPCODE, Opcode, RequestMessage, grant_flags};
+use zerocopy::IntoBytes;
+
+/// A server's endpoint.
+pub struct Endpoint {
+    pub server: ProcessId,
+    pub name: heapless::String<16>,
+    /// The server's armed multishot `RECEIVE`, if any.
+    pub receive: Option<Receive>,
+    /// Message slots holding a request not yet answered (bit per slot).
+    pub busy_slots: u64,
+    /// Forwards waiting for a free slot, oldest first.
+    pub queue: VecDeque<u64>,
+    /// The server has died: new requests fail with `ESRVDEAD`.
+    pub dead: bool,
+}
+
+/// An armed `RECEIVE`.
+#[derive(Clone, Copy)]
+pub struct Receive {
+    pub request: u64,
+    pub address: u64,
+    pub slots: u32,
+}
+
+/// The client's buffer a server may read or write.
+#[derive(Clone, Copy)]
+pub struct Grant {
+    pub address: u64,
+    pub length: u64,
+    pub server_may_write: bool,
+}
+
+/// One forwarded request.
+pub struct Forward {
+    pub endpoint: EndpointId,
+    /// The client process and its request; `None` once the client has
+    /// cancelled or died (the server's answer then goes nowhere).
+    pub client: Option<(ProcessId, u64)>,
+    pub message: RequestMessage,
+    pub grant: Option<Grant>,
+    /// The server's message slot, once delivered.
+    pub slot: Option<u32>,
+}
+
+/// Creates an endpoint served by `server`.
+pub fn create_endpoint(system: &mut System, server: ProcessId, name: &str) -> EndpointId {
+    system.next_endpoint += 1;
+    let id = system.next_endpoint;
+    let mut short = heapless::String::new();
+    let _ = short.push_str(&name[..name.len().min(16)]);
+    let endpoint = Endpoint {
+        server,
+        name: short,
+        receive: None,
+        busy_slots: 0,
+        queue: VecDeque::new(),
+        dead: false,
+    };
+    system.endpoints.insert(id, endpoint);
+    id
+}
+
+/// The endpoint called `name`, if one exists and is alive.
+pub fn find_endpoint(system: &System, name: &str) -> Option<EndpointId> {
+    system
+        .endpoints
+        .iter()
+        .find(|(_, endpoint)| endpoint.name == name && !endpoint.dead)
+        .map(|(id, _)| *id)
+}
+
+/// A client's forwarded operation: checks the handle and the buffer, then
+/// queues the request for the server. `Err` completes the client's request
+/// at once; `Ok` leaves it running until the server answers.
+#[allow(clippy::too_many_arguments)]
+pub fn submit(
+    system: &mut System,
+    client: ProcessId,
+    client_request: u64,
+    opcode: u8,
+    handle: u32,
+    address: u64,
+    length: u32,
+    operation_flags: u32,
+    offset: u64,
+    arguments: [u64; 3],
+) -> Result<(), Errno> {
+    let process = system.process(client).ok_or(Errno::BadHandle)?;
+    let (endpoint, badge) = match process.handles.get(handle)? {
+        Object::Client { endpoint, badge } => (endpoint, badge),
+        _ => return Err(Errno::NotPermitted),
+    };
+    let grant = match opcode {
+        _ if opcode == Opcode::Read as u8 => {
+            process
+                .address_space
+                .check_writable(address, length as usize)?;
+            Some(Grant {
+                address,
+                length: length as u64,
+                server_may_write: true,
+            })
+        }
+        _ if opcode == Opcode::Write as u8 => {
+            process
+                .address_space
+                .check_readable(address, length as usize)?;
+            Some(Grant {
+                address,
+                length: length as u64,
+                server_may_write: false,
+            })
+        }
+        _ => None,
+    };
+    debug_assert!(opcode >= FIRST_FORWARDED_OPCODE);
+    match system.endpoints.get(&endpoint) {
+        Some(target) if !target.dead => {}
+        _ => return Err(Errno::ServerDead),
+    }
+    system.next_forward += 1;
+    let id = system.next_forward;
+    let message = RequestMessage {
+        request: id,
+        badge,
+        opcode,
+        grant: match grant {
+            Some(Grant {
+                server_may_write: true,
+                ..
+            }) => grant_flags::WRITE,
+            Some(Grant {
+                server_may_write: false,
+                ..
+            }) => grant_flags::READ,
+            None => 0,
+        },
+        length,
+        operation_flags,
+        offset,
+        arguments,
+        ..RequestMessage::default()
+    };
+    system.forwards.insert(
+        id,
+        Forward {
+            endpoint,
+            client: Some((client, client_request)),
+            message,
+            grant,
+            slot: None,
+        },
+    );
+    if let Some(target) = system.endpoints.get_mut(&endpoint) {
+        target.queue.push_back(id);
+    }
+    deliver(system, endpoint);
+    Ok(())
+}
+
+/// `RECEIVE`: arms the server's multishot receive on its endpoint.
+pub fn receive(
+    system: &mut System,
+    server: ProcessId,
+    request: u64,
+    handle: u32,
+    address: u64,
+    slots: u32,
+) -> Result<(), Errno> {
+    let process = system.process(server).ok_or(Errno::BadHandle)?;
+    let Object::Service { endpoint } = process.handles.get(handle)? else {
+        return Err(Errno::NotPermitted);
+    };
+    process
+        .address_space
+        .check_writable(address, (slots * RequestMessage::SIZE) as usize)?;
+    let target = system
+        .endpoints
+        .get_mut(&endpoint)
+        .ok_or(Errno::BadHandle)?;
+    if target.receive.is_some() {
+        return Err(Errno::Busy);
+    }
+    target.receive = Some(Receive {
+        request,
+        address,
+        slots,
+    });
+    deliver(system, endpoint);
+    Ok(())
+}
+
+/// Hands queued requests of `endpoint` to its server, as long as it has an
+/// armed `RECEIVE`, a free message slot and a free CQ slot.
+pub fn deliver(system: &mut System, endpoint: EndpointId) {
+    loop {
+        let Some(target) = system.endpoints.get(&endpoint) else {
+            return;
+        };
+        let (Some(receive), Some(&forward_id)) = (target.receive, target.queue.front()) else {
+            return;
+        };
+        let server = target.server;
+        let Some(slot) = (0..receive.slots).find(|slot| target.busy_slots & (1 << slot) == 0)
+        else {
+            return;
+        };
+        let Some(process) = system.process(server) else {
+            return;
+        };
+        if process.ring.free_slots() == 0 {
+            return; // tried again when the server next enters the kernel
+        }
+        let Some(forward) = system.forwards.get(&forward_id) else {
+            return;
+        };
+        let message = forward.message;
+        let Some(process) = system.process(server) else {
+            return;
+        };
+        let written = process.address_space.copy_to_user(
+            receive.address + (slot * RequestMessage::SIZE) as u64,
+            message.as_bytes(),
+        );
+        if written.is_err() {
+            // The server unmapped its own message buffer: its RECEIVE ends.
+            if let Some(target) = system.endpoints.get_mut(&endpoint) {
+                target.receive = None;
+            }
+            engine::finish(system, server, receive.request, Errno::Fault.result());
+            return;
+        }
+        if let Some(target) = system.endpoints.get_mut(&endpoint) {
+            target.queue.pop_front();
+            target.busy_slots |= 1 << slot;
+        }
+        if let Some(forward) = system.forwards.get_mut(&forward_id) {
+            forward.slot = Some(slot);
+        }
+        post_event(system, server, receive.request, slot as i32);
+    }
+}
+
+/// Tries delivery on every endpoint `server` serves (after it has made room
+/// in its CQ).
+pub fn deliver_to(system: &mut System, server: ProcessId) {
+    let mine: heapless::Vec<EndpointId, 16> = system
+        .endpoints
+        .iter()
+        .filter(|(_, endpoint)| endpoint.server == server)
+        .map(|(id, _)| *id)
+        .take(16)
+        .collect();
+    for endpoint in mine {
+        deliver(system, endpoint);
+    }
+}
+
+/// The forward `request` if it was delivered to `server` and is pending.
+fn owned_forward(system: &System, server: ProcessId, request: u64) -> Result<&Forward, Errno> {
+    let forward = system.forwards.get(&request).ok_or(Errno::NotFound)?;
+    let endpoint = system
+        .endpoints
+        .get(&forward.endpoint)
+        .ok_or(Errno::NotFound)?;
+    if endpoint.server != server || forward.slot.is_none() {
+        return Err(Errno::NotFound);
+    }
+    Ok(forward)
+}
+
+/// `REPLY`: completes forwarded request `request` for its client with
+/// `result` (or, with `pass`, a handle moved to the client), and frees its
+/// slot.
+pub fn reply(
+    system: &mut System,
+    server: ProcessId,
+    request: u64,
+    result: i32,
+    pass: u32,
+) -> Result<(), Errno> {
+    let forward = owned_forward(system, server, request)?;
+    let (endpoint, client, slot) = (forward.endpoint, forward.client, forward.slot);
+    // Check the handle to pass before anything changes.
+    let passed = match pass {
+        0 => None,
+        handle => Some(
+            system
+                .process(server)
+                .ok_or(Errno::BadHandle)?
+                .handles
+                .get(handle)?,
+        ),
+    };
+    system.forwards.remove(&request);
+    if let (Some(target), Some(slot)) = (system.endpoints.get_mut(&endpoint), slot) {
+        target.busy_slots &= !(1 << slot);
+    }
+    if let Some(process) = system.process(server)
+        && passed.is_some()
+    {
+        let _ = process.handles.remove(pass);
+    }
+    if let Some((client, client_request)) = client {
+        let mut result = result;
+        if let Some(object) = passed
+            && let Some(process) = system.process(client)
+        {
+            result = match process.handles.insert(object) {
+                Ok(handle) => handle as i32,
+                Err(error) => error.result(),
+            };
+        }
+        engine::finish(system, client, client_request, result);
+        engine::advance(system, client);
+    }
+    deliver(system, endpoint);
+    Ok(())
+}
+
+/// `COPY_IN` / `COPY_OUT`: moves bytes between the server's buffer and the
+/// grant of forwarded request `request`. Returns the number of bytes.
+pub fn copy(
+    system: &mut System,
+    server: ProcessId,
+    request: u64,
+    to_client: bool,
+    offset: u64,
+    address: u64,
+    length: u32,
+) -> Result<i32, Errno> {
+    let forward = owned_forward(system, server, request)?;
+    let (client, _) = forward.client.ok_or(Errno::Cancelled)?;
+    let grant = forward.grant.ok_or(Errno::NotPermitted)?;
+    if grant.server_may_write != to_client {
+        return Err(Errno::NotPermitted);
+    }
+    let end = offset.checked_add(length as u64).ok_or(Errno::Fault)?;
+    if end > grant.length {
+        return Err(Errno::Fault);
+    }
+    let (source, source_address, target, target_address) = if to_client {
+        (server, address, client, grant.address + offset)
+    } else {
+        (client, grant.address + offset, server, address)
+    };
+    // Check both sides first, so a bad buffer copies nothing.
+    system
+        .process(source)
+        .ok_or(Errno::Fault)?
+        .address_space
+        .check_readable(source_address, length as usize)?;
+    system
+        .process(target)
+        .ok_or(Errno::Fault)?
+        .address_space
+        .check_writable(target_address, length as usize)?;
+    const PIECE: usize = 256;
+    let mut buffer = [0u8; PIECE];
+    let mut done = 0usize;
+    while done < length as usize {
+        let piece = PIECE.min(length as usize - done);
+        let chunk = &mut buffer[..piece];
+        system
+            .process(source)
+            .ok_or(Errno::Fault)?
+            .address_space
+            .copy_from_user(source_address + done as u64, chunk)?;
+        system
+            .process(target)
+            .ok_or(Errno::Fault)?
+            .address_space
+            .copy_to_user(target_address + done as u64, chunk)?;
+        done += piece;
+    }
+    Ok(length as i32)
+}
+
+/// `MINT`: a new client handle to the endpoint of service handle `handle`.
+pub fn mint(system: &mut System, server: ProcessId, handle: u32, badge: u64) -> Result<i32, Errno> {
+    let process = system.process(server).ok_or(Errno::BadHandle)?;
+    let Object::Service { endpoint } = process.handles.get(handle)? else {
+        return Err(Errno::NotPermitted);
+    };
+    Ok(process.handles.insert(Object::Client { endpoint, badge })? as i32)
+}
+
+/// The client cancelled request `client_request` (or it was cut off by
+/// its chain or a link timeout): forget the client side. A queued request
+/// never reaches the server; a delivered one is answered into nothing.
+pub fn client_gave_up(system: &mut System, client: ProcessId, client_request: u64) {
+    let found = system
+        .forwards
+        .iter()
+        .find(|(_, forward)| forward.client == Some((client, client_request)))
+        .map(|(id, forward)| (*id, forward.endpoint, forward.slot));
+    let Some((id, endpoint, slot)) = found else {
+        return;
+    };
+    match slot {
+        None => {
+            system.forwards.remove(&id);
+            if let Some(target) = system.endpoints.get_mut(&endpoint) {
+                target.queue.retain(|queued| *queued != id);
+            }
+        }
+        Some(_) => {
+            if let Some(forward) = system.forwards.get_mut(&id) {
+                forward.client = None;
+            }
+        }
+    }
+}
+
+/// Process `id` is ending. Its endpoints die: every request they hold
+/// completes with `ESRVDEAD` in its client's ring. Its own requests to
+/// other servers are forgotten.
+pub fn process_ended(system: &mut System, id: ProcessId) {
+    let mut orphans: alloc::vec::Vec<(ProcessId, u64)> = alloc::vec::Vec::new();
+    for endpoint in system
+        .endpoints
+        .values_mut()
+        .filter(|endpoint| endpoint.server == id)
+    {
+        endpoint.dead = true;
+        endpoint.receive = None;
+        endpoint.queue.clear();
+        endpoint.busy_slots = 0;
+    }
+    let endpoints = &system.endpoints;
+    system.forwards.retain(|_, forward| {
+        let server_died = endpoints
+            .get(&forward.endpoint)
+            .is_none_or(|endpoint| endpoint.dead);
+        let client_died = matches!(forward.client, Some((client, _)) if client == id);
+        if server_died && let Some(client) = forward.client {
+            orphans.push(client);
+        }
+        if client_died {
+            forward.client = None;
+        }
+        !(server_died || (client_died && forward.slot.is_none()))
+    });
+    for endpoint in system.endpoints.values_mut() {
+        let forwards = &system.forwards;
+        endpoint
+            .queue
+            .retain(|queued| forwards.contains_key(queued));
+    }
+    for (client, client_request) in orphans {
+        if client != id {
+            engine::finish(system, client, client_request, Errno::ServerDead.result());
+            engine::advance(system, client);
+        }
+    }
+}
