@@ -562,7 +562,8 @@ mod tests {
     fn errno_results_are_negative_and_named() {
         assert_eq!(Errno::InvalidArgument.result(), -22);
         assert_eq!(Errno::from_result(-125), Some(Errno::Cancelled));
-        assert_eq!(Errno::from_result(-1), None);
+        assert_eq!(Errno::from_result(-1), Some(Errno::NotPermitted));
+        assert_eq!(Errno::from_result(-3), None);
         assert_eq!(Errno::Fault.name(), "EFAULT");
     }
 
