@@ -311,6 +311,12 @@ pub enum Opcode {
     /// write, never executable. Completes with the offset of the first
     /// register within the first page.
     MapDevice = 18,
+    /// Reads the kernel log (needs a kernel-log handle in `handle`):
+    /// completes, once there is some, with up to `length` bytes copied to
+    /// `address`. While a process reads it, the kernel stops writing its
+    /// log to the UART itself (see `docs/servers.md`): the console server
+    /// prints it.
+    LogRead = 19,
 
     // Forwarded to the server behind `handle` (any opcode from 32 up).
     /// Read up to `length` bytes into `address` (a grant the server may
@@ -395,6 +401,7 @@ impl TryFrom<u8> for Opcode {
             16 => Opcode::IrqWait,
             17 => Opcode::IrqAck,
             18 => Opcode::MapDevice,
+            19 => Opcode::LogRead,
             32 => Opcode::Read,
             33 => Opcode::Write,
             34 => Opcode::Control,
@@ -552,7 +559,7 @@ mod tests {
                 Ok(opcode) => assert_eq!(opcode as u8, value),
                 Err(error) => {
                     assert_eq!(error, Errno::InvalidArgument);
-                    assert!((19..32).contains(&value) || value > 34);
+                    assert!((20..32).contains(&value) || value > 34);
                 }
             }
         }

@@ -11,6 +11,8 @@
 //! - [`ring`]: the process's side of its ring (push, submit, read
 //!   completions, or `run` one operation to completion), over any
 //!   [`ring::Kernel`].
+//! - [`server`]: a helper for servers: take forwarded requests with one
+//!   multishot `RECEIVE`, move their data, answer them with `REPLY`.
 //! - `runtime` (feature `runtime`, programs only): `_start`, the argument
 //!   list, `print!`, the heap and the panic handler for a user program. The
 //!   kernel uses libring without it.
@@ -24,6 +26,7 @@ pub mod abi;
 pub mod heap;
 pub mod ops;
 pub mod ring;
+pub mod server;
 // On the host the runtime's pure parts (argument parsing, the print
 // buffer) are compiled for their unit tests; the rest needs the machine.
 #[cfg(any(test, all(feature = "runtime", target_os = "none")))]

@@ -14,16 +14,25 @@
 //! # let _ = (sleep, after);
 //! ```
 //!
+//! The constructors come in four groups: kernel operations (`nop` to
+//! `system_info`), the server side (`receive`, `reply`, `copy_in`,
+//! `copy_out`, `mint`), drivers (`irq_wait`, `irq_ack`, `map_device`), and
+//! requests forwarded to a server (`read`, `write`, `control`).
+//!
 //! # Invariants
 //! - Every constructor starts from an all-zero submission and sets only the
 //!   fields its operation uses, so reserved and unused fields are zero.
 //! - Nothing here touches memory: a submission is a plain value until it is
-//!   pushed onto a ring (see [`crate::ring`]).
+//!   pushed onto a ring (see [`crate::ring`]). One that names a buffer
+//!   records only its address and length; the buffer must outlive the
+//!   operation, which [`crate::ring::Ring::run`] makes sure of.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use crate::abi::{Opcode, Submission, SystemValue, map_flags, submission_flags, timeout_flags};
+use crate::abi::{
+    Opcode, RequestMessage, Submission, SystemValue, map_flags, submission_flags, timeout_flags,
+};
 
 /// An all-zero submission for `opcode`: the starting point of every
 /// constructor below.
@@ -165,6 +174,164 @@ pub const fn system_info(value: SystemValue) -> Submission {
     with_argument(Opcode::SystemInfo, value as u64)
 }
 
+/// The length of a buffer as a submission records it. A slice longer than
+/// `u32::MAX` bytes is recorded as its first `u32::MAX` bytes: a shorter
+/// operation on the same buffer, never one reaching past its end.
+fn buffer_length(length: usize) -> u32 {
+    u32::try_from(length).unwrap_or(u32::MAX)
+}
+
+// --------------------------------------------------------- server side
+
+/// `RECEIVE`: takes requests sent to the endpoint behind `service` (a
+/// service handle), for as long as it runs (multishot). Each request is
+/// written as a [`RequestMessage`] into one of the `slot_count` message
+/// slots at `slots_address`, and completes this submission with the slot's
+/// index, flagged `completion_flags::MORE`. A slot stays busy until its
+/// request is answered with [`reply`].
+///
+/// The slots are written by the kernel long after this returns, so they
+/// must stay alive, and be read only as the kernel finishes with them, for
+/// as long as the `RECEIVE` runs; [`crate::server::Server`] does that
+/// bookkeeping for you. More than [`crate::abi::RECEIVE_SLOTS_MAX`] slots
+/// (or so many that the byte length overflows) are refused with `-EINVAL`.
+pub const fn receive(service: u32, slots_address: u64, slot_count: u32) -> Submission {
+    let mut submission = blank(Opcode::Receive);
+    submission.handle = service;
+    submission.address = slots_address;
+    submission.length = slot_count.saturating_mul(RequestMessage::SIZE);
+    submission
+}
+
+/// `REPLY`: answers forwarded request `request` with `result`, which
+/// becomes the client's completion, and frees the request's message slot
+/// for the next one. With `pass_handle` non-zero, that handle moves from
+/// this process to the client, and the client's result is its number
+/// there. Completes with 0, or `-ENOENT` if `request` is not pending here.
+pub const fn reply(request: u64, result: i32, pass_handle: u32) -> Submission {
+    let mut submission = with_argument(Opcode::Reply, request);
+    // Sign-extended: the kernel takes `arguments[1]` as an i64 and refuses
+    // (-EINVAL) one that does not fit an i32, so -22 must be all ones above.
+    submission.arguments[1] = result as i64 as u64;
+    submission.handle = pass_handle;
+    submission
+}
+
+/// `COPY_IN`: copies up to `length` bytes from forwarded request
+/// `request`'s grant, starting `offset` bytes into it, to this process's
+/// buffer at `address`. Completes with the number of bytes copied. Only
+/// while the request is pending, only inside the grant, and only if the
+/// client let the server read it (`grant_flags::READ`, a `WRITE`).
+pub const fn copy_in(request: u64, offset: u64, address: u64, length: u32) -> Submission {
+    copy(Opcode::CopyIn, request, offset, address, length)
+}
+
+/// `COPY_OUT`: copies `length` bytes from this process's buffer at
+/// `address` into forwarded request `request`'s grant, starting `offset`
+/// bytes into it. Completes with the number of bytes copied. The mirror
+/// of [`copy_in`], for a grant the client lets the server write
+/// (`grant_flags::WRITE`, a `READ`).
+pub const fn copy_out(request: u64, offset: u64, address: u64, length: u32) -> Submission {
+    copy(Opcode::CopyOut, request, offset, address, length)
+}
+
+/// `COPY_IN` or `COPY_OUT`: they use the same fields.
+const fn copy(opcode: Opcode, request: u64, offset: u64, address: u64, length: u32) -> Submission {
+    let mut submission = with_argument(opcode, request);
+    submission.offset = offset;
+    submission.address = address;
+    submission.length = length;
+    submission
+}
+
+/// `MINT`: makes a new client handle, in this process's table, to the
+/// endpoint of service handle `service`, carrying `badge`: the server sees
+/// the badge in every request sent through the new handle, so it can tell
+/// its clients apart. Completes with the new handle.
+pub const fn mint(service: u32, badge: u64) -> Submission {
+    let mut submission = with_argument(Opcode::Mint, badge);
+    submission.handle = service;
+    submission
+}
+
+// -------------------------------------------------------------- drivers
+
+/// `IRQ_WAIT`: one completion per interrupt on the line behind IRQ handle
+/// `handle`, each flagged `completion_flags::MORE` (multishot). After each
+/// interrupt the line stays masked until [`irq_ack`].
+pub const fn irq_wait(handle: u32) -> Submission {
+    let mut submission = blank(Opcode::IrqWait);
+    submission.handle = handle;
+    submission
+}
+
+/// `IRQ_ACK`: unmasks the line behind IRQ handle `handle` again, once the
+/// driver has dealt with the device (cleared its interrupt).
+pub const fn irq_ack(handle: u32) -> Submission {
+    let mut submission = blank(Opcode::IrqAck);
+    submission.handle = handle;
+    submission
+}
+
+/// `MAP_DEVICE`: maps the registers of the device behind device handle
+/// `handle` at `address` (page aligned, inside `[MAP_BASE, MAP_LIMIT)`),
+/// as device memory, read and write, never executable. Completes with the
+/// offset of the first register within the first page: the registers are
+/// at `address + result`.
+pub const fn map_device(handle: u32, address: u64) -> Submission {
+    let mut submission = blank(Opcode::MapDevice);
+    submission.handle = handle;
+    submission.address = address;
+    submission
+}
+
+// ------------------------------------- forwarded to the server behind a handle
+
+/// `READ`: asks the server behind `handle` for up to `buffer.len()` bytes,
+/// from `offset` where that means something (a file; the console ignores
+/// it). Completes with the number of bytes read, 0 at end of file.
+///
+/// The kernel lends `buffer` to the server (a grant it may write) until
+/// the server replies, long after this returns. So `buffer` must stay
+/// alive, and untouched, until this submission's completion has been
+/// read, which the borrow checker cannot see. [`crate::ring::Ring::run`]
+/// does all of that in one call.
+pub fn read(handle: u32, buffer: &mut [u8], offset: u64) -> Submission {
+    let mut submission = blank(Opcode::Read);
+    submission.handle = handle;
+    // A user address is at most 48 bits, so a pointer always fits in u64.
+    submission.address = buffer.as_mut_ptr() as u64;
+    submission.length = buffer_length(buffer.len());
+    submission.offset = offset;
+    submission
+}
+
+/// `WRITE`: asks the server behind `handle` to take `bytes`, at `offset`
+/// where that means something. Completes with the number of bytes
+/// written.
+///
+/// As for [`read`], `bytes` is lent to the server until it replies, so it
+/// must stay alive and unchanged until this submission's completion has
+/// been read; [`crate::ring::Ring::run`] does that.
+pub fn write(handle: u32, bytes: &[u8], offset: u64) -> Submission {
+    let mut submission = blank(Opcode::Write);
+    submission.handle = handle;
+    submission.address = bytes.as_ptr() as u64;
+    submission.length = buffer_length(bytes.len());
+    submission.offset = offset;
+    submission
+}
+
+/// `CONTROL`: a request whose meaning the server behind `handle` defines,
+/// by `arguments` (the console's: `arguments[0]` 1 for raw input, 0 for
+/// lines).
+pub const fn control(handle: u32, arguments: [u64; 3]) -> Submission {
+    let mut submission = blank(Opcode::Control);
+    submission.handle = handle;
+    submission.arguments = arguments;
+    submission
+}
+
 /// Chainable adjustments to a submission, so a whole request reads as one
 /// expression: `ops::nop().with_user_data(3).linked()`.
 pub trait SubmissionOptions {
@@ -192,7 +359,7 @@ impl SubmissionOptions for Submission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abi::{MAP_BASE, PAGE_SIZE};
+    use crate::abi::{Errno, FIRST_FORWARDED_OPCODE, MAP_BASE, PAGE_SIZE};
 
     /// What `opcode` with every other field zero looks like.
     fn zero(opcode: Opcode) -> Submission {
@@ -278,6 +445,123 @@ mod tests {
         expected.length = 6;
         assert_eq!(submission, expected);
         assert_eq!(log(&[]).length, 0);
+    }
+
+    #[test]
+    fn receive_records_the_service_and_the_slot_array() {
+        let mut expected = zero(Opcode::Receive);
+        expected.handle = 3;
+        expected.address = MAP_BASE;
+        expected.length = 16 * 64;
+        assert_eq!(receive(3, MAP_BASE, 16), expected);
+        assert_eq!(
+            receive(3, MAP_BASE, u32::MAX).length,
+            u32::MAX,
+            "an overflowing count saturates, and the kernel refuses it"
+        );
+    }
+
+    #[test]
+    fn reply_sign_extends_the_result_and_passes_a_handle() {
+        let mut expected = zero(Opcode::Reply);
+        expected.arguments = [77, 5, 0];
+        assert_eq!(reply(77, 5, 0), expected);
+
+        let failed = reply(77, Errno::Interrupted.result(), 0);
+        assert_eq!(failed.arguments[1], (-4i64) as u64);
+        assert_eq!(failed.arguments[1] as i64, -4, "fits an i32 as an i64");
+        for result in [0, 1, -1, i32::MIN, i32::MAX] {
+            let submission = reply(1, result, 0);
+            assert_eq!(i32::try_from(submission.arguments[1] as i64), Ok(result));
+        }
+
+        let mut expected = zero(Opcode::Reply);
+        expected.arguments = [8, 0, 0];
+        expected.handle = 6;
+        assert_eq!(reply(8, 0, 6), expected);
+    }
+
+    #[test]
+    fn copy_in_and_copy_out_use_request_offset_address_and_length() {
+        for (submission, opcode) in [
+            (copy_in(9, 256, 0x4000, 100), Opcode::CopyIn),
+            (copy_out(9, 256, 0x4000, 100), Opcode::CopyOut),
+        ] {
+            let mut expected = zero(opcode);
+            expected.arguments[0] = 9;
+            expected.offset = 256;
+            expected.address = 0x4000;
+            expected.length = 100;
+            assert_eq!(submission, expected, "{opcode:?}");
+        }
+    }
+
+    #[test]
+    fn mint_carries_the_service_handle_and_the_badge() {
+        let mut expected = zero(Opcode::Mint);
+        expected.handle = 1;
+        expected.arguments[0] = 0xbad9e;
+        assert_eq!(mint(1, 0xbad9e), expected);
+    }
+
+    #[test]
+    fn driver_operations_use_the_handle_field() {
+        for (submission, opcode) in [(irq_wait(4), Opcode::IrqWait), (irq_ack(4), Opcode::IrqAck)] {
+            let mut expected = zero(opcode);
+            expected.handle = 4;
+            assert_eq!(submission, expected, "{opcode:?}");
+        }
+        let mut expected = zero(Opcode::MapDevice);
+        expected.handle = 2;
+        expected.address = MAP_BASE + (1 << 30);
+        assert_eq!(map_device(2, MAP_BASE + (1 << 30)), expected);
+    }
+
+    #[test]
+    fn read_and_write_lend_the_buffer_at_an_offset() {
+        let mut buffer = [0u8; 32];
+        let address = buffer.as_ptr() as u64;
+        let mut expected = zero(Opcode::Read);
+        expected.handle = 5;
+        expected.address = address;
+        expected.length = 32;
+        expected.offset = 1024;
+        assert_eq!(read(5, &mut buffer, 1024), expected);
+
+        let bytes = b"hello\n";
+        let mut expected = zero(Opcode::Write);
+        expected.handle = 5;
+        expected.address = bytes.as_ptr() as u64;
+        expected.length = 6;
+        assert_eq!(write(5, bytes, 0), expected);
+        assert_eq!(write(5, &[], 0).length, 0);
+    }
+
+    #[test]
+    fn a_buffer_too_long_to_record_is_recorded_as_its_prefix() {
+        assert_eq!(buffer_length(7), 7);
+        assert_eq!(buffer_length(u32::MAX as usize), u32::MAX);
+        assert_eq!(buffer_length(u32::MAX as usize + 10), u32::MAX);
+    }
+
+    #[test]
+    fn control_carries_the_three_arguments() {
+        let mut expected = zero(Opcode::Control);
+        expected.handle = 7;
+        expected.arguments = [1, 2, 3];
+        assert_eq!(control(7, [1, 2, 3]), expected);
+    }
+
+    #[test]
+    fn forwarded_operations_use_forwarded_opcodes() {
+        let mut buffer = [0u8; 1];
+        for submission in [
+            read(1, &mut buffer, 0),
+            write(1, b"x", 0),
+            control(1, [0; 3]),
+        ] {
+            assert!(submission.opcode >= FIRST_FORWARDED_OPCODE);
+        }
     }
 
     #[test]

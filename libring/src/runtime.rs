@@ -10,8 +10,11 @@
 //!   returns.
 //! - [`with_ring`]: the process's one [`Ring`](crate::ring::Ring), for
 //!   programs that want more than the helpers below.
-//! - [`crate::print!`] and [`crate::println!`]: formatted text to the
-//!   kernel log, a line at a time (see [`LogWriter`]).
+//! - [`handles`] and [`console`]: the handles the process was started
+//!   with (from the startup block).
+//! - [`crate::print!`] and [`crate::println!`]: formatted text, a line at
+//!   a time (see [`LogWriter`]), as a `WRITE` to the console server when
+//!   the process has a [`console`] handle, else to the kernel log.
 //! - A global allocator, so `alloc` works: libring's size-class
 //!   [`Heap`](crate::heap::Heap) over pages from the `MAP` operation.
 //! - A panic handler that prints `panic in <program>: <message> at
@@ -54,6 +57,7 @@
 #![warn(missing_docs)]
 
 mod arguments;
+mod handles;
 mod log_writer;
 
 #[cfg(target_os = "none")]
@@ -68,11 +72,12 @@ mod start;
 mod syscall;
 
 pub use arguments::{ArgumentIterator, Arguments};
+pub use handles::{HANDLES_MAX, StartupHandles};
 pub use log_writer::{LOG_BUFFER_SIZE, LogWriter};
 
 #[cfg(target_os = "none")]
 pub use print::print_arguments;
 #[cfg(target_os = "none")]
-pub use start::{exit, with_ring};
+pub use start::{console, exit, handles, with_ring};
 #[cfg(target_os = "none")]
 pub use syscall::Syscall;

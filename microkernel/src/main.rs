@@ -147,6 +147,7 @@ mod kernel {
                     Some(("use", endpoint)) => process::Grant::Use(endpoint),
                     Some(("device", device)) => process::Grant::Device(device),
                     Some(("irq", device)) => process::Grant::Interrupt(device),
+                    None if option == "klog" => process::Grant::KernelLog,
                     _ => {
                         bad_option = Some(option);
                         break;

@@ -35,6 +35,9 @@ pub fn shutdown_after_failure() -> ! {
 }
 
 fn power_off() -> ! {
+    // The console server may hold kept kernel log: it is not going to
+    // print it now, so write it out directly.
+    console::stop_buffering();
     console::flush();
     let _ = cpu::disable_interrupts();
     if let Some(method) = psci_method() {

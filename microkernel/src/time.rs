@@ -47,7 +47,9 @@ fn on_tick(_interrupt: u32) {
     timer::fire_at(next);
     let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
     scheduler::tick(now);
-    crate::ring::expire_timers(&mut crate::process::SYSTEM.lock(), now_nanoseconds());
+    let mut system = crate::process::SYSTEM.lock();
+    crate::ring::expire_timers(&mut system, now_nanoseconds());
+    crate::ring::drivers::deliver_log(&mut system);
 }
 
 /// Ticks since the timer started.

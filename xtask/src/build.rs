@@ -2,16 +2,19 @@
 //!
 //! 1. cargo builds the `microkernel` binary for the kernel target: an ELF.
 //! 2. [`kernel_image`] turns the ELF into `target/annulus/<profile>/Image`.
-//! 3. cargo builds the user programs (the `init` crate's binaries) for the
-//!    same target, in a separate run so libring's `runtime` feature never
-//!    reaches the kernel's copy of libring.
+//! 3. cargo builds the user programs for the same target, in a separate
+//!    run so libring's `runtime` feature never reaches the kernel's copy of
+//!    libring: the `init` crate's binaries and every server, one crate per
+//!    folder of `servers/` that has a `Cargo.toml`, whose binary is named
+//!    like its folder ([`server_names`]). All in one cargo invocation, so
+//!    they share one build of libring.
 //! 4. [`initrd`] packs `boot/initrd/` and the programs (as `bin/<name>`)
 //!    into `target/annulus/initrd.cpio`.
 //!
 //! `run`, `test` and `gdb` call [`build`] first, so they always boot what the
 //! sources say.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::workspace::{KERNEL_TARGET, Profile, Workspace};
 use crate::{Result, initrd, kernel_image, tools};
@@ -78,31 +81,46 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<BuiltKernel> {
     Ok(BuiltKernel { elf, image, initrd })
 }
 
-/// Builds the user programs (the `init` crate's binaries) for the kernel's
-/// target and returns each one's name and ELF file, for `bin/` in the
-/// initrd.
+/// Builds the user programs (the `init` crate's binaries and one binary
+/// per server crate) for the kernel's target and returns each one's name
+/// and ELF file, for `bin/` in the initrd.
 fn build_programs(workspace: &Workspace, profile: Profile) -> Result<Vec<(String, Vec<u8>)>> {
+    let servers = server_names(&workspace.root.join("servers"))?;
     let mut cargo = tools::cargo(workspace);
-    cargo.args([
-        "build",
-        "--package",
-        "init",
-        "--bins",
-        "--target",
-        KERNEL_TARGET,
-    ]);
+    cargo.arg("build");
+    cargo.args(program_packages(&servers));
+    cargo.args(["--bins", "--target", KERNEL_TARGET]);
     if profile == Profile::Release {
         cargo.arg("--release");
     }
     tools::run_to_completion(&mut cargo)?;
+    let mut names = program_names(workspace)?;
+    for server in servers {
+        if names.contains(&server) {
+            return Err(format!(
+                "servers/{server} and init/ both make a program called {server}: \
+                 bin/{server} can only be one of them"
+            ));
+        }
+        names.push(server);
+    }
     let mut programs = Vec::new();
-    for name in program_names(workspace)? {
+    for name in names {
         let path = workspace.program_elf(profile, &name);
         let elf = std::fs::read(&path)
             .map_err(|error| format!("cannot read the program {}: {error}", path.display()))?;
         programs.push((name, elf));
     }
     Ok(programs)
+}
+
+/// `--package` arguments for every crate of user programs: `init` and each
+/// server. (`cargo xtask clippy` lints the same list.)
+pub fn program_packages(servers: &[String]) -> Vec<String> {
+    std::iter::once("init")
+        .chain(servers.iter().map(String::as_str))
+        .flat_map(|package| ["--package".to_string(), package.to_string()])
+        .collect()
 }
 
 /// The `init` crate's binaries: `init` itself (src/main.rs) and one per
@@ -126,8 +144,54 @@ fn program_names(workspace: &Workspace) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The server crates: every folder of `servers` (the workspace's
+/// `servers/`) that holds a `Cargo.toml`, sorted. Each is a package named
+/// like its folder, whose binary has that name too. A folder without a
+/// `Cargo.toml` (notes, a server not started yet) is not a crate, and a
+/// missing `servers/` means no servers. Nothing else is skipped: a crate
+/// listed here that does not build fails the build.
+pub fn server_names(servers: &Path) -> Result<Vec<String>> {
+    let listing = match std::fs::read_dir(servers) {
+        Ok(listing) => listing,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(format!("cannot list {}: {error}", servers.display())),
+    };
+    let mut names = Vec::new();
+    for item in listing {
+        let path = item
+            .map_err(|error| format!("cannot list {}: {error}", servers.display()))?
+            .path();
+        if !path.join("Cargo.toml").is_file() {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .filter(|name| is_package_name(name))
+            .ok_or_else(|| {
+                format!(
+                    "{} holds a crate, but its folder name is not a usable package name",
+                    path.display()
+                )
+            })?;
+        names.push(name.to_string());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Could `name` be a cargo package and binary name (and a file in the
+/// initrd's `bin/`)?
+fn is_package_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(['-', '.'])
+        && name
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || "-_".contains(character))
+}
+
 /// Writes a file, making its folder first.
-fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)
             .map_err(|error| format!("cannot create {}: {error}", folder.display()))?;
@@ -138,4 +202,81 @@ fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 /// A size in KiB, rounded up so that a small file never shows as 0.
 fn kibibytes(bytes: usize) -> usize {
     bytes.div_ceil(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh, empty folder under the system's temporary folder.
+    fn scratch_folder(test: &str) -> PathBuf {
+        let folder =
+            std::env::temp_dir().join(format!("annulus-xtask-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        folder
+    }
+
+    fn make_crate(servers: &Path, name: &str) {
+        std::fs::create_dir_all(servers.join(name).join("src")).unwrap();
+        std::fs::write(servers.join(name).join("Cargo.toml"), "[package]\n").unwrap();
+    }
+
+    #[test]
+    fn every_folder_with_a_cargo_toml_is_a_server_in_sorted_order() {
+        let servers = scratch_folder("servers-found");
+        make_crate(&servers, "testserver");
+        make_crate(&servers, "console");
+        // Not crates: a folder without a manifest, and a loose file.
+        std::fs::create_dir_all(servers.join("fs")).unwrap();
+        std::fs::write(servers.join("README.md"), "notes").unwrap();
+        assert_eq!(
+            server_names(&servers).unwrap(),
+            ["console", "testserver"],
+            "sorted, and only the crates"
+        );
+        std::fs::remove_dir_all(&servers).unwrap();
+    }
+
+    #[test]
+    fn no_servers_folder_means_no_servers() {
+        let missing = scratch_folder("servers-missing").join("servers");
+        assert_eq!(server_names(&missing).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_crate_folder_that_cannot_be_a_package_name_is_an_error() {
+        let servers = scratch_folder("servers-bad-name");
+        make_crate(&servers, "my server");
+        let error = server_names(&servers).unwrap_err();
+        assert!(error.contains("my server"), "{error}");
+        std::fs::remove_dir_all(&servers).unwrap();
+    }
+
+    #[test]
+    fn init_and_every_server_are_built_in_one_cargo_run() {
+        let servers = ["console".to_string(), "testserver".to_string()];
+        assert_eq!(
+            program_packages(&servers),
+            [
+                "--package",
+                "init",
+                "--package",
+                "console",
+                "--package",
+                "testserver"
+            ]
+        );
+        assert_eq!(program_packages(&[]), ["--package", "init"]);
+    }
+
+    #[test]
+    fn package_names_are_words_dashes_and_underscores() {
+        for good in ["console", "test-server", "fs_ram2"] {
+            assert!(is_package_name(good), "{good}");
+        }
+        for bad in ["", ".hidden", "-x", "a b", "a/b", "ü"] {
+            assert!(!is_package_name(bad), "{bad}");
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! are linted. Warnings are errors, as in CI.
 
 use crate::workspace::{KERNEL_TARGET, Workspace};
-use crate::{Result, tools};
+use crate::{Result, build, tools};
 
 /// Runs the three clippy passes; returns whether all were clean.
 pub fn clippy(workspace: &Workspace) -> Result<bool> {
@@ -13,7 +13,7 @@ pub fn clippy(workspace: &Workspace) -> Result<bool> {
 
     // The host pass covers the default members: every crate but the user
     // programs in init/, which only build for the kernel's target.
-    let host_pass = ["clippy", "--all-targets", "--", "-D", "warnings"];
+    let host_pass = ["clippy", "--all-targets", "--", "-D", "warnings"].map(String::from);
     let kernel_pass = [
         "clippy",
         "--package",
@@ -25,19 +25,15 @@ pub fn clippy(workspace: &Workspace) -> Result<bool> {
         "--",
         "-D",
         "warnings",
-    ];
+    ]
+    .map(String::from);
 
-    // The user programs, with libring's runtime, for the kernel's target.
-    let programs_pass = [
-        "clippy",
-        "--package",
-        "init",
-        "--target",
-        KERNEL_TARGET,
-        "--",
-        "-D",
-        "warnings",
-    ];
+    // The user programs (init's and every server's), with libring's
+    // runtime, for the kernel's target.
+    let servers = build::server_names(&workspace.root.join("servers"))?;
+    let mut programs_pass = vec!["clippy".to_string()];
+    programs_pass.extend(build::program_packages(&servers));
+    programs_pass.extend(["--target", KERNEL_TARGET, "--", "-D", "warnings"].map(String::from));
 
     let mut all_clean = true;
     // Every pass runs even if one fails, so one run shows everything.

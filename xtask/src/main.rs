@@ -15,7 +15,8 @@
 //! - [`build`] is `build`, the pipeline from sources to Image and initrd.
 //! - [`kernel_image`] and [`initrd`] are its two conversions, pure and tested.
 //! - [`qemu`] is `run` and `gdb`.
-//! - [`host_tests`] and [`qemu_tests`] are `test`.
+//! - [`host_tests`] and [`qemu_tests`] are `test`; [`serial`] reads and
+//!   types on a test run's serial port.
 //! - [`clippy`] is `clippy`.
 //!
 //! # Principles
@@ -34,6 +35,7 @@ mod initrd;
 mod kernel_image;
 mod qemu;
 mod qemu_tests;
+mod serial;
 mod tools;
 mod workspace;
 

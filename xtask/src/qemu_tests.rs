@@ -15,7 +15,7 @@
 //!
 //! To test on another machine, add a row to [`QEMU_TESTS`].
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use crate::arguments::TestOptions;
 use crate::build::{self, BuiltKernel};
 use crate::qemu::boot_arguments;
+use crate::serial::{InputScript, LineSplitter, show_input};
 use crate::tools::{self, QEMU};
 use crate::workspace::Workspace;
 use crate::{Result, TestCounts};
@@ -41,6 +42,10 @@ pub struct QemuTestConfig {
     /// Text the serial output must contain: proof that the kernel saw the
     /// machine as it is, or that its report says what it must.
     pub expected: &'static [&'static str],
+    /// What to type on the serial port, and when: (text to wait for in the
+    /// output, text to send), in order; see [`InputScript`]. A run that
+    /// ends with input left unsent fails.
+    pub input: &'static [(&'static str, &'static str)],
 }
 
 /// How a run must end.
@@ -55,6 +60,16 @@ pub enum Outcome {
     /// if `bystander` ran, every one of its lines must be there, whole and
     /// in order.
     ProgramsEnd { suite: Option<&'static str> },
+    /// User programs ran beside servers that never exit (the console), so
+    /// the machine never powers off by itself: the run is over once every
+    /// text of `until` has appeared (each within one line, `*` for any
+    /// text) and the output has then been quiet for [`QUIET_AFTER_UNTIL`];
+    /// xtask stops QEMU then. Judged like `ProgramsEnd`, except that
+    /// `every process has ended` is not wanted.
+    ServersRemain {
+        suite: Option<&'static str>,
+        until: &'static [&'static str],
+    },
     /// The kernel stops on purpose (`crash=...` on the command line) with a
     /// fatal report; only the expected text is checked.
     FatalReport,
@@ -85,6 +100,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         command_line: "selftest",
         outcome: Outcome::SelfTestPasses,
         expected: &["entered at EL1", "GICv3", "memory   256 MiB"],
+        input: &[],
     },
     QemuTestConfig {
         name: "a53-gicv2-128M",
@@ -99,6 +115,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         command_line: "selftest",
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv2", "memory   128 MiB"],
+        input: &[],
     },
     QemuTestConfig {
         name: "max-1G",
@@ -106,6 +123,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         command_line: "selftest",
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv3", "memory   1024 MiB"],
+        input: &[],
     },
     QemuTestConfig {
         // virtualization=on makes QEMU start the kernel at EL2, as a
@@ -122,6 +140,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         command_line: "selftest",
         outcome: Outcome::SelfTestPasses,
         expected: &["entered at EL2"],
+        input: &[],
     },
     QemuTestConfig {
         name: "ram-above-4G",
@@ -129,6 +148,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         command_line: "selftest",
         outcome: Outcome::SelfTestPasses,
         expected: &["memory   4096 MiB"],
+        input: &[],
     },
     QemuTestConfig {
         name: "smp4",
@@ -145,6 +165,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         command_line: "selftest",
         outcome: Outcome::SelfTestPasses,
         expected: &["4 found, 1 running, 3 parked"],
+        input: &[],
     },
     QemuTestConfig {
         // The ring ABI's own test suite, a user program.
@@ -158,6 +179,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "process 1 (ringtest): exited with code 0",
             "process 1 (ringtest): leaked frames: 0;",
         ],
+        input: &[],
     },
     QemuTestConfig {
         // A random-submission flood and scribbles on the ring, beside a
@@ -174,6 +196,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             // nothing meanwhile; the kernel heap's own pages are set apart).
             "process 2 (hostile): leaked frames: 0; free frames * free-frame change +0",
         ],
+        input: &[],
     },
     QemuTestConfig {
         // Processes that break the rules are killed with the reason logged;
@@ -190,6 +213,69 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "process 5 (faulty): killed: translation fault (level 3) writing 0x7ffefff8",
             "process 6 (bystander): exited with code 0",
         ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // Requests forwarded to EL0 servers: two test servers and their
+        // client's suite, which ends by killing beta (CONTROL CRASH) and
+        // telling alpha to exit, so that every process ends.
+        name: "servers",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=testserver+serve=alpha,testserver+serve=beta,serverclient+use=alpha+use=beta",
+        outcome: Outcome::ProgramsEnd {
+            suite: Some("servertest"),
+        },
+        expected: &[
+            "process 2 (testserver): killed: permission fault (level 3) writing 0x",
+            "process 2 (testserver): leaked frames: 0;",
+            "process 1 (testserver): exited with code 0",
+            "process 3 (serverclient): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // Typing at the console server (the EL0 UART driver): a line, a
+        // line edited with Backspace (DEL), Ctrl-C, then Ctrl-D, each once
+        // the reader has prompted for it.
+        name: "console-input",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console,readline+use=console",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["process 2 (readline): leaked frames: "],
+        },
+        expected: &[
+            "got: hello",
+            "got: abcd",
+            "interrupted",
+            "readline: end of file",
+            "process 2 (readline): exited with code 0",
+        ],
+        input: &[
+            ("readline> ", "hello\r"),
+            ("readline> ", "abcx\x7fd\r"),
+            ("readline> ", "\x03"),
+            ("readline> ", "\x04"),
+        ],
+    },
+    QemuTestConfig {
+        // Two programs print long lines through the console server at
+        // once: no line may be torn by the other's.
+        name: "console-output",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console,chatter:a+use=console,chatter:b+use=console",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &[
+                "process 2 (chatter): leaked frames: ",
+                "process 3 (chatter): leaked frames: ",
+            ],
+        },
+        expected: &[
+            "process 2 (chatter): exited with code 0",
+            "process 3 (chatter): exited with code 0",
+        ],
+        input: &[],
     },
     QemuTestConfig {
         // A kernel write to its own text, outside any probe: the exception
@@ -208,6 +294,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "x29 0x",
             "powering off",
         ],
+        input: &[],
     },
     QemuTestConfig {
         name: "panic-report",
@@ -219,6 +306,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "crash requested on the command line",
             "powering off",
         ],
+        input: &[],
     },
 ];
 
@@ -289,11 +377,21 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
                 continue;
             }
         };
-        let verdict = if run.timed_out {
+        let mut verdict = if run.timed_out {
             Err(timed_out_reason(&run.serial, options.timeout))
         } else {
             judge(config, &run.serial)
         };
+        if let Some(waiting_for) = run.input_waiting_for {
+            let unsent = format!(
+                "input was left unsent: the run never printed {:?}",
+                show_input(waiting_for)
+            );
+            verdict = Err(match verdict {
+                Ok(()) => unsent,
+                Err(reason) => format!("{reason}; {unsent}"),
+            });
+        }
 
         match verdict {
             Ok(()) => {
@@ -317,10 +415,19 @@ struct QemuRun {
     /// QEMU's own complaints (a bad option, say), from its standard error.
     qemu_messages: String,
     timed_out: bool,
+    /// What the input script still waited for when the run ended, if it
+    /// had not sent everything.
+    input_waiting_for: Option<&'static str>,
 }
 
-/// Boots one configuration in self-test mode and collects its serial output,
-/// writing it to `log_path` as it arrives (so `tail -f` shows a run live).
+/// How long the output must stay quiet, once a `ServersRemain` run has
+/// printed everything it waits for, before xtask stops QEMU: time for the
+/// last lines (a process's leak report, or a panic) to arrive.
+const QUIET_AFTER_UNTIL: Duration = Duration::from_millis(500);
+
+/// Boots one configuration and collects its serial output, writing it to
+/// `log_path` line by line as it arrives (so `tail -f` shows a run live),
+/// and typing the configuration's input when its output asks for it.
 fn boot(
     config: &QemuTestConfig,
     built: &BuiltKernel,
@@ -335,29 +442,28 @@ fn boot(
     command.args(["-display", "none", "-monitor", "none", "-serial", "stdio"]);
     boot_arguments(&mut command, &built.image, &built.initrd);
     command.args(["-append", config.command_line]);
+    // Standard input is the emulated UART's receive side: a pipe, so that
+    // the input script can type, and nothing else can.
     let mut qemu = command
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|error| format!("cannot start `{}`: {error}", tools::show_command(&command)))?;
+    let mut keyboard = qemu.stdin.take();
 
-    // One thread reads the serial port line by line and hands each line
-    // over; this thread can then wait for a line *or* the deadline.
+    // One thread reads the serial port as it comes and hands each piece
+    // over; this thread can then wait for output *or* a deadline, cut the
+    // output into lines, and type what the script says.
     let serial_output = qemu.stdout.take().expect("stdout was piped above");
-    let (line_sender, line_receiver) = mpsc::channel::<String>();
+    let (piece_sender, piece_receiver) = mpsc::channel::<Vec<u8>>();
     let serial_reader = std::thread::spawn(move || {
-        let mut reader = BufReader::new(serial_output);
-        let mut bytes = Vec::new();
-        while matches!(reader.read_until(b'\n', &mut bytes), Ok(count) if count > 0) {
-            let line = String::from_utf8_lossy(&bytes)
-                .trim_end_matches(['\r', '\n'])
-                .to_string();
-            let _ = writeln!(log, "{line}");
-            if line_sender.send(line).is_err() {
+        let mut serial_output = serial_output;
+        let mut buffer = [0u8; 4096];
+        while let Ok(count @ 1..) = serial_output.read(&mut buffer) {
+            if piece_sender.send(buffer[..count].to_vec()).is_err() {
                 break;
             }
-            bytes.clear();
         }
     });
     let mut error_output = qemu.stderr.take().expect("stderr was piped above");
@@ -367,16 +473,47 @@ fn boot(
         messages
     });
 
-    let deadline = Instant::now() + timeout;
+    let until = match config.outcome {
+        Outcome::ServersRemain { until, .. } => until,
+        _ => &[],
+    };
+    let mut lines = LineSplitter::new();
+    let mut script = InputScript::new(config.input);
     let mut serial = String::new();
+    let mut add_line = |serial: &mut String, line: String| {
+        let _ = writeln!(log, "{line}");
+        serial.push_str(&line);
+        serial.push('\n');
+    };
+    let deadline = Instant::now() + timeout;
+    // Set once a `ServersRemain` run has printed all it waits for: the run
+    // ends when this passes with no more output.
+    let mut quiet_deadline: Option<Instant> = None;
     let mut timed_out = loop {
-        match line_receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => {
-                serial.push_str(&line);
-                serial.push('\n');
+        let wait_until = quiet_deadline.map_or(deadline, |quiet| quiet.min(deadline));
+        match piece_receiver.recv_timeout(wait_until.saturating_duration_since(Instant::now())) {
+            Ok(piece) => {
+                for line in lines.push(&piece) {
+                    add_line(&mut serial, line);
+                }
+                for text in script.output(&piece) {
+                    if let Some(keyboard) = keyboard.as_mut() {
+                        let _ = keyboard
+                            .write_all(text.as_bytes())
+                            .and_then(|()| keyboard.flush());
+                    }
+                }
+                if !until.is_empty() && all_present(&serial, until) {
+                    quiet_deadline = Some(Instant::now() + QUIET_AFTER_UNTIL);
+                }
             }
             // The serial port closed: QEMU is exiting.
             Err(RecvTimeoutError::Disconnected) => break false,
+            Err(RecvTimeoutError::Timeout) if quiet_deadline.is_some() => {
+                // Done, and quiet: the servers would run for ever.
+                let _ = qemu.kill();
+                break false;
+            }
             Err(RecvTimeoutError::Timeout) => break true,
         }
     };
@@ -387,18 +524,31 @@ fn boot(
         let _ = qemu.kill();
     }
     let _ = qemu.wait();
+    drop(keyboard);
 
     let _ = serial_reader.join();
-    for line in line_receiver.try_iter() {
-        serial.push_str(&line);
-        serial.push('\n');
+    for piece in piece_receiver.try_iter() {
+        for line in lines.push(&piece) {
+            add_line(&mut serial, line);
+        }
+    }
+    if let Some(line) = lines.finish() {
+        add_line(&mut serial, line);
     }
     let qemu_messages = error_reader.join().unwrap_or_default();
     Ok(QemuRun {
         serial,
         qemu_messages,
         timed_out,
+        input_waiting_for: script.waiting_for(),
     })
+}
+
+/// Does every pattern appear in some line of `serial`?
+fn all_present(serial: &str, patterns: &[&str]) -> bool {
+    patterns
+        .iter()
+        .all(|pattern| serial.lines().any(|line| line_matches(line, pattern)))
 }
 
 /// Waits for the process to exit, until the deadline at most. Returns whether
@@ -425,24 +575,18 @@ pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), S
             judge_summary("selftest", serial, &mut problems);
         }
         Outcome::ProgramsEnd { suite } => {
-            judge_forbidden(serial, &mut problems);
             if !serial.contains("annulus: every process has ended") {
                 problems.push("not every process ended".to_string());
             }
-            for line in serial
-                .lines()
-                .filter(|line| line.contains("leaked frames: "))
-            {
-                if !line.contains("leaked frames: 0;") {
-                    problems.push(format!("a process leaked memory: {line:?}"));
+            judge_programs(suite, serial, &mut problems);
+        }
+        Outcome::ServersRemain { suite, until } => {
+            for pattern in until {
+                if !serial.lines().any(|line| line_matches(line, pattern)) {
+                    problems.push(format!("the run never got to \"{pattern}\""));
                 }
             }
-            if let Some(suite) = suite {
-                judge_summary(suite, serial, &mut problems);
-            }
-            if serial.contains("annulus: started process") && serial.contains("(bystander)") {
-                judge_bystander(serial, &mut problems);
-            }
+            judge_programs(suite, serial, &mut problems);
         }
         Outcome::FatalReport => {}
     }
@@ -455,6 +599,30 @@ pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), S
         Ok(())
     } else {
         Err(problems.join("; "))
+    }
+}
+
+/// The checks of a run of user programs: no panic, no leak, a clean
+/// suite summary if a suite is named, and intact output from the programs
+/// that print known lines (`bystander`, `chatter`).
+fn judge_programs(suite: Option<&str>, serial: &str, problems: &mut Vec<String>) {
+    judge_forbidden(serial, problems);
+    for line in serial
+        .lines()
+        .filter(|line| line.contains("leaked frames: "))
+    {
+        if !line.contains("leaked frames: 0;") {
+            problems.push(format!("a process leaked memory: {line:?}"));
+        }
+    }
+    if let Some(suite) = suite {
+        judge_summary(suite, serial, problems);
+    }
+    if serial.contains("annulus: started process") && serial.contains("(bystander)") {
+        judge_bystander(serial, problems);
+    }
+    for tag in chatter_tags(serial) {
+        judge_chatter(serial, tag, problems);
     }
 }
 
@@ -504,6 +672,71 @@ fn judge_bystander(serial: &str, problems: &mut Vec<String>) {
             first_difference + 1,
             lines.get(first_difference),
             expected.get(first_difference)
+        ));
+    }
+}
+
+/// Lines each `chatter` prints (`init/src/bin/chatter.rs`).
+const CHATTER_LINES: usize = 100;
+
+/// Line `count` (from 1) of the `chatter` started with argument `tag`: the
+/// same text as `init/src/bin/chatter.rs` makes, 300 letters after a
+/// header, so that a line torn by another's output shows.
+fn chatter_line(tag: &str, count: usize) -> String {
+    let letters: String = (0..300)
+        .map(|index| char::from(b'a' + ((count + index) % 26) as u8))
+        .collect();
+    format!("chatter {tag} {count} of {CHATTER_LINES}: {letters}")
+}
+
+/// The tags of the `chatter`s started (`run=chatter:TAG...`): the program's
+/// first argument, `x` without one.
+fn chatter_tags(serial: &str) -> Vec<&str> {
+    serial
+        .lines()
+        .filter(|line| line.contains("annulus: started process "))
+        .filter_map(|line| line.split_once("(chatter").map(|(_, rest)| rest))
+        .map(|rest| match rest.strip_prefix(':') {
+            Some(argument) => argument.split(['+', ':', ')']).next().unwrap_or_default(),
+            None => "x",
+        })
+        .collect()
+}
+
+/// Every line of the `chatter` with `tag` must be there, whole, once each
+/// and in order, whatever printed beside it.
+fn judge_chatter(serial: &str, tag: &str, problems: &mut Vec<String>) {
+    let prefix = format!("chatter {tag} ");
+    let lines: Vec<&str> = serial
+        .lines()
+        .filter(|line| line.starts_with(&prefix))
+        .collect();
+    let expected: Vec<String> = (1..=CHATTER_LINES)
+        .map(|count| chatter_line(tag, count))
+        .collect();
+    if lines != expected {
+        let first_difference = lines
+            .iter()
+            .zip(&expected)
+            .position(|(line, wanted)| line != wanted)
+            .unwrap_or(lines.len().min(expected.len()));
+        let line = lines.get(first_difference).copied().unwrap_or_default();
+        let wanted = expected
+            .get(first_difference)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let column = line
+            .chars()
+            .zip(wanted.chars())
+            .position(|(got, want)| got != want)
+            .unwrap_or(line.len().min(wanted.len()));
+        let from = |text: &str| text.chars().skip(column).take(40).collect::<String>();
+        problems.push(format!(
+            "chatter {tag}'s output is not intact: line {} differs from character {}: {:?}, expected {:?}",
+            first_difference + 1,
+            column + 1,
+            from(line),
+            from(wanted)
         ));
     }
 }
@@ -601,6 +834,7 @@ mod tests {
         command_line: "selftest",
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv3", "memory   256 MiB"],
+        input: &[],
     };
 
     const PASSING_LOG: &str = "\
@@ -680,6 +914,7 @@ selftest: 2 passed, 0 failed
             command_line: "crash=panic",
             outcome: Outcome::FatalReport,
             expected: &["KERNEL PANIC at", "powering off"],
+            input: &[],
         };
         let log = "KERNEL PANIC at microkernel/src/main.rs:1: boom\nannulus: powering off\n";
         assert_eq!(
@@ -697,6 +932,7 @@ selftest: 2 passed, 0 failed
         command_line: "run=bystander,hostile",
         outcome: Outcome::ProgramsEnd { suite: None },
         expected: &["hostile: done"],
+        input: &[],
     };
 
     fn programs_log(bystander_lines: impl Iterator<Item = String>) -> String {
@@ -758,6 +994,93 @@ selftest: 2 passed, 0 failed
             !log.lines()
                 .any(|line| line_matches(line, "leaked frames: 0; * change +0"))
         );
+    }
+
+    const CONSOLE: QemuTestConfig = QemuTestConfig {
+        name: "console",
+        machine: &[],
+        command_line: "run=console+serve=console,chatter:a+use=console,chatter:b+use=console",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &[
+                "process 2 (chatter): leaked frames",
+                "process 3 (chatter): leaked frames",
+            ],
+        },
+        expected: &[],
+        input: &[],
+    };
+
+    fn chatter_log(tear: Option<(&str, usize)>) -> String {
+        let mut log = String::from(
+            "annulus: started process 1 (console+serve=console)\n\
+             annulus: started process 2 (chatter:a+use=console)\n\
+             annulus: started process 3 (chatter:b+use=console)\n",
+        );
+        for count in 1..=CHATTER_LINES {
+            for tag in ["a", "b"] {
+                let mut line = chatter_line(tag, count);
+                if tear == Some((tag, count)) {
+                    line.insert_str(100, "process 9 (x): exited with code 0\n");
+                }
+                log.push_str(&line);
+                log.push('\n');
+            }
+        }
+        log.push_str("process 2 (chatter): leaked frames: 0; free frames 1 before\n");
+        log.push_str("process 3 (chatter): leaked frames: 0; free frames 1 before\n");
+        log
+    }
+
+    #[test]
+    fn a_run_beside_servers_needs_its_until_lines_not_the_end_of_every_process() {
+        assert_eq!(judge(&CONSOLE, &chatter_log(None)), Ok(()));
+        let unfinished = chatter_log(None).replace(
+            "process 3 (chatter): leaked frames: 0; free frames 1 before\n",
+            "",
+        );
+        let reason = judge(&CONSOLE, &unfinished).unwrap_err();
+        assert!(
+            reason.contains("never got to \"process 3 (chatter)"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_torn_chatter_line_is_found_and_placed() {
+        let reason = judge(&CONSOLE, &chatter_log(Some(("b", 42)))).unwrap_err();
+        assert!(
+            reason.contains("chatter b's output is not intact: line 42 differs from character 101"),
+            "{reason}"
+        );
+        assert!(!reason.contains("chatter a's"), "{reason}");
+    }
+
+    #[test]
+    fn chatter_tags_come_from_the_started_programs() {
+        let log = "annulus: started process 1 (chatter:left+use=console)\n\
+                   annulus: started process 2 (chatter)\n\
+                   annulus: started process 3 (bystander)\n";
+        assert_eq!(chatter_tags(log), ["left", "x"]);
+        assert!(chatter_line("a", 3).starts_with("chatter a 3 of 100: defg"));
+        assert_eq!(
+            chatter_line("a", 3).len(),
+            "chatter a 3 of 100: ".len() + 300
+        );
+    }
+
+    #[test]
+    fn every_row_with_input_waits_for_something_it_can_print() {
+        for config in QEMU_TESTS {
+            for (wait_for, send) in config.input {
+                assert!(!send.is_empty(), "{}: a step sends nothing", config.name);
+                assert!(
+                    !wait_for.contains('\n'),
+                    "{}: lines are never whole in the output",
+                    config.name
+                );
+            }
+        }
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! `print!` cannot allocate (it must work before the heap does, and in
 //! the panic handler), so it formats into a [`LOG_BUFFER_SIZE`]-byte
-//! buffer and hands full pieces to a *sink*, which sends each as one `LOG`
-//! operation. The kernel writes each `LOG` as one piece, so whatever is in
-//! one piece cannot be interleaved with another process's output.
+//! buffer and hands full pieces to a *sink*, which sends each as one
+//! `WRITE` to the console (or one `LOG`). The console writes each `WRITE`
+//! whole, as the kernel does each `LOG`, so whatever is in one piece
+//! cannot be interleaved with another process's output.
 //!
 //! To keep lines whole, a full buffer sends only up to its last newline
 //! and keeps the unfinished line for the next piece. Only a line longer

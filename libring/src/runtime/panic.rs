@@ -1,6 +1,7 @@
 //! The panic handler: say what went wrong, then exit with code 101.
 //!
-//! The message goes to the kernel log as one line:
+//! The message goes where `print!` goes (the console, or the kernel log),
+//! as one line:
 //! `panic in <program>: <message> at <file>:<line>`. 101 is the exit code
 //! Rust programs use for a panic elsewhere too.
 
@@ -9,9 +10,9 @@ use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::LogWriter;
+use super::print::send_piece;
 use super::start::{exit, program_name, ring_for_the_end};
 use super::syscall::die;
-use crate::ops;
 
 /// The exit code of a process that panicked.
 const PANIC_EXIT_CODE: i32 = 101;
@@ -30,9 +31,7 @@ fn panic(information: &PanicInfo<'_>) -> ! {
         let mut guard = ring_for_the_end();
         if let Some(ring) = guard.as_mut() {
             // Written straight to the ring: `print!` would lock it again.
-            let mut writer = LogWriter::new(|piece: &[u8]| {
-                let _ = ring.run(ops::log(piece));
-            });
+            let mut writer = LogWriter::new(|piece: &[u8]| send_piece(ring, piece));
             let _ = write!(
                 writer,
                 "panic in {}: {}",

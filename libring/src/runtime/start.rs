@@ -7,7 +7,8 @@
 //!
 //! 1. takes over the ring region at [`RING_ADDRESS`] and keeps the
 //!    [`Ring`] in [`RING`];
-//! 2. copies the [`StartupBlock`] out of its page and checks it;
+//! 2. copies the [`StartupBlock`] out of its page and checks it, and keeps
+//!    its handles in [`HANDLES`];
 //! 3. calls the program's `main` (named with [`crate::entry!`]) with its
 //!    [`Arguments`];
 //! 4. exits with what `main` returned.
@@ -22,9 +23,10 @@
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use spin::{Mutex, MutexGuard};
+use spin::{Mutex, MutexGuard, Once};
 
 use super::Arguments;
+use super::handles::StartupHandles;
 use super::syscall::{Syscall, die};
 use crate::abi::{
     ABI_VERSION, Errno, RING_ADDRESS, STARTUP_ADDRESS, STARTUP_ARGUMENTS_MAX,
@@ -51,6 +53,9 @@ global_asm!(
 
 /// The process's ring, from startup until exit.
 static RING: Mutex<Option<Ring<Syscall>>> = Mutex::new(None);
+
+/// The handles from the startup block, set once before `main` runs.
+static HANDLES: Once<StartupHandles> = Once::new();
 
 /// Set by the first (and only) `runtime_start`.
 static STARTED: AtomicBool = AtomicBool::new(false);
@@ -120,7 +125,21 @@ fn read_startup(startup: *const StartupBlock) -> Arguments {
     // size, so the `length` bytes lie inside the startup page, which stays
     // mapped and unchanged for the process's whole life (so `'static`).
     let text = unsafe { core::slice::from_raw_parts(text_address as *const u8, length) };
+    HANDLES.call_once(|| StartupHandles::from_block(&block));
     Arguments::new(text, block.argument_count)
+}
+
+/// The handles this process was started with, in the order it was given
+/// them (`StartupBlock::handles`). Empty until the runtime has read the
+/// startup block, which is before `main`.
+pub fn handles() -> &'static [u32] {
+    HANDLES.get().map_or(&[], StartupHandles::handles)
+}
+
+/// The console's handle, where [`crate::print!`] writes, if this process
+/// was given one (`StartupBlock::console`).
+pub fn console() -> Option<u32> {
+    HANDLES.get().and_then(StartupHandles::console)
 }
 
 /// Runs `action` with the process's ring, for programs that want more

@@ -34,6 +34,8 @@ pub enum Object {
     Interrupt { interrupt: Interrupt },
     /// A device's register block.
     Device { registers: PhysicalRange },
+    /// The right to read the kernel log (the console server has it).
+    KernelLog,
 }
 
 #[derive(Clone, Copy, Debug)]

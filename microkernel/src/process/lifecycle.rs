@@ -4,7 +4,7 @@ use super::address_space::{AddressSpace, UserAccess};
 use super::elf;
 use super::handles::{EndpointId, HandleTable, Object};
 use crate::arch::user::enter_user;
-use crate::ring::drivers::Route;
+use crate::ring::drivers::{PendingLogRead, Route};
 use crate::ring::forward::{Endpoint, Forward};
 use crate::ring::{KernelRing, Timer};
 use crate::scheduler::{self, ThreadId};
@@ -57,6 +57,8 @@ pub struct System {
     pub forwards: BTreeMap<u64, Forward>,
     pub next_forward: u64,
     pub routes: Vec<Route>,
+    /// The process reading the kernel log, and its pending `LOG_READ`.
+    pub log_reader: Option<(ProcessId, Option<PendingLogRead>)>,
     next_id: ProcessId,
     /// Set while the boot programs are being started: the machine stops
     /// when the last process ends, but not while more are on their way.
@@ -71,6 +73,7 @@ pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
     forwards: BTreeMap::new(),
     next_forward: 0,
     routes: Vec::new(),
+    log_reader: None,
     next_id: 1,
     starting: false,
 });
@@ -237,6 +240,8 @@ pub enum Grant<'a> {
     Device(&'a str),
     /// The interrupt line of this device.
     Interrupt(&'a str),
+    /// The right to read the kernel log.
+    KernelLog,
 }
 
 /// Makes the handles `grants` ask for, in order, for new process `id`.
@@ -270,6 +275,7 @@ fn grant_handles(
                 interrupt: uart.ok_or(CreateError::NoSuchDevice)?.interrupt,
             },
             Grant::Device(_) | Grant::Interrupt(_) => return Err(CreateError::NoSuchDevice),
+            Grant::KernelLog => Object::KernelLog,
         };
         let handle = handles
             .insert(object)
@@ -403,6 +409,7 @@ pub fn end_current() -> ! {
         // other servers are forgotten, its interrupt lines unrouted.
         crate::ring::forward::process_ended(&mut system, id);
         crate::ring::drivers::process_ended(&mut system, id);
+        crate::ring::drivers::log_reader_ended(&mut system, id);
         process
     };
     // Let the poller (if any) see that its process is gone and stop, so

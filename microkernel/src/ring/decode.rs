@@ -97,6 +97,11 @@ pub enum Operation {
         handle: u32,
         address: u64,
     },
+    LogRead {
+        handle: u32,
+        address: u64,
+        length: u32,
+    },
     /// A request for the server behind `handle`, passed on as it is.
     Forward {
         opcode: u8,
@@ -186,6 +191,12 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         Opcode::MapDevice => Uses {
             handle: true,
             address: true,
+            ..Uses::default()
+        },
+        Opcode::LogRead => Uses {
+            handle: true,
+            address: true,
+            length: true,
             ..Uses::default()
         },
         // Forwarded: what the fields mean is the server's business.
@@ -305,6 +316,11 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         Opcode::Mint => Operation::Mint {
             handle: submission.handle,
             badge: first,
+        },
+        Opcode::LogRead => Operation::LogRead {
+            handle: submission.handle,
+            address: submission.address,
+            length: submission.length,
         },
         Opcode::IrqWait => Operation::IrqWait {
             handle: submission.handle,

@@ -132,3 +132,96 @@ pub fn map_device(
     let offset = process.address_space.map_device(address, registers)?;
     Ok(offset as i32)
 }
+
+/// A `LOG_READ` waiting for kernel log bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingLogRead {
+    pub request: u64,
+    pub address: u64,
+    pub length: u32,
+}
+
+/// `LOG_READ`: process `id` (holding a kernel-log handle) waits for kernel
+/// log bytes. The first call turns the kernel log's buffering on.
+pub fn log_read(
+    system: &mut System,
+    id: ProcessId,
+    request: u64,
+    handle: u32,
+    address: u64,
+    length: u32,
+) -> Result<(), Errno> {
+    let process = system.process(id).ok_or(Errno::BadHandle)?;
+    if process.handles.get(handle)? != Object::KernelLog {
+        return Err(Errno::NotPermitted);
+    }
+    process
+        .address_space
+        .check_writable(address, length as usize)?;
+    match system.log_reader {
+        Some((reader, _)) if reader != id => return Err(Errno::Busy),
+        Some((_, Some(_))) => return Err(Errno::Busy),
+        _ => {}
+    }
+    system.log_reader = Some((
+        id,
+        Some(PendingLogRead {
+            request,
+            address,
+            length,
+        }),
+    ));
+    crate::console::start_buffering();
+    deliver_log(system);
+    Ok(())
+}
+
+/// Gives kept kernel log to the waiting `LOG_READ`, if both exist. Called
+/// when one is submitted and on every tick.
+pub fn deliver_log(system: &mut System) {
+    let Some((
+        reader,
+        Some(PendingLogRead {
+            request,
+            address,
+            length,
+        }),
+    )) = system.log_reader
+    else {
+        return;
+    };
+    if !crate::console::pending() {
+        return;
+    }
+    let mut piece = [0u8; 256];
+    let count = crate::console::take(&mut piece[..(length as usize).min(256)]);
+    let copied = system
+        .process(reader)
+        .map(|process| process.address_space.copy_to_user(address, &piece[..count]));
+    system.log_reader = Some((reader, None));
+    let result = match copied {
+        Some(Ok(())) => count as i32,
+        _ => Errno::Fault.result(),
+    };
+    super::engine::finish(system, reader, request, result);
+    super::engine::advance(system, reader);
+}
+
+/// The `LOG_READ` request `request` of process `id` ended early.
+pub fn log_read_ended(system: &mut System, id: ProcessId, request: u64) {
+    if let Some((reader, Some(pending))) = system.log_reader
+        && reader == id
+        && pending.request == request
+    {
+        system.log_reader = Some((id, None));
+    }
+}
+
+/// Process `id` is ending: if it read the kernel log, the kernel writes
+/// its log to the UART itself again (what was kept first).
+pub fn log_reader_ended(system: &mut System, id: ProcessId) {
+    if matches!(system.log_reader, Some((reader, _)) if reader == id) {
+        system.log_reader = None;
+        crate::console::stop_buffering();
+    }
+}

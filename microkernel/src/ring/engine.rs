@@ -249,12 +249,9 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
                 offset,
                 arguments,
             );
-            match submitted {
-                Ok(()) => {
-                    mark_running(system, id, request_id);
-                    return;
-                }
-                Err(error) => error.result(),
+            match stays_pending(system, id, request_id, submitted) {
+                Some(error) => error,
+                None => return,
             }
         }
         Ok(Operation::Receive {
@@ -263,9 +260,10 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             slots,
         }) => {
             mark_running(system, id, request_id);
-            match forward::receive(system, id, request_id, handle, address, slots) {
-                Ok(()) => return,
-                Err(error) => error.result(),
+            let begun = forward::receive(system, id, request_id, handle, address, slots);
+            match stays_pending(system, id, request_id, begun) {
+                Some(error) => error,
+                None => return,
             }
         }
         Ok(Operation::Reply {
@@ -288,13 +286,26 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
         }
         Ok(Operation::IrqWait { handle }) => {
             mark_running(system, id, request_id);
-            match drivers::irq_wait(system, id, request_id, handle) {
-                Ok(()) => return,
-                Err(error) => error.result(),
+            let begun = drivers::irq_wait(system, id, request_id, handle);
+            match stays_pending(system, id, request_id, begun) {
+                Some(error) => error,
+                None => return,
             }
         }
         Ok(Operation::IrqAck { handle }) => {
             drivers::irq_ack(system, id, handle).map_or_else(Errno::result, |()| 0)
+        }
+        Ok(Operation::LogRead {
+            handle,
+            address,
+            length,
+        }) => {
+            mark_running(system, id, request_id);
+            let begun = drivers::log_read(system, id, request_id, handle, address, length);
+            match stays_pending(system, id, request_id, begun) {
+                Some(error) => error,
+                None => return,
+            }
         }
         Ok(Operation::MapDevice { handle, address }) => {
             drivers::map_device(system, id, handle, address).unwrap_or_else(Errno::result)
@@ -392,9 +403,30 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
             }
         }
         Ok(Operation::IrqWait { .. }) => drivers::wait_ended(system, id, request_id),
+        Ok(Operation::LogRead { .. }) => drivers::log_read_ended(system, id, request_id),
         _ => {}
     }
     Some(request)
+}
+
+/// After starting an operation that stays pending (a forwarded request,
+/// `RECEIVE`, `IRQ_WAIT`, `LOG_READ`): if it began, it is running and a
+/// `LINK_TIMEOUT` after it is armed (`None`); if not, the error to complete
+/// it with.
+fn stays_pending(
+    system: &mut System,
+    id: ProcessId,
+    request_id: u64,
+    begun: Result<(), Errno>,
+) -> Option<i32> {
+    match begun {
+        Ok(()) => {
+            mark_running(system, id, request_id);
+            arm_link_timeout(system, id, request_id);
+            None
+        }
+        Err(error) => Some(error.result()),
+    }
 }
 
 /// Marks request `request_id` as started and not yet complete.

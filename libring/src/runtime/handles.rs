@@ -1,0 +1,102 @@
+//! The handles a process starts with, as the startup block lists them.
+//!
+//! The kernel writes `handle_count` and `handles` into the startup block
+//! (see `docs/processes.md`), in the order the process was given them, and
+//! `console`: the handle `print!` writes to, or 0 for none. `start` copies
+//! them out once, through [`StartupHandles::from_block`], and keeps the
+//! copy for [`super::handles`] and [`super::console`].
+//!
+//! # Invariants
+//! - `count <= HANDLES_MAX`, whatever the block claimed.
+
+#![forbid(unsafe_code)]
+
+use crate::abi::StartupBlock;
+
+/// The most handles a startup block holds. (`from_block` copies the
+/// block's array into one this long, so a mismatch does not compile.)
+pub const HANDLES_MAX: usize = 8;
+
+/// A copy of the startup block's handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartupHandles {
+    handles: [u32; HANDLES_MAX],
+    count: usize,
+    console: u32,
+}
+
+impl StartupHandles {
+    /// No handles at all (and no console).
+    pub const fn none() -> StartupHandles {
+        StartupHandles {
+            handles: [0; HANDLES_MAX],
+            count: 0,
+            console: 0,
+        }
+    }
+
+    /// The handles `block` lists. A `handle_count` beyond the array is cut
+    /// to the array: the block is the kernel's word, but not a reason to
+    /// read past it.
+    pub fn from_block(block: &StartupBlock) -> StartupHandles {
+        StartupHandles {
+            handles: block.handles,
+            count: (block.handle_count as usize).min(HANDLES_MAX),
+            console: block.console,
+        }
+    }
+
+    /// The startup handles, in the order they were given.
+    pub fn handles(&self) -> &[u32] {
+        &self.handles[..self.count]
+    }
+
+    /// The console's handle, if the process has one (0 means none).
+    pub fn console(&self) -> Option<u32> {
+        (self.console != 0).then_some(self.console)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{ABI_VERSION, RING_ADDRESS};
+
+    fn block(handle_count: u32, console: u32) -> StartupBlock {
+        StartupBlock {
+            abi_version: ABI_VERSION,
+            argument_count: 1,
+            ring: RING_ADDRESS,
+            arguments_length: 0,
+            handle_count,
+            handles: [11, 12, 13, 14, 15, 16, 17, 18],
+            console,
+            reserved: 0,
+        }
+    }
+
+    #[test]
+    fn handles_are_the_first_handle_count_in_order() {
+        let handles = StartupHandles::from_block(&block(3, 0));
+        assert_eq!(handles.handles(), [11, 12, 13]);
+        assert_eq!(handles.console(), None);
+    }
+
+    #[test]
+    fn a_handle_count_beyond_the_array_is_cut_to_it() {
+        for count in [8, 9, u32::MAX] {
+            let handles = StartupHandles::from_block(&block(count, 0));
+            assert_eq!(handles.handles().len(), HANDLES_MAX, "{count}");
+        }
+    }
+
+    #[test]
+    fn the_console_is_whatever_non_zero_handle_the_block_names() {
+        assert_eq!(
+            StartupHandles::from_block(&block(1, 11)).console(),
+            Some(11)
+        );
+        assert_eq!(StartupHandles::none().console(), None);
+        assert!(StartupHandles::none().handles().is_empty());
+    }
+}

@@ -1,0 +1,281 @@
+//! console: the PL011 UART driver, at EL0, and the server every process
+//! prints through.
+//!
+//! Started with three handles, in this order (for now from the kernel
+//! command line: `run=console+serve=console+device=console+irq=console`):
+//! the service handle of the endpoint `console`, the UART's device handle,
+//! and its interrupt handle. Then it loops, taking one event at a time:
+//!
+//! | event | what the server does |
+//! | --- | --- |
+//! | `WRITE` | copies the client's bytes in, 256 at a time, to the UART (`\n` as `\r\n`); answers the byte count |
+//! | `READ` | queues it behind older `READ`s; answers it with a line (cooked) or bytes (raw) once there is input, see `terminal.rs` |
+//! | `CONTROL` | `[0, 0, 0]` cooked input, `[1, 0, 0]` raw (`console::control`); answers 0 |
+//! | anything else | answers `-EINVAL` |
+//! | an interrupt | drains the receive FIFO into the line discipline, echoing; clears the interrupt; `IRQ_ACK` |
+//!
+//! One event is handled whole before the next, so a `WRITE` goes out
+//! whole: two clients' lines never mix. The server never waits for a
+//! client, only for the kernel.
+//!
+//! On the host this builds to a stub, so that `cargo test -p console`
+//! can test the library.
+
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+#![deny(unsafe_code)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("the console server runs on Annulus: try `cargo xtask run`");
+}
+
+#[cfg(target_os = "none")]
+mod pl011;
+
+#[cfg(target_os = "none")]
+mod server {
+    extern crate alloc;
+
+    use alloc::boxed::Box;
+    use alloc::vec;
+
+    use console::for_terminal;
+    use console::line_discipline::INPUT_CAPACITY;
+    use console::terminal::Terminal;
+    use libring::abi::{
+        Completion, Errno, MAP_BASE, Opcode, RECEIVE_SLOTS_MAX, RequestMessage, completion_flags,
+    };
+    use libring::ops::{self, SubmissionOptions};
+    use libring::println;
+    use libring::ring::{Kernel, Ring, check_result};
+    use libring::runtime::{self, Arguments, with_ring};
+    use libring::server::{Event, Server};
+
+    use crate::pl011::Pl011;
+
+    libring::entry!(main);
+
+    /// Requests in progress at once: one message slot each. `READ`s may
+    /// take all but one, so a `WRITE` always gets through.
+    const SLOTS: usize = 16;
+    const _: () = assert!(SLOTS >= 2 && SLOTS <= RECEIVE_SLOTS_MAX as usize);
+
+    /// Where the UART's registers are mapped: far above the heap, which
+    /// grows up from `MAP_BASE`.
+    const UART_ADDRESS: u64 = MAP_BASE + (1 << 30);
+
+    /// Bytes copied from a client per `COPY_IN`.
+    const WRITE_PIECE: usize = 256;
+
+    /// User data of the `IRQ_WAIT` and of each `IRQ_ACK`.
+    const IRQ_WAIT_USER_DATA: u64 = 1;
+    const IRQ_ACK_USER_DATA: u64 = 2;
+
+    fn main(_arguments: Arguments) -> i32 {
+        let &[service, device, irq] = runtime::handles() else {
+            println!(
+                "console: started with handles {:?}, not [service, device, irq] \
+                 (run=console+serve=console+device=console+irq=console)",
+                runtime::handles()
+            );
+            return 1;
+        };
+        let uart = match with_ring(|ring| Pl011::map(ring, device, UART_ADDRESS)) {
+            Ok(uart) => uart,
+            Err(error) => {
+                println!("console: cannot map the UART: {}", error.name());
+                return 1;
+            }
+        };
+        let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
+        let server = match with_ring(|ring| Server::new(ring, slots, service)) {
+            Ok(server) => server,
+            Err(error) => {
+                println!("console: cannot serve: {}", error.name());
+                return 1;
+            }
+        };
+        let mut console = Console {
+            uart,
+            terminal: Terminal::new(SLOTS - 1),
+            server,
+            irq,
+        };
+        console.uart.enable_receive_interrupts();
+        if let Err(error) = with_ring(|ring| push(ring, irq_wait(irq))) {
+            println!("console: cannot wait for interrupts: {}", error.name());
+        }
+
+        loop {
+            match with_ring(|ring| console.step(ring)) {
+                Ok(None) => {}
+                Ok(Some(Stop::Serving(error))) => {
+                    println!("console: stopped serving: {}", error.name());
+                    return 1;
+                }
+                Ok(Some(Stop::Interrupts(error))) => {
+                    println!("console: no more input, interrupts ended: {}", error.name());
+                }
+                Err(error) => {
+                    println!("console: the ring failed: {}", error.name());
+                    return 1;
+                }
+            }
+        }
+    }
+
+    /// Something that ended, for `main` to report (it cannot print while
+    /// the ring is in use).
+    enum Stop {
+        /// The `RECEIVE` failed: no more requests.
+        Serving(Errno),
+        /// The `IRQ_WAIT` failed: no more input (output still works).
+        Interrupts(Errno),
+    }
+
+    /// The server's state.
+    struct Console {
+        uart: Pl011,
+        terminal: Terminal,
+        server: Server,
+        irq: u32,
+    }
+
+    impl Console {
+        /// Waits for the next event and handles it.
+        fn step<K: Kernel>(&mut self, ring: &mut Ring<K>) -> Result<Option<Stop>, Errno> {
+            match self.server.wait(ring)? {
+                Event::Request { message, .. } => self.serve(ring, &message),
+                Event::Other(completion) if completion.user_data == IRQ_WAIT_USER_DATA => {
+                    return Ok(self.interrupt(ring, completion).err().map(Stop::Interrupts));
+                }
+                // IRQ_ACK completions: 0, and nothing to do.
+                Event::Other(_) => {}
+                Event::Stopped(error) => return Ok(Some(Stop::Serving(error))),
+            }
+            Ok(None)
+        }
+
+        /// Handles one request.
+        fn serve<K: Kernel>(&mut self, ring: &mut Ring<K>, message: &RequestMessage) {
+            let request = message.request;
+            match Opcode::try_from(message.opcode) {
+                Ok(Opcode::Write) => {
+                    let result = self.write(ring, message);
+                    self.server.reply(ring, request, result);
+                }
+                Ok(Opcode::Read) => match self.terminal.read(*message) {
+                    Ok(()) => self.answer_reads(ring),
+                    Err(error) => self.server.reply(ring, request, error.result()),
+                },
+                Ok(Opcode::Control) => {
+                    let result = self.terminal.control(message.arguments);
+                    self.server
+                        .reply(ring, request, result.map_or_else(Errno::result, |()| 0));
+                    // Raw mode may have made a half-typed line readable.
+                    self.answer_reads(ring);
+                }
+                _ => self
+                    .server
+                    .reply(ring, request, Errno::InvalidArgument.result()),
+            }
+        }
+
+        /// A `WRITE`: the client's bytes to the UART, whole, before any
+        /// other request. Returns the result for the client: the bytes
+        /// written, or the error if none could be.
+        fn write<K: Kernel>(&mut self, ring: &mut Ring<K>, message: &RequestMessage) -> i32 {
+            let mut piece = [0u8; WRITE_PIECE];
+            let mut written: u64 = 0;
+            loop {
+                match self.server.copy_in(ring, message, written, &mut piece) {
+                    Ok(0) => break,
+                    Ok(count) => {
+                        for_terminal(&piece[..count], |byte| self.uart.write_byte(byte));
+                        written += count as u64;
+                    }
+                    Err(error) if written == 0 => return error.result(),
+                    Err(_) => break, // what was written stays written
+                }
+            }
+            i32::try_from(written).unwrap_or(i32::MAX)
+        }
+
+        /// An interrupt from the UART: typed bytes into the line
+        /// discipline, the echo out, the line unmasked again, and any
+        /// `READ` that can now be answered answered. `Err` if the
+        /// `IRQ_WAIT` has ended for good.
+        fn interrupt<K: Kernel>(
+            &mut self,
+            ring: &mut Ring<K>,
+            completion: Completion,
+        ) -> Result<(), Errno> {
+            check_result(completion.result)?;
+            // Drain, then clear; and again if a byte came in between: its
+            // interrupt went with the clear, so nothing else would
+            // announce it.
+            loop {
+                while let Some(byte) = self.uart.read_byte() {
+                    let echo = self.terminal.input(byte);
+                    for_terminal(echo.as_bytes(), |byte| self.uart.write_byte(byte));
+                }
+                self.uart.clear_receive_interrupts();
+                if self.uart.receive_empty() {
+                    break;
+                }
+            }
+            let ack = ops::irq_ack(self.irq).with_user_data(IRQ_ACK_USER_DATA);
+            push(ring, ack)?;
+            if completion.flags & completion_flags::MORE == 0 {
+                // The IRQ_WAIT ended without an error: wait again.
+                push(ring, irq_wait(self.irq))?;
+            }
+            self.answer_reads(ring);
+            Ok(())
+        }
+
+        /// Answers waiting `READ`s, oldest first, for as long as there is
+        /// input for them.
+        fn answer_reads<K: Kernel>(&mut self, ring: &mut Ring<K>) {
+            let mut buffer = [0u8; INPUT_CAPACITY];
+            while let Some(answer) = self.terminal.next_answer(&mut buffer) {
+                let bytes = match answer.delivery.outcome {
+                    console::line_discipline::Outcome::Bytes(count) => &buffer[..count],
+                    _ => &[],
+                };
+                let request = answer.read.request;
+                match self.server.copy_out(ring, &answer.read, 0, bytes) {
+                    Ok(_) => {
+                        self.terminal.answered(answer);
+                        self.server.reply(ring, request, answer.result());
+                    }
+                    // The client has gone, or cancelled: the input waits
+                    // for the next reader.
+                    Err(error) => {
+                        self.terminal.give_up_oldest();
+                        self.server.reply(ring, request, error.result());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `IRQ_WAIT` on `irq`, tagged.
+    fn irq_wait(irq: u32) -> libring::abi::Submission {
+        ops::irq_wait(irq).with_user_data(IRQ_WAIT_USER_DATA)
+    }
+
+    /// Pushes `submission`, submitting what is queued first if the SQ is
+    /// full. It goes to the kernel with the next wait.
+    fn push<K: Kernel>(
+        ring: &mut Ring<K>,
+        submission: libring::abi::Submission,
+    ) -> Result<(), Errno> {
+        if ring.push(submission).is_err() {
+            ring.submit()?;
+            ring.push(submission)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+//! The terminal: the line discipline, and the `READ`s waiting for it.
+//!
+//! Several clients may read the console. Their `READ`s wait in arrival
+//! order; typed input goes to the oldest (the *foreground* reader), and a
+//! later reader waits its turn, as at a Unix terminal where one program
+//! at a time has the keyboard. Input typed while nobody reads is kept
+//! (see [`crate::line_discipline`]) until a `READ` comes.
+//!
+//! The server asks [`Terminal::next_answer`] what the oldest `READ` would
+//! get now, copies that to the client, and only then says
+//! [`Terminal::answered`]. If the copy fails (the client gave up on its
+//! request), it says [`Terminal::give_up_oldest`] instead: the input stays
+//! for the next reader.
+//!
+//! Pure: no hardware, no ring. It is unit tested on the host.
+//!
+//! # Invariants
+//! - `reads` holds at most `reads_max` requests, oldest first.
+
+#![forbid(unsafe_code)]
+
+use heapless::Deque;
+use libring::abi::{Errno, RECEIVE_SLOTS_MAX, RequestMessage};
+
+use crate::control;
+use crate::line_discipline::{Delivery, Echo, INPUT_CAPACITY, LineDiscipline, Mode, Outcome};
+
+/// The most `READ`s that can wait: one per message slot at most.
+const READS_CAPACITY: usize = RECEIVE_SLOTS_MAX as usize;
+
+/// What the oldest `READ` gets now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The `READ` (its request id, and how many bytes it wants).
+    pub read: RequestMessage,
+    /// What it gets: with `Outcome::Bytes(n)`, the first `n` bytes of the
+    /// buffer given to `next_answer`.
+    pub delivery: Delivery,
+}
+
+impl Answer {
+    /// The `READ`'s result: the byte count, 0 at end of file, or `-EINTR`.
+    pub fn result(&self) -> i32 {
+        match self.delivery.outcome {
+            // At most INPUT_CAPACITY bytes, so it fits.
+            Outcome::Bytes(count) => count as i32,
+            Outcome::EndOfFile => 0,
+            Outcome::Interrupted => Errno::Interrupted.result(),
+        }
+    }
+}
+
+/// The console's input side.
+#[derive(Debug)]
+pub struct Terminal {
+    discipline: LineDiscipline,
+    /// `READ`s not yet answered, oldest first.
+    reads: Deque<RequestMessage, READS_CAPACITY>,
+    /// How many may wait.
+    reads_max: usize,
+}
+
+impl Terminal {
+    /// A terminal in cooked mode where at most `reads_max` `READ`s may wait
+    /// (keep it below the number of message slots, so a slot stays free
+    /// for `WRITE`s even when every client is reading).
+    pub fn new(reads_max: usize) -> Terminal {
+        Terminal {
+            discipline: LineDiscipline::new(),
+            reads: Deque::new(),
+            reads_max: reads_max.min(READS_CAPACITY),
+        }
+    }
+
+    /// A client's `READ` arrives: it waits behind the older ones. Fails
+    /// with [`Errno::Busy`] when `reads_max` are waiting already.
+    pub fn read(&mut self, message: RequestMessage) -> Result<(), Errno> {
+        if self.reads.len() >= self.reads_max {
+            return Err(Errno::Busy);
+        }
+        self.reads.push_back(message).map_err(|_| Errno::Busy)
+    }
+
+    /// A `CONTROL` request's arguments: `[control::COOKED or control::RAW,
+    /// 0, 0]` sets the mode; anything else is [`Errno::InvalidArgument`].
+    pub fn control(&mut self, arguments: [u64; 3]) -> Result<(), Errno> {
+        let mode = match arguments {
+            [control::COOKED, 0, 0] => Mode::Cooked,
+            [control::RAW, 0, 0] => Mode::Raw,
+            _ => return Err(Errno::InvalidArgument),
+        };
+        self.discipline.set_mode(mode);
+        Ok(())
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> Mode {
+        self.discipline.mode()
+    }
+
+    /// A byte typed at the terminal; returns what to echo.
+    pub fn input(&mut self, byte: u8) -> Echo {
+        self.discipline.input(byte)
+    }
+
+    /// How many `READ`s are waiting.
+    pub fn waiting_reads(&self) -> usize {
+        self.reads.len()
+    }
+
+    /// What the oldest `READ` gets now, with its bytes at the start of
+    /// `buffer`; `None` if there is no `READ` or nothing for it yet. Uses
+    /// nothing up: call [`Self::answered`] or [`Self::give_up_oldest`].
+    pub fn next_answer(&self, buffer: &mut [u8; INPUT_CAPACITY]) -> Option<Answer> {
+        let read = *self.reads.front()?;
+        // No answer can be longer than the input kept.
+        let wanted = (read.length as usize).min(INPUT_CAPACITY);
+        let delivery = self.discipline.peek(&mut buffer[..wanted])?;
+        Some(Answer { read, delivery })
+    }
+
+    /// The oldest `READ` has got `answer` (from [`Self::next_answer`],
+    /// nothing typed since): it is done, and its input used up.
+    pub fn answered(&mut self, answer: Answer) {
+        self.reads.pop_front();
+        self.discipline.consume(answer.delivery);
+    }
+
+    /// The oldest `READ` could not be answered: drops it, input untouched.
+    pub fn give_up_oldest(&mut self) -> Option<RequestMessage> {
+        self.reads.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `READ` request `request` for `length` bytes.
+    fn read_request(request: u64, length: u32) -> RequestMessage {
+        RequestMessage {
+            request,
+            length,
+            ..RequestMessage::default()
+        }
+    }
+
+    fn type_keys(terminal: &mut Terminal, keys: &[u8]) {
+        for &key in keys {
+            terminal.input(key);
+        }
+    }
+
+    /// Answers the oldest `READ` if it can: (its request, its result, the
+    /// bytes it got).
+    fn answer(terminal: &mut Terminal) -> Option<(u64, i32, Vec<u8>)> {
+        let mut buffer = [0; INPUT_CAPACITY];
+        let answer = terminal.next_answer(&mut buffer)?;
+        terminal.answered(answer);
+        let bytes = match answer.delivery.outcome {
+            Outcome::Bytes(count) => buffer[..count].to_vec(),
+            _ => Vec::new(),
+        };
+        Some((answer.read.request, answer.result(), bytes))
+    }
+
+    #[test]
+    fn input_goes_to_the_oldest_read_and_a_later_one_waits_its_turn() {
+        let mut terminal = Terminal::new(4);
+        terminal.read(read_request(1, 64)).unwrap();
+        terminal.read(read_request(2, 64)).unwrap();
+        assert_eq!(answer(&mut terminal), None, "nothing typed");
+        type_keys(&mut terminal, b"first\n");
+        assert_eq!(answer(&mut terminal), Some((1, 6, b"first\n".to_vec())));
+        assert_eq!(answer(&mut terminal), None, "the second waits for a line");
+        type_keys(&mut terminal, b"second\n");
+        assert_eq!(answer(&mut terminal), Some((2, 7, b"second\n".to_vec())));
+        assert_eq!(terminal.waiting_reads(), 0);
+    }
+
+    #[test]
+    fn input_typed_with_no_read_waits_for_one() {
+        let mut terminal = Terminal::new(4);
+        type_keys(&mut terminal, b"early\nbird\n");
+        assert_eq!(answer(&mut terminal), None, "no READ yet");
+        terminal.read(read_request(5, 64)).unwrap();
+        terminal.read(read_request(6, 64)).unwrap();
+        assert_eq!(answer(&mut terminal), Some((5, 6, b"early\n".to_vec())));
+        assert_eq!(answer(&mut terminal), Some((6, 5, b"bird\n".to_vec())));
+    }
+
+    #[test]
+    fn an_answer_is_at_most_the_length_asked_for() {
+        let mut terminal = Terminal::new(4);
+        terminal.read(read_request(1, 3)).unwrap();
+        terminal.read(read_request(2, 100_000)).unwrap();
+        type_keys(&mut terminal, b"abcdef\n");
+        assert_eq!(answer(&mut terminal), Some((1, 3, b"abc".to_vec())));
+        assert_eq!(answer(&mut terminal), Some((2, 4, b"def\n".to_vec())));
+    }
+
+    #[test]
+    fn control_c_and_control_d_give_their_results() {
+        let mut terminal = Terminal::new(4);
+        for request in 1..=3 {
+            terminal.read(read_request(request, 64)).unwrap();
+        }
+        type_keys(&mut terminal, b"lost\x03");
+        assert_eq!(
+            answer(&mut terminal),
+            Some((1, Errno::Interrupted.result(), vec![]))
+        );
+        type_keys(&mut terminal, b"\x04");
+        assert_eq!(answer(&mut terminal), Some((2, 0, vec![])));
+        assert_eq!(answer(&mut terminal), None);
+    }
+
+    #[test]
+    fn a_read_given_up_leaves_the_input_for_the_next() {
+        let mut terminal = Terminal::new(4);
+        terminal.read(read_request(1, 64)).unwrap();
+        terminal.read(read_request(2, 64)).unwrap();
+        type_keys(&mut terminal, b"keep me\n");
+        let mut buffer = [0; INPUT_CAPACITY];
+        assert!(terminal.next_answer(&mut buffer).is_some());
+        assert_eq!(terminal.give_up_oldest().map(|read| read.request), Some(1));
+        assert_eq!(answer(&mut terminal), Some((2, 8, b"keep me\n".to_vec())));
+    }
+
+    #[test]
+    fn reads_beyond_the_limit_are_busy() {
+        let mut terminal = Terminal::new(2);
+        terminal.read(read_request(1, 8)).unwrap();
+        terminal.read(read_request(2, 8)).unwrap();
+        assert_eq!(terminal.read(read_request(3, 8)), Err(Errno::Busy));
+        assert_eq!(terminal.waiting_reads(), 2);
+        let mut huge = Terminal::new(usize::MAX);
+        for request in 0..READS_CAPACITY as u64 {
+            huge.read(read_request(request, 8)).unwrap();
+        }
+        assert_eq!(huge.read(read_request(99, 8)), Err(Errno::Busy));
+    }
+
+    #[test]
+    fn control_sets_the_mode_and_refuses_anything_else() {
+        let mut terminal = Terminal::new(2);
+        assert_eq!(terminal.control([control::RAW, 0, 0]), Ok(()));
+        assert_eq!(terminal.mode(), Mode::Raw);
+        terminal.read(read_request(1, 8)).unwrap();
+        type_keys(&mut terminal, b"k");
+        assert_eq!(answer(&mut terminal), Some((1, 1, b"k".to_vec())));
+        assert_eq!(terminal.control([control::COOKED, 0, 0]), Ok(()));
+        assert_eq!(terminal.mode(), Mode::Cooked);
+        for bad in [
+            [2, 0, 0],
+            [control::RAW, 1, 0],
+            [control::COOKED, 0, 7],
+            [u64::MAX; 3],
+        ] {
+            assert_eq!(
+                terminal.control(bad),
+                Err(Errno::InvalidArgument),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            terminal.mode(),
+            Mode::Cooked,
+            "a refused CONTROL changes nothing"
+        );
+    }
+
+    #[test]
+    fn switching_to_raw_answers_a_waiting_read_with_the_half_typed_line() {
+        let mut terminal = Terminal::new(2);
+        terminal.read(read_request(1, 8)).unwrap();
+        type_keys(&mut terminal, b"ab");
+        assert_eq!(answer(&mut terminal), None);
+        terminal.control([control::RAW, 0, 0]).unwrap();
+        assert_eq!(answer(&mut terminal), Some((1, 2, b"ab".to_vec())));
+    }
+}
