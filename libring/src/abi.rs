@@ -277,8 +277,10 @@ pub enum Opcode {
     /// [`RequestMessage`]; each completion's result is the slot it went in,
     /// flagged `MORE`. A slot is busy until the request in it is answered.
     Receive = 11,
-    /// Answers forwarded request `arguments[0]` with result
-    /// `arguments[1] as i32`: that becomes the client's completion, and the
+    /// Answers forwarded request `arguments[0]` with the result in
+    /// `arguments[1]`, sign-extended to 64 bits (an `i32` stored as `i64`;
+    /// anything outside `i32` is `-EINVAL`): that becomes the client's
+    /// completion, and the
     /// request's slot is free for the next one (commit-and-fetch). With
     /// `handle` non-zero, that handle moves from the server to the client,
     /// and the client's result is its number there. Completes with 0, or
@@ -286,8 +288,10 @@ pub enum Opcode {
     Reply = 12,
     /// Copies from forwarded request `arguments[0]`'s grant, at `offset`,
     /// into this process's buffer `address`/`length`; completes with the
-    /// number of bytes copied. Only while the request is pending, only
-    /// inside the grant, only for a grant the client lets the server read.
+    /// number of bytes copied (all of them: a copy that would leave the
+    /// grant is refused whole with `-EFAULT`, never shortened). Only while
+    /// the request is pending (`-ENOENT`; `-ECANCELED` if the client gave
+    /// up), only for a grant the client lets the server read (`-EPERM`).
     CopyIn = 13,
     /// Copies this process's buffer `address`/`length` into forwarded
     /// request `arguments[0]`'s grant at `offset`; the mirror of `CopyIn`,

@@ -119,8 +119,14 @@ mod kernel {
         panic!("crash requested on the command line");
     }
 
+    /// What runs when the command line names nothing: the console server
+    /// (with the UART, its interrupt, and the kernel log) and `init`.
+    const DEFAULT_PROGRAMS: &str =
+        "console+serve=console+device=console+irq=console+klog,init+use=console";
+
     /// The boot thread's last work before it idles: starts the programs the command
-    /// line names (`run=name[:argument...][,name...]`, default `run=init`),
+    /// line names (`run=name[:argument...][+grant...][,name...]`, default
+    /// [`DEFAULT_PROGRAMS`]),
     /// each from `bin/<name>` in the initrd.
     fn start_programs() {
         kprintln!(
@@ -131,9 +137,13 @@ mod kernel {
         let list = bootargs
             .split_whitespace()
             .find_map(|word| word.strip_prefix("run="))
-            .unwrap_or("init");
+            .unwrap_or(DEFAULT_PROGRAMS);
         let mut started = 0;
         process::SYSTEM.lock().starting = true;
+        // All of them are created before any runs: this is the idle
+        // thread, which would otherwise get the processor back only when
+        // every program it already started is waiting.
+        let interrupts = cpu::disable_interrupts();
         for program in list.split(',').filter(|program| !program.is_empty()) {
             // name[:argument...][+serve=E][+use=E][+device=D][+irq=D]...
             let mut options = program.split('+');
@@ -179,6 +189,7 @@ mod kernel {
                 Err(error) => kprintln!("annulus: cannot start {}: {}", program, error.describe()),
             }
         }
+        cpu::restore_interrupts(interrupts);
         process::SYSTEM.lock().starting = false;
         if started == 0 {
             kprintln!("annulus: no program to run; powering off");

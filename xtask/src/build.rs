@@ -109,7 +109,10 @@ fn build_programs(workspace: &Workspace, profile: Profile) -> Result<Vec<(String
         let path = workspace.program_elf(profile, &name);
         let elf = std::fs::read(&path)
             .map_err(|error| format!("cannot read the program {}: {error}", path.display()))?;
-        programs.push((name, elf));
+        // Only what the kernel loads goes into the initrd (see strip.rs).
+        let stripped = crate::strip::strip_program(&elf)
+            .map_err(|error| format!("cannot strip {}: {error}", path.display()))?;
+        programs.push((name, stripped));
     }
     Ok(programs)
 }

@@ -36,6 +36,7 @@ mod kernel_image;
 mod qemu;
 mod qemu_tests;
 mod serial;
+mod strip;
 mod tools;
 mod workspace;
 

@@ -13,6 +13,25 @@
 //! output alone, and a run that never reaches its end (a hang, a crash) is
 //! a failure.
 //!
+//! # Runs with servers
+//! A server never exits by itself, so the machine only powers off (`every
+//! process has ended`) if something tells the servers to go. Two ways,
+//! chosen per row:
+//! - The suite ends them: `serverclient`'s last act is a `CONTROL EXIT`
+//!   to the test server still alive, and the row is an ordinary
+//!   [`Outcome::ProgramsEnd`]. Preferred where the server can be told.
+//! - The row says when it is over: [`Outcome::ServersRemain`] lists the
+//!   lines that end it (usually a program's leak report), and xtask stops
+//!   QEMU itself once they have all appeared and the output has then been
+//!   quiet for [`QUIET_AFTER_UNTIL`]. For the console server, which has no
+//!   reason to ever stop.
+//!
+//! # Typing
+//! QEMU's standard input is the UART's receive side (`-serial stdio`). A
+//! row's `input` lists what to type and what to wait for first (a prompt);
+//! [`crate::serial::InputScript`] decides when each step is due, and the
+//! run fails if any input was left unsent.
+//!
 //! To test on another machine, add a row to [`QEMU_TESTS`].
 
 use std::io::{Read, Write};
@@ -260,10 +279,13 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
     },
     QemuTestConfig {
         // Two programs print long lines through the console server at
-        // once: no line may be torn by the other's.
+        // once: no line may be torn by the other's. With `+klog` the
+        // console prints the kernel's log too, so nothing else writes the
+        // UART (without it, a kernel line such as a process's exit could
+        // land in the middle of a chatter line, now and then).
         name: "console-output",
         machine: DEFAULT_MACHINE,
-        command_line: "run=console+serve=console+device=console+irq=console,chatter:a+use=console,chatter:b+use=console",
+        command_line: "run=console+serve=console+device=console+irq=console+klog,chatter:a+use=console,chatter:b+use=console",
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &[

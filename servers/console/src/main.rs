@@ -4,7 +4,10 @@
 //! Started with three handles, in this order (for now from the kernel
 //! command line: `run=console+serve=console+device=console+irq=console`):
 //! the service handle of the endpoint `console`, the UART's device handle,
-//! and its interrupt handle. Then it loops, taking one event at a time:
+//! and its interrupt handle; and, with `+klog` after those, a fourth: the
+//! right to read the kernel log, which it then prints too (so the kernel
+//! never writes the UART under its feet). Then it loops, taking one event
+//! at a time:
 //!
 //! | event | what the server does |
 //! | --- | --- |
@@ -13,6 +16,7 @@
 //! | `CONTROL` | `[0, 0, 0]` cooked input, `[1, 0, 0]` raw (`console::control`); answers 0 |
 //! | anything else | answers `-EINVAL` |
 //! | an interrupt | drains the receive FIFO into the line discipline, echoing; clears the interrupt; `IRQ_ACK` |
+//! | kernel log bytes (`LOG_READ`) | writes them to the UART, then reads again |
 //!
 //! One event is handled whole before the next, so a `WRITE` goes out
 //! whole: two clients' lines never mix. The server never waits for a
@@ -68,18 +72,26 @@ mod server {
     /// Bytes copied from a client per `COPY_IN`.
     const WRITE_PIECE: usize = 256;
 
-    /// User data of the `IRQ_WAIT` and of each `IRQ_ACK`.
+    /// User data of the `IRQ_WAIT`, of each `IRQ_ACK`, of the `LOG_READ`.
     const IRQ_WAIT_USER_DATA: u64 = 1;
     const IRQ_ACK_USER_DATA: u64 = 2;
+    const LOG_READ_USER_DATA: u64 = 3;
+
+    /// Kernel log bytes taken per `LOG_READ`.
+    const LOG_PIECE: usize = 256;
 
     fn main(_arguments: Arguments) -> i32 {
-        let &[service, device, irq] = runtime::handles() else {
-            println!(
-                "console: started with handles {:?}, not [service, device, irq] \
-                 (run=console+serve=console+device=console+irq=console)",
-                runtime::handles()
-            );
-            return 1;
+        let (service, device, irq, kernel_log) = match *runtime::handles() {
+            [service, device, irq] => (service, device, irq, None),
+            [service, device, irq, kernel_log] => (service, device, irq, Some(kernel_log)),
+            _ => {
+                println!(
+                    "console: started with handles {:?}, not [service, device, irq(, kernel log)] \
+                     (run=console+serve=console+device=console+irq=console+klog)",
+                    runtime::handles()
+                );
+                return 1;
+            }
         };
         let uart = match with_ring(|ring| Pl011::map(ring, device, UART_ADDRESS)) {
             Ok(uart) => uart,
@@ -101,10 +113,15 @@ mod server {
             terminal: Terminal::new(SLOTS - 1),
             server,
             irq,
+            kernel_log: kernel_log
+                .map(|handle| (handle, Box::leak(vec![0u8; LOG_PIECE].into_boxed_slice()))),
         };
         console.uart.enable_receive_interrupts();
         if let Err(error) = with_ring(|ring| push(ring, irq_wait(irq))) {
             println!("console: cannot wait for interrupts: {}", error.name());
+        }
+        if let Err(error) = with_ring(|ring| console.read_kernel_log(ring)) {
+            println!("console: cannot read the kernel log: {}", error.name());
         }
 
         loop {
@@ -140,6 +157,9 @@ mod server {
         terminal: Terminal,
         server: Server,
         irq: u32,
+        /// The kernel-log handle and the buffer its `LOG_READ` fills
+        /// (leaked: the kernel writes it while the request is pending).
+        kernel_log: Option<(u32, &'static mut [u8])>,
     }
 
     impl Console {
@@ -149,6 +169,10 @@ mod server {
                 Event::Request { message, .. } => self.serve(ring, &message),
                 Event::Other(completion) if completion.user_data == IRQ_WAIT_USER_DATA => {
                     return Ok(self.interrupt(ring, completion).err().map(Stop::Interrupts));
+                }
+                Event::Other(completion) if completion.user_data == LOG_READ_USER_DATA => {
+                    self.print_kernel_log(completion);
+                    self.read_kernel_log(ring)?;
                 }
                 // IRQ_ACK completions: 0, and nothing to do.
                 Event::Other(_) => {}
@@ -233,6 +257,34 @@ mod server {
             }
             self.answer_reads(ring);
             Ok(())
+        }
+
+        /// Asks for the next piece of kernel log (if it may read it).
+        fn read_kernel_log<K: Kernel>(&mut self, ring: &mut Ring<K>) -> Result<(), Errno> {
+            let Some((handle, buffer)) = self.kernel_log.as_mut() else {
+                return Ok(());
+            };
+            let read = libring::abi::Submission {
+                opcode: Opcode::LogRead as u8,
+                handle: *handle,
+                address: buffer.as_mut_ptr() as u64,
+                length: buffer.len() as u32,
+                user_data: LOG_READ_USER_DATA,
+                ..libring::abi::Submission::default()
+            };
+            push(ring, read)
+        }
+
+        /// Kernel log bytes arrived: out they go, between client requests,
+        /// so they never land inside a client's line.
+        fn print_kernel_log(&mut self, completion: Completion) {
+            let (Ok(count), Some((_, buffer))) =
+                (check_result(completion.result), self.kernel_log.as_ref())
+            else {
+                return;
+            };
+            let bytes = &buffer[..(count as usize).min(buffer.len())];
+            for_terminal(bytes, |byte| self.uart.write_byte(byte));
         }
 
         /// Answers waiting `READ`s, oldest first, for as long as there is
