@@ -14,7 +14,8 @@
 //! 7. the scheduler: with `selftest` on the command line, a thread runs the
 //!    self-tests; with `crash=...`, one fails on purpose (to test the fatal
 //!    reports); otherwise the boot thread starts the programs `run=` names
-//!    (default `init`) and becomes the idle thread.
+//!    (by default the console server and `init`) and becomes the idle
+//!    thread.
 //!
 //! On the host this file builds to an empty program, so that `cargo test`
 //! in the workspace works; the kernel is only ever built for
