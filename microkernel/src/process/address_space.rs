@@ -166,26 +166,9 @@ impl AddressSpace {
         unsafe {
             core::ptr::write_bytes(physical_to_virtual(first) as *mut u8, 0, length as usize)
         };
-        let root = self.root;
-        let (result, tables_made) = with_frames(|frames| {
-            let mut tables = CountedTables {
-                tables: FrameTables { frames },
-                made: 0,
-            };
-            let result = page_table::map(
-                &mut tables,
-                root,
-                address as usize,
-                first,
-                length as usize,
-                access.attributes(),
-                Granularity::PagesOnly,
-            );
-            (result, tables.made)
-        });
         // Every frame counts as ours until given back below or by unmap.
-        self.owned_frames += tables_made + count;
-        if let Err(error) = result {
+        self.owned_frames += count;
+        if let Err(error) = self.map_counted(address, first, length, access.attributes()) {
             // Undo exactly what this call did: a page that maps one of our
             // new frames is unmapped (which frees the frame); a frame that
             // never got mapped is freed directly. Pages that were mapped
@@ -203,6 +186,37 @@ impl AddressSpace {
             return Err(map_error(error));
         }
         Ok(first)
+    }
+
+    /// Maps `length` bytes at `address` to the physical range from
+    /// `physical`, counting the table pages it makes as this address
+    /// space's.
+    fn map_counted(
+        &mut self,
+        address: u64,
+        physical: u64,
+        length: u64,
+        attributes: Attributes,
+    ) -> Result<(), MapError> {
+        let root = self.root;
+        let (result, tables_made) = with_frames(|frames| {
+            let mut tables = CountedTables {
+                tables: FrameTables { frames },
+                made: 0,
+            };
+            let result = page_table::map(
+                &mut tables,
+                root,
+                address as usize,
+                physical,
+                length as usize,
+                attributes,
+                Granularity::PagesOnly,
+            );
+            (result, tables.made)
+        });
+        self.owned_frames += tables_made;
+        result
     }
 
     /// Is every page of `[address, address + length)` mapped?
@@ -329,25 +343,7 @@ impl AddressSpace {
             executable: false,
             user: true,
         };
-        let root = self.root;
-        let (result, tables_made) = with_frames(|frames| {
-            let mut tables = CountedTables {
-                tables: FrameTables { frames },
-                made: 0,
-            };
-            let result = page_table::map(
-                &mut tables,
-                root,
-                address as usize,
-                first_page,
-                length as usize,
-                attributes,
-                Granularity::PagesOnly,
-            );
-            (result, tables.made)
-        });
-        self.owned_frames += tables_made;
-        if let Err(error) = result {
+        if let Err(error) = self.map_counted(address, first_page, length, attributes) {
             // Take back whatever part got mapped (device pages free nothing).
             for page in 0..length / PAGE_SIZE {
                 let page_address = address + page * PAGE_SIZE;

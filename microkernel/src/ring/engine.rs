@@ -259,7 +259,6 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             address,
             slots,
         }) => {
-            mark_running(system, id, request_id);
             let begun = forward::receive(system, id, request_id, handle, address, slots);
             match stays_pending(system, id, request_id, begun) {
                 Some(error) => error,
@@ -285,7 +284,6 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             forward::mint(system, id, handle, badge).unwrap_or_else(Errno::result)
         }
         Ok(Operation::IrqWait { handle }) => {
-            mark_running(system, id, request_id);
             let begun = drivers::irq_wait(system, id, request_id, handle);
             match stays_pending(system, id, request_id, begun) {
                 Some(error) => error,
@@ -300,7 +298,6 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             address,
             length,
         }) => {
-            mark_running(system, id, request_id);
             let begun = drivers::log_read(system, id, request_id, handle, address, length);
             match stays_pending(system, id, request_id, begun) {
                 Some(error) => error,
