@@ -360,9 +360,15 @@ fn spinner(index: u64) {
     let other = 1 - me;
     let deadline = time::counter_microseconds() + 3_000_000;
     let mut last_seen = SPINNER_COUNTS[other].load(Ordering::Relaxed);
-    while SPINNER_SAW_OTHER[me].load(Ordering::Relaxed) < 5
-        && time::counter_microseconds() < deadline
-    {
+    // Both keep spinning until *both* have seen the other run 5 times: a
+    // spinner that stopped as soon as it was satisfied would leave the
+    // other nothing to see.
+    let both_satisfied = || {
+        SPINNER_SAW_OTHER
+            .iter()
+            .all(|saw| saw.load(Ordering::Relaxed) >= 5)
+    };
+    while !both_satisfied() && time::counter_microseconds() < deadline {
         SPINNER_COUNTS[me].fetch_add(1, Ordering::Relaxed);
         let now = SPINNER_COUNTS[other].load(Ordering::Relaxed);
         if now != last_seen {
