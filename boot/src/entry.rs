@@ -64,6 +64,18 @@ _start:
 primary_entry:
     mov     x19, x0                 // x19 = FDT physical address (0 if none)
 
+    // Start counting instructions now (PMU event counter 0, event 0x08
+    // INST_RETIRED, at EL0 and EL1), so `cargo xtask bench` can say how
+    // many instructions booting takes. Costs nothing measurable; nothing
+    // but the benchmark reads it. (docs/performance.md)
+    mov     x1, #0x08
+    msr     pmevtyper0_el0, x1
+    mov     x1, #1
+    msr     pmcntenset_el0, x1      // counter 0 on
+    mrs     x1, pmcr_el0
+    orr     x1, x1, #1              // PMCR_EL0.E: counters enabled
+    msr     pmcr_el0, x1
+
     // Only the first core boots. QEMU keeps the others off until PSCI CPU_ON,
     // but a firmware that starts them all would land here too.
     mrs     x1, mpidr_el1

@@ -425,6 +425,8 @@ pub enum SystemValue {
     /// How many times this process has called `ring_enter` so far (to see
     /// that kernel SQ polling saves system calls).
     SystemCalls = 2,
+    /// Physical frames (4 KiB each) of RAM the kernel manages, free or not.
+    TotalFrames = 3,
 }
 
 /// The longest `LOG` write.

@@ -26,7 +26,9 @@ Commands:
   gdb [MACHINE OPTIONS] [-- QEMU ARGUMENTS...]
                          Boot in QEMU, paused at the first instruction, and
                          attach gdb-multiarch
-  clippy                 Run clippy on the host crates and on the kernel target
+    clippy                 Run clippy on the host crates and on the kernel target
+  bench [--quick]        Measure instructions per operation in QEMU with -icount
+                         (release build); writes target/bench/results.json
   help                   Show this message
 
 Machine options (run and gdb):
@@ -42,11 +44,17 @@ Machine options (run and gdb):
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Help,
-    Build { profile: Profile },
+    Build {
+        profile: Profile,
+    },
     Run(RunOptions),
     Gdb(RunOptions),
     Test(TestOptions),
     Clippy,
+    /// `bench [--quick]`.
+    Bench {
+        quick: bool,
+    },
 }
 
 /// Options of `run` and `gdb`: which kernel, which machine, and anything the
@@ -96,6 +104,11 @@ pub fn parse(arguments: &[String]) -> Result<Command> {
         "clippy" => match options.first() {
             None => Ok(Command::Clippy),
             Some(option) => Err(format!("clippy takes no options, got '{option}'")),
+        },
+        "bench" => match options {
+            [] => Ok(Command::Bench { quick: false }),
+            [option] if option == "--quick" => Ok(Command::Bench { quick: true }),
+            _ => Err("bench takes only --quick".to_string()),
         },
         other => Err(format!("unknown command '{other}'")),
     }

@@ -28,6 +28,7 @@
 //!   judging test output) is pure and has unit tests under `cargo test`.
 
 mod arguments;
+mod bench;
 mod build;
 mod clippy;
 mod host_tests;
@@ -77,6 +78,7 @@ fn main() -> ExitCode {
         Command::Gdb(options) => qemu::gdb(&workspace, &options).map(|()| true),
         Command::Test(options) => run_tests(&workspace, &options),
         Command::Clippy => clippy::clippy(&workspace),
+        Command::Bench { quick } => bench::bench(&workspace, quick),
     };
 
     match outcome {

@@ -300,6 +300,33 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // The benchmark in quick mode (a few hundred operations per
+        // figure, debug build, no -icount): it still runs and reports every
+        // figure. No figure is judged here: `cargo xtask bench` measures.
+        name: "bench-quick",
+        machine: DEFAULT_MACHINE,
+        command_line: "bench run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,init:bench+use=console,bench:quick+use=console+use=null",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["bench: done"],
+        },
+        expected: &[
+            "bench: boot_to_first_line ",
+            "bench: frames_in_use_kib ",
+            "bench: calibration ",
+            "bench: kernel_nop_batch_1 ",
+            "bench: kernel_nop_batch_32 ",
+            "bench: forwarded_nop_batch_1 ",
+            "bench: forwarded_nop_batch_32 ",
+            "bench: read_4k_via_server ",
+            "bench: memcpy_4k ",
+            "bench: read_64k_via_server ",
+            "bench: memcpy_64k ",
+            "bench: console_write_64_bytes ",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // A kernel write to its own text, outside any probe: the exception
         // report must name the class and show the registers, then power off.
         name: "fault-report",
@@ -431,12 +458,12 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
 }
 
 /// What one boot produced.
-struct QemuRun {
+pub struct QemuRun {
     /// Everything the kernel printed on its serial port.
-    serial: String,
+    pub serial: String,
     /// QEMU's own complaints (a bad option, say), from its standard error.
-    qemu_messages: String,
-    timed_out: bool,
+    pub qemu_messages: String,
+    pub timed_out: bool,
     /// What the input script still waited for when the run ended, if it
     /// had not sent everything.
     input_waiting_for: Option<&'static str>,
@@ -450,7 +477,7 @@ const QUIET_AFTER_UNTIL: Duration = Duration::from_millis(500);
 /// Boots one configuration and collects its serial output, writing it to
 /// `log_path` line by line as it arrives (so `tail -f` shows a run live),
 /// and typing the configuration's input when its output asks for it.
-fn boot(
+pub fn boot(
     config: &QemuTestConfig,
     built: &BuiltKernel,
     log_path: &Path,

@@ -8,6 +8,7 @@ pub mod context;
 pub mod cpu;
 pub mod exceptions;
 pub mod gic;
+pub mod pmu;
 pub mod probe;
 pub mod psci;
 pub mod timer;

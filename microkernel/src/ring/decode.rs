@@ -360,6 +360,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
                 0 => SystemValue::FreeFrames,
                 1 => SystemValue::ProcessId,
                 2 => SystemValue::SystemCalls,
+                3 => SystemValue::TotalFrames,
                 _ => return invalid,
             },
         },

@@ -309,6 +309,9 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
         }
         Ok(Operation::SystemInfo { value }) => match value {
             SystemValue::FreeFrames => mm::free_frames().min(i32::MAX as usize) as i32,
+            SystemValue::TotalFrames => {
+                mm::with_frames(|frames| frames.total_frames()).min(i32::MAX as usize) as i32
+            }
             SystemValue::ProcessId => id as i32,
             SystemValue::SystemCalls => process.system_calls.min(i32::MAX as u64) as i32,
         },

@@ -1,0 +1,161 @@
+//! bench: the figures of `cargo xtask bench` (docs/performance.md).
+//!
+//! Started as `bench[:quick]+use=console+use=null`, beside `nullserver`
+//! serving `null`, on a kernel booted with `bench` on its command line (so
+//! user space may read the PMU). Each figure runs an operation many times
+//! and divides the instructions retired (PMU event 0x08, counting EL0 and
+//! EL1 of every process: the user side, the kernel, and the server) by the
+//! number of operations. Under QEMU with `-icount` the count is exact.
+//!
+//! Output, one line per figure, for xtask to read:
+//! `bench: <name> <instructions per operation> <operations>`, then
+//! `bench: done`.
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::vec;
+use core::arch::asm;
+use libring::abi::Submission;
+use libring::ops::{self, SubmissionOptions};
+use libring::ring::Ring;
+use libring::runtime::{self, Arguments, Syscall, with_ring};
+
+libring::entry!(main);
+
+/// Operations per figure (at least 10,000), or a few in quick mode (for
+/// `cargo xtask test`, which only checks that the benchmark still runs).
+struct Plan {
+    operations: u64,
+}
+
+/// Instructions retired, from counter 0 (32 bits: read it often).
+fn counter() -> u32 {
+    let count: u64;
+    // SAFETY: reads the PMU event counter; the kernel lets EL0 with `bench`.
+    unsafe { asm!("isb", "mrs {}, pmevcntr0_el0", out(reg) count, options(nomem, nostack)) };
+    count as u32
+}
+
+/// Runs `operation` `count` times in chunks small enough for the 32-bit
+/// counter, and returns the instructions per operation.
+fn measure(count: u64, mut operation: impl FnMut()) -> f64 {
+    const CHUNK: u64 = 500;
+    let mut total: u64 = 0;
+    let mut done = 0;
+    while done < count {
+        let chunk = CHUNK.min(count - done);
+        let start = counter();
+        for _ in 0..chunk {
+            operation();
+        }
+        total += counter().wrapping_sub(start) as u64;
+        done += chunk;
+    }
+    total as f64 / count as f64
+}
+
+fn report(name: &str, per_operation: f64, operations: u64) {
+    libring::println!("bench: {name} {per_operation:.1} {operations}");
+}
+
+/// Pushes and completes `batch` copies of `submission`, one `ring_enter`.
+fn round(ring: &mut Ring<Syscall>, submission: Submission, batch: u32) {
+    for _ in 0..batch {
+        let _ = ring.push(submission);
+    }
+    let _ = ring.submit_and_wait(batch);
+    for _ in 0..batch {
+        let _ = ring.completion();
+    }
+}
+
+fn batched(ring: &mut Ring<Syscall>, plan: &Plan, submission: Submission, batch: u32) -> f64 {
+    let rounds = plan.operations.div_ceil(batch as u64);
+    measure(rounds, || round(ring, submission, batch)) / batch as f64
+}
+
+fn main(arguments: Arguments) -> i32 {
+    let quick = arguments.iter().any(|argument| argument == "quick");
+    let plan = Plan {
+        operations: if quick { 200 } else { 10_000 },
+    };
+    let &[console, null] = runtime::handles() else {
+        libring::println!("bench: expected the handles [console, null]");
+        return 1;
+    };
+
+    // Let init report the boot figures first (asleep, this program retires
+    // no instructions: QEMU runs with sleep=off).
+    let _ = with_ring(|ring| ring.run(ops::timeout(200_000_000)));
+
+    // Calibration: a loop of known length, 2 instructions per iteration.
+    let iterations = 100_000u64;
+    let calibration = measure(1, || {
+        // SAFETY: a register-only countdown loop.
+        unsafe {
+            asm!("1: subs {0}, {0}, #1", "b.ne 1b", inout(reg) iterations => _, options(nomem, nostack))
+        };
+    });
+    libring::println!("bench: calibration {calibration:.0} {}", 2 * iterations);
+
+    let nop = ops::nop().with_user_data(1);
+    let forwarded = ops::control(null, [0, 0, 0]).with_user_data(2);
+    let figures = with_ring(|ring| {
+        [
+            ("kernel_nop_batch_1", batched(ring, &plan, nop, 1)),
+            ("kernel_nop_batch_32", batched(ring, &plan, nop, 32)),
+            ("forwarded_nop_batch_1", batched(ring, &plan, forwarded, 1)),
+            (
+                "forwarded_nop_batch_32",
+                batched(ring, &plan, forwarded, 32),
+            ),
+        ]
+    });
+    for (name, figure) in figures {
+        report(name, figure, plan.operations);
+    }
+
+    for size in [4096usize, 65536] {
+        let mut buffer = vec![0u8; size];
+        let source = vec![0x33u8; size];
+        let read = with_ring(|ring| {
+            measure(plan.operations, || {
+                let _ = ring.run(ops::read(null, &mut buffer, 0));
+            })
+        });
+        let copy = measure(plan.operations, || {
+            // SAFETY: two distinct buffers of `size` bytes.
+            unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), buffer.as_mut_ptr(), size) };
+            core::hint::black_box(&mut buffer);
+        });
+        report(
+            &alloc::format!("read_{}k_via_server", size / 1024),
+            read,
+            plan.operations,
+        );
+        report(
+            &alloc::format!("memcpy_{}k", size / 1024),
+            copy,
+            plan.operations,
+        );
+    }
+
+    let line = [b'.'; 63];
+    let mut text = [0u8; 64];
+    text[..63].copy_from_slice(&line);
+    text[63] = b'\n';
+    let write = with_ring(|ring| {
+        measure(plan.operations, || {
+            let _ = ring.run(ops::write(console, &text, 0));
+        })
+    });
+    report("console_write_64_bytes", write, plan.operations);
+
+    // The null server's last request: it answers, then exits.
+    let _ = with_ring(|ring| ring.run(ops::control(null, [1, 0, 0])));
+    libring::println!("bench: done");
+    0
+}

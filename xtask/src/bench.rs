@@ -1,0 +1,235 @@
+//! `cargo xtask bench`: the performance figures (docs/performance.md).
+//!
+//! Boots the release kernel in QEMU with `-icount shift=0,sleep=off`, so
+//! that every guest instruction takes the same virtual time and idle time
+//! is skipped: the PMU's instructions-retired count is then exact and the
+//! same from run to run. The programs (`init:bench` for the boot figures,
+//! `bench` for the rest, beside `nullserver` and the console server) print
+//! `bench: <name> <instructions per operation> <operations>` lines; this
+//! module collects them, prints a table next to the targets, and writes
+//! `target/bench/results.json`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::Result;
+use crate::build;
+use crate::qemu_tests::{self, Outcome, QemuTestConfig};
+use crate::tools;
+use crate::workspace::{Profile, Workspace};
+
+/// The machine the figures are measured on.
+const MACHINE: &[&str] = &[
+    "-M",
+    "virt,gic-version=3",
+    "-cpu",
+    "cortex-a72",
+    "-m",
+    "256M",
+    "-icount",
+    "shift=0,sleep=off",
+];
+
+/// The programs: the console server with the kernel log, the null server,
+/// init reporting the boot figures, and the benchmark itself.
+fn command_line(quick: bool) -> &'static str {
+    if quick {
+        "bench run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,init:bench+use=console,bench:quick+use=console+use=null"
+    } else {
+        "bench run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,init:bench+use=console,bench+use=console+use=null"
+    }
+}
+
+/// Each figure, what it means, and the target the servers issue set.
+const FIGURES: &[(&str, &str, Option<f64>)] = &[
+    (
+        "calibration",
+        "a 2-instruction loop, 100,000 times (expect 200,000)",
+        None,
+    ),
+    (
+        "kernel_nop_batch_1",
+        "NOP through ring_enter, 1 per call",
+        Some(200.0),
+    ),
+    (
+        "kernel_nop_batch_32",
+        "NOP through ring_enter, 32 per call",
+        Some(40.0),
+    ),
+    (
+        "forwarded_nop_batch_1",
+        "CONTROL to the null server and back, 1 per call",
+        Some(1000.0),
+    ),
+    (
+        "forwarded_nop_batch_32",
+        "CONTROL to the null server and back, 32 per call",
+        Some(150.0),
+    ),
+    (
+        "read_4k_via_server",
+        "READ of 4 KiB through a server (one grant copy)",
+        None,
+    ),
+    ("memcpy_4k", "memcpy of 4 KiB in user space", None),
+    (
+        "read_64k_via_server",
+        "READ of 64 KiB through a server",
+        None,
+    ),
+    ("memcpy_64k", "memcpy of 64 KiB in user space", None),
+    (
+        "console_write_64_bytes",
+        "WRITE of 64 bytes to the console server",
+        None,
+    ),
+    (
+        "boot_to_first_line",
+        "instructions from the kernel's first to init's first line",
+        Some(2_000_000.0),
+    ),
+    (
+        "frames_in_use_kib",
+        "RAM in use then (KiB of 4 KiB frames)",
+        Some(4096.0),
+    ),
+];
+
+/// One measured figure.
+#[derive(Debug, PartialEq)]
+pub struct Figure {
+    pub name: String,
+    pub value: f64,
+    pub operations: u64,
+}
+
+/// The `bench: <name> <value> <operations>` lines of a serial log.
+pub fn parse(serial: &str) -> Vec<Figure> {
+    serial
+        .lines()
+        .filter_map(|line| {
+            let mut words = line
+                .trim_end_matches('\r')
+                .strip_prefix("bench: ")?
+                .split_whitespace();
+            let name = words.next()?.to_string();
+            let value = words.next()?.parse().ok()?;
+            let operations = words.next()?.parse().ok()?;
+            words.next().is_none().then_some(Figure {
+                name,
+                value,
+                operations,
+            })
+        })
+        .collect()
+}
+
+/// Runs the benchmark; prints the table; writes the JSON. Returns whether
+/// every figure came.
+pub fn bench(workspace: &Workspace, quick: bool) -> Result<bool> {
+    tools::ensure_qemu()?;
+    let built = build::build(workspace, Profile::Release)?;
+    let config = QemuTestConfig {
+        name: "bench",
+        machine: MACHINE,
+        command_line: command_line(quick),
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["bench: done"],
+        },
+        expected: &[],
+        input: &[],
+    };
+    let directory = workspace.target_directory.join("bench");
+    std::fs::create_dir_all(&directory)
+        .map_err(|error| format!("cannot create {}: {error}", directory.display()))?;
+    let log = directory.join("serial.log");
+    println!(
+        "xtask: benchmarking (QEMU -icount shift=0,sleep=off); serial log in {}",
+        workspace.show(&log)
+    );
+    let run = qemu_tests::boot(&config, &built, &log, Duration::from_secs(900))?;
+    let figures = parse(&run.serial);
+    let image_size = std::fs::metadata(&built.image)
+        .map(|metadata| metadata.len())
+        .unwrap_or(0);
+
+    println!();
+    println!(
+        "{:<24} {:>16} {:>12} {:>10}  what",
+        "figure", "instructions/op", "target", "operations"
+    );
+    for (name, meaning, target) in FIGURES {
+        let found = figures.iter().find(|figure| figure.name == *name);
+        let value = found.map_or("missing".to_string(), |figure| {
+            format!("{:.1}", figure.value)
+        });
+        let operations = found.map_or(String::new(), |figure| figure.operations.to_string());
+        let target = target.map_or(String::new(), |target| format!("<= {target}"));
+        println!("{name:<24} {value:>16} {target:>12} {operations:>10}  {meaning}");
+    }
+    let ratio = |read: &str, copy: &str| {
+        let value = |name: &str| {
+            figures
+                .iter()
+                .find(|figure| figure.name == name)
+                .map(|figure| figure.value)
+        };
+        Some(value(read)? / value(copy)?)
+    };
+    if let Some(ratio) = ratio("read_64k_via_server", "memcpy_64k") {
+        println!(
+            "{:<24} {:>16.2} {:>12}",
+            "read_64k / memcpy_64k", ratio, "<= 1.3"
+        );
+    }
+    println!(
+        "{:<24} {:>16} {:>12}  the kernel Image, bytes",
+        "kernel_image_size", image_size, ""
+    );
+
+    let mut json = String::from("{\n");
+    let _ = writeln!(json, "  \"quick\": {quick},");
+    let _ = writeln!(json, "  \"kernel_image_bytes\": {image_size},");
+    json.push_str("  \"figures\": {\n");
+    for (index, figure) in figures.iter().enumerate() {
+        let comma = if index + 1 == figures.len() { "" } else { "," };
+        let _ = writeln!(
+            json,
+            "    \"{}\": {{ \"per_operation\": {:.1}, \"operations\": {} }}{comma}",
+            figure.name, figure.value, figure.operations
+        );
+    }
+    json.push_str("  }\n}\n");
+    let results = directory.join("results.json");
+    std::fs::write(&results, json)
+        .map_err(|error| format!("cannot write {}: {error}", results.display()))?;
+    println!("\nxtask: wrote {}", workspace.show(&results));
+
+    let complete = FIGURES
+        .iter()
+        .all(|(name, _, _)| figures.iter().any(|figure| figure.name == *name));
+    if !complete {
+        println!("xtask: some figures are missing; see the serial log");
+    }
+    Ok(complete && !run.timed_out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_lines_are_read_and_others_ignored() {
+        let serial = "init: hello\r\nbench: kernel_nop_batch_1 187.5 10000\r\nbench: done\nbench: broken line\n";
+        assert_eq!(
+            parse(serial),
+            [Figure {
+                name: "kernel_nop_batch_1".to_string(),
+                value: 187.5,
+                operations: 10000
+            }]
+        );
+    }
+}
