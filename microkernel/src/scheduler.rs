@@ -55,6 +55,17 @@ pub struct Thread {
     /// For a thread that runs a process: the process's `TTBR0_EL1` value,
     /// loaded whenever this thread is switched to.
     user_tables: Option<u64>,
+    /// The process this thread runs (0: a kernel thread).
+    owner: u32,
+}
+
+/// The process of the running thread (0: none), kept up to date by every
+/// switch so a system call finds its caller without a lock.
+static CURRENT_OWNER: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// The process the running thread belongs to (0 if it is a kernel thread).
+pub fn current_owner() -> u32 {
+    CURRENT_OWNER.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 #[expect(
@@ -111,6 +122,7 @@ fn new_thread(
         context: Context::new(stack_top as u64, entry as usize as u64, argument),
         stack,
         user_tables: None,
+        owner: 0,
     }))
 }
 
@@ -146,6 +158,7 @@ fn install_idle_thread() {
         context: Context::default(),
         stack: 0, // the boot stack, part of the kernel image
         user_tables: None,
+        owner: 0,
     });
     *SCHEDULER.lock() = Some(Scheduler {
         threads: alloc::vec![idle],
@@ -182,7 +195,7 @@ pub fn spawn(
     entry: ThreadEntry,
     argument: u64,
 ) -> Result<ThreadId, OutOfMemory> {
-    spawn_with_tables(name, entry, argument, None)
+    spawn_with_tables(name, entry, argument, None, 0)
 }
 
 /// Creates a thread that runs a process: like [`spawn`], and `user_tables`
@@ -192,12 +205,14 @@ pub fn spawn_with_tables(
     entry: ThreadEntry,
     argument: u64,
     user_tables: Option<u64>,
+    owner: u32,
 ) -> Result<ThreadId, OutOfMemory> {
     let mut guard = SCHEDULER.lock();
     let scheduler = guard.as_mut().expect("scheduler started");
     let id = scheduler.next_id;
     let mut thread = new_thread(id, name, entry, argument)?;
     thread.user_tables = user_tables;
+    thread.owner = owner;
     scheduler.next_id += 1;
     scheduler.threads.push(thread);
     scheduler.ready.push_back(id);
@@ -353,6 +368,10 @@ fn reschedule(new_state: State) {
             if let Some(tables) = scheduler.thread(next).user_tables {
                 cpu::set_user_tables(tables);
             }
+            CURRENT_OWNER.store(
+                scheduler.thread(next).owner,
+                core::sync::atomic::Ordering::Relaxed,
+            );
             let from: *mut Context = &mut scheduler.thread(previous).context;
             let to: *const Context = &scheduler.thread(next).context;
             if new_state == State::Exited && previous != idle {

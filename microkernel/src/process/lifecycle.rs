@@ -175,6 +175,7 @@ pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<Proces
         process_main,
         id as u64,
         Some(table_register),
+        id,
     ) {
         Ok(thread) => thread,
         Err(_) => {
@@ -354,7 +355,10 @@ fn process_main(id: u64) {
 
 /// The process the running thread belongs to, if any.
 pub fn current() -> Option<ProcessId> {
-    SYSTEM.lock().process_of_thread(scheduler::current())
+    match scheduler::current_owner() {
+        0 => None,
+        id => Some(id),
+    }
 }
 
 /// Marks process `id` to stop with `ending` (if it is not stopping
