@@ -32,6 +32,10 @@ const TESTS: &[Test] = &[
     ("nop_batch_of_1", nop_batch_of_1),
     ("nop_batch_of_32", nop_batch_of_32),
     ("many_batches_wrap_the_queues", many_batches_wrap_the_queues),
+    (
+        "immediate_completions_keep_submission_order",
+        immediate_completions_keep_submission_order,
+    ),
     ("unknown_opcode_is_einval", unknown_opcode_is_einval),
     (
         "unknown_submission_flag_is_einval",
@@ -304,6 +308,27 @@ fn many_batches_wrap_the_queues(ring: &mut Ring<Syscall>) -> Outcome {
         }
     }
     Ok(())
+}
+
+fn immediate_completions_keep_submission_order(ring: &mut Ring<Syscall>) -> Outcome {
+    // A NOP completes on the kernel's fast path; SYSTEM_INFO and CLOSE do
+    // not. Interleaved in one batch, they must still complete in order.
+    ring.push(ops::nop().with_user_data(71))
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::system_info(SystemValue::ProcessId).with_user_data(72))
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::nop().with_user_data(73))
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::close(7).with_user_data(74))
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::nop().with_user_data(75))
+        .map_err(|_| "SQ full")?;
+    let completions = submit_and_collect::<5>(ring, 5)?;
+    let order: [u64; 5] = core::array::from_fn(|index| completions.items[index].user_data);
+    check(
+        order == [71, 72, 73, 74, 75],
+        "completions came out of submission order",
+    )
 }
 
 fn unknown_opcode_is_einval(ring: &mut Ring<Syscall>) -> Outcome {

@@ -94,6 +94,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
     let ring = &mut process.ring;
     let available = ring.submissions_waiting().min(limit);
     let mut taken = 0;
+    let mut recorded = false;
     while taken < available {
         let submission = ring.peek_submission();
         let operation = super::decode::decode(&submission);
@@ -105,6 +106,29 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             break;
         }
         ring.advance_sq_head();
+        let linked = submission.flags & submission_flags::LINK != 0;
+        // The fast path: a NOP or a refused submission that is a chain of
+        // its own needs nothing but its completion, posted right here into
+        // the slot just reserved; no request is recorded. Only while no
+        // request has been recorded in this drain: those run in `advance`,
+        // after the loop, and completions that come at once must keep the
+        // order their submissions were taken in.
+        if !ring.chain_open && !linked && !recorded {
+            let at_once = match operation {
+                Ok(Operation::Nop) => Some(0),
+                Err(error) => Some(error.result()),
+                _ => None,
+            };
+            if let Some(result) = at_once {
+                ring.post_final(Completion {
+                    user_data: submission.user_data,
+                    result,
+                    flags: 0,
+                });
+                taken += 1;
+                continue;
+            }
+        }
         if !ring.chain_open {
             ring.next_chain += 1;
         }
@@ -122,6 +146,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             pending_event: false,
         };
         ring.requests.push(request);
+        recorded = true;
         taken += 1;
     }
     ring.publish_indices();
