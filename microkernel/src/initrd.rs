@@ -7,6 +7,7 @@
 //! is trusted as the kernel is; the ELF files inside are still checked like
 //! any user input (`process::elf`).
 
+use alloc::vec::Vec;
 use boot::layout::physical_to_virtual;
 
 /// The initrd's bytes, if QEMU loaded one.
@@ -22,9 +23,21 @@ fn archive() -> Option<&'static [u8]> {
     })
 }
 
+/// Every file in the initrd, by path, read once.
+///
+/// Reading an entry with `cpio_reader` sums all its bytes (for the CRC
+/// variant of the format, whether it is used or not), so walking the
+/// archive costs an instruction or more per byte of every file before the
+/// one sought: about a million instructions per program started. The
+/// index walks it once, at the first lookup.
+static INDEX: spin::Once<Vec<(&'static str, &'static [u8])>> = spin::Once::new();
+
 /// The contents of the file at `path` in the initrd.
 pub fn find(path: &str) -> Option<&'static [u8]> {
-    cpio_reader::iter_files(archive()?)
-        .find(|entry| entry.name() == path)
-        .map(|entry| entry.file())
+    let index = INDEX.call_once(|| {
+        archive().map_or_else(Vec::new, |archive| {
+            cpio_reader::iter_files(archive).map(|entry| (entry.name(), entry.file())).collect()
+        })
+    });
+    index.iter().find(|(name, _)| *name == path).map(|(_, file)| *file)
 }
