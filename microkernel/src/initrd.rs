@@ -36,8 +36,13 @@ static INDEX: spin::Once<Vec<(&'static str, &'static [u8])>> = spin::Once::new()
 pub fn find(path: &str) -> Option<&'static [u8]> {
     let index = INDEX.call_once(|| {
         archive().map_or_else(Vec::new, |archive| {
-            cpio_reader::iter_files(archive).map(|entry| (entry.name(), entry.file())).collect()
+            cpio_reader::iter_files(archive)
+                .map(|entry| (entry.name(), entry.file()))
+                .collect()
         })
     });
-    index.iter().find(|(name, _)| *name == path).map(|(_, file)| *file)
+    index
+        .iter()
+        .find(|(name, _)| *name == path)
+        .map(|(_, file)| *file)
 }
