@@ -11,12 +11,12 @@
 #![no_std]
 #![no_main]
 
-use completion_list::CompletionList;
 use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
+use heapless::Vec;
 use libring::abi::{
     CQ_ENTRIES, Completion, Errno, MAP_BASE, Opcode, PAGE_SIZE, RING_ADDRESS, SQ_ENTRIES,
-    Submission, SystemValue, completion_flags, enter_flags, header_offset, ring_flags,
+    Submission, SystemValue, completion_flags, header_offset, ring_flags,
 };
 use libring::ops::{self, SubmissionOptions};
 use libring::ring::{Kernel, Ring};
@@ -185,61 +185,32 @@ fn check(condition: bool, message: &'static str) -> Outcome {
 fn submit_and_collect<const N: usize>(
     ring: &mut Ring<Syscall>,
     count: usize,
-) -> Result<CompletionList<N>, &'static str> {
+) -> Result<Vec<Completion, N>, &'static str> {
     ring.submit().map_err(|_| "submit failed")?;
-    let mut collected = CompletionList::<N>::new();
-    while collected.len < count {
+    let mut collected = Vec::<Completion, N>::new();
+    while collected.len() < count {
         if ring.ready() == 0 {
             ring.submit_and_wait(1).map_err(|_| "waiting failed")?;
         }
         // Take only what was asked for; later ones stay in the CQ.
-        while collected.len < count {
+        while collected.len() < count {
             let Some(completion) = ring.completion() else {
                 break;
             };
-            collected.push(completion)?;
+            collected
+                .push(completion)
+                .map_err(|_| "more completions than expected")?;
         }
     }
     Ok(collected)
 }
 
-/// A fixed-size list of completions (no heap needed).
-mod completion_list {
-    use libring::abi::Completion;
-
-    pub struct CompletionList<const N: usize> {
-        pub items: [Completion; N],
-        pub len: usize,
-    }
-
-    impl<const N: usize> CompletionList<N> {
-        pub fn new() -> Self {
-            CompletionList {
-                items: [Completion::default(); N],
-                len: 0,
-            }
-        }
-
-        pub fn push(&mut self, completion: Completion) -> Result<(), &'static str> {
-            if self.len == N {
-                return Err("more completions than expected");
-            }
-            self.items[self.len] = completion;
-            self.len += 1;
-            Ok(())
-        }
-
-        pub fn as_slice(&self) -> &[Completion] {
-            &self.items[..self.len]
-        }
-
-        pub fn find(&self, user_data: u64) -> Option<Completion> {
-            self.as_slice()
-                .iter()
-                .copied()
-                .find(|completion| completion.user_data == user_data)
-        }
-    }
+/// The result of the completion carrying `user_data`, if it came.
+fn result_of(completions: &[Completion], user_data: u64) -> Option<i32> {
+    completions
+        .iter()
+        .find(|completion| completion.user_data == user_data)
+        .map(|completion| completion.result)
 }
 
 /// Consumes stray completions a failed test may have left.
@@ -268,7 +239,7 @@ fn nop_batch_of_1(ring: &mut Ring<Syscall>) -> Outcome {
     ring.push(ops::nop().with_user_data(42))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<1>(ring, 1)?;
-    let completion = completions.items[0];
+    let completion = completions[0];
     check(completion.user_data == 42, "user_data not echoed")?;
     check(
         completion.result == 0 && completion.flags == 0,
@@ -282,7 +253,7 @@ fn nop_batch_of_32(ring: &mut Ring<Syscall>) -> Outcome {
             .map_err(|_| "SQ full")?;
     }
     let completions = submit_and_collect::<32>(ring, 32)?;
-    for (index, completion) in completions.as_slice().iter().enumerate() {
+    for (index, completion) in completions.iter().enumerate() {
         check(
             completion.user_data == 1000 + index as u64,
             "completions out of order or user_data lost",
@@ -300,7 +271,7 @@ fn many_batches_wrap_the_queues(ring: &mut Ring<Syscall>) -> Outcome {
                 .map_err(|_| "SQ full")?;
         }
         let completions = submit_and_collect::<17>(ring, 17)?;
-        for (index, completion) in completions.as_slice().iter().enumerate() {
+        for (index, completion) in completions.iter().enumerate() {
             check(
                 completion.user_data == batch * 100 + index as u64,
                 "a completion went missing",
@@ -324,7 +295,7 @@ fn immediate_completions_keep_submission_order(ring: &mut Ring<Syscall>) -> Outc
     ring.push(ops::nop().with_user_data(75))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<5>(ring, 5)?;
-    let order: [u64; 5] = core::array::from_fn(|index| completions.items[index].user_data);
+    let order: [u64; 5] = core::array::from_fn(|index| completions[index].user_data);
     check(
         order == [71, 72, 73, 74, 75],
         "completions came out of submission order",
@@ -410,7 +381,7 @@ fn multishot_timeout_sets_more_on_all_but_the_last(ring: &mut Ring<Syscall>) -> 
     ring.push(ops::timeout_multishot(10_000_000, 3).with_user_data(7))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<3>(ring, 3)?;
-    let flags: [u32; 3] = core::array::from_fn(|index| completions.items[index].flags);
+    let flags: [u32; 3] = core::array::from_fn(|index| completions[index].flags);
     check(
         flags == [completion_flags::MORE, completion_flags::MORE, 0],
         "MORE flags wrong",
@@ -468,11 +439,11 @@ fn cancel_completes_a_pending_timeout(ring: &mut Ring<Syscall>) -> Outcome {
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<2>(ring, 2)?;
     check(
-        completions.find(77).map(|c| c.result) == Some(Errno::Cancelled.result()),
+        result_of(&completions, 77) == Some(Errno::Cancelled.result()),
         "timeout not ECANCELED",
     )?;
     check(
-        completions.find(78).map(|c| c.result) == Some(0),
+        result_of(&completions, 78) == Some(0),
         "CANCEL did not succeed",
     )
 }
@@ -492,7 +463,7 @@ fn link_chain_runs_in_order(ring: &mut Ring<Syscall>) -> Outcome {
     ring.push(ops::nop().with_user_data(3))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<3>(ring, 3)?;
-    let order: [u64; 3] = core::array::from_fn(|index| completions.items[index].user_data);
+    let order: [u64; 3] = core::array::from_fn(|index| completions[index].user_data);
     check(order == [1, 2, 3], "chain members completed out of order")?;
     check(
         completions
@@ -516,25 +487,26 @@ fn link_failure_cancels_the_rest(ring: &mut Ring<Syscall>) -> Outcome {
     ring.push(ops::nop().with_user_data(15))
         .map_err(|_| "SQ full")?; // a new chain
     let completions = submit_and_collect::<5>(ring, 5)?;
-    let result = |user_data| {
-        completions
-            .find(user_data)
-            .map(|completion| completion.result)
-    };
-    check(result(11) == Some(0), "first member failed")?;
     check(
-        result(12) == Some(Errno::InvalidArgument.result()),
+        result_of(&completions, 11) == Some(0),
+        "first member failed",
+    )?;
+    check(
+        result_of(&completions, 12) == Some(Errno::InvalidArgument.result()),
         "bad member not EINVAL",
     )?;
     check(
-        result(13) == Some(Errno::Cancelled.result()),
+        result_of(&completions, 13) == Some(Errno::Cancelled.result()),
         "third member not ECANCELED",
     )?;
     check(
-        result(14) == Some(Errno::Cancelled.result()),
+        result_of(&completions, 14) == Some(Errno::Cancelled.result()),
         "last member not ECANCELED",
     )?;
-    check(result(15) == Some(0), "the next chain was hurt")
+    check(
+        result_of(&completions, 15) == Some(0),
+        "the next chain was hurt",
+    )
 }
 
 fn cancelled_chain_member_cancels_the_rest(ring: &mut Ring<Syscall>) -> Outcome {
@@ -545,20 +517,15 @@ fn cancelled_chain_member_cancels_the_rest(ring: &mut Ring<Syscall>) -> Outcome 
     ring.push(ops::cancel(21).with_user_data(23))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<3>(ring, 3)?;
-    let result = |user_data| {
-        completions
-            .find(user_data)
-            .map(|completion| completion.result)
-    };
     check(
-        result(21) == Some(Errno::Cancelled.result()),
+        result_of(&completions, 21) == Some(Errno::Cancelled.result()),
         "timeout not ECANCELED",
     )?;
     check(
-        result(22) == Some(Errno::Cancelled.result()),
+        result_of(&completions, 22) == Some(Errno::Cancelled.result()),
         "its successor was not cancelled",
     )?;
-    check(result(23) == Some(0), "CANCEL failed")
+    check(result_of(&completions, 23) == Some(0), "CANCEL failed")
 }
 
 fn cancelling_a_waiting_member_leaves_the_running_one(ring: &mut Ring<Syscall>) -> Outcome {
@@ -569,22 +536,17 @@ fn cancelling_a_waiting_member_leaves_the_running_one(ring: &mut Ring<Syscall>) 
     ring.push(ops::cancel(52).with_user_data(53))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<3>(ring, 3)?;
-    let result = |user_data| {
-        completions
-            .find(user_data)
-            .map(|completion| completion.result)
-    };
     check(
-        result(52) == Some(Errno::Cancelled.result()),
+        result_of(&completions, 52) == Some(Errno::Cancelled.result()),
         "the waiting member was not ECANCELED",
     )?;
-    check(result(53) == Some(0), "CANCEL failed")?;
+    check(result_of(&completions, 53) == Some(0), "CANCEL failed")?;
     check(
-        result(51) == Some(0),
+        result_of(&completions, 51) == Some(0),
         "the running member before it was cancelled too",
     )?;
     check(
-        completions.items[2].user_data == 51,
+        completions[2].user_data == 51,
         "the running member did not finish last",
     )
 }
@@ -597,7 +559,7 @@ fn a_link_carries_over_to_the_next_ring_enter(ring: &mut Ring<Syscall>) -> Outco
     ring.push(ops::nop().with_user_data(62))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<2>(ring, 2)?;
-    let order: [u64; 2] = core::array::from_fn(|index| completions.items[index].user_data);
+    let order: [u64; 2] = core::array::from_fn(|index| completions[index].user_data);
     check(
         order == [61, 62],
         "the NOP did not wait for the timeout before it",
@@ -611,17 +573,12 @@ fn link_timeout_cancels_a_slow_request(ring: &mut Ring<Syscall>) -> Outcome {
     ring.push(ops::link_timeout(20_000_000).with_user_data(32))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<2>(ring, 2)?;
-    let result = |user_data| {
-        completions
-            .find(user_data)
-            .map(|completion| completion.result)
-    };
     check(
-        result(31) == Some(Errno::Cancelled.result()),
+        result_of(&completions, 31) == Some(Errno::Cancelled.result()),
         "slow request not ECANCELED",
     )?;
     check(
-        result(32) == Some(Errno::TimedOut.result()),
+        result_of(&completions, 32) == Some(Errno::TimedOut.result()),
         "link timeout not ETIME",
     )?;
     check(
@@ -638,18 +595,16 @@ fn link_timeout_is_disarmed_by_a_fast_request(ring: &mut Ring<Syscall>) -> Outco
     ring.push(ops::nop().with_user_data(43))
         .map_err(|_| "SQ full")?;
     let completions = submit_and_collect::<3>(ring, 3)?;
-    let result = |user_data| {
-        completions
-            .find(user_data)
-            .map(|completion| completion.result)
-    };
-    check(result(41) == Some(0), "fast request failed")?;
     check(
-        result(42) == Some(Errno::Cancelled.result()),
+        result_of(&completions, 41) == Some(0),
+        "fast request failed",
+    )?;
+    check(
+        result_of(&completions, 42) == Some(Errno::Cancelled.result()),
         "link timeout not ECANCELED",
     )?;
     check(
-        result(43) == Some(0),
+        result_of(&completions, 43) == Some(0),
         "the chain did not go on after the disarmed timeout",
     )
 }
@@ -948,6 +903,5 @@ fn sleeping_poller_needs_a_wakeup(ring: &mut Ring<Syscall>) -> Outcome {
     )?;
     // Back to normal: submissions need ring_enter again, and work.
     check(run_one(ring, ops::nop()) == 0, "NOP after polling failed")?;
-    let _ = (Completion::default(), enter_flags::GET_EVENTS);
     Ok(())
 }

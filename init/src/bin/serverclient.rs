@@ -26,7 +26,6 @@ extern crate alloc;
 
 use alloc::vec;
 use alloc::vec::Vec;
-use completion_list::CompletionList;
 use libring::abi::{Completion, Errno, MAP_BASE, Submission, SystemValue};
 use libring::ops::{self, SubmissionOptions};
 use libring::ring::Ring;
@@ -234,11 +233,13 @@ fn next_completion(ring: &mut Ring<Syscall>) -> Result<Completion, Failure> {
 fn submit_and_collect<const N: usize>(
     ring: &mut Ring<Syscall>,
     count: usize,
-) -> Result<CompletionList<N>, Failure> {
+) -> Result<heapless::Vec<Completion, N>, Failure> {
     ring.submit().map_err(|_| fail("submit failed"))?;
-    let mut collected = CompletionList::<N>::new();
-    while collected.len < count {
-        collected.push(next_completion(ring)?)?;
+    let mut collected = heapless::Vec::<Completion, N>::new();
+    while collected.len() < count {
+        collected
+            .push(next_completion(ring)?)
+            .map_err(|_| fail("more completions than expected"))?;
     }
     Ok(collected)
 }
@@ -246,39 +247,6 @@ fn submit_and_collect<const N: usize>(
 /// Consumes stray completions a failed test may have left.
 fn drain(ring: &mut Ring<Syscall>) {
     while ring.completion().is_some() {}
-}
-
-/// A fixed-size list of completions (no heap needed inside `with_ring`).
-mod completion_list {
-    use super::{Failure, fail};
-    use libring::abi::Completion;
-
-    pub struct CompletionList<const N: usize> {
-        pub items: [Completion; N],
-        pub len: usize,
-    }
-
-    impl<const N: usize> CompletionList<N> {
-        pub fn new() -> Self {
-            CompletionList {
-                items: [Completion::default(); N],
-                len: 0,
-            }
-        }
-
-        pub fn push(&mut self, completion: Completion) -> Result<(), Failure> {
-            if self.len == N {
-                return Err(fail("more completions than expected"));
-            }
-            self.items[self.len] = completion;
-            self.len += 1;
-            Ok(())
-        }
-
-        pub fn as_slice(&self) -> &[Completion] {
-            &self.items[..self.len]
-        }
-    }
 }
 
 /// xorshift64*: reproducible pseudo-random numbers, the same every run.
@@ -331,7 +299,7 @@ fn echo_batch_of_1(ring: &mut Ring<Syscall>, context: &mut Context) -> Outcome {
         control(context.alpha, control::ECHO, 12345).with_user_data(42),
     )?;
     let completions = submit_and_collect::<1>(ring, 1)?;
-    let completion = completions.items[0];
+    let completion = completions[0];
     check(completion.user_data == 42, "user_data not echoed")?;
     check(completion.flags == 0, "a flag on a plain completion")?;
     expect(completion.result, 12345, "ECHO answered something else")
@@ -347,7 +315,7 @@ fn echo_batch_of_32(ring: &mut Ring<Syscall>, context: &mut Context) -> Outcome 
         )?;
     }
     let completions = submit_and_collect::<32>(ring, 32)?;
-    for (index, completion) in completions.as_slice().iter().enumerate() {
+    for (index, completion) in completions.iter().enumerate() {
         check(
             completion.user_data == 100 + index as u64,
             "completions out of order or user_data lost",
@@ -402,7 +370,7 @@ fn writes_come_back_with_matching_checksums(
             )?;
         }
         let completions = submit_and_collect::<BATCH>(ring, count)?;
-        for completion in completions.as_slice() {
+        for completion in completions {
             let index = completion.user_data as usize;
             check(index < count, "a completion with user_data never used")?;
             expect(
@@ -441,7 +409,7 @@ fn reads_fill_buffers_with_the_pattern(ring: &mut Ring<Syscall>, context: &mut C
             )?;
         }
         let completions = submit_and_collect::<BATCH>(ring, count)?;
-        for completion in completions.as_slice() {
+        for completion in completions {
             let index = completion.user_data as usize;
             check(index < count, "a completion with user_data never used")?;
             let (length, offset) = asked[index];
@@ -480,7 +448,7 @@ fn server_misuse_is_refused_as_documented(
         control(context.alpha, control::MISUSE, 0).with_user_data(2),
     )?;
     let completions = submit_and_collect::<2>(ring, 2)?;
-    let [read, report] = [completions.items[0], completions.items[1]];
+    let [read, report] = [completions[0], completions[1]];
     check(
         read.user_data == 1 && report.user_data == 2,
         "the held READ was not answered before the MISUSE report",
@@ -681,7 +649,7 @@ fn cross_server_link_chain_runs_in_order(
     push(ring, ops::timeout(1_000_000).with_user_data(4))?;
     let completions = submit_and_collect::<4>(ring, 4)?;
     let expected = [0, LENGTH as i32, pattern_checksum(OFFSET, LENGTH), 0];
-    for (index, completion) in completions.as_slice().iter().enumerate() {
+    for (index, completion) in completions.iter().enumerate() {
         check(
             completion.user_data == index as u64 + 1,
             "the chain completed out of order",
@@ -719,7 +687,7 @@ fn failing_member_cancels_the_rest_of_the_chain(
     let completions = submit_and_collect::<4>(ring, 4)?;
     let cancelled = Errno::Cancelled.result();
     let expected = [0, Errno::InvalidArgument.result(), cancelled, cancelled];
-    for (index, completion) in completions.as_slice().iter().enumerate() {
+    for (index, completion) in completions.iter().enumerate() {
         check(
             completion.user_data == index as u64 + 1,
             "the chain completed out of order",
@@ -816,7 +784,7 @@ fn server_death_completes_its_requests_with_esrvdead(
         control(context.beta, control::CRASH, 0).with_user_data(20),
     )?;
     let completions = submit_and_collect::<6>(ring, 6)?;
-    for completion in completions.as_slice() {
+    for completion in completions {
         check(
             (10..15).contains(&completion.user_data) || completion.user_data == 20,
             "a stray completion",
