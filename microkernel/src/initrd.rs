@@ -1,6 +1,6 @@
-//! The boot image: a cpio archive ("newc" format) that QEMU loads as the
-//! initrd, made by `cargo xtask build`. The kernel finds programs in it by
-//! path (`bin/<name>`).
+//! The boot image: a cpio archive (the "odc", portable ASCII, format) that
+//! QEMU loads as the initrd, made by `cargo xtask build`. The kernel finds
+//! programs in it by path (`bin/<name>`).
 //!
 //! The archive is read with the `cpio_reader` crate. It is part of the
 //! system image, built from this repository like the kernel itself, so it
@@ -23,13 +23,12 @@ fn archive() -> Option<&'static [u8]> {
     })
 }
 
-/// Every file in the initrd, by path, read once.
+/// Every file in the initrd, by path, read once, at the first lookup.
 ///
-/// Reading an entry with `cpio_reader` sums all its bytes (for the CRC
-/// variant of the format, whether it is used or not), so walking the
-/// archive costs an instruction or more per byte of every file before the
-/// one sought: about a million instructions per program started. The
-/// index walks it once, at the first lookup.
+/// The archive is in the odc format because `cpio_reader` sums every byte of
+/// a newc entry it reads (for newc's CRC variant, used or not): walking a
+/// newc initrd cost about a million instructions. Reading odc costs only
+/// the headers; the index still saves a walk per program started.
 static INDEX: spin::Once<Vec<(&'static str, &'static [u8])>> = spin::Once::new();
 
 /// The contents of the file at `path` in the initrd.

@@ -133,8 +133,8 @@ fn initrd_is_where_the_device_tree_says() -> Outcome {
     // linear map; six bytes of it are read.
     let magic =
         unsafe { core::slice::from_raw_parts(physical_to_virtual(initrd.start) as *const u8, 6) };
-    check(magic == b"070701", || {
-        format!("initrd starts with {magic:?}, not a cpio newc header")
+    check(magic == b"070707", || {
+        format!("initrd starts with {magic:?}, not a cpio odc header")
     })
 }
 
