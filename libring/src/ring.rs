@@ -254,18 +254,20 @@ impl<K: Kernel> Ring<K> {
         }
         let slot = (self.sq_tail & self.sq_mask) as usize;
         let offset = self.sq_offset + slot * size_of::<Submission>();
+        let words: [u64; 8] = zerocopy::transmute!(submission);
         // SAFETY: `from_raw` checked that the SQ array (sq_entries slots at
         // sq_offset, 8-byte aligned) lies inside the region, and
         // slot < sq_entries. The slot is free: the kernel has taken the
         // submission that was there (in_use < sq_entries) and will not read
         // it again before we publish a tail past it. Volatile, because the
-        // kernel reads it behind the compiler's back.
-        unsafe {
-            self.base
-                .add(offset)
-                .cast::<Submission>()
-                .write_volatile(submission)
-        };
+        // kernel reads it behind the compiler's back; eight word stores,
+        // because a volatile store of the whole 64-byte struct becomes a
+        // call to `memcpy` (about 50 instructions instead of 8).
+        let slot_words = unsafe { self.base.add(offset).cast::<u64>() };
+        for (index, word) in words.into_iter().enumerate() {
+            // SAFETY: as above; word `index` < 8 of the 64-byte slot.
+            unsafe { slot_words.add(index).write_volatile(word) };
+        }
         self.sq_tail = self.sq_tail.wrapping_add(1);
         Ok(())
     }

@@ -21,6 +21,7 @@
 extern crate alloc;
 
 pub mod exception_class;
+pub mod id_map;
 pub mod mm;
 pub mod process;
 pub mod ring;

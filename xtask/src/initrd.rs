@@ -21,7 +21,6 @@
 //!   the files: owners are 0 and times are 0, so the same tree always gives
 //!   the same bytes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::Result;

@@ -4,6 +4,7 @@ use super::address_space::{AddressSpace, UserAccess};
 use super::elf;
 use super::handles::{EndpointId, HandleTable, Object};
 use crate::arch::user::enter_user;
+use crate::id_map::IdMap;
 use crate::ring::drivers::{PendingLogRead, Route};
 use crate::ring::forward::{Endpoint, Forward};
 use crate::ring::{KernelRing, Timer};
@@ -11,7 +12,6 @@ use crate::scheduler::{self, ThreadId};
 use crate::sync::IrqMutex;
 use crate::{initrd, kprintln, mm, power};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use libring::abi::{
@@ -50,11 +50,11 @@ pub struct Process {
 
 /// Every process and every ring timer. One lock for all of it.
 pub struct System {
-    pub processes: BTreeMap<ProcessId, Box<Process>>,
+    pub processes: IdMap<ProcessId, Box<Process>>,
     pub timers: Vec<Timer>,
-    pub endpoints: BTreeMap<EndpointId, Endpoint>,
+    pub endpoints: IdMap<EndpointId, Endpoint>,
     pub next_endpoint: EndpointId,
-    pub forwards: BTreeMap<u64, Forward>,
+    pub forwards: IdMap<u64, Forward>,
     pub next_forward: u64,
     pub routes: Vec<Route>,
     /// The process reading the kernel log, and its pending `LOG_READ`.
@@ -66,11 +66,11 @@ pub struct System {
 }
 
 pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
-    processes: BTreeMap::new(),
+    processes: IdMap::new(),
     timers: Vec::new(),
-    endpoints: BTreeMap::new(),
+    endpoints: IdMap::new(),
     next_endpoint: 0,
-    forwards: BTreeMap::new(),
+    forwards: IdMap::new(),
     next_forward: 0,
     routes: Vec::new(),
     log_reader: None,
@@ -80,7 +80,7 @@ pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
 
 impl System {
     pub fn process(&mut self, id: ProcessId) -> Option<&mut Process> {
-        self.processes.get_mut(&id).map(|process| &mut **process)
+        self.processes.get_mut(id).map(|process| &mut **process)
     }
 
     /// The process whose thread is `thread`.
@@ -404,7 +404,7 @@ pub fn end_current() -> ! {
     };
     let process = {
         let mut system = SYSTEM.lock();
-        let Some(mut process) = system.processes.remove(&id) else {
+        let Some(mut process) = system.processes.remove(id) else {
             scheduler::exit()
         };
         system.timers.retain(|timer| timer.process != id);

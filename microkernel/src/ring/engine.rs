@@ -32,24 +32,25 @@ pub fn enter(id: ProcessId, to_submit: u32, min_complete: u32, flags: u32) -> i6
     }
     let interrupts = cpu::disable_interrupts();
     let mut system = SYSTEM.lock();
-    if let Some(process) = system.process(id) {
-        process.system_calls += 1;
-    }
     let taken = if to_submit > 0 {
         drain(&mut system, id, to_submit)
     } else {
         0
     };
-    if let Some(process) = system.process(id) {
-        process.ring.publish_indices();
-    }
     // The process may have made room in its CQ for requests waiting at
     // its endpoints.
     forward::deliver_to(&mut system, id);
-    let Some(process) = system.process(id) else {
+    // One lookup of the process for the rest (the tables are behind one
+    // lock, so each lookup is a search: see `id_map`).
+    let Some(mut process) = system.process(id) else {
         cpu::restore_interrupts(interrupts);
         return 0;
     };
+    process.system_calls += 1;
+    if to_submit == 0 {
+        // `drain` has done this otherwise.
+        process.ring.publish_indices();
+    }
     if flags & enter_flags::SQ_WAKEUP != 0
         && let Some(poller) = process.ring.poller
     {
@@ -63,7 +64,7 @@ pub fn enter(id: ProcessId, to_submit: u32, min_complete: u32, flags: u32) -> i6
         && flags & enter_flags::GET_EVENTS == 0;
     if flags & enter_flags::GET_EVENTS != 0 {
         let wanted = min_complete.min(CQ_ENTRIES);
-        while let Some(process) = system.process(id) {
+        loop {
             if process.ending.is_some() || process.ring.completions_ready() >= wanted {
                 process.ring.waiter = None;
                 break;
@@ -74,6 +75,10 @@ pub fn enter(id: ProcessId, to_submit: u32, min_complete: u32, flags: u32) -> i6
             drop(system);
             scheduler::block();
             system = SYSTEM.lock();
+            match system.process(id) {
+                Some(found) => process = found,
+                None => break,
+            }
         }
     }
     drop(system);
@@ -150,7 +155,11 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
         taken += 1;
     }
     ring.publish_indices();
-    advance(system, id);
+    // Nothing waits to start when no request is pending (the fast path
+    // above recorded none).
+    if !ring.requests.is_empty() {
+        advance(system, id);
+    }
     taken
 }
 

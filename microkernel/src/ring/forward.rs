@@ -101,7 +101,7 @@ pub fn find_endpoint(system: &System, name: &str) -> Option<EndpointId> {
         .endpoints
         .iter()
         .find(|(_, endpoint)| endpoint.name == name && !endpoint.dead)
-        .map(|(id, _)| *id)
+        .map(|(id, _)| id)
 }
 
 /// A client's forwarded operation: checks the handle and the buffer, then
@@ -149,7 +149,7 @@ pub fn submit(
         _ => None,
     };
     debug_assert!(opcode >= FIRST_FORWARDED_OPCODE);
-    match system.endpoints.get(&endpoint) {
+    match system.endpoints.get(endpoint) {
         Some(target) if !target.dead => {}
         _ => return Err(Errno::ServerDead),
     }
@@ -186,7 +186,7 @@ pub fn submit(
             slot: None,
         },
     );
-    if let Some(target) = system.endpoints.get_mut(&endpoint) {
+    if let Some(target) = system.endpoints.get_mut(endpoint) {
         target.queue.push_back(id);
     }
     deliver(system, endpoint);
@@ -209,10 +209,7 @@ pub fn receive(
     process
         .address_space
         .check_writable(address, (slots * RequestMessage::SIZE) as usize)?;
-    let target = system
-        .endpoints
-        .get_mut(&endpoint)
-        .ok_or(Errno::BadHandle)?;
+    let target = system.endpoints.get_mut(endpoint).ok_or(Errno::BadHandle)?;
     if target.receive.is_some() {
         return Err(Errno::Busy);
     }
@@ -229,7 +226,7 @@ pub fn receive(
 /// armed `RECEIVE`, a free message slot and a free CQ slot.
 pub fn deliver(system: &mut System, endpoint: EndpointId) {
     loop {
-        let Some(target) = system.endpoints.get(&endpoint) else {
+        let Some(target) = system.endpoints.get(endpoint) else {
             return;
         };
         let (Some(receive), Some(&forward_id)) = (target.receive, target.queue.front()) else {
@@ -246,7 +243,7 @@ pub fn deliver(system: &mut System, endpoint: EndpointId) {
         if process.ring.free_slots() == 0 {
             return; // tried again when the server next enters the kernel
         }
-        let Some(forward) = system.forwards.get(&forward_id) else {
+        let Some(forward) = system.forwards.get(forward_id) else {
             return;
         };
         let message = forward.message;
@@ -259,17 +256,17 @@ pub fn deliver(system: &mut System, endpoint: EndpointId) {
         );
         if written.is_err() {
             // The server unmapped its own message buffer: its RECEIVE ends.
-            if let Some(target) = system.endpoints.get_mut(&endpoint) {
+            if let Some(target) = system.endpoints.get_mut(endpoint) {
                 target.receive = None;
             }
             engine::finish(system, server, receive.request, Errno::Fault.result());
             return;
         }
-        if let Some(target) = system.endpoints.get_mut(&endpoint) {
+        if let Some(target) = system.endpoints.get_mut(endpoint) {
             target.queue.pop_front();
             target.busy_slots |= 1 << slot;
         }
-        if let Some(forward) = system.forwards.get_mut(&forward_id) {
+        if let Some(forward) = system.forwards.get_mut(forward_id) {
             forward.slot = Some(slot);
         }
         post_event(system, server, receive.request, slot as i32);
@@ -279,24 +276,25 @@ pub fn deliver(system: &mut System, endpoint: EndpointId) {
 /// Tries delivery on every endpoint `server` serves (after it has made room
 /// in its CQ).
 pub fn deliver_to(system: &mut System, server: ProcessId) {
-    let mine: heapless::Vec<EndpointId, 16> = system
-        .endpoints
-        .iter()
-        .filter(|(_, endpoint)| endpoint.server == server)
-        .map(|(id, _)| *id)
-        .take(16)
-        .collect();
-    for endpoint in mine {
+    // Only endpoints with something queued (usually none): this runs at
+    // every ring_enter. Endpoint ids grow, so each is visited once.
+    let mut after = 0;
+    loop {
+        let next = system.endpoints.iter().find(|&(id, endpoint)| {
+            id > after && endpoint.server == server && !endpoint.queue.is_empty()
+        });
+        let Some((endpoint, _)) = next else { return };
         deliver(system, endpoint);
+        after = endpoint;
     }
 }
 
 /// The forward `request` if it was delivered to `server` and is pending.
 fn owned_forward(system: &System, server: ProcessId, request: u64) -> Result<&Forward, Errno> {
-    let forward = system.forwards.get(&request).ok_or(Errno::NotFound)?;
+    let forward = system.forwards.get(request).ok_or(Errno::NotFound)?;
     let endpoint = system
         .endpoints
-        .get(&forward.endpoint)
+        .get(forward.endpoint)
         .ok_or(Errno::NotFound)?;
     if endpoint.server != server || forward.slot.is_none() {
         return Err(Errno::NotFound);
@@ -327,8 +325,8 @@ pub fn reply(
                 .get(handle)?,
         ),
     };
-    system.forwards.remove(&request);
-    if let (Some(target), Some(slot)) = (system.endpoints.get_mut(&endpoint), slot) {
+    system.forwards.remove(request);
+    if let (Some(target), Some(slot)) = (system.endpoints.get_mut(endpoint), slot) {
         target.busy_slots &= !(1 << slot);
     }
     if let Some(process) = system.process(server)
@@ -428,19 +426,19 @@ pub fn client_gave_up(system: &mut System, client: ProcessId, client_request: u6
         .forwards
         .iter()
         .find(|(_, forward)| forward.client == Some((client, client_request)))
-        .map(|(id, forward)| (*id, forward.endpoint, forward.slot));
+        .map(|(id, forward)| (id, forward.endpoint, forward.slot));
     let Some((id, endpoint, slot)) = found else {
         return;
     };
     match slot {
         None => {
-            system.forwards.remove(&id);
-            if let Some(target) = system.endpoints.get_mut(&endpoint) {
+            system.forwards.remove(id);
+            if let Some(target) = system.endpoints.get_mut(endpoint) {
                 target.queue.retain(|queued| *queued != id);
             }
         }
         Some(_) => {
-            if let Some(forward) = system.forwards.get_mut(&id) {
+            if let Some(forward) = system.forwards.get_mut(id) {
                 forward.client = None;
             }
         }
@@ -465,7 +463,7 @@ pub fn process_ended(system: &mut System, id: ProcessId) {
     let endpoints = &system.endpoints;
     system.forwards.retain(|_, forward| {
         let server_died = endpoints
-            .get(&forward.endpoint)
+            .get(forward.endpoint)
             .is_none_or(|endpoint| endpoint.dead);
         let client_died = matches!(forward.client, Some((client, _)) if client == id);
         if server_died && let Some(client) = forward.client {
@@ -480,7 +478,7 @@ pub fn process_ended(system: &mut System, id: ProcessId) {
         let forwards = &system.forwards;
         endpoint
             .queue
-            .retain(|queued| forwards.contains_key(queued));
+            .retain(|queued| forwards.contains_key(*queued));
     }
     for (client, client_request) in orphans {
         if client != id {
