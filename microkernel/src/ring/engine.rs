@@ -93,74 +93,113 @@ pub fn enter(id: ProcessId, to_submit: u32, min_complete: u32, flags: u32) -> i6
 /// Accepts up to `limit` published submissions of process `id`, then runs
 /// what can run. Returns how many were accepted.
 pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
-    let Some(process) = system.process(id) else {
-        return 0;
-    };
-    let ring = &mut process.ring;
-    let available = ring.submissions_waiting().min(limit);
+    let mut available = None;
     let mut taken = 0;
     let mut recorded = false;
-    while taken < available {
-        let submission = ring.peek_submission();
-        let operation = super::decode::decode(&submission);
-        // EXIT never completes, so it needs no CQ slot: a process whose CQ
-        // is all reserved can still end itself. (A submission left in the
-        // queue for want of a slot is copied and checked afresh next time.)
-        let is_exit = matches!(operation, Ok(Operation::Exit { .. }));
-        if !is_exit && !ring.reserve_slot() {
-            break;
-        }
-        ring.advance_sq_head();
-        let linked = submission.flags & submission_flags::LINK != 0;
-        // The fast path: a NOP or a refused submission that is a chain of
-        // its own needs nothing but its completion, posted right here into
-        // the slot just reserved; no request is recorded. Only while no
-        // request has been recorded in this drain: those run in `advance`,
-        // after the loop, and completions that come at once must keep the
-        // order their submissions were taken in.
-        if !ring.chain_open && !linked && !recorded {
-            let at_once = match operation {
-                Ok(Operation::Nop) => Some(0),
-                Err(error) => Some(error.result()),
-                _ => None,
-            };
-            if let Some(result) = at_once {
-                ring.post_final(Completion {
-                    user_data: submission.user_data,
-                    result,
-                    flags: 0,
-                });
-                taken += 1;
-                continue;
-            }
-        }
-        if !ring.chain_open {
-            ring.next_chain += 1;
-        }
-        // A LINK flag puts the next submission in this chain, even if it
-        // only arrives with a later ring_enter.
-        ring.chain_open = submission.flags & submission_flags::LINK != 0;
-        ring.next_request += 1;
-        let request = Request {
-            id: ring.next_request,
-            chain: ring.next_chain,
-            user_data: submission.user_data,
-            operation,
-            running: false,
-            fired: 0,
-            pending_event: false,
+    // Each pass takes submissions until one must run with the whole system
+    // in hand (see the fast path below), runs that one, and goes on.
+    loop {
+        let Some(process) = system.process(id) else {
+            return taken;
         };
-        ring.requests.push(request);
-        recorded = true;
-        taken += 1;
+        let ring = &mut process.ring;
+        let available = *available.get_or_insert_with(|| ring.submissions_waiting().min(limit));
+        let mut immediate = None;
+        while taken < available {
+            let submission = ring.peek_submission();
+            let operation = super::decode::decode(&submission);
+            // EXIT never completes, so it needs no CQ slot: a process whose
+            // CQ is all reserved can still end itself. (A submission left in
+            // the queue for want of a slot is copied and checked afresh next
+            // time.)
+            let is_exit = matches!(operation, Ok(Operation::Exit { .. }));
+            if !is_exit && !ring.reserve_slot() {
+                break;
+            }
+            ring.advance_sq_head();
+            taken += 1;
+            let linked = submission.flags & submission_flags::LINK != 0;
+            // The fast path: an operation that completes at once and is a
+            // chain of its own needs nothing but its completion, posted into
+            // the slot just reserved; no request is recorded. A NOP or a
+            // refused submission completes right here; the others run after
+            // this pass, with the whole system. Only while no request has
+            // been recorded in this drain: those run in `advance`, after the
+            // loop, and completions that come at once must keep the order
+            // their submissions were taken in.
+            if !ring.chain_open && !linked && !recorded {
+                let result = match operation {
+                    Ok(Operation::Nop) => Some(0),
+                    Err(error) => Some(error.result()),
+                    Ok(other) if completes_at_once(&other) => {
+                        immediate = Some((submission.user_data, other));
+                        break;
+                    }
+                    Ok(_) => None,
+                };
+                if let Some(result) = result {
+                    ring.post_final(Completion {
+                        user_data: submission.user_data,
+                        result,
+                        flags: 0,
+                    });
+                    continue;
+                }
+            }
+            if !ring.chain_open {
+                ring.next_chain += 1;
+            }
+            // A LINK flag puts the next submission in this chain, even if it
+            // only arrives with a later ring_enter.
+            ring.chain_open = linked;
+            ring.next_request += 1;
+            let request = Request {
+                id: ring.next_request,
+                chain: ring.next_chain,
+                user_data: submission.user_data,
+                operation,
+                running: false,
+                fired: 0,
+                pending_event: false,
+            };
+            ring.requests.push(request);
+            recorded = true;
+        }
+        ring.publish_indices();
+        let Some((user_data, operation)) = immediate else {
+            // Start what this drain recorded. (Nothing waits to start when
+            // no request is pending.)
+            if !ring.requests.is_empty() {
+                advance(system, id);
+            }
+            return taken;
+        };
+        let result =
+            run_immediate(system, id, Ok(operation), 0).unwrap_or(Errno::InvalidArgument.result());
+        let Some(process) = system.process(id) else {
+            return taken;
+        };
+        process.ring.post_final(Completion {
+            user_data,
+            result,
+            flags: 0,
+        });
+        wake_waiter(system, id);
     }
-    ring.publish_indices();
-    // Nothing waits to start when no request is pending (the fast path
-    // above recorded none).
-    if !ring.requests.is_empty() {
-        advance(system, id);
-    }
-    taken
+}
+
+/// Does `operation` complete at once, with nothing to wait for (so that
+/// [`run_immediate`] gives its result)?
+fn completes_at_once(operation: &Operation) -> bool {
+    !matches!(
+        operation,
+        Operation::Exit { .. }
+            | Operation::Timeout { .. }
+            | Operation::Forward { .. }
+            | Operation::Receive { .. }
+            | Operation::IrqWait { .. }
+            | Operation::LogRead { .. }
+    )
 }
 
 /// Is request `index` the first remaining member of its chain?
@@ -207,27 +246,98 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
         return;
     };
     let operation = process.ring.requests[index].operation;
-    let result = match operation {
-        Err(error) => error.result(),
-        Ok(Operation::Nop) => 0,
-        Ok(Operation::Exit { code }) => {
+    if let Some(result) = run_immediate(system, id, operation, request_id) {
+        finish(system, id, request_id, result);
+        return;
+    }
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    let Ok(operation) = operation else { return };
+    let begun = match operation {
+        Operation::Exit { code } => {
             process.ring.requests.remove(index);
             process::end(system, id, Ending::Exited(code));
             return;
         }
-        Ok(Operation::Timeout { deadline, .. }) => {
+        Operation::Timeout { deadline, .. } => {
             process.ring.requests[index].running = true;
             timers::arm(system, id, request_id, deadline);
             arm_link_timeout(system, id, request_id);
             return;
         }
+        Operation::Forward {
+            opcode,
+            handle,
+            address,
+            length,
+            operation_flags,
+            offset,
+            arguments,
+        } => forward::submit(
+            system,
+            id,
+            request_id,
+            opcode,
+            handle,
+            address,
+            length,
+            operation_flags,
+            offset,
+            arguments,
+        ),
+        Operation::Receive {
+            handle,
+            address,
+            slots,
+        } => forward::receive(system, id, request_id, handle, address, slots),
+        Operation::IrqWait { handle } => drivers::irq_wait(system, id, request_id, handle),
+        Operation::LogRead {
+            handle,
+            address,
+            length,
+        } => drivers::log_read(system, id, request_id, handle, address, length),
+        // `run_immediate` has run every other operation.
+        _ => Err(Errno::InvalidArgument),
+    };
+    if let Some(error) = stays_pending(system, id, request_id, begun) {
+        finish(system, id, request_id, error);
+    }
+}
+
+/// Runs an operation that completes at once and returns its result, or
+/// `None` for one that needs its request recorded (it stays pending, or,
+/// `EXIT`, never completes). `request_id` is the request's id, or 0 when
+/// it has none (the fast path in [`drain`]).
+fn run_immediate(
+    system: &mut System,
+    id: ProcessId,
+    operation: Result<Operation, Errno>,
+    request_id: u64,
+) -> Option<i32> {
+    let operation = match operation {
+        Ok(operation) => operation,
+        Err(error) => return Some(error.result()),
+    };
+    let process = system.process(id)?;
+    if !completes_at_once(&operation) {
+        return None;
+    }
+    let result = match operation {
+        Operation::Nop => 0,
+        Operation::Exit { .. }
+        | Operation::Timeout { .. }
+        | Operation::Forward { .. }
+        | Operation::Receive { .. }
+        | Operation::IrqWait { .. }
+        | Operation::LogRead { .. } => return None,
         // A link timeout with nothing before it in its chain.
-        Ok(Operation::LinkTimeout { .. }) => Errno::InvalidArgument.result(),
-        Ok(Operation::Map {
+        Operation::LinkTimeout { .. } => Errno::InvalidArgument.result(),
+        Operation::Map {
             address,
             length,
             writable,
-        }) => {
+        } => {
             let access = if writable {
                 crate::process::address_space::UserAccess::ReadWrite
             } else {
@@ -243,7 +353,7 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
                 Err(error) => error.result(),
             }
         }
-        Ok(Operation::Unmap { address, length }) => {
+        Operation::Unmap { address, length } => {
             // Only memory from MAP lives in the map area, so "mapped" here
             // means "the caller's own anonymous memory".
             if process.address_space.is_mapped(address, length) {
@@ -253,95 +363,38 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
                 Errno::InvalidArgument.result()
             }
         }
-        Ok(Operation::Close { handle }) => process
+        Operation::Close { handle } => process
             .handles
             .remove(handle)
             .map_or_else(Errno::result, |_| 0),
-        Ok(Operation::Cancel { target }) => cancel(system, id, request_id, target),
-        Ok(Operation::Log { address, length }) => log(process, address, length),
-        Ok(Operation::SqPoll { idle_microseconds }) => {
+        Operation::Cancel { target } => cancel(system, id, request_id, target),
+        Operation::Log { address, length } => log(process, address, length),
+        Operation::SqPoll { idle_microseconds } => {
             sq_poll::configure(system, id, idle_microseconds)
         }
-        Ok(Operation::Forward {
-            opcode,
-            handle,
-            address,
-            length,
-            operation_flags,
-            offset,
-            arguments,
-        }) => {
-            let submitted = forward::submit(
-                system,
-                id,
-                request_id,
-                opcode,
-                handle,
-                address,
-                length,
-                operation_flags,
-                offset,
-                arguments,
-            );
-            match stays_pending(system, id, request_id, submitted) {
-                Some(error) => error,
-                None => return,
-            }
-        }
-        Ok(Operation::Receive {
-            handle,
-            address,
-            slots,
-        }) => {
-            let begun = forward::receive(system, id, request_id, handle, address, slots);
-            match stays_pending(system, id, request_id, begun) {
-                Some(error) => error,
-                None => return,
-            }
-        }
-        Ok(Operation::Reply {
+        Operation::Reply {
             request,
             result,
             handle,
-        }) => {
-            forward::reply(system, id, request, result, handle).map_or_else(Errno::result, |()| 0)
-        }
-        Ok(Operation::Copy {
+        } => forward::reply(system, id, request, result, handle).map_or_else(Errno::result, |()| 0),
+        Operation::Copy {
             to_client,
             request,
             offset,
             address,
             length,
-        }) => forward::copy(system, id, request, to_client, offset, address, length)
+        } => forward::copy(system, id, request, to_client, offset, address, length)
             .unwrap_or_else(Errno::result),
-        Ok(Operation::Mint { handle, badge }) => {
+        Operation::Mint { handle, badge } => {
             forward::mint(system, id, handle, badge).unwrap_or_else(Errno::result)
         }
-        Ok(Operation::IrqWait { handle }) => {
-            let begun = drivers::irq_wait(system, id, request_id, handle);
-            match stays_pending(system, id, request_id, begun) {
-                Some(error) => error,
-                None => return,
-            }
-        }
-        Ok(Operation::IrqAck { handle }) => {
+        Operation::IrqAck { handle } => {
             drivers::irq_ack(system, id, handle).map_or_else(Errno::result, |()| 0)
         }
-        Ok(Operation::LogRead {
-            handle,
-            address,
-            length,
-        }) => {
-            let begun = drivers::log_read(system, id, request_id, handle, address, length);
-            match stays_pending(system, id, request_id, begun) {
-                Some(error) => error,
-                None => return,
-            }
-        }
-        Ok(Operation::MapDevice { handle, address }) => {
+        Operation::MapDevice { handle, address } => {
             drivers::map_device(system, id, handle, address).unwrap_or_else(Errno::result)
         }
-        Ok(Operation::SystemInfo { value }) => match value {
+        Operation::SystemInfo { value } => match value {
             SystemValue::FreeFrames => mm::free_frames().min(i32::MAX as usize) as i32,
             SystemValue::TotalFrames => {
                 mm::with_frames(|frames| frames.total_frames()).min(i32::MAX as usize) as i32
@@ -350,7 +403,7 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             SystemValue::SystemCalls => process.system_calls.min(i32::MAX as u64) as i32,
         },
     };
-    finish(system, id, request_id, result);
+    Some(result)
 }
 
 /// Writes a `LOG` buffer to the kernel log in one piece.
