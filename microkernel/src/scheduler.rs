@@ -63,6 +63,10 @@ pub struct Thread {
 /// switch so a system call finds its caller without a lock.
 static CURRENT_OWNER: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 
+/// Set while `Scheduler::exited` holds a thread whose stack is still to be
+/// freed, so a switch looks for one only then (`reap_exited`).
+static THREADS_EXITED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// The process the running thread belongs to (0 if it is a kernel thread).
 pub fn current_owner() -> u32 {
     CURRENT_OWNER.load(core::sync::atomic::Ordering::Relaxed)
@@ -91,6 +95,13 @@ struct Scheduler {
 static SCHEDULER: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
 
 impl Scheduler {
+    fn index_of(&self, id: ThreadId) -> usize {
+        self.threads
+            .iter()
+            .position(|thread| thread.id == id)
+            .expect("scheduler lost a thread")
+    }
+
     fn thread(&mut self, id: ThreadId) -> &mut Thread {
         self.threads
             .iter_mut()
@@ -348,9 +359,10 @@ fn reschedule(new_state: State) {
         let scheduler = guard.as_mut().expect("scheduler started");
         let previous = scheduler.current;
         let idle = scheduler.idle;
-        let previous_thread = scheduler.thread(previous);
+        // Each thread is found once (a search of `threads`), then indexed.
+        let previous_index = scheduler.index_of(previous);
         if previous != idle {
-            previous_thread.state = new_state;
+            scheduler.threads[previous_index].state = new_state;
         }
         if previous != idle && new_state == State::Ready {
             scheduler.ready.push_back(previous);
@@ -358,30 +370,25 @@ fn reschedule(new_state: State) {
         let next = scheduler.ready.pop_front().unwrap_or(idle);
         if next == previous {
             if previous != idle {
-                scheduler.thread(previous).state = State::Running;
+                scheduler.threads[previous_index].state = State::Running;
             }
             None
         } else {
+            let next_index = scheduler.index_of(next);
             scheduler.current = next;
             scheduler.switches += 1;
-            scheduler.thread(next).state = State::Running;
-            if let Some(tables) = scheduler.thread(next).user_tables {
+            let next_thread = &mut scheduler.threads[next_index];
+            next_thread.state = State::Running;
+            if let Some(tables) = next_thread.user_tables {
                 cpu::set_user_tables(tables);
             }
-            CURRENT_OWNER.store(
-                scheduler.thread(next).owner,
-                core::sync::atomic::Ordering::Relaxed,
-            );
-            let from: *mut Context = &mut scheduler.thread(previous).context;
-            let to: *const Context = &scheduler.thread(next).context;
+            CURRENT_OWNER.store(next_thread.owner, core::sync::atomic::Ordering::Relaxed);
+            let to: *const Context = &next_thread.context;
+            let from: *mut Context = &mut scheduler.threads[previous_index].context;
             if new_state == State::Exited && previous != idle {
-                let index = scheduler
-                    .threads
-                    .iter()
-                    .position(|thread| thread.id == previous)
-                    .expect("running thread");
-                let exited = scheduler.threads.swap_remove(index);
+                let exited = scheduler.threads.swap_remove(previous_index);
                 scheduler.exited.push(exited);
+                THREADS_EXITED.store(true, core::sync::atomic::Ordering::Relaxed);
             }
             Some((from, to))
         }
@@ -391,7 +398,9 @@ fn reschedule(new_state: State) {
         // `from` is ours (kept in `exited` if we are exiting, and reaped only
         // after this switch), and `to` is a thread that is not running.
         unsafe { switch_context(from, to) };
-        reap_exited();
+        if THREADS_EXITED.load(core::sync::atomic::Ordering::Relaxed) {
+            reap_exited();
+        }
     }
     cpu::restore_interrupts(interrupts);
 }
@@ -409,6 +418,10 @@ fn reap_exited() {
                 index += 1;
             }
         }
+        THREADS_EXITED.store(
+            !scheduler.exited.is_empty(),
+            core::sync::atomic::Ordering::Relaxed,
+        );
     }
     for thread in finished {
         mm::with_frames(|frames| frames.free_contiguous(thread.stack, STACK_PAGES));

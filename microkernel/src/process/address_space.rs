@@ -21,7 +21,7 @@
 
 use crate::arch::cpu;
 use crate::mm::descriptor::{Attributes, MemoryKind};
-use crate::mm::page_table::{self, Granularity, MapError, TableMemory};
+use crate::mm::page_table::{self, Granularity, MapError, Table, TableMemory, Walker};
 use crate::mm::setup::FrameTables;
 use crate::mm::with_frames;
 use crate::sync::IrqMutex;
@@ -57,6 +57,26 @@ pub struct AddressSpace {
     /// Frames this address space holds: every mapped page and every table.
     /// `destroy` checks that it gives back exactly this many.
     owned_frames: usize,
+}
+
+/// An address space's tables, to walk and not to change, used only by
+/// `AddressSpace::physical(&self)`: no frame lock is taken, because only
+/// the `AddressSpace` changes its tables, through `&mut self`, which
+/// cannot happen while `&self` is held (each process's user tables belong
+/// to its address space alone; the kernel's tables are separate).
+struct TablesToRead;
+
+impl TableMemory for TablesToRead {
+    fn table(&mut self, physical: u64) -> &mut Table {
+        // SAFETY: table pages are frames of RAM in the linear map, owned by
+        // the address space being walked, which cannot change them
+        // meanwhile (see above); `translate` only reads through this.
+        unsafe { &mut *(physical_to_virtual(physical) as *mut Table) }
+    }
+
+    fn allocate_table(&mut self) -> Option<u64> {
+        None
+    }
 }
 
 /// Table pages from the frame allocator, counted as they are made.
@@ -176,7 +196,11 @@ impl AddressSpace {
             for page in 0..count as u64 {
                 let page_address = address + page * PAGE_SIZE;
                 let frame = first + page * PAGE_SIZE;
-                if self.physical(page_address).map(|(physical, _)| physical) == Some(frame) {
+                if self
+                    .physical(&mut Walker::new(self.root), page_address)
+                    .map(|(physical, _)| physical)
+                    == Some(frame)
+                {
                     let _ = self.unmap(page_address, PAGE_SIZE);
                 } else {
                     with_frames(|frames| frames.free(frame));
@@ -221,7 +245,11 @@ impl AddressSpace {
 
     /// Is every page of `[address, address + length)` mapped?
     pub fn is_mapped(&self, address: u64, length: u64) -> bool {
-        (0..length / PAGE_SIZE).all(|page| self.physical(address + page * PAGE_SIZE).is_some())
+        let mut walker = Walker::new(self.root);
+        (0..length / PAGE_SIZE).all(|page| {
+            self.physical(&mut walker, address + page * PAGE_SIZE)
+                .is_some()
+        })
     }
 
     /// Unmaps and frees the pages of `[address, address + length)`; pages
@@ -244,15 +272,14 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// The frame behind a user page, if mapped for user space.
-    fn physical(&self, address: u64) -> Option<(u64, bool)> {
+    /// The frame behind a user page, if mapped for user space, found with
+    /// `walker` (made for this address space's root).
+    fn physical(&self, walker: &mut Walker, address: u64) -> Option<(u64, bool)> {
         if address >= USER_LIMIT {
             return None;
         }
-        let root = self.root;
-        let found = with_frames(|frames| {
-            page_table::translate(&mut FrameTables { frames }, root, address as usize)
-        })?;
+        // A walk only reads, so it needs no frame lock (see `TablesToRead`).
+        let found = walker.translate(&mut TablesToRead, address as usize)?;
         found
             .descriptor
             .is_user()
@@ -273,12 +300,13 @@ impl AddressSpace {
         if end > USER_LIMIT {
             return Err(Errno::Fault);
         }
+        let mut walker = Walker::new(self.root);
         let mut done = 0;
         while done < length {
             let here = address + done as u64;
             let in_page = (PAGE_SIZE - here % PAGE_SIZE) as usize;
             let piece = in_page.min(length - done);
-            let (physical, writable) = self.physical(here).ok_or(Errno::Fault)?;
+            let (physical, writable) = self.physical(&mut walker, here).ok_or(Errno::Fault)?;
             if write && !writable {
                 return Err(Errno::Fault);
             }
@@ -323,6 +351,81 @@ impl AddressSpace {
         })
     }
 
+    /// Writes into `pages` the linear-map address of each user page that
+    /// `[address, address + length)` touches, checked readable (and
+    /// writable if `write`). `EFAULT` if one is not, or if `pages` is too
+    /// short.
+    fn pages_of(
+        &self,
+        address: u64,
+        length: usize,
+        write: bool,
+        pages: &mut [u64],
+    ) -> Result<(), Errno> {
+        let mut count = 0;
+        let mut room = true;
+        self.for_each_piece(address, length, write, |frame, _, _| {
+            match pages.get_mut(count) {
+                // The piece's page: its frame, rounded down.
+                Some(page) => *page = frame as u64 & !(PAGE_SIZE - 1),
+                None => room = false,
+            }
+            count += 1;
+        })?;
+        if room { Ok(()) } else { Err(Errno::Fault) }
+    }
+
+    /// Copies `length` bytes from `source` at `source_address` to `target`
+    /// at `target_address`, straight from frame to frame through the
+    /// linear map: one copy, as a `memcpy` would do. Nothing is copied
+    /// unless the whole source is readable and the whole target writable.
+    pub fn copy_between(
+        source: &AddressSpace,
+        source_address: u64,
+        target: &AddressSpace,
+        target_address: u64,
+        length: usize,
+    ) -> Result<(), Errno> {
+        /// Pages translated at a time: 64 KiB, plus one for a range that
+        /// does not start on a page boundary.
+        const BATCH: usize = 16;
+        const BATCH_BYTES: usize = BATCH * PAGE_SIZE as usize;
+        if length > BATCH_BYTES {
+            // More than one batch: check everything before copying anything.
+            source.check_readable(source_address, length)?;
+            target.check_writable(target_address, length)?;
+        }
+        let mut done = 0;
+        while done < length {
+            let batch = BATCH_BYTES.min(length - done);
+            let (from, to) = (source_address + done as u64, target_address + done as u64);
+            let mut from_pages = [0u64; BATCH + 1];
+            let mut to_pages = [0u64; BATCH + 1];
+            source.pages_of(from, batch, false, &mut from_pages)?;
+            target.pages_of(to, batch, true, &mut to_pages)?;
+            let mut offset = 0;
+            while offset < batch {
+                let (here, there) = (from + offset as u64, to + offset as u64);
+                let from_index = (here / PAGE_SIZE - from / PAGE_SIZE) as usize;
+                let to_index = (there / PAGE_SIZE - to / PAGE_SIZE) as usize;
+                let piece = ((PAGE_SIZE - here % PAGE_SIZE) as usize)
+                    .min((PAGE_SIZE - there % PAGE_SIZE) as usize)
+                    .min(batch - offset);
+                let source_pointer = (from_pages[from_index] + here % PAGE_SIZE) as *const u8;
+                let target_pointer = (to_pages[to_index] + there % PAGE_SIZE) as *mut u8;
+                // SAFETY: both pointers are inside user frames in the linear
+                // map (translated and checked just above, the target
+                // writable), `piece` bytes stay inside each page. `copy`,
+                // not `copy_nonoverlapping`: source and target may be the
+                // same process, even the same bytes.
+                unsafe { core::ptr::copy(source_pointer, target_pointer, piece) };
+                offset += piece;
+            }
+            done += batch;
+        }
+        Ok(())
+    }
+
     /// Maps a device's registers at `address` (page aligned) for user
     /// space: device memory, read/write, never executable. Returns the
     /// offset of the first register within the first page.
@@ -347,7 +450,9 @@ impl AddressSpace {
             // Take back whatever part got mapped (device pages free nothing).
             for page in 0..length / PAGE_SIZE {
                 let page_address = address + page * PAGE_SIZE;
-                if self.physical(page_address).map(|(physical, _)| physical)
+                if self
+                    .physical(&mut Walker::new(self.root), page_address)
+                    .map(|(physical, _)| physical)
                     == Some(first_page + page * PAGE_SIZE)
                 {
                     let _ = self.unmap(page_address, PAGE_SIZE);

@@ -14,6 +14,7 @@ use crate::{initrd, kprintln, mm, power};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use libring::abi::{
     ABI_VERSION, Errno, PAGE_SIZE, RING_ADDRESS, RING_SIZE, STACK_SIZE, STACK_TOP, STARTUP_ADDRESS,
     STARTUP_ARGUMENTS_MAX, STARTUP_ARGUMENTS_OFFSET, StartupBlock,
@@ -361,6 +362,10 @@ pub fn current() -> Option<ProcessId> {
     }
 }
 
+/// Processes whose `ending` is set and that are not torn down yet
+/// (changed only with the `SYSTEM` lock held).
+static ENDING_PROCESSES: AtomicUsize = AtomicUsize::new(0);
+
 /// Marks process `id` to stop with `ending` (if it is not stopping
 /// already) and wakes its thread, so it tears itself down.
 pub fn end(system: &mut System, id: ProcessId, ending: Ending) {
@@ -369,6 +374,7 @@ pub fn end(system: &mut System, id: ProcessId, ending: Ending) {
     };
     if process.ending.is_none() {
         process.ending = Some(ending);
+        ENDING_PROCESSES.fetch_add(1, Ordering::Relaxed);
     }
     let thread = process.thread;
     scheduler::wake(thread);
@@ -387,6 +393,10 @@ pub fn kill_current(reason: core::fmt::Arguments) -> ! {
 /// Called on every way back to EL0: if the running process must stop,
 /// tear it down now instead.
 pub fn before_return_to_user() {
+    // Almost always none is ending: then no lock and no lookup.
+    if ENDING_PROCESSES.load(Ordering::Relaxed) == 0 {
+        return;
+    }
     let Some(id) = current() else { return };
     let ending = SYSTEM
         .lock()
@@ -407,6 +417,9 @@ pub fn end_current() -> ! {
         let Some(mut process) = system.processes.remove(id) else {
             scheduler::exit()
         };
+        if process.ending.is_some() {
+            ENDING_PROCESSES.fetch_sub(1, Ordering::Relaxed);
+        }
         system.timers.retain(|timer| timer.process != id);
         process.ring.stop_poller();
         // Its endpoints die (their clients get ESRVDEAD), its requests to

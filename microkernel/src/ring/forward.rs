@@ -29,6 +29,7 @@
 //!   kernel or answers a request.
 
 use super::engine::{self, post_event};
+use crate::process::address_space::AddressSpace;
 use crate::process::handles::{EndpointId, Object};
 use crate::process::{ProcessId, System};
 use alloc::collections::VecDeque;
@@ -246,13 +247,12 @@ pub fn deliver(system: &mut System, endpoint: EndpointId) {
         let Some(forward) = system.forwards.get(forward_id) else {
             return;
         };
-        let message = forward.message;
-        let Some(process) = system.process(server) else {
+        let Some(process) = system.processes.get(server) else {
             return;
         };
         let written = process.address_space.copy_to_user(
             receive.address + (slot * RequestMessage::SIZE) as u64,
-            message.as_bytes(),
+            forward.message.as_bytes(),
         );
         if written.is_err() {
             // The server unmapped its own message buffer: its RECEIVE ends.
@@ -377,35 +377,24 @@ pub fn copy(
     } else {
         (client, grant.address + offset, server, address)
     };
-    // Check both sides first, so a bad buffer copies nothing.
-    system
-        .process(source)
+    // One copy, frame to frame; a bad buffer on either side copies nothing.
+    let source = &system
+        .processes
+        .get(source)
         .ok_or(Errno::Fault)?
-        .address_space
-        .check_readable(source_address, length as usize)?;
-    system
-        .process(target)
+        .address_space;
+    let target = &system
+        .processes
+        .get(target)
         .ok_or(Errno::Fault)?
-        .address_space
-        .check_writable(target_address, length as usize)?;
-    const PIECE: usize = 256;
-    let mut buffer = [0u8; PIECE];
-    let mut done = 0usize;
-    while done < length as usize {
-        let piece = PIECE.min(length as usize - done);
-        let chunk = &mut buffer[..piece];
-        system
-            .process(source)
-            .ok_or(Errno::Fault)?
-            .address_space
-            .copy_from_user(source_address + done as u64, chunk)?;
-        system
-            .process(target)
-            .ok_or(Errno::Fault)?
-            .address_space
-            .copy_to_user(target_address + done as u64, chunk)?;
-        done += piece;
-    }
+        .address_space;
+    AddressSpace::copy_between(
+        source,
+        source_address,
+        target,
+        target_address,
+        length as usize,
+    )?;
     Ok(length as i32)
 }
 
