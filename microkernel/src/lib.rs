@@ -25,6 +25,7 @@ pub mod id_map;
 pub mod mm;
 pub mod process;
 pub mod ring;
+pub mod slab;
 
 #[cfg(target_os = "none")]
 pub mod arch;

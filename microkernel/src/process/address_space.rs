@@ -351,26 +351,21 @@ impl AddressSpace {
         })
     }
 
-    /// Writes into `pages` the linear-map address of each user page that
+    /// Pushes onto `pages` the linear-map address of each user page that
     /// `[address, address + length)` touches, checked readable (and
-    /// writable if `write`). `EFAULT` if one is not, or if `pages` is too
-    /// short.
-    fn pages_of(
+    /// writable if `write`). `EFAULT` if one is not, or if `pages` has no
+    /// room for them all.
+    fn pages_of<const N: usize>(
         &self,
         address: u64,
         length: usize,
         write: bool,
-        pages: &mut [u64],
+        pages: &mut heapless::Vec<u64, N>,
     ) -> Result<(), Errno> {
-        let mut count = 0;
         let mut room = true;
         self.for_each_piece(address, length, write, |frame, _, _| {
-            match pages.get_mut(count) {
-                // The piece's page: its frame, rounded down.
-                Some(page) => *page = frame as u64 & !(PAGE_SIZE - 1),
-                None => room = false,
-            }
-            count += 1;
+            // The piece's page: its frame, rounded down.
+            room &= pages.push(frame as u64 & !(PAGE_SIZE - 1)).is_ok();
         })?;
         if room { Ok(()) } else { Err(Errno::Fault) }
     }
@@ -399,8 +394,9 @@ impl AddressSpace {
         while done < length {
             let batch = BATCH_BYTES.min(length - done);
             let (from, to) = (source_address + done as u64, target_address + done as u64);
-            let mut from_pages = [0u64; BATCH + 1];
-            let mut to_pages = [0u64; BATCH + 1];
+            // Filled by `pages_of` (heapless vectors: nothing to zero first).
+            let mut from_pages = heapless::Vec::<u64, { BATCH + 1 }>::new();
+            let mut to_pages = heapless::Vec::<u64, { BATCH + 1 }>::new();
             source.pages_of(from, batch, false, &mut from_pages)?;
             target.pages_of(to, batch, true, &mut to_pages)?;
             let mut offset = 0;

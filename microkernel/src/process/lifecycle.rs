@@ -9,6 +9,7 @@ use crate::ring::drivers::{PendingLogRead, Route};
 use crate::ring::forward::{Endpoint, Forward};
 use crate::ring::{KernelRing, Timer};
 use crate::scheduler::{self, ThreadId};
+use crate::slab::Slab;
 use crate::sync::IrqMutex;
 use crate::{initrd, kprintln, mm, power};
 use alloc::boxed::Box;
@@ -55,8 +56,7 @@ pub struct System {
     pub timers: Vec<Timer>,
     pub endpoints: IdMap<EndpointId, Endpoint>,
     pub next_endpoint: EndpointId,
-    pub forwards: IdMap<u64, Forward>,
-    pub next_forward: u64,
+    pub forwards: Slab<Forward>,
     pub routes: Vec<Route>,
     /// The process reading the kernel log, and its pending `LOG_READ`.
     pub log_reader: Option<(ProcessId, Option<PendingLogRead>)>,
@@ -71,8 +71,7 @@ pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
     timers: Vec::new(),
     endpoints: IdMap::new(),
     next_endpoint: 0,
-    forwards: IdMap::new(),
-    next_forward: 0,
+    forwards: Slab::new(),
     routes: Vec::new(),
     log_reader: None,
     next_id: 1,

@@ -175,7 +175,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             return taken;
         };
         let result =
-            run_immediate(system, id, Ok(operation), 0).unwrap_or(Errno::InvalidArgument.result());
+            run_immediate(system, id, &operation, 0).unwrap_or(Errno::InvalidArgument.result());
         let Some(process) = system.process(id) else {
             return taken;
         };
@@ -245,15 +245,17 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
     let Some(process) = system.process(id) else {
         return;
     };
-    let operation = process.ring.requests[index].operation;
-    if let Some(result) = run_immediate(system, id, operation, request_id) {
+    let operation = match process.ring.requests[index].operation {
+        Ok(operation) => operation,
+        Err(error) => return finish(system, id, request_id, error.result()),
+    };
+    if let Some(result) = run_immediate(system, id, &operation, request_id) {
         finish(system, id, request_id, result);
         return;
     }
     let Some(process) = system.process(id) else {
         return;
     };
-    let Ok(operation) = operation else { return };
     let begun = match operation {
         Operation::Exit { code } => {
             process.ring.requests.remove(index);
@@ -312,18 +314,14 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
 fn run_immediate(
     system: &mut System,
     id: ProcessId,
-    operation: Result<Operation, Errno>,
+    operation: &Operation,
     request_id: u64,
 ) -> Option<i32> {
-    let operation = match operation {
-        Ok(operation) => operation,
-        Err(error) => return Some(error.result()),
-    };
-    let process = system.process(id)?;
-    if !completes_at_once(&operation) {
+    if !completes_at_once(operation) {
         return None;
     }
-    let result = match operation {
+    let process = system.process(id)?;
+    let result = match *operation {
         Operation::Nop => 0,
         Operation::Exit { .. }
         | Operation::Timeout { .. }

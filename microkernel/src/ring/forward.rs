@@ -154,10 +154,9 @@ pub fn submit(
         Some(target) if !target.dead => {}
         _ => return Err(Errno::ServerDead),
     }
-    system.next_forward += 1;
-    let id = system.next_forward;
     let message = RequestMessage {
-        request: id,
+        // Set below, to the id the table gives the forward.
+        request: 0,
         badge,
         opcode,
         grant: match grant {
@@ -177,16 +176,16 @@ pub fn submit(
         arguments,
         ..RequestMessage::default()
     };
-    system.forwards.insert(
-        id,
-        Forward {
-            endpoint,
-            client: Some((client, client_request)),
-            message,
-            grant,
-            slot: None,
-        },
-    );
+    let id = system.forwards.insert(Forward {
+        endpoint,
+        client: Some((client, client_request)),
+        message,
+        grant,
+        slot: None,
+    });
+    if let Some(forward) = system.forwards.get_mut(id) {
+        forward.message.request = id;
+    }
     if let Some(target) = system.endpoints.get_mut(endpoint) {
         target.queue.push_back(id);
     }
@@ -469,6 +468,8 @@ pub fn process_ended(system: &mut System, id: ProcessId) {
             .queue
             .retain(|queued| forwards.contains_key(*queued));
     }
+    // In the order each client submitted them (the table has no order).
+    orphans.sort_unstable();
     for (client, client_request) in orphans {
         if client != id {
             engine::finish(system, client, client_request, Errno::ServerDead.result());
