@@ -7,7 +7,7 @@
 //! that better than a B-tree: a new entry goes on the end, a lookup is a
 //! binary search over a few contiguous pairs, and iteration is a slice
 //! walk. `docs/performance.md` has the measurement that led here (a
-//! `BTreeMap` lookup cost about 55 instructions; this one, about 15).
+//! `BTreeMap` lookup cost about 55 instructions; this one, about 30).
 //!
 //! # Invariants
 //! - `entries` is sorted by id, with no id twice.

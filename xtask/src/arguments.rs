@@ -29,6 +29,9 @@ Commands:
     clippy                 Run clippy on the host crates and on the kernel target
   bench [--quick]        Measure instructions per operation in QEMU with -icount
                          (release build); writes target/bench/results.json
+  profile FIGURE [--steps N]
+                         Where one bench figure's instructions go, by function
+                         (single-steps N instructions under gdb-multiarch)
   help                   Show this message
 
 Machine options (run and gdb):
@@ -54,6 +57,11 @@ pub enum Command {
     /// `bench [--quick]`.
     Bench {
         quick: bool,
+    },
+    /// `profile FIGURE [--steps N]`.
+    Profile {
+        figure: String,
+        steps: u32,
     },
 }
 
@@ -110,8 +118,38 @@ pub fn parse(arguments: &[String]) -> Result<Command> {
             [option] if option == "--quick" => Ok(Command::Bench { quick: true }),
             _ => Err("bench takes only --quick".to_string()),
         },
+        "profile" => parse_profile(options),
         other => Err(format!("unknown command '{other}'")),
     }
+}
+
+/// Instructions `profile` single-steps unless told otherwise: two or three
+/// rounds of the batch-1 figures.
+const DEFAULT_PROFILE_STEPS: u32 = 20_000;
+
+fn parse_profile(arguments: &[String]) -> Result<Command> {
+    let mut figure = None;
+    let mut steps = DEFAULT_PROFILE_STEPS;
+    let mut words = arguments.iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--steps" => {
+                let value = words.next().ok_or("--steps needs a number")?;
+                steps = value
+                    .parse()
+                    .ok()
+                    .filter(|&steps| steps > 0)
+                    .ok_or_else(|| format!("--steps needs a positive number, got '{value}'"))?;
+            }
+            option if option.starts_with('-') => {
+                return Err(format!("unknown option '{option}' for profile"));
+            }
+            name if figure.is_none() => figure = Some(name.to_string()),
+            extra => return Err(format!("profile takes one figure, got '{extra}' too")),
+        }
+    }
+    let figure = figure.ok_or("profile needs a figure, e.g. kernel_nop_batch_1")?;
+    Ok(Command::Profile { figure, steps })
 }
 
 fn parse_build(arguments: &[String]) -> Result<Command> {
@@ -224,6 +262,49 @@ mod tests {
     fn parse_words(line: &str) -> Result<Command> {
         let words: Vec<String> = line.split_whitespace().map(String::from).collect();
         parse(&words)
+    }
+
+    #[test]
+    fn profile_takes_a_figure_and_a_step_count() {
+        assert_eq!(
+            parse_words("profile kernel_nop_batch_1"),
+            Ok(Command::Profile {
+                figure: "kernel_nop_batch_1".to_string(),
+                steps: DEFAULT_PROFILE_STEPS
+            })
+        );
+        assert_eq!(
+            parse_words("profile --steps 5000 read_4k_via_server"),
+            Ok(Command::Profile {
+                figure: "read_4k_via_server".to_string(),
+                steps: 5000
+            })
+        );
+        assert!(
+            parse_words("profile")
+                .unwrap_err()
+                .contains("needs a figure")
+        );
+        assert!(
+            parse_words("profile a b")
+                .unwrap_err()
+                .contains("one figure")
+        );
+        assert!(
+            parse_words("profile a --steps 0")
+                .unwrap_err()
+                .contains("positive")
+        );
+        assert!(
+            parse_words("profile a --steps")
+                .unwrap_err()
+                .contains("number")
+        );
+        assert!(
+            parse_words("profile a --fast")
+                .unwrap_err()
+                .contains("--fast")
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::tools;
 use crate::workspace::{Profile, Workspace};
 
 /// The machine the figures are measured on.
-const MACHINE: &[&str] = &[
+pub const MACHINE: &[&str] = &[
     "-M",
     "virt,gic-version=3",
     "-cpu",
@@ -38,6 +38,23 @@ fn command_line(quick: bool) -> &'static str {
     } else {
         "bench run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,init:bench+use=console,bench+use=console+use=null"
     }
+}
+
+/// The command line of `cargo xtask profile FIGURE`: the quick benchmark
+/// running only FIGURE; and the benchmark's process id (programs are
+/// numbered from 1 in `run=` order).
+pub fn profile_command_line(figure: &str) -> (String, u32) {
+    let command_line =
+        command_line(true).replace("bench:quick+", &format!("bench:quick:only={figure}+"));
+    let programs = command_line
+        .split_once("run=")
+        .map_or(0, |(_, list)| list.split(',').count());
+    (command_line, programs as u32)
+}
+
+/// The names of every figure, in table order.
+pub fn figure_names() -> Vec<&'static str> {
+    FIGURES.iter().map(|(name, _, _)| *name).collect()
 }
 
 /// Each figure, what it means, and the target the servers issue set.
@@ -219,6 +236,14 @@ pub fn bench(workspace: &Workspace, quick: bool) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_profile_runs_one_figure_in_the_last_process() {
+        let (command_line, process) = profile_command_line("kernel_nop_batch_1");
+        assert!(command_line.contains(",bench:quick:only=kernel_nop_batch_1+use=console"));
+        assert_eq!(process, 4);
+        assert!(command_line.ends_with("bench:quick:only=kernel_nop_batch_1+use=console+use=null"));
+    }
 
     #[test]
     fn bench_lines_are_read_and_others_ignored() {

@@ -17,7 +17,7 @@
 //! - [`qemu`] is `run` and `gdb`.
 //! - [`host_tests`] and [`qemu_tests`] are `test`; [`serial`] reads and
 //!   types on a test run's serial port.
-//! - [`clippy`] is `clippy`.
+//! - [`clippy`] is `clippy`; [`bench`] is `bench`, [`profile`] is `profile`.
 //!
 //! # Principles
 //! - Every step prints one short line starting with `xtask:`, so a failure is
@@ -34,6 +34,7 @@ mod clippy;
 mod host_tests;
 mod initrd;
 mod kernel_image;
+mod profile;
 mod qemu;
 mod qemu_tests;
 mod serial;
@@ -79,6 +80,7 @@ fn main() -> ExitCode {
         Command::Test(options) => run_tests(&workspace, &options),
         Command::Clippy => clippy::clippy(&workspace),
         Command::Bench { quick } => bench::bench(&workspace, quick),
+        Command::Profile { figure, steps } => profile::profile(&workspace, &figure, steps),
     };
 
     match outcome {

@@ -193,7 +193,7 @@ fn debug_with_gdb(mut qemu: Command, built: &BuiltKernel, gdbinit: &Path, port: 
 /// A TCP port on 127.0.0.1 that nothing listens on right now. The port is
 /// free again when this returns; the small chance that another program takes
 /// it before QEMU does is accepted.
-fn free_local_port() -> Result<u16> {
+pub fn free_local_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .map_err(|error| format!("cannot find a free TCP port: {error}"))?;
     listener
@@ -205,7 +205,7 @@ fn free_local_port() -> Result<u16> {
 /// Waits until QEMU's gdb server accepts connections, so gdb's
 /// `target remote` does not race QEMU's start-up. QEMU's gdb server takes a
 /// new connection after one closes, so the probe costs gdb nothing.
-fn wait_for_gdb_server(qemu: &mut Child, port: u16) -> Result<()> {
+pub fn wait_for_gdb_server(qemu: &mut Child, port: u16) -> Result<()> {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

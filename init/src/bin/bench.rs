@@ -1,7 +1,7 @@
 //! bench: the figures of `cargo xtask bench` (docs/performance.md).
 //!
-//! Started as `bench[:quick]+use=console+use=null`, beside `nullserver`
-//! serving `null`, on a kernel booted with `bench` on its command line (so
+//! Started as `bench[:quick][:only=NAME]+use=console+use=null`, beside
+//! `nullserver` serving `null`, on a kernel booted with `bench` on its command line (so
 //! user space may read the PMU). Each figure runs an operation many times
 //! and divides the instructions retired (PMU event 0x08, counting EL0 and
 //! EL1 of every process: the user side, the kernel, and the server) by the
@@ -79,6 +79,11 @@ fn batched(ring: &mut Ring<Syscall>, plan: &Plan, submission: Submission, batch:
 
 fn main(arguments: Arguments) -> i32 {
     let quick = arguments.iter().any(|argument| argument == "quick");
+    // `only=NAME`: just that figure (`cargo xtask profile` uses this).
+    let only = arguments
+        .iter()
+        .find_map(|argument| argument.strip_prefix("only="));
+    let wanted = |name: &str| only.is_none_or(|only| only == name);
     let plan = Plan {
         operations: if quick { 200 } else { 10_000 },
     };
@@ -103,56 +108,56 @@ fn main(arguments: Arguments) -> i32 {
 
     let nop = ops::nop().with_user_data(1);
     let forwarded = ops::control(null, [0, 0, 0]).with_user_data(2);
-    let figures = with_ring(|ring| {
-        [
-            ("kernel_nop_batch_1", batched(ring, &plan, nop, 1)),
-            ("kernel_nop_batch_32", batched(ring, &plan, nop, 32)),
-            ("forwarded_nop_batch_1", batched(ring, &plan, forwarded, 1)),
-            (
-                "forwarded_nop_batch_32",
-                batched(ring, &plan, forwarded, 32),
-            ),
-        ]
-    });
-    for (name, figure) in figures {
-        report(name, figure, plan.operations);
+    let batches = [
+        ("kernel_nop_batch_1", nop, 1),
+        ("kernel_nop_batch_32", nop, 32),
+        ("forwarded_nop_batch_1", forwarded, 1),
+        ("forwarded_nop_batch_32", forwarded, 32),
+    ];
+    for (name, submission, batch) in batches {
+        if wanted(name) {
+            let figure = with_ring(|ring| batched(ring, &plan, submission, batch));
+            report(name, figure, plan.operations);
+        }
     }
 
     for size in [4096usize, 65536] {
+        let read_name = alloc::format!("read_{}k_via_server", size / 1024);
+        let copy_name = alloc::format!("memcpy_{}k", size / 1024);
         let mut buffer = vec![0u8; size];
         let source = vec![0x33u8; size];
-        let read = with_ring(|ring| {
-            measure(plan.operations, || {
-                let _ = ring.run(ops::read(null, &mut buffer, 0));
-            })
-        });
-        let copy = measure(plan.operations, || {
-            // SAFETY: two distinct buffers of `size` bytes.
-            unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), buffer.as_mut_ptr(), size) };
-            core::hint::black_box(&mut buffer);
-        });
-        report(
-            &alloc::format!("read_{}k_via_server", size / 1024),
-            read,
-            plan.operations,
-        );
-        report(
-            &alloc::format!("memcpy_{}k", size / 1024),
-            copy,
-            plan.operations,
-        );
+        if wanted(&read_name) {
+            let read = with_ring(|ring| {
+                measure(plan.operations, || {
+                    let _ = ring.run(ops::read(null, &mut buffer, 0));
+                })
+            });
+            report(&read_name, read, plan.operations);
+        }
+        if wanted(&copy_name) {
+            let copy = measure(plan.operations, || {
+                // SAFETY: two distinct buffers of `size` bytes.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(source.as_ptr(), buffer.as_mut_ptr(), size)
+                };
+                core::hint::black_box(&mut buffer);
+            });
+            report(&copy_name, copy, plan.operations);
+        }
     }
 
-    let line = [b'.'; 63];
-    let mut text = [0u8; 64];
-    text[..63].copy_from_slice(&line);
-    text[63] = b'\n';
-    let write = with_ring(|ring| {
-        measure(plan.operations, || {
-            let _ = ring.run(ops::write(console, &text, 0));
-        })
-    });
-    report("console_write_64_bytes", write, plan.operations);
+    if wanted("console_write_64_bytes") {
+        let line = [b'.'; 63];
+        let mut text = [0u8; 64];
+        text[..63].copy_from_slice(&line);
+        text[63] = b'\n';
+        let write = with_ring(|ring| {
+            measure(plan.operations, || {
+                let _ = ring.run(ops::write(console, &text, 0));
+            })
+        });
+        report("console_write_64_bytes", write, plan.operations);
+    }
 
     // The null server's last request: it answers, then exits.
     let _ = with_ring(|ring| ring.run(ops::control(null, [1, 0, 0])));
