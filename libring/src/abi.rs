@@ -330,11 +330,115 @@ pub enum Opcode {
     Write = 33,
     /// Server-defined control request: `arguments` say what.
     Control = 34,
+
+    // File servers (`docs/fs.md`). A path travels in the buffer
+    // `address`/`length` (a grant the server may read), without a NUL.
+    /// Opens the path in the buffer with [`open_flags`] in
+    /// `operation_flags`; completes with a new handle to the open file or
+    /// directory.
+    Open = 35,
+    /// Fills the buffer (a grant the server may write) with a
+    /// [`FileStatus`] of the open file behind the handle.
+    Stat = 36,
+    /// Fills the buffer (server may write) with whole [`DirectoryEntry`]
+    /// records of the open directory behind the handle, from entry number
+    /// `offset`; completes with the bytes filled, 0 past the last entry.
+    Readdir = 37,
+    /// Makes the directory at the path in the buffer.
+    Mkdir = 38,
+    /// Removes the file, or empty directory, at the path in the buffer.
+    Unlink = 39,
+    /// Renames: the buffer holds the old path, a NUL, the new path.
+    Rename = 40,
+    /// Tells the server the open file behind the handle is no longer used;
+    /// the client then `CLOSE`s the handle (libring's `fs::close` does
+    /// both).
+    Release = 41,
+}
+
+impl Opcode {
+    /// For a forwarded operation, what the server may do with the
+    /// client's buffer: `Some(true)` write it (it receives data), `Some(false)`
+    /// read it (it carries data), `None` no buffer.
+    pub const fn server_writes_buffer(self) -> Option<bool> {
+        match self {
+            Opcode::Read | Opcode::Stat | Opcode::Readdir => Some(true),
+            Opcode::Write | Opcode::Open | Opcode::Mkdir | Opcode::Unlink | Opcode::Rename => {
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `OPEN`'s `operation_flags`.
+pub mod open_flags {
+    /// Will be read.
+    pub const READ: u32 = 1 << 0;
+    /// Will be written (a directory: `EISDIR`).
+    pub const WRITE: u32 = 1 << 1;
+    /// Create the file if it is missing.
+    pub const CREATE: u32 = 1 << 2;
+    /// Cut the file to length 0.
+    pub const TRUNCATE: u32 = 1 << 3;
+    /// Every `WRITE` goes to the end of the file, whatever its offset.
+    pub const APPEND: u32 = 1 << 4;
+    /// Must be a directory (`ENOTDIR` otherwise): for `READDIR`.
+    pub const DIRECTORY: u32 = 1 << 5;
+    /// With `CREATE`: `EEXIST` if it exists already.
+    pub const EXCLUSIVE: u32 = 1 << 6;
+    pub const ALL: u32 = (1 << 7) - 1;
+}
+
+/// What a file is (`FileStatus::kind`, `DirectoryEntry::kind`).
+pub mod file_kind {
+    pub const FILE: u8 = 1;
+    pub const DIRECTORY: u8 = 2;
+}
+
+/// `STAT`'s answer.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct FileStatus {
+    /// Bytes in a file; entries in a directory.
+    pub size: u64,
+    /// [`file_kind`].
+    pub kind: u8,
+    pub reserved: [u8; 7],
+}
+
+const _: () = assert!(core::mem::size_of::<FileStatus>() == 16);
+
+/// The head of one `READDIR` record; `name_length` bytes of name follow,
+/// then zeros up to a multiple of 8 bytes ([`DirectoryEntry::record_size`]).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct DirectoryEntry {
+    /// As in [`FileStatus::size`].
+    pub size: u64,
+    /// [`file_kind`].
+    pub kind: u8,
+    pub reserved: u8,
+    pub name_length: u16,
+    pub reserved2: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<DirectoryEntry>() == 16);
+
+impl DirectoryEntry {
+    /// Bytes a record with a name of `name_length` bytes takes.
+    pub const fn record_size(name_length: usize) -> usize {
+        (core::mem::size_of::<DirectoryEntry>() + name_length).div_ceil(8) * 8
+    }
 }
 
 /// Opcodes from this one up are forwarded to the server behind the
 /// submission's handle; the kernel never interprets them beyond checking
-/// the handle and, for `READ` and `WRITE`, the buffer.
+/// the handle and the buffer ([`Opcode::server_writes_buffer`]).
 pub const FIRST_FORWARDED_OPCODE: u8 = 32;
 
 /// What a server finds in a message slot for each request (`RECEIVE`).
@@ -409,6 +513,13 @@ impl TryFrom<u8> for Opcode {
             32 => Opcode::Read,
             33 => Opcode::Write,
             34 => Opcode::Control,
+            35 => Opcode::Open,
+            36 => Opcode::Stat,
+            37 => Opcode::Readdir,
+            38 => Opcode::Mkdir,
+            39 => Opcode::Unlink,
+            40 => Opcode::Rename,
+            41 => Opcode::Release,
             _ => return Err(Errno::InvalidArgument),
         })
     }
@@ -451,8 +562,18 @@ pub enum Errno {
     Fault = 14,
     /// No room: the CQ has no free slot for another request.
     Busy = 16,
-    /// Something is already there (for example `MAP` over mapped memory).
+    /// Something is already there (for example `MAP` over mapped memory,
+    /// or a file where one is to be created).
     Exists = 17,
+    /// A path goes through something that is not a directory, or a
+    /// directory operation names a file.
+    NotADirectory = 20,
+    /// A file operation (writing, say) names a directory.
+    IsADirectory = 21,
+    /// A name longer than 255 bytes, or a path longer than 1024.
+    NameTooLong = 36,
+    /// Removing (or renaming over) a directory that still has entries.
+    NotEmpty = 39,
     /// A bad argument: unknown opcode or flag, non-zero reserved field, ...
     InvalidArgument = 22,
     /// A timer ran out.
@@ -471,8 +592,12 @@ impl Errno {
 
     /// The error a negative result stands for, if it is one of ours.
     pub fn from_result(result: i32) -> Option<Errno> {
-        const ALL: [Errno; 12] = [
+        const ALL: [Errno; 16] = [
             Errno::NotPermitted,
+            Errno::NotADirectory,
+            Errno::IsADirectory,
+            Errno::NameTooLong,
+            Errno::NotEmpty,
             Errno::Interrupted,
             Errno::ServerDead,
             Errno::NotFound,
@@ -497,6 +622,10 @@ impl Errno {
             Errno::Fault => "EFAULT",
             Errno::Busy => "EBUSY",
             Errno::Exists => "EEXIST",
+            Errno::NotADirectory => "ENOTDIR",
+            Errno::IsADirectory => "EISDIR",
+            Errno::NameTooLong => "ENAMETOOLONG",
+            Errno::NotEmpty => "ENOTEMPTY",
             Errno::InvalidArgument => "EINVAL",
             Errno::TimedOut => "ETIME",
             Errno::Cancelled => "ECANCELED",
@@ -578,6 +707,15 @@ mod tests {
         assert_eq!(Errno::from_result(-1), Some(Errno::NotPermitted));
         assert_eq!(Errno::from_result(-3), None);
         assert_eq!(Errno::Fault.name(), "EFAULT");
+        for (errno, number, name) in [
+            (Errno::NotADirectory, 20, "ENOTDIR"),
+            (Errno::IsADirectory, 21, "EISDIR"),
+            (Errno::NameTooLong, 36, "ENAMETOOLONG"),
+            (Errno::NotEmpty, 39, "ENOTEMPTY"),
+        ] {
+            assert_eq!(Errno::from_result(-number), Some(errno));
+            assert_eq!(errno.name(), name);
+        }
     }
 
     #[test]

@@ -332,6 +332,75 @@ pub const fn control(handle: u32, arguments: [u64; 3]) -> Submission {
     submission
 }
 
+// ------------------------------------------- file servers (docs/fs.md)
+
+/// A forwarded file-system request carrying `buffer` to or from the server.
+fn with_buffer(opcode: Opcode, handle: u32, address: u64, length: usize) -> Submission {
+    let mut submission = blank(opcode);
+    submission.handle = handle;
+    submission.address = address;
+    submission.length = buffer_length(length);
+    submission
+}
+
+/// `OPEN`: opens `path` (absolute, no NUL) on the file server behind
+/// `handle` with [`crate::abi::open_flags`]; completes with a new handle
+/// to the open file. `path` is lent to the server until the completion.
+pub fn open(handle: u32, path: &[u8], flags: u32) -> Submission {
+    let mut submission = with_buffer(Opcode::Open, handle, path.as_ptr() as u64, path.len());
+    submission.operation_flags = flags;
+    submission
+}
+
+/// `STAT`: a [`crate::abi::FileStatus`] of the open file behind `handle`
+/// into `status` (lent until the completion).
+pub fn stat(handle: u32, status: &mut crate::abi::FileStatus) -> Submission {
+    let address = core::ptr::from_mut(status) as u64;
+    with_buffer(
+        Opcode::Stat,
+        handle,
+        address,
+        size_of::<crate::abi::FileStatus>(),
+    )
+}
+
+/// `READDIR`: [`crate::abi::DirectoryEntry`] records of the open directory
+/// behind `handle`, from entry number `first`, into `buffer` (lent until
+/// the completion); completes with the bytes filled, 0 past the end.
+pub fn readdir(handle: u32, buffer: &mut [u8], first: u64) -> Submission {
+    let mut submission = with_buffer(
+        Opcode::Readdir,
+        handle,
+        buffer.as_mut_ptr() as u64,
+        buffer.len(),
+    );
+    submission.offset = first;
+    submission
+}
+
+/// `MKDIR`: makes the directory `path`.
+pub fn mkdir(handle: u32, path: &[u8]) -> Submission {
+    with_buffer(Opcode::Mkdir, handle, path.as_ptr() as u64, path.len())
+}
+
+/// `UNLINK`: removes the file or empty directory `path`.
+pub fn unlink(handle: u32, path: &[u8]) -> Submission {
+    with_buffer(Opcode::Unlink, handle, path.as_ptr() as u64, path.len())
+}
+
+/// `RENAME`: `paths` is the old path, a NUL, and the new path.
+pub fn rename(handle: u32, paths: &[u8]) -> Submission {
+    with_buffer(Opcode::Rename, handle, paths.as_ptr() as u64, paths.len())
+}
+
+/// `RELEASE`: the open file behind `handle` is no longer needed (then
+/// `CLOSE` the handle).
+pub const fn release(handle: u32) -> Submission {
+    let mut submission = blank(Opcode::Release);
+    submission.handle = handle;
+    submission
+}
+
 /// Chainable adjustments to a submission, so a whole request reads as one
 /// expression: `ops::nop().with_user_data(3).linked()`.
 pub trait SubmissionOptions {
@@ -562,6 +631,52 @@ mod tests {
         ] {
             assert!(submission.opcode >= FIRST_FORWARDED_OPCODE);
         }
+    }
+
+    #[test]
+    fn file_operations_carry_their_buffer_and_direction() {
+        use crate::abi::{FileStatus, open_flags};
+        let path = b"/tmp/a";
+        let submission = open(3, path, open_flags::READ | open_flags::CREATE);
+        assert_eq!(submission.opcode, Opcode::Open as u8);
+        assert_eq!((submission.handle, submission.length), (3, 6));
+        assert_eq!(submission.address, path.as_ptr() as u64);
+        assert_eq!(
+            submission.operation_flags,
+            open_flags::READ | open_flags::CREATE
+        );
+        let mut status = FileStatus::default();
+        let submission = stat(4, &mut status);
+        assert_eq!(
+            (submission.opcode, submission.length),
+            (Opcode::Stat as u8, 16)
+        );
+        let mut buffer = [0u8; 512];
+        let submission = readdir(5, &mut buffer, 7);
+        assert_eq!((submission.length, submission.offset), (512, 7));
+        for (submission, opcode) in [
+            (mkdir(3, path), Opcode::Mkdir),
+            (unlink(3, path), Opcode::Unlink),
+            (rename(3, b"/a\0/b"), Opcode::Rename),
+        ] {
+            assert_eq!(submission.opcode, opcode as u8);
+            assert!(submission.length > 0);
+        }
+        assert_eq!(release(9).handle, 9);
+        for opcode in [Opcode::Read, Opcode::Stat, Opcode::Readdir] {
+            assert_eq!(opcode.server_writes_buffer(), Some(true), "{opcode:?}");
+        }
+        for opcode in [
+            Opcode::Write,
+            Opcode::Open,
+            Opcode::Mkdir,
+            Opcode::Unlink,
+            Opcode::Rename,
+        ] {
+            assert_eq!(opcode.server_writes_buffer(), Some(false), "{opcode:?}");
+        }
+        assert_eq!(Opcode::Release.server_writes_buffer(), None);
+        assert_eq!(Opcode::Control.server_writes_buffer(), None);
     }
 
     #[test]

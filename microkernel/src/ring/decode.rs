@@ -200,7 +200,14 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             ..Uses::default()
         },
         // Forwarded: what the fields mean is the server's business.
-        Opcode::Read | Opcode::Write => Uses {
+        Opcode::Read
+        | Opcode::Write
+        | Opcode::Open
+        | Opcode::Stat
+        | Opcode::Readdir
+        | Opcode::Mkdir
+        | Opcode::Unlink
+        | Opcode::Rename => Uses {
             handle: true,
             address: true,
             length: true,
@@ -208,7 +215,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             arguments: 3,
             flags: u32::MAX,
         },
-        Opcode::Control => Uses {
+        Opcode::Control | Opcode::Release => Uses {
             handle: true,
             offset: true,
             arguments: 3,
@@ -338,7 +345,16 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
                 address,
             }
         }
-        Opcode::Read | Opcode::Write | Opcode::Control => {
+        Opcode::Read
+        | Opcode::Write
+        | Opcode::Control
+        | Opcode::Open
+        | Opcode::Stat
+        | Opcode::Readdir
+        | Opcode::Mkdir
+        | Opcode::Unlink
+        | Opcode::Rename
+        | Opcode::Release => {
             if submission.handle == 0 {
                 return Err(Errno::BadHandle);
             }

@@ -126,28 +126,29 @@ pub fn submit(
         Object::Client { endpoint, badge } => (endpoint, badge),
         _ => return Err(Errno::NotPermitted),
     };
-    let grant = match opcode {
-        _ if opcode == Opcode::Read as u8 => {
-            process
-                .address_space
-                .check_writable(address, length as usize)?;
+    // The buffer, if the operation has one, must be the client's, and
+    // readable or writable as the server will use it.
+    let direction = Opcode::try_from(opcode)
+        .ok()
+        .and_then(Opcode::server_writes_buffer);
+    let grant = match direction {
+        Some(server_may_write) => {
+            if server_may_write {
+                process
+                    .address_space
+                    .check_writable(address, length as usize)?;
+            } else {
+                process
+                    .address_space
+                    .check_readable(address, length as usize)?;
+            }
             Some(Grant {
                 address,
                 length: length as u64,
-                server_may_write: true,
+                server_may_write,
             })
         }
-        _ if opcode == Opcode::Write as u8 => {
-            process
-                .address_space
-                .check_readable(address, length as usize)?;
-            Some(Grant {
-                address,
-                length: length as u64,
-                server_may_write: false,
-            })
-        }
-        _ => None,
+        None => None,
     };
     debug_assert!(opcode >= FIRST_FORWARDED_OPCODE);
     match system.endpoints.get(endpoint) {

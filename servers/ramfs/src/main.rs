@@ -1,0 +1,367 @@
+//! ramfs: the file system server, its files and directories in memory
+//! (`tree.rs`). The protocol is in `docs/fs.md`.
+//!
+//! Started with one handle: the service handle of its endpoint (for now
+//! from the kernel command line, `run=ramfs+serve=fs`). A client's handle
+//! to the endpoint (from `+use=fs`, whose badge is the client's process
+//! id) names the file system: `OPEN`, `MKDIR`, `UNLINK` and `RENAME` take
+//! a path through it. `OPEN` answers with a new handle whose badge names
+//! the open file (bit 63 set: [`OPEN_FILE`]): `READ`, `WRITE`, `STAT`,
+//! `READDIR` and `RELEASE` go through that one.
+//!
+//! | request | on | what the server does |
+//! | --- | --- | --- |
+//! | `OPEN` path, flags | the file system | opens (or creates) the node, mints a handle for it, passes it in the reply |
+//! | `MKDIR`, `UNLINK` path | the file system | as mkdir(2), unlink(2)/rmdir(2) |
+//! | `RENAME` old NUL new | the file system | as rename(2) |
+//! | `READ` at offset | an open file | copies out up to the buffer's length; 0 at the end |
+//! | `WRITE` at offset | an open file | copies in and writes (at the end, if opened with `APPEND`) |
+//! | `STAT` | an open node | a `FileStatus` |
+//! | `READDIR` from entry n | an open directory | as many whole `DirectoryEntry` records as fit |
+//! | `RELEASE` | an open node | forgets the open file (the client then `CLOSE`s the handle) |
+//!
+//! Every request is answered, with a result or `-errno`; a bad request
+//! never stops the server.
+//!
+//! On the host this builds to a stub, so that `cargo test -p ramfs` can
+//! test the tree.
+
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+#![deny(unsafe_code)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {}
+
+#[cfg(target_os = "none")]
+mod server {
+    extern crate alloc;
+
+    use alloc::boxed::Box;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use libring::abi::{
+        DirectoryEntry, Errno, FileStatus, Opcode, RequestMessage, file_kind, open_flags,
+    };
+    use libring::ops;
+    use libring::runtime::{self, Arguments, with_ring};
+    use libring::server::{Event, Server};
+    use ramfs::tree::{Kind, NodeId, OpenOptions, PATH_MAX, Status, Tree};
+    use zerocopy::IntoBytes;
+
+    libring::entry!(main);
+
+    /// Requests in progress at once.
+    const SLOTS: usize = 16;
+    /// Bytes moved per `COPY_IN`/`COPY_OUT`.
+    const CHUNK: usize = 16 * 1024;
+    /// Bytes of `READDIR` records made per request at most.
+    const LISTING: usize = 4096;
+    /// Set in the badge of every handle `OPEN` makes; the rest of such a
+    /// badge is the open file's generation (31 bits) and its index + 1.
+    const OPEN_FILE: u64 = 1 << 63;
+
+    /// One open file, behind the handles minted for it.
+    struct OpenFile {
+        node: NodeId,
+        append: bool,
+        /// Part of the badge, so an old handle of a reused slot is refused.
+        generation: u32,
+    }
+
+    struct FileSystem {
+        tree: Tree,
+        /// Open files; a badge is `OPEN_FILE | generation << 32 | (index + 1)`.
+        open: Vec<Option<OpenFile>>,
+        next_generation: u32,
+        service: u32,
+        chunk: Vec<u8>,
+    }
+
+    fn main(_arguments: Arguments) -> i32 {
+        let &[service] = runtime::handles() else {
+            libring::println!("ramfs: expected one startup handle (+serve=NAME)");
+            return 1;
+        };
+        let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
+        let mut file_system = FileSystem {
+            tree: Tree::new(),
+            open: Vec::new(),
+            next_generation: 1,
+            service,
+            chunk: vec![0; CHUNK],
+        };
+        let _ = file_system.tree.mkdir("/tmp");
+        let Ok(mut server) = with_ring(|ring| Server::new(ring, slots, service)) else {
+            libring::println!("ramfs: cannot serve");
+            return 1;
+        };
+        loop {
+            // The ring is held only for each exchange with the kernel: the
+            // tree allocates, and the heap may need the ring to grow.
+            match with_ring(|ring| server.wait(ring)) {
+                Ok(Event::Request { message, .. }) => file_system.answer(&mut server, &message),
+                Ok(Event::Other(_)) => {}
+                Ok(Event::Stopped(_)) | Err(_) => {
+                    libring::println!("ramfs: the endpoint is gone; stopping");
+                    return 1;
+                }
+            }
+        }
+    }
+
+    impl FileSystem {
+        /// Handles one request and replies to it.
+        fn answer(&mut self, server: &mut Server, message: &RequestMessage) {
+            let opcode = Opcode::try_from(message.opcode);
+            if message.badge & OPEN_FILE == 0 {
+                let result = match opcode {
+                    Ok(Opcode::Open) => match self.open(server, message) {
+                        Ok(handle) => {
+                            with_ring(|ring| {
+                                server.reply_passing(ring, message.request, 0, handle)
+                            });
+                            return;
+                        }
+                        Err(error) => Err(error),
+                    },
+                    Ok(Opcode::Mkdir) => copy_path(server, message, &mut self.chunk)
+                        .and_then(|path| self.tree.mkdir(path).map(|_| 0)),
+                    Ok(Opcode::Unlink) => copy_path(server, message, &mut self.chunk)
+                        .and_then(|path| self.tree.unlink(path).map(|_| 0)),
+                    Ok(Opcode::Rename) => self.rename(server, message),
+                    // File operations need a handle from OPEN.
+                    _ => Err(Errno::BadHandle),
+                }
+                .unwrap_or_else(Errno::result);
+                with_ring(|ring| server.reply(ring, message.request, result));
+                return;
+            }
+            let result = match self.open_file(message.badge) {
+                None => Err(Errno::BadHandle),
+                Some(index) => match opcode {
+                    Ok(Opcode::Read) => self.read(server, message, index),
+                    Ok(Opcode::Write) => self.write(server, message, index),
+                    Ok(Opcode::Stat) => self.stat(server, message, index),
+                    Ok(Opcode::Readdir) => self.readdir(server, message, index),
+                    Ok(Opcode::Release) => {
+                        if let Some(file) = self.open[index].take() {
+                            self.tree.close(file.node);
+                        }
+                        Ok(0)
+                    }
+                    _ => Err(Errno::InvalidArgument),
+                },
+            };
+            let result = result.unwrap_or_else(Errno::result);
+            with_ring(|ring| server.reply(ring, message.request, result));
+        }
+
+        /// The open file a badge names, if it is still open.
+        fn open_file(&self, badge: u64) -> Option<usize> {
+            let index = ((badge & 0xffff_ffff) as usize).checked_sub(1)?;
+            let file = self.open.get(index)?.as_ref()?;
+            let generation = ((badge & !OPEN_FILE) >> 32) as u32;
+            (file.generation == generation).then_some(index)
+        }
+
+        fn open(&mut self, server: &Server, message: &RequestMessage) -> Result<u32, Errno> {
+            let flags = message.operation_flags;
+            if flags & !open_flags::ALL != 0 {
+                return Err(Errno::InvalidArgument);
+            }
+            let options = OpenOptions {
+                create: flags & open_flags::CREATE != 0,
+                exclusive: flags & open_flags::EXCLUSIVE != 0,
+                truncate: flags & open_flags::TRUNCATE != 0,
+                write: flags & (open_flags::WRITE | open_flags::APPEND) != 0,
+                directory: flags & open_flags::DIRECTORY != 0,
+            };
+            let append = flags & open_flags::APPEND != 0;
+            let path = copy_path(server, message, &mut self.chunk)?;
+            let node = self.tree.open(path, options)?;
+            let generation = self.next_generation;
+            // 31 bits, never 0.
+            self.next_generation = (self.next_generation + 1) & 0x7fff_ffff;
+            self.next_generation = self.next_generation.max(1);
+            let index = match self.open.iter().position(Option::is_none) {
+                Some(index) => index,
+                None => {
+                    self.open.push(None);
+                    self.open.len() - 1
+                }
+            };
+            let badge = OPEN_FILE | ((generation as u64) << 32) | (index as u64 + 1);
+            match with_ring(|ring| ring.run(ops::mint(self.service, badge))) {
+                Ok(handle) => {
+                    self.open[index] = Some(OpenFile {
+                        node,
+                        append,
+                        generation,
+                    });
+                    Ok(handle as u32)
+                }
+                Err(error) => {
+                    self.tree.close(node);
+                    Err(error)
+                }
+            }
+        }
+
+        fn rename(&mut self, server: &Server, message: &RequestMessage) -> Result<i32, Errno> {
+            let bytes = copy_buffer(server, message, 2 * PATH_MAX + 1, &mut self.chunk)?;
+            let Some(split) = bytes.iter().position(|&byte| byte == 0) else {
+                return Err(Errno::InvalidArgument);
+            };
+            let (from, to) = (&bytes[..split], &bytes[split + 1..]);
+            let (Ok(from), Ok(to)) = (core::str::from_utf8(from), core::str::from_utf8(to)) else {
+                return Err(Errno::InvalidArgument);
+            };
+            if from.len() > PATH_MAX || to.len() > PATH_MAX {
+                return Err(Errno::NameTooLong);
+            }
+            self.tree.rename(from, to).map(|()| 0)
+        }
+
+        fn read(
+            &mut self,
+            server: &Server,
+            message: &RequestMessage,
+            index: usize,
+        ) -> Result<i32, Errno> {
+            let node = self.node_of(index)?;
+            let wanted = message.length as usize;
+            let mut done = 0;
+            while done < wanted {
+                let piece = CHUNK.min(wanted - done);
+                let offset = message.offset.saturating_add(done as u64);
+                let count = self.tree.read(node, offset, &mut self.chunk[..piece])?;
+                if count == 0 {
+                    break;
+                }
+                let bytes = &self.chunk[..count];
+                with_ring(|ring| server.copy_out(ring, message, done as u64, bytes))?;
+                done += count;
+            }
+            Ok(done as i32)
+        }
+
+        fn write(
+            &mut self,
+            server: &Server,
+            message: &RequestMessage,
+            index: usize,
+        ) -> Result<i32, Errno> {
+            let node = self.node_of(index)?;
+            let append = self.open[index].as_ref().is_some_and(|file| file.append);
+            let length = message.length as usize;
+            let mut done = 0;
+            while done < length {
+                let piece = CHUNK.min(length - done);
+                let buffer = &mut self.chunk[..piece];
+                let copied = with_ring(|ring| server.copy_in(ring, message, done as u64, buffer))?;
+                if copied == 0 {
+                    break;
+                }
+                let offset = message.offset.saturating_add(done as u64);
+                self.tree
+                    .write(node, offset, &self.chunk[..copied], append)?;
+                done += copied;
+            }
+            Ok(done as i32)
+        }
+
+        fn stat(
+            &mut self,
+            server: &Server,
+            message: &RequestMessage,
+            index: usize,
+        ) -> Result<i32, Errno> {
+            let status = file_status(self.tree.stat(self.node_of(index)?)?);
+            if (message.length as usize) < status.as_bytes().len() {
+                return Err(Errno::InvalidArgument);
+            }
+            with_ring(|ring| server.copy_out(ring, message, 0, status.as_bytes()))?;
+            Ok(0)
+        }
+
+        fn readdir(
+            &mut self,
+            server: &Server,
+            message: &RequestMessage,
+            index: usize,
+        ) -> Result<i32, Errno> {
+            let node = self.node_of(index)?;
+            let room = (message.length as usize).min(LISTING);
+            let mut filled = 0;
+            let mut entry_index = usize::try_from(message.offset).unwrap_or(usize::MAX);
+            while let Some((name, status)) = self.tree.entry(node, entry_index)? {
+                let size = DirectoryEntry::record_size(name.len());
+                if filled + size > room {
+                    if filled == 0 {
+                        return Err(Errno::InvalidArgument); // not even one fits
+                    }
+                    break;
+                }
+                let head = DirectoryEntry {
+                    size: status.size,
+                    kind: file_status(status).kind,
+                    name_length: name.len() as u16,
+                    ..DirectoryEntry::default()
+                };
+                let record = &mut self.chunk[filled..filled + size];
+                record.fill(0);
+                record[..16].copy_from_slice(head.as_bytes());
+                record[16..16 + name.len()].copy_from_slice(name.as_bytes());
+                filled += size;
+                entry_index += 1;
+            }
+            let records = &self.chunk[..filled];
+            with_ring(|ring| server.copy_out(ring, message, 0, records))?;
+            Ok(filled as i32)
+        }
+
+        fn node_of(&self, index: usize) -> Result<NodeId, Errno> {
+            self.open[index]
+                .as_ref()
+                .map(|file| file.node)
+                .ok_or(Errno::BadHandle)
+        }
+    }
+
+    /// The request's whole buffer, up to `most` bytes, copied into `chunk`.
+    fn copy_buffer<'c>(
+        server: &Server,
+        message: &RequestMessage,
+        most: usize,
+        chunk: &'c mut [u8],
+    ) -> Result<&'c [u8], Errno> {
+        let length = message.length as usize;
+        if length > most {
+            return Err(Errno::NameTooLong);
+        }
+        let copied = with_ring(|ring| server.copy_in(ring, message, 0, &mut chunk[..length]))?;
+        Ok(&chunk[..copied])
+    }
+
+    /// The request's buffer as a path: at most `PATH_MAX` bytes of UTF-8.
+    fn copy_path<'c>(
+        server: &Server,
+        message: &RequestMessage,
+        chunk: &'c mut [u8],
+    ) -> Result<&'c str, Errno> {
+        let bytes = copy_buffer(server, message, PATH_MAX, chunk)?;
+        core::str::from_utf8(bytes).map_err(|_| Errno::InvalidArgument)
+    }
+
+    fn file_status(status: Status) -> FileStatus {
+        FileStatus {
+            size: status.size,
+            kind: match status.kind {
+                Kind::File => file_kind::FILE,
+                Kind::Directory => file_kind::DIRECTORY,
+            },
+            ..FileStatus::default()
+        }
+    }
+}

@@ -1,0 +1,682 @@
+//! The ramfs tree: directories and files in memory, with POSIX-like errors.
+//!
+//! Every node (file or directory) lives in `Tree::nodes`, found by its
+//! [`NodeId`]; a directory maps names to the ids of its entries. Paths are
+//! absolute (`/tmp/a`), `.` and `..` are understood, and repeated slashes
+//! are one.
+//!
+//! A node can be open (the server holds it for a client's handle) after it
+//! has been unlinked from its directory: like a Unix file, it then stays
+//! readable and writable through the open handles and is freed when the
+//! last one closes ([`Tree::close`]).
+//!
+//! # Invariants
+//! - Node 0 is the root directory; it is its own parent and never goes.
+//! - A directory entry names a live node whose `parent` is that directory.
+//! - A node is freed exactly when it is unlinked and no longer open.
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use libring::abi::Errno;
+
+/// Where a node is in [`Tree::nodes`].
+pub type NodeId = usize;
+
+/// The root directory.
+pub const ROOT: NodeId = 0;
+
+/// The longest name of a directory entry, in bytes (as Linux's NAME_MAX).
+pub const NAME_MAX: usize = 255;
+
+/// The longest path, in bytes.
+pub const PATH_MAX: usize = 1024;
+
+/// The largest a file may grow (a ramfs lives in the server's heap).
+pub const FILE_MAX: usize = 16 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Directory,
+}
+
+/// How [`Tree::open`] should treat the path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Create the file if it is missing.
+    pub create: bool,
+    /// With `create`: fail with `EEXIST` if it is there already.
+    pub exclusive: bool,
+    /// Cut the file to length 0 (a directory: `EISDIR`).
+    pub truncate: bool,
+    /// Will be written (a directory: `EISDIR`).
+    pub write: bool,
+    /// Must be a directory (else `ENOTDIR`).
+    pub directory: bool,
+}
+
+enum Contents {
+    File(Vec<u8>),
+    Directory(BTreeMap<String, NodeId>),
+}
+
+struct Node {
+    contents: Contents,
+    parent: NodeId,
+    /// Still named by a directory entry.
+    linked: bool,
+    /// Handles open on it.
+    opens: u32,
+}
+
+impl Node {
+    fn kind(&self) -> Kind {
+        match self.contents {
+            Contents::File(_) => Kind::File,
+            Contents::Directory(_) => Kind::Directory,
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match &self.contents {
+            Contents::File(bytes) => bytes.len() as u64,
+            Contents::Directory(entries) => entries.len() as u64,
+        }
+    }
+}
+
+/// What [`Tree::stat`] and [`Tree::entry`] tell about a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub kind: Kind,
+    /// Bytes for a file, entries for a directory.
+    pub size: u64,
+}
+
+/// A whole file system in memory.
+pub struct Tree {
+    nodes: Vec<Option<Node>>,
+    /// Freed places in `nodes`, used again first.
+    free: Vec<NodeId>,
+}
+
+impl Default for Tree {
+    fn default() -> Tree {
+        Tree::new()
+    }
+}
+
+impl Tree {
+    /// A tree with an empty root directory.
+    pub fn new() -> Tree {
+        let root = Node {
+            contents: Contents::Directory(BTreeMap::new()),
+            parent: ROOT,
+            linked: true,
+            opens: 0,
+        };
+        Tree {
+            nodes: alloc::vec![Some(root)],
+            free: Vec::new(),
+        }
+    }
+
+    fn node(&self, id: NodeId) -> Result<&Node, Errno> {
+        self.nodes
+            .get(id)
+            .and_then(Option::as_ref)
+            .ok_or(Errno::BadHandle)
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> Result<&mut Node, Errno> {
+        self.nodes
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or(Errno::BadHandle)
+    }
+
+    fn entries(&self, id: NodeId) -> Result<&BTreeMap<String, NodeId>, Errno> {
+        match &self.node(id)?.contents {
+            Contents::Directory(entries) => Ok(entries),
+            Contents::File(_) => Err(Errno::NotADirectory),
+        }
+    }
+
+    fn entries_mut(&mut self, id: NodeId) -> Result<&mut BTreeMap<String, NodeId>, Errno> {
+        match &mut self.node_mut(id)?.contents {
+            Contents::Directory(entries) => Ok(entries),
+            Contents::File(_) => Err(Errno::NotADirectory),
+        }
+    }
+
+    /// Follows `path` to a node.
+    pub fn lookup(&self, path: &str) -> Result<NodeId, Errno> {
+        let mut node = ROOT;
+        for part in components(path)? {
+            node = self.step(node, part)?;
+        }
+        Ok(node)
+    }
+
+    /// One step of a walk: `part` of directory `directory`.
+    fn step(&self, directory: NodeId, part: &str) -> Result<NodeId, Errno> {
+        let entries = self.entries(directory)?;
+        match part {
+            "." => Ok(directory),
+            ".." => Ok(self.node(directory)?.parent),
+            name => entries.get(name).copied().ok_or(Errno::NotFound),
+        }
+    }
+
+    /// The directory that holds (or would hold) `path`'s last part, and
+    /// that part. `EINVAL` for the root itself, or a path ending in `.` or
+    /// `..` (nothing can be created or removed under those names).
+    fn parent_of<'p>(&self, path: &'p str) -> Result<(NodeId, &'p str), Errno> {
+        let parts = components(path)?;
+        let Some((&name, leading)) = parts.split_last() else {
+            return Err(Errno::InvalidArgument);
+        };
+        if name == "." || name == ".." {
+            return Err(Errno::InvalidArgument);
+        }
+        let mut directory = ROOT;
+        for part in leading {
+            directory = self.step(directory, part)?;
+        }
+        // The parent must itself be a directory.
+        self.entries(directory)?;
+        Ok((directory, name))
+    }
+
+    fn add_node(&mut self, contents: Contents, parent: NodeId) -> NodeId {
+        let node = Node {
+            contents,
+            parent,
+            linked: true,
+            opens: 0,
+        };
+        match self.free.pop() {
+            Some(id) => {
+                self.nodes[id] = Some(node);
+                id
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        }
+    }
+
+    /// Puts a new node called `name` into `directory`.
+    fn create(
+        &mut self,
+        directory: NodeId,
+        name: &str,
+        contents: Contents,
+    ) -> Result<NodeId, Errno> {
+        if self.entries(directory)?.contains_key(name) {
+            return Err(Errno::Exists);
+        }
+        let id = self.add_node(contents, directory);
+        self.entries_mut(directory)?.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    /// Opens `path` as `options` say and returns its node, now counted as
+    /// open until [`Tree::close`].
+    pub fn open(&mut self, path: &str, options: OpenOptions) -> Result<NodeId, Errno> {
+        let id = match self.lookup(path) {
+            Ok(_) if options.create && options.exclusive => return Err(Errno::Exists),
+            Ok(id) => id,
+            Err(Errno::NotFound) if options.create => {
+                if options.directory {
+                    return Err(Errno::InvalidArgument);
+                }
+                let (directory, name) = self.parent_of(path)?;
+                self.create(directory, name, Contents::File(Vec::new()))?
+            }
+            Err(error) => return Err(error),
+        };
+        let node = self.node_mut(id)?;
+        match &mut node.contents {
+            Contents::Directory(_) if options.write || options.truncate => {
+                return Err(Errno::IsADirectory);
+            }
+            Contents::File(_) if options.directory => return Err(Errno::NotADirectory),
+            Contents::File(bytes) if options.truncate => bytes.clear(),
+            _ => {}
+        }
+        node.opens += 1;
+        Ok(id)
+    }
+
+    /// One open handle on `id` is gone; an unlinked node goes with its last.
+    pub fn close(&mut self, id: NodeId) {
+        let Ok(node) = self.node_mut(id) else { return };
+        node.opens = node.opens.saturating_sub(1);
+        if node.opens == 0 && !node.linked {
+            self.forget(id);
+        }
+    }
+
+    /// Frees node `id` (unlinked and closed).
+    fn forget(&mut self, id: NodeId) {
+        if id != ROOT && self.nodes.get(id).is_some_and(Option::is_some) {
+            self.nodes[id] = None;
+            self.free.push(id);
+        }
+    }
+
+    /// Reads from file `id` at `offset` into `buffer`; 0 at or past its end.
+    pub fn read(&self, id: NodeId, offset: u64, buffer: &mut [u8]) -> Result<usize, Errno> {
+        let Contents::File(bytes) = &self.node(id)?.contents else {
+            return Err(Errno::IsADirectory);
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let count = buffer.len().min(bytes.len() - start);
+        buffer[..count].copy_from_slice(&bytes[start..start + count]);
+        Ok(count)
+    }
+
+    /// Writes `data` into file `id` at `offset` (at its end, with
+    /// `append`), filling any gap with zeros. `ENOMEM` past [`FILE_MAX`].
+    pub fn write(
+        &mut self,
+        id: NodeId,
+        offset: u64,
+        data: &[u8],
+        append: bool,
+    ) -> Result<usize, Errno> {
+        let Contents::File(bytes) = &mut self.node_mut(id)?.contents else {
+            return Err(Errno::IsADirectory);
+        };
+        let start = if append {
+            bytes.len()
+        } else {
+            usize::try_from(offset).map_err(|_| Errno::OutOfMemory)?
+        };
+        let end = start.checked_add(data.len()).ok_or(Errno::OutOfMemory)?;
+        if end > FILE_MAX {
+            return Err(Errno::OutOfMemory);
+        }
+        if end > bytes.len() {
+            bytes
+                .try_reserve(end - bytes.len())
+                .map_err(|_| Errno::OutOfMemory)?;
+            bytes.resize(end, 0);
+        }
+        bytes[start..end].copy_from_slice(data);
+        Ok(data.len())
+    }
+
+    /// Kind and size of node `id`.
+    pub fn stat(&self, id: NodeId) -> Result<Status, Errno> {
+        let node = self.node(id)?;
+        Ok(Status {
+            kind: node.kind(),
+            size: node.size(),
+        })
+    }
+
+    /// Entry `index` of directory `id` (in name order), or `None` past the
+    /// last.
+    pub fn entry(&self, id: NodeId, index: usize) -> Result<Option<(&str, Status)>, Errno> {
+        let Some((name, &child)) = self.entries(id)?.iter().nth(index) else {
+            return Ok(None);
+        };
+        Ok(Some((name.as_str(), self.stat(child)?)))
+    }
+
+    /// Makes the directory `path`.
+    pub fn mkdir(&mut self, path: &str) -> Result<NodeId, Errno> {
+        if components(path)?.is_empty() {
+            return Err(Errno::Exists); // the root
+        }
+        let (directory, name) = self.parent_of(path)?;
+        self.create(directory, name, Contents::Directory(BTreeMap::new()))
+    }
+
+    /// Removes the entry `path` (a file, or an empty directory).
+    pub fn unlink(&mut self, path: &str) -> Result<(), Errno> {
+        let (directory, name) = self.parent_of(path)?;
+        let id = self.step(directory, name)?;
+        if matches!(&self.node(id)?.contents, Contents::Directory(entries) if !entries.is_empty()) {
+            return Err(Errno::NotEmpty);
+        }
+        self.entries_mut(directory)?.remove(name);
+        self.unlinked(id);
+        Ok(())
+    }
+
+    /// Node `id` lost its directory entry: free it unless it is open.
+    fn unlinked(&mut self, id: NodeId) {
+        if let Ok(node) = self.node_mut(id) {
+            node.linked = false;
+            if node.opens == 0 {
+                self.forget(id);
+            }
+        }
+    }
+
+    /// Is `ancestor` on the way from `id` up to the root (or `id` itself)?
+    fn is_within(&self, id: NodeId, ancestor: NodeId) -> bool {
+        let mut node = id;
+        loop {
+            if node == ancestor {
+                return true;
+            }
+            if node == ROOT {
+                return false;
+            }
+            node = self.node(node).map_or(ROOT, |node| node.parent);
+        }
+    }
+
+    /// Moves the entry `from` to `to`, replacing what `to` names if that
+    /// is a file (for a file) or an empty directory (for a directory), as
+    /// rename(2) does.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), Errno> {
+        let (from_directory, from_name) = self.parent_of(from)?;
+        let id = self.step(from_directory, from_name)?;
+        let (to_directory, to_name) = self.parent_of(to)?;
+        let moving_directory = self.node(id)?.kind() == Kind::Directory;
+        if moving_directory && self.is_within(to_directory, id) {
+            return Err(Errno::InvalidArgument); // into itself
+        }
+        let replaced = match self.step(to_directory, to_name) {
+            Ok(existing) if existing == id => return Ok(()),
+            Ok(existing) => match (&self.node(existing)?.contents, moving_directory) {
+                (Contents::Directory(_), false) => return Err(Errno::IsADirectory),
+                (Contents::File(_), true) => return Err(Errno::NotADirectory),
+                (Contents::Directory(entries), true) if !entries.is_empty() => {
+                    return Err(Errno::NotEmpty);
+                }
+                _ => Some(existing),
+            },
+            Err(Errno::NotFound) => None,
+            Err(error) => return Err(error),
+        };
+        self.entries_mut(from_directory)?.remove(from_name);
+        self.entries_mut(to_directory)?
+            .insert(to_name.to_string(), id);
+        self.node_mut(id)?.parent = to_directory;
+        if let Some(old) = replaced {
+            self.unlinked(old);
+        }
+        Ok(())
+    }
+
+    /// Adds the file `path` with `contents`, making the directories on the
+    /// way: for seeding the tree from the boot image.
+    pub fn add_file(&mut self, path: &str, contents: &[u8]) -> Result<NodeId, Errno> {
+        let (directory, name) = self.parent_of_making_directories(path)?;
+        let id = self.create(directory, name, Contents::File(Vec::new()))?;
+        self.write(id, 0, contents, false)?;
+        Ok(id)
+    }
+
+    /// Makes every directory above `path`'s last part that is missing.
+    fn parent_of_making_directories<'p>(
+        &mut self,
+        path: &'p str,
+    ) -> Result<(NodeId, &'p str), Errno> {
+        let parts = components(path)?;
+        let Some((&name, leading)) = parts.split_last() else {
+            return Err(Errno::InvalidArgument);
+        };
+        let mut directory = ROOT;
+        for part in leading {
+            directory = match self.step(directory, part) {
+                Ok(next) => next,
+                Err(Errno::NotFound) => {
+                    self.create(directory, part, Contents::Directory(BTreeMap::new()))?
+                }
+                Err(error) => return Err(error),
+            };
+        }
+        Ok((directory, name))
+    }
+
+    /// Nodes in use (for tests and leak checks).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() - self.free.len()
+    }
+}
+
+/// The parts of an absolute path, empty ones dropped. `EINVAL` for a
+/// relative path, `ENAMETOOLONG` for a path or part that is too long.
+fn components(path: &str) -> Result<Vec<&str>, Errno> {
+    if path.len() > PATH_MAX {
+        return Err(Errno::NameTooLong);
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(Errno::InvalidArgument);
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|part| !part.is_empty()).collect();
+    if parts.iter().any(|part| part.len() > NAME_MAX) {
+        return Err(Errno::NameTooLong);
+    }
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CREATE: OpenOptions = OpenOptions {
+        create: true,
+        exclusive: false,
+        truncate: false,
+        write: true,
+        directory: false,
+    };
+
+    fn read_all(tree: &Tree, id: NodeId) -> Vec<u8> {
+        let mut buffer = alloc::vec![0u8; 1 << 16];
+        let count = tree.read(id, 0, &mut buffer).unwrap();
+        buffer.truncate(count);
+        buffer
+    }
+
+    fn names(tree: &Tree, path: &str) -> Vec<String> {
+        let directory = tree.lookup(path).unwrap();
+        (0..)
+            .map_while(|index| tree.entry(directory, index).unwrap())
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn files_are_created_written_and_read_back_at_offsets() {
+        let mut tree = Tree::new();
+        let id = tree.open("/a", CREATE).unwrap();
+        assert_eq!(tree.write(id, 0, b"hello", false), Ok(5));
+        assert_eq!(tree.write(id, 7, b"!", false), Ok(1));
+        assert_eq!(read_all(&tree, id), b"hello\0\0!");
+        assert_eq!(tree.write(id, 0, b" more", true), Ok(5));
+        assert_eq!(read_all(&tree, id), b"hello\0\0! more");
+        let mut two = [0u8; 2];
+        assert_eq!(tree.read(id, 1, &mut two), Ok(2));
+        assert_eq!(&two, b"el");
+        assert_eq!(tree.read(id, 100, &mut two), Ok(0));
+        assert_eq!(
+            tree.stat(id).unwrap(),
+            Status {
+                kind: Kind::File,
+                size: 13
+            }
+        );
+        tree.close(id);
+        // Still there after closing; open without create finds it.
+        let again = tree.open("/a", OpenOptions::default()).unwrap();
+        assert_eq!(again, id);
+    }
+
+    #[test]
+    fn open_follows_the_posix_rules() {
+        let mut tree = Tree::new();
+        tree.add_file("/etc/motd", b"welcome\n").unwrap();
+        assert_eq!(
+            tree.open("/nope", OpenOptions::default()),
+            Err(Errno::NotFound)
+        );
+        assert_eq!(tree.open("/nope/a", CREATE), Err(Errno::NotFound));
+        assert_eq!(tree.open("/etc/motd/x", CREATE), Err(Errno::NotADirectory));
+        let exclusive = OpenOptions {
+            exclusive: true,
+            ..CREATE
+        };
+        assert_eq!(tree.open("/etc/motd", exclusive), Err(Errno::Exists));
+        assert_eq!(tree.open("/etc", CREATE), Err(Errno::IsADirectory));
+        let directory = OpenOptions {
+            directory: true,
+            ..OpenOptions::default()
+        };
+        assert_eq!(tree.open("/etc/motd", directory), Err(Errno::NotADirectory));
+        assert!(tree.open("/etc", directory).is_ok());
+        let truncate = OpenOptions {
+            truncate: true,
+            write: true,
+            ..OpenOptions::default()
+        };
+        let motd = tree.open("/etc/motd", truncate).unwrap();
+        assert_eq!(tree.stat(motd).unwrap().size, 0);
+        assert_eq!(tree.open("relative", CREATE), Err(Errno::InvalidArgument));
+    }
+
+    #[test]
+    fn paths_understand_dots_and_repeated_slashes() {
+        let mut tree = Tree::new();
+        let id = tree.add_file("/a/b/c", b"x").unwrap();
+        for path in [
+            "/a/b/c",
+            "//a///b/c",
+            "/a/./b/c",
+            "/a/b/../b/c",
+            "/../a/b/c",
+        ] {
+            assert_eq!(tree.lookup(path), Ok(id), "{path}");
+        }
+        assert_eq!(tree.lookup("/"), Ok(ROOT));
+        assert_eq!(tree.lookup("/a/b/c/.."), Err(Errno::NotADirectory));
+    }
+
+    #[test]
+    fn long_names_and_paths_are_refused() {
+        let mut tree = Tree::new();
+        let long_name = alloc::format!("/{}", "n".repeat(NAME_MAX + 1));
+        assert_eq!(tree.open(&long_name, CREATE), Err(Errno::NameTooLong));
+        assert_eq!(tree.mkdir(&long_name), Err(Errno::NameTooLong));
+        let long_path = "/d".repeat(PATH_MAX / 2 + 1);
+        assert_eq!(tree.lookup(&long_path), Err(Errno::NameTooLong));
+        let longest = alloc::format!("/{}", "n".repeat(NAME_MAX));
+        assert!(tree.open(&longest, CREATE).is_ok());
+    }
+
+    #[test]
+    fn directories_are_made_listed_and_removed_only_when_empty() {
+        let mut tree = Tree::new();
+        assert!(tree.mkdir("/tmp").is_ok());
+        assert_eq!(tree.mkdir("/tmp"), Err(Errno::Exists));
+        assert_eq!(tree.mkdir("/"), Err(Errno::Exists));
+        assert_eq!(tree.mkdir("/no/such"), Err(Errno::NotFound));
+        tree.add_file("/tmp/b", b"").unwrap();
+        tree.add_file("/tmp/a", b"12").unwrap();
+        tree.mkdir("/tmp/c").unwrap();
+        assert_eq!(names(&tree, "/tmp"), ["a", "b", "c"]);
+        let tmp = tree.lookup("/tmp").unwrap();
+        assert_eq!(
+            tree.entry(tmp, 0).unwrap(),
+            Some((
+                "a",
+                Status {
+                    kind: Kind::File,
+                    size: 2
+                }
+            ))
+        );
+        assert_eq!(tree.entry(tmp, 3).unwrap(), None);
+        let a = tree.lookup("/tmp/a").unwrap();
+        assert_eq!(tree.entry(a, 0), Err(Errno::NotADirectory));
+        assert_eq!(tree.unlink("/tmp"), Err(Errno::NotEmpty));
+        assert_eq!(tree.unlink("/tmp/zzz"), Err(Errno::NotFound));
+        assert_eq!(tree.unlink("/"), Err(Errno::InvalidArgument));
+        for path in ["/tmp/a", "/tmp/b", "/tmp/c", "/tmp"] {
+            assert_eq!(tree.unlink(path), Ok(()), "{path}");
+        }
+        assert_eq!(tree.node_count(), 1, "only the root is left");
+    }
+
+    #[test]
+    fn an_unlinked_file_lives_until_its_last_close() {
+        let mut tree = Tree::new();
+        let id = tree.open("/f", CREATE).unwrap();
+        tree.write(id, 0, b"kept", false).unwrap();
+        tree.unlink("/f").unwrap();
+        assert_eq!(tree.lookup("/f"), Err(Errno::NotFound));
+        assert_eq!(read_all(&tree, id), b"kept");
+        // A new file of that name is a different node.
+        let other = tree.open("/f", CREATE).unwrap();
+        assert_ne!(other, id);
+        tree.close(id);
+        assert_eq!(tree.stat(id), Err(Errno::BadHandle));
+        assert_eq!(tree.node_count(), 2);
+    }
+
+    #[test]
+    fn rename_moves_and_replaces_as_rename_2_does() {
+        let mut tree = Tree::new();
+        tree.add_file("/a", b"A").unwrap();
+        tree.add_file("/b", b"B").unwrap();
+        tree.add_file("/d/inner", b"").unwrap();
+        tree.mkdir("/empty").unwrap();
+        // File over file: the old one goes.
+        tree.rename("/a", "/b").unwrap();
+        assert_eq!(tree.lookup("/a"), Err(Errno::NotFound));
+        let b = tree.lookup("/b").unwrap();
+        assert_eq!(read_all(&tree, b), b"A");
+        // File into a directory, under a new name.
+        tree.rename("/b", "/d/moved").unwrap();
+        assert_eq!(names(&tree, "/d"), ["inner", "moved"]);
+        // The wrong kinds.
+        assert_eq!(tree.rename("/d/moved", "/empty"), Err(Errno::IsADirectory));
+        assert_eq!(tree.rename("/empty", "/d/moved"), Err(Errno::NotADirectory));
+        assert_eq!(tree.rename("/empty", "/d"), Err(Errno::NotEmpty));
+        assert_eq!(tree.rename("/d", "/d/inside"), Err(Errno::InvalidArgument));
+        assert_eq!(tree.rename("/missing", "/x"), Err(Errno::NotFound));
+        // A directory over an empty one, and onto itself.
+        tree.rename("/d", "/empty").unwrap();
+        assert_eq!(names(&tree, "/empty"), ["inner", "moved"]);
+        assert_eq!(tree.rename("/empty", "/empty"), Ok(()));
+        let inner = tree.lookup("/empty/inner").unwrap();
+        assert_eq!(tree.lookup("/empty/inner/.."), Err(Errno::NotADirectory));
+        assert_eq!(
+            tree.node(inner).unwrap().parent,
+            tree.lookup("/empty").unwrap()
+        );
+        assert_eq!(names(&tree, "/"), ["empty"]);
+        assert_eq!(tree.node_count(), 4);
+    }
+
+    #[test]
+    fn files_stop_growing_at_the_limit() {
+        let mut tree = Tree::new();
+        let id = tree.open("/big", CREATE).unwrap();
+        assert_eq!(
+            tree.write(id, FILE_MAX as u64, b"x", false),
+            Err(Errno::OutOfMemory)
+        );
+        assert_eq!(
+            tree.write(id, u64::MAX, b"x", false),
+            Err(Errno::OutOfMemory)
+        );
+        assert_eq!(tree.write(id, FILE_MAX as u64 - 1, b"x", false), Ok(1));
+        assert_eq!(tree.stat(id).unwrap().size, FILE_MAX as u64);
+        let root = tree.lookup("/").unwrap();
+        assert_eq!(tree.write(root, 0, b"x", false), Err(Errno::IsADirectory));
+        assert_eq!(tree.read(root, 0, &mut [0u8; 1]), Err(Errno::IsADirectory));
+    }
+}
