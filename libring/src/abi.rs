@@ -313,7 +313,9 @@ pub enum Opcode {
     /// Maps the registers of the device behind device handle `handle` at
     /// `address` (page aligned, in the map area): device memory, read and
     /// write, never executable. Completes with the offset of the first
-    /// register within the first page.
+    /// register within the first page. With a boot-image handle instead,
+    /// maps the boot image (the initrd, a cpio archive) there, read only,
+    /// and completes with its size in bytes.
     MapDevice = 18,
     /// Reads the kernel log (needs a kernel-log handle in `handle`):
     /// completes, once there is some, with up to `length` bytes copied to

@@ -149,7 +149,8 @@ mod kernel {
         // every program it already started is waiting.
         let interrupts = cpu::disable_interrupts();
         for program in list.split(',').filter(|program| !program.is_empty()) {
-            // name[:argument...][+serve=E][+use=E][+device=D][+irq=D]...
+            // name[:argument...][+serve=E][+use=E][+device=D][+irq=D]
+            // [+klog][+bootimage]...
             let mut options = program.split('+');
             let mut parts = options.next().unwrap_or_default().split(':');
             let name = parts.next().unwrap_or_default();
@@ -162,6 +163,7 @@ mod kernel {
                     Some(("device", device)) => process::Grant::Device(device),
                     Some(("irq", device)) => process::Grant::Interrupt(device),
                     None if option == "klog" => process::Grant::KernelLog,
+                    None if option == "bootimage" => process::Grant::BootImage,
                     _ => {
                         bad_option = Some(option);
                         break;

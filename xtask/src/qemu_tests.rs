@@ -253,18 +253,19 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
-        // The ram file system server and its client's suite (fstest): every
-        // operation and its errors. ramfs never exits, so the run ends
+        // The ram file system server, seeded from the boot image, and its
+        // client's suite (fstest): every operation and its errors. ramfs never exits, so the run ends
         // once fstest has.
         name: "ramfs",
         machine: DEFAULT_MACHINE,
-        command_line: "run=ramfs+serve=fs,fstest+use=fs",
+        command_line: "run=ramfs+serve=fs+bootimage,fstest+use=fs",
         outcome: Outcome::ServersRemain {
             suite: Some("fstest"),
             until: &["process 2 (fstest): leaked frames: "],
         },
         expected: &[
-            "fstest: 8 passed, 0 failed",
+            " files from the boot image",
+            "fstest: 9 passed, 0 failed",
             "process 2 (fstest): exited with code 0",
             "process 2 (fstest): leaked frames: 0;",
         ],

@@ -1,11 +1,11 @@
 //! fstest: the test suite of a file system server, run as its client:
 //!
 //! ```text
-//! run=ramfs+serve=fs,fstest+use=fs
+//! run=ramfs+serve=fs+bootimage,fstest+use=fs
 //! ```
 //!
-//! so its startup handle is [fs]. It checks what a program relies on:
-//! files created, written at offsets and appended to, read back; `STAT`
+//! so its startup handle is [fs]. It checks what a program relies on: the
+//! boot image's files are there, intact; files created, written at offsets and appended to, read back; `STAT`
 //! and `READDIR`; directories made and removed; renames; and each error
 //! a caller can cause (missing paths, wrong kinds, names too long, bad
 //! flags, released handles), after which the server goes on serving.
@@ -351,12 +351,42 @@ fn an_open_file_outlives_its_name(fs: u32) -> Outcome {
     expect("still readable", text, Ok(b"boo".to_vec()))
 }
 
+fn the_boot_image_is_in_the_tree(fs: u32) -> Outcome {
+    let bin = list(fs, "/bin").map_err(|error| alloc::format!("list /bin: {error:?}"))?;
+    let me = bin.iter().find(|(name, _, _)| name == "fstest");
+    let Some(&(_, kind, size)) = me else {
+        return Err(alloc::format!("no /bin/fstest in {bin:?}"));
+    };
+    expect("/bin/fstest is a file", kind, file_kind::FILE)?;
+    let program =
+        open(fs, "/bin/fstest", open_flags::READ).map_err(|error| alloc::format!("{error:?}"))?;
+    let whole = read_at(program, size as usize + 16, 0);
+    close(program);
+    let whole = whole.map_err(|error| alloc::format!("read: {error:?}"))?;
+    expect("its size", whole.len() as u64, size)?;
+    expect("an ELF file", &whole[..4], b"\x7fELF".as_slice())?;
+    let readme =
+        open(fs, "/README.txt", open_flags::READ).map_err(|error| alloc::format!("{error:?}"))?;
+    let text = read_at(readme, 4096, 0);
+    close(readme);
+    let text = text.map_err(|error| alloc::format!("{error:?}"))?;
+    expect(
+        "README.txt as packed",
+        text.starts_with(b"Every file and folder here"),
+        true,
+    )
+}
+
 fn main(_arguments: Arguments) -> i32 {
     let &[fs] = handles() else {
         libring::println!("fstest: expected one startup handle (+use=fs)");
         return 1;
     };
-    let tests: [Test; 7] = [
+    let tests: [Test; 8] = [
+        (
+            "the_boot_image_is_in_the_tree",
+            the_boot_image_is_in_the_tree,
+        ),
         (
             "files_are_written_and_read_back",
             files_are_written_and_read_back,
@@ -387,9 +417,16 @@ fn main(_arguments: Arguments) -> i32 {
             }
         }
     }
-    // The listing of / shows only what the suite left: the seeded /tmp.
-    match list(fs, "/") {
-        Ok(names) if names.len() == 1 && names[0].0 == "tmp" => passed += 1,
+    // The listing of / shows only what was there: the boot image's files
+    // and the server's empty /tmp.
+    let left = list(fs, "/").map(|names| {
+        names
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect::<Vec<_>>()
+    });
+    match left {
+        Ok(names) if names == ["README.txt", "bin", "tmp"] => passed += 1,
         other => {
             failed += 1;
             libring::println!("fstest: leftovers in /: {other:?}");

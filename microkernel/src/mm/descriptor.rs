@@ -45,6 +45,10 @@ bitflags::bitflags! {
         const PRIVILEGED_EXECUTE_NEVER = 1 << 53;
         /// UXN, bit 54: EL0 may not execute.
         const USER_EXECUTE_NEVER = 1 << 54;
+        /// Bit 55, one of the bits the MMU leaves to software: the frame
+        /// is not the address space's own (device registers, the boot
+        /// image), so tearing the mapping down must not free it.
+        const BORROWED = 1 << 55;
     }
 }
 
@@ -73,6 +77,9 @@ pub struct Attributes {
     pub executable: bool,
     /// Reachable from EL0 (user space), not only from the kernel.
     pub user: bool,
+    /// The memory belongs to someone else: unmapping it frees nothing
+    /// ([`DescriptorBits::BORROWED`]).
+    pub borrowed: bool,
 }
 
 impl Attributes {
@@ -88,6 +95,7 @@ impl Attributes {
         writable: true,
         executable: false,
         user: false,
+        borrowed: true,
     };
 
     const fn kernel(writable: bool, executable: bool) -> Attributes {
@@ -96,6 +104,7 @@ impl Attributes {
             writable,
             executable,
             user: false,
+            borrowed: false,
         }
     }
 }
@@ -130,6 +139,9 @@ fn leaf(physical: u64, attributes: Attributes) -> u64 {
     }
     if attributes.user {
         bits |= DescriptorBits::USER | DescriptorBits::NOT_GLOBAL;
+    }
+    if attributes.borrowed {
+        bits |= DescriptorBits::BORROWED;
     }
     // W^X: only read-only normal memory may ever be executable. The kernel
     // never executes user memory (PXN on every user mapping), and EL0 only
@@ -175,6 +187,12 @@ impl Descriptor {
 
     pub fn is_user(self) -> bool {
         self.has(DescriptorBits::USER)
+    }
+
+    /// Does the mapped frame belong to someone else (never freed with the
+    /// mapping)?
+    pub fn is_borrowed(self) -> bool {
+        self.has(DescriptorBits::BORROWED)
     }
 
     /// May the kernel (EL1) execute from here?
@@ -257,6 +275,7 @@ mod tests {
                 writable: true,
                 executable: true,
                 user,
+                borrowed: false,
             };
             let descriptor = Descriptor(page(FRAME, asked));
             assert!(descriptor.is_writable());
@@ -272,6 +291,7 @@ mod tests {
             writable: false,
             executable: true,
             user: true,
+            borrowed: false,
         };
         let descriptor = Descriptor(page(FRAME, asked));
         assert!(descriptor.is_user());
@@ -284,6 +304,27 @@ mod tests {
             descriptor.0 & DescriptorBits::NOT_GLOBAL.bits(),
             0,
             "user pages are per address space"
+        );
+    }
+
+    #[test]
+    fn only_borrowed_memory_is_marked_borrowed() {
+        let own = Descriptor(page(FRAME, Attributes::KERNEL_DATA));
+        assert!(!own.is_borrowed());
+        let device = Descriptor(page(FRAME, Attributes::KERNEL_DEVICE));
+        assert!(device.is_borrowed());
+        let boot_image = Attributes {
+            user: true,
+            writable: false,
+            borrowed: true,
+            ..Attributes::KERNEL_DATA
+        };
+        let descriptor = Descriptor(page(FRAME, boot_image));
+        assert!(descriptor.is_borrowed() && descriptor.is_user() && !descriptor.is_writable());
+        assert_eq!(
+            descriptor.address(),
+            FRAME,
+            "the bit is outside the address"
         );
     }
 
@@ -301,6 +342,7 @@ mod tests {
             writable: true,
             executable: false,
             user: false,
+            borrowed: false,
         };
         // The early map is read/write/execute (it is replaced before anything
         // untrusted runs), which `block` refuses to build: compare all but PXN.
@@ -309,9 +351,11 @@ mod tests {
             early_descriptor::BLOCK_NORMAL,
             block(0, normal) & !pxn & !(1 << 54)
         );
+        // The boot code's device block has no BORROWED: nothing ever
+        // tears the early map down.
         assert_eq!(
             early_descriptor::BLOCK_DEVICE,
-            block(0, Attributes::KERNEL_DEVICE)
+            block(0, Attributes::KERNEL_DEVICE) & !DescriptorBits::BORROWED.bits()
         );
         assert_eq!(early_descriptor::TABLE, table(0));
     }

@@ -47,6 +47,7 @@ impl UserAccess {
             writable: self == UserAccess::ReadWrite,
             executable: self == UserAccess::ReadExecute,
             user: true,
+            borrowed: false,
         }
     }
 }
@@ -263,7 +264,7 @@ impl AddressSpace {
             });
             if let Some(descriptor) = frame {
                 cpu::flush_user_page(self.asid, page_address);
-                if descriptor.memory_kind() != Some(MemoryKind::Device) {
+                if !descriptor.is_borrowed() {
                     with_frames(|frames| frames.free(descriptor.address()));
                     self.owned_frames -= 1;
                 }
@@ -430,20 +431,56 @@ impl AddressSpace {
         address: u64,
         registers: boot::boot_info::PhysicalRange,
     ) -> Result<u64, Errno> {
-        let first_page = registers.start / PAGE_SIZE * PAGE_SIZE;
-        let length = registers.end().div_ceil(PAGE_SIZE) * PAGE_SIZE - first_page;
-        let end = address.checked_add(length).ok_or(Errno::InvalidArgument)?;
-        if end > libring::abi::MAP_LIMIT {
-            return Err(Errno::InvalidArgument);
-        }
         let attributes = Attributes {
             kind: MemoryKind::Device,
             writable: true,
             executable: false,
             user: true,
+            borrowed: true,
         };
+        self.map_borrowed(address, registers, attributes)
+    }
+
+    /// Maps the boot image (the initrd) at `address` (page aligned) for
+    /// user space: read only, never executable. Returns its size in bytes.
+    /// The image must start on a page boundary (QEMU puts it on one), so
+    /// that it starts at `address`; `EINVAL` otherwise.
+    pub fn map_boot_image(
+        &mut self,
+        address: u64,
+        image: boot::boot_info::PhysicalRange,
+    ) -> Result<u64, Errno> {
+        if !image.start.is_multiple_of(PAGE_SIZE) || image.size > i32::MAX as u64 {
+            return Err(Errno::InvalidArgument);
+        }
+        let attributes = Attributes {
+            kind: MemoryKind::Normal,
+            writable: false,
+            executable: false,
+            user: true,
+            borrowed: true,
+        };
+        self.map_borrowed(address, image, attributes)?;
+        Ok(image.size)
+    }
+
+    /// Maps memory that is not this address space's own (marked
+    /// borrowed, so unmapping it frees nothing): the pages covering
+    /// `range`, at `address` (page aligned) in the map area.
+    fn map_borrowed(
+        &mut self,
+        address: u64,
+        range: boot::boot_info::PhysicalRange,
+        attributes: Attributes,
+    ) -> Result<u64, Errno> {
+        let first_page = range.start / PAGE_SIZE * PAGE_SIZE;
+        let length = range.end().div_ceil(PAGE_SIZE) * PAGE_SIZE - first_page;
+        let end = address.checked_add(length).ok_or(Errno::InvalidArgument)?;
+        if end > libring::abi::MAP_LIMIT {
+            return Err(Errno::InvalidArgument);
+        }
         if let Err(error) = self.map_counted(address, first_page, length, attributes) {
-            // Take back whatever part got mapped (device pages free nothing).
+            // Take back whatever part got mapped (borrowed pages free nothing).
             for page in 0..length / PAGE_SIZE {
                 let page_address = address + page * PAGE_SIZE;
                 if self
@@ -457,7 +494,7 @@ impl AddressSpace {
             return Err(map_error(error));
         }
         cpu::publish_table_changes();
-        Ok(registers.start - first_page)
+        Ok(range.start - first_page)
     }
 
     /// Writes `bytes` at user address `address`, ignoring the user's write
@@ -481,8 +518,9 @@ impl AddressSpace {
             let mut tables = FrameTables { frames };
             let mut freed = 0;
             page_table::tear_down(&mut tables, self.root, &mut |tables, descriptor| {
-                // Device registers are not RAM: nothing to give back.
-                if descriptor.memory_kind() != Some(MemoryKind::Device) {
+                // Borrowed memory (device registers, the boot image) is
+                // not ours: nothing to give back.
+                if !descriptor.is_borrowed() {
                     tables.frames.free(descriptor.address());
                     freed += 1;
                 }

@@ -36,6 +36,9 @@ pub enum Object {
     Device { registers: PhysicalRange },
     /// The right to read the kernel log (the console server has it).
     KernelLog,
+    /// The boot image (the initrd), to map read-only (the file server
+    /// that seeds its files from it has it).
+    BootImage { image: PhysicalRange },
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -243,6 +243,8 @@ pub enum Grant<'a> {
     Interrupt(&'a str),
     /// The right to read the kernel log.
     KernelLog,
+    /// The boot image, to map read-only.
+    BootImage,
 }
 
 /// Makes the handles `grants` ask for, in order, for new process `id`.
@@ -277,6 +279,11 @@ fn grant_handles(
             },
             Grant::Device(_) | Grant::Interrupt(_) => return Err(CreateError::NoSuchDevice),
             Grant::KernelLog => Object::KernelLog,
+            Grant::BootImage => Object::BootImage {
+                image: crate::boot_info()
+                    .and_then(|info| info.initrd)
+                    .ok_or(CreateError::NoSuchDevice)?,
+            },
         };
         let handle = handles
             .insert(object)

@@ -118,7 +118,9 @@ pub fn process_ended(system: &mut System, id: ProcessId) {
     }
 }
 
-/// `MAP_DEVICE`: maps the registers behind device handle `handle`.
+/// `MAP_DEVICE`: maps the registers behind device handle `handle` (the
+/// result: their offset in the first page), or the boot image behind a
+/// boot-image handle (the result: its size).
 pub fn map_device(
     system: &mut System,
     id: ProcessId,
@@ -126,10 +128,11 @@ pub fn map_device(
     address: u64,
 ) -> Result<i32, Errno> {
     let process = system.process(id).ok_or(Errno::BadHandle)?;
-    let Object::Device { registers } = process.handles.get(handle)? else {
-        return Err(Errno::NotPermitted);
+    let offset = match process.handles.get(handle)? {
+        Object::Device { registers } => process.address_space.map_device(address, registers)?,
+        Object::BootImage { image } => process.address_space.map_boot_image(address, image)?,
+        _ => return Err(Errno::NotPermitted),
     };
-    let offset = process.address_space.map_device(address, registers)?;
     Ok(offset as i32)
 }
 

@@ -1,8 +1,11 @@
 //! ramfs: the file system server, its files and directories in memory
 //! (`tree.rs`). The protocol is in `docs/fs.md`.
 //!
-//! Started with one handle: the service handle of its endpoint (for now
-//! from the kernel command line, `run=ramfs+serve=fs`). A client's handle
+//! Started with the service handle of its endpoint and, optionally, a
+//! boot-image handle (for now from the kernel command line,
+//! `run=ramfs+serve=fs+bootimage`): with it, the tree starts as a copy of
+//! the boot image's files (`/bin/init`, `/README.txt`, ...), plus an empty
+//! `/tmp`. A client's handle
 //! to the endpoint (from `+use=fs`, whose badge is the client's process
 //! id) names the file system: `OPEN`, `MKDIR`, `UNLINK` and `RENAME` take
 //! a path through it. `OPEN` answers with a new handle whose badge names
@@ -41,7 +44,7 @@ mod server {
     use alloc::vec;
     use alloc::vec::Vec;
     use libring::abi::{
-        DirectoryEntry, Errno, FileStatus, Opcode, RequestMessage, file_kind, open_flags,
+        DirectoryEntry, Errno, FileStatus, MAP_BASE, Opcode, RequestMessage, file_kind, open_flags,
     };
     use libring::ops;
     use libring::runtime::{self, Arguments, with_ring};
@@ -79,9 +82,13 @@ mod server {
     }
 
     fn main(_arguments: Arguments) -> i32 {
-        let &[service] = runtime::handles() else {
-            libring::println!("ramfs: expected one startup handle (+serve=NAME)");
-            return 1;
+        let (service, boot_image) = match *runtime::handles() {
+            [service] => (service, None),
+            [service, boot_image] => (service, Some(boot_image)),
+            _ => {
+                libring::println!("ramfs: expected the handles [service] or [service, boot image]");
+                return 1;
+            }
         };
         let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
         let mut file_system = FileSystem {
@@ -91,6 +98,12 @@ mod server {
             service,
             chunk: vec![0; CHUNK],
         };
+        if let Some(boot_image) = boot_image {
+            match seed(&mut file_system.tree, boot_image) {
+                Ok(files) => libring::println!("ramfs: {files} files from the boot image"),
+                Err(error) => libring::println!("ramfs: cannot read the boot image: {error:?}"),
+            }
+        }
         let _ = file_system.tree.mkdir("/tmp");
         let Ok(mut server) = with_ring(|ring| Server::new(ring, slots, service)) else {
             libring::println!("ramfs: cannot serve");
@@ -327,6 +340,43 @@ mod server {
                 .map(|file| file.node)
                 .ok_or(Errno::BadHandle)
         }
+    }
+
+    /// Where the boot image is mapped: far above the heap, which grows up
+    /// from `MAP_BASE`.
+    const BOOT_IMAGE_ADDRESS: u64 = MAP_BASE + (1 << 33);
+
+    /// Copies every file of the boot image into `tree` (as `/` + its path
+    /// in the archive) and returns how many there were.
+    fn seed(tree: &mut Tree, boot_image: u32) -> Result<usize, Errno> {
+        let size = with_ring(|ring| ring.run(ops::map_device(boot_image, BOOT_IMAGE_ADDRESS)))?;
+        let archive = boot_image_bytes(size as usize);
+        let mut files = 0;
+        for entry in cpio_reader::iter_files(archive) {
+            let mode = entry.mode();
+            let path = alloc::format!("/{}", entry.name().trim_start_matches("./"));
+            if mode.contains(cpio_reader::Mode::DIRECTORY)
+                && !mode.contains(cpio_reader::Mode::REGULAR_FILE)
+            {
+                match tree.mkdir(&path) {
+                    Ok(_) | Err(Errno::Exists) => {}
+                    Err(error) => return Err(error),
+                }
+            } else if mode.contains(cpio_reader::Mode::REGULAR_FILE) {
+                tree.add_file(&path, entry.file())?;
+                files += 1;
+            }
+        }
+        Ok(files)
+    }
+
+    /// The boot image, `size` bytes mapped read-only at
+    /// [`BOOT_IMAGE_ADDRESS`] by `seed`.
+    #[allow(unsafe_code)]
+    fn boot_image_bytes(size: usize) -> &'static [u8] {
+        // SAFETY: the kernel mapped the whole image there, read only, for
+        // good (nothing unmaps it); it never changes.
+        unsafe { core::slice::from_raw_parts(BOOT_IMAGE_ADDRESS as *const u8, size) }
     }
 
     /// The request's whole buffer, up to `most` bytes, copied into `chunk`.
