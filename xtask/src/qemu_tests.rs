@@ -328,7 +328,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // figure. No figure is judged here: `cargo xtask bench` measures.
         name: "bench-quick",
         machine: DEFAULT_MACHINE,
-        command_line: "bench run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,init:bench+use=console,bench:quick+use=console+use=null",
+        command_line: crate::bench::QUICK_COMMAND_LINE,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["bench: done"],
@@ -341,6 +341,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "bench: kernel_nop_batch_32 ",
             "bench: forwarded_nop_batch_1 ",
             "bench: forwarded_nop_batch_32 ",
+            "bench: ramfs_read_64k ",
             "bench: read_4k_via_server ",
             "bench: memcpy_4k ",
             "bench: read_64k_via_server ",

@@ -1,7 +1,7 @@
 //! bench: the figures of `cargo xtask bench` (docs/performance.md).
 //!
-//! Started as `bench[:quick][:only=NAME]+use=console+use=null`, beside
-//! `nullserver` serving `null`, on a kernel booted with `bench` on its command line (so
+//! Started as `bench[:quick][:only=NAME]+use=console+use=null+use=fs`,
+//! beside `nullserver` serving `null` and `ramfs` serving `fs`, on a kernel booted with `bench` on its command line (so
 //! user space may read the PMU). Each figure runs an operation many times
 //! and divides the instructions retired (PMU event 0x08, counting EL0 and
 //! EL1 of every process: the user side, the kernel, and the server) by the
@@ -18,7 +18,7 @@ extern crate alloc;
 
 use alloc::vec;
 use core::arch::asm;
-use libring::abi::Submission;
+use libring::abi::{Submission, open_flags};
 use libring::ops::{self, SubmissionOptions};
 use libring::ring::Ring;
 use libring::runtime::{self, Arguments, Syscall, with_ring};
@@ -77,6 +77,25 @@ fn batched(ring: &mut Ring<Syscall>, plan: &Plan, submission: Submission, batch:
     measure(rounds, || round(ring, submission, batch)) / batch as f64
 }
 
+/// A 64 KiB file in the ram file system, then `READ`s of all of it
+/// through the handle `OPEN` gave.
+fn ramfs_read_64k(fs: u32, plan: &Plan) -> Result<f64, libring::abi::Errno> {
+    const SIZE: usize = 64 * 1024;
+    let flags = open_flags::READ | open_flags::WRITE | open_flags::CREATE | open_flags::TRUNCATE;
+    let contents = vec![0x5au8; SIZE];
+    let mut buffer = vec![0u8; SIZE];
+    with_ring(|ring| {
+        let file = ring.run(ops::open(fs, b"/tmp/bench", flags))? as u32;
+        ring.run(ops::write(file, &contents, 0))?;
+        let figure = measure(plan.operations, || {
+            let _ = ring.run(ops::read(file, &mut buffer, 0));
+        });
+        let _ = ring.run(ops::release(file));
+        let _ = ring.run(ops::close(file));
+        Ok(figure)
+    })
+}
+
 fn main(arguments: Arguments) -> i32 {
     let quick = arguments.iter().any(|argument| argument == "quick");
     // `only=NAME`: just that figure (`cargo xtask profile` uses this).
@@ -87,8 +106,8 @@ fn main(arguments: Arguments) -> i32 {
     let plan = Plan {
         operations: if quick { 200 } else { 10_000 },
     };
-    let &[console, null] = runtime::handles() else {
-        libring::println!("bench: expected the handles [console, null]");
+    let &[console, null, fs] = runtime::handles() else {
+        libring::println!("bench: expected the handles [console, null, fs]");
         return 1;
     };
 
@@ -143,6 +162,13 @@ fn main(arguments: Arguments) -> i32 {
                 core::hint::black_box(&mut buffer);
             });
             report(&copy_name, copy, plan.operations);
+        }
+    }
+
+    if wanted("ramfs_read_64k") {
+        match ramfs_read_64k(fs, &plan) {
+            Ok(figure) => report("ramfs_read_64k", figure, plan.operations),
+            Err(error) => libring::println!("bench: ramfs_read_64k failed: {error:?}"),
         }
     }
 

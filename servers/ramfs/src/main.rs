@@ -17,7 +17,7 @@
 //! | `OPEN` path, flags | the file system | opens (or creates) the node, mints a handle for it, passes it in the reply |
 //! | `MKDIR`, `UNLINK` path | the file system | as mkdir(2), unlink(2)/rmdir(2) |
 //! | `RENAME` old NUL new | the file system | as rename(2) |
-//! | `READ` at offset | an open file | copies out up to the buffer's length; 0 at the end |
+//! | `READ` at offset | an open file | copies out up to the buffer's length, in one copy from the file; 0 at the end |
 //! | `WRITE` at offset | an open file | copies in and writes (at the end, if opened with `APPEND`) |
 //! | `STAT` | an open node | a `FileStatus` |
 //! | `READDIR` from entry n | an open directory | as many whole `DirectoryEntry` records as fit |
@@ -236,6 +236,7 @@ mod server {
             self.tree.rename(from, to).map(|()| 0)
         }
 
+        /// `READ`: one `COPY_OUT` straight from the file's bytes.
         fn read(
             &mut self,
             server: &Server,
@@ -243,20 +244,14 @@ mod server {
             index: usize,
         ) -> Result<i32, Errno> {
             let node = self.node_of(index)?;
-            let wanted = message.length as usize;
-            let mut done = 0;
-            while done < wanted {
-                let piece = CHUNK.min(wanted - done);
-                let offset = message.offset.saturating_add(done as u64);
-                let count = self.tree.read(node, offset, &mut self.chunk[..piece])?;
-                if count == 0 {
-                    break;
-                }
-                let bytes = &self.chunk[..count];
-                with_ring(|ring| server.copy_out(ring, message, done as u64, bytes))?;
-                done += count;
+            let bytes = self
+                .tree
+                .bytes(node, message.offset, message.length as usize)?;
+            if bytes.is_empty() {
+                return Ok(0);
             }
-            Ok(done as i32)
+            let copied = with_ring(|ring| server.copy_out(ring, message, 0, bytes))?;
+            Ok(copied as i32)
         }
 
         fn write(
