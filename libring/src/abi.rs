@@ -352,9 +352,9 @@ pub enum Opcode {
     Unlink = 39,
     /// Renames: the buffer holds the old path, a NUL, the new path.
     Rename = 40,
-    /// Tells the server the open file behind the handle is no longer used;
-    /// the client then `CLOSE`s the handle (libring's `fs::close` does
-    /// both).
+    /// Tells the server the open file behind the handle is no longer used.
+    /// The kernel sends one itself, with the handle's badge, when a client
+    /// handle is closed or its process ends (`docs/servers.md`).
     Release = 41,
 }
 

@@ -393,8 +393,8 @@ pub fn rename(handle: u32, paths: &[u8]) -> Submission {
     with_buffer(Opcode::Rename, handle, paths.as_ptr() as u64, paths.len())
 }
 
-/// `RELEASE`: the open file behind `handle` is no longer needed (then
-/// `CLOSE` the handle).
+/// `RELEASE`: the open file behind `handle` is no longer needed. `CLOSE`
+/// of the handle sends one too (the kernel does), so this is rarely needed.
 pub const fn release(handle: u32) -> Submission {
     let mut submission = blank(Opcode::Release);
     submission.handle = handle;

@@ -269,7 +269,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         },
         expected: &[
             " files from the boot image",
-            "fstest: 9 passed, 0 failed",
+            "fstest: 10 passed, 0 failed",
             "process 2 (fstest): exited with code 0",
             "process 2 (fstest): leaked frames: 0;",
         ],

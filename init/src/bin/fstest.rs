@@ -41,10 +41,14 @@ fn open(fs: u32, path: &str, flags: u32) -> Result<u32, Errno> {
     run(ops::open(fs, path.as_bytes(), flags)).map(|handle| handle as u32)
 }
 
-/// `RELEASE`, then `CLOSE`: what a program does with a file it is done with.
+/// `CLOSE`: the kernel drops the handle and tells the server (`RELEASE`).
 fn close(handle: u32) {
-    let _ = run(ops::release(handle));
     let _ = run(ops::close(handle));
+}
+
+/// How many files the server has open (its `CONTROL [0, 0, 0]`).
+fn open_files(fs: u32) -> Result<i32, Errno> {
+    run(ops::control(fs, [0; 3]))
 }
 
 fn write_at(file: u32, bytes: &[u8], offset: u64) -> Result<i32, Errno> {
@@ -377,12 +381,35 @@ fn the_boot_image_is_in_the_tree(fs: u32) -> Outcome {
     )
 }
 
+fn closing_a_handle_releases_its_file(fs: u32) -> Outcome {
+    let before = open_files(fs);
+    let mut handles = Vec::new();
+    for path in ["/tmp/c1", "/tmp/c2", "/tmp/c3"] {
+        handles.push(open(fs, path, CREATE).map_err(|error| alloc::format!("{error:?}"))?);
+    }
+    expect(
+        "three more open",
+        open_files(fs),
+        before.map(|count| count + 3),
+    )?;
+    // An explicit RELEASE, then the CLOSE's own: the second finds nothing.
+    expect("release", run(ops::release(handles[0])), Ok(0))?;
+    for handle in handles {
+        expect("close", run(ops::close(handle)), Ok(0))?;
+    }
+    expect("all released", open_files(fs), before)?;
+    for path in ["/tmp/c1", "/tmp/c2", "/tmp/c3"] {
+        expect(path, run(ops::unlink(fs, path.as_bytes())), Ok(0))?;
+    }
+    Ok(())
+}
+
 fn main(_arguments: Arguments) -> i32 {
     let &[fs] = handles() else {
         libring::println!("fstest: expected one startup handle (+use=fs)");
         return 1;
     };
-    let tests: [Test; 8] = [
+    let tests: [Test; 9] = [
         (
             "the_boot_image_is_in_the_tree",
             the_boot_image_is_in_the_tree,
@@ -405,6 +432,10 @@ fn main(_arguments: Arguments) -> i32 {
         (
             "an_open_file_outlives_its_name",
             an_open_file_outlives_its_name,
+        ),
+        (
+            "closing_a_handle_releases_its_file",
+            closing_a_handle_releases_its_file,
         ),
     ];
     let (mut passed, mut failed) = (0, 0);

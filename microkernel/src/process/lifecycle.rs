@@ -431,6 +431,12 @@ pub fn end_current() -> ! {
         // Its endpoints die (their clients get ESRVDEAD), its requests to
         // other servers are forgotten, its interrupt lines unrouted.
         crate::ring::forward::process_ended(&mut system, id);
+        // The servers it was a client of hear that its handles are gone.
+        for object in process.handles.objects() {
+            if let Object::Client { endpoint, badge } = object {
+                crate::ring::forward::client_handle_closed(&mut system, endpoint, badge);
+            }
+        }
         crate::ring::drivers::process_ended(&mut system, id);
         crate::ring::drivers::log_reader_ended(&mut system, id);
         process

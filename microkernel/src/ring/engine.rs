@@ -18,6 +18,7 @@ use super::decode::{Deadline, Operation};
 use super::shared::Request;
 use super::{drivers, forward, sq_poll, timers};
 use crate::arch::cpu;
+use crate::process::handles::Object;
 use crate::process::{self, Ending, ProcessId, SYSTEM, System};
 use crate::{console, mm, scheduler, time};
 use libring::abi::{
@@ -361,10 +362,14 @@ fn run_immediate(
                 Errno::InvalidArgument.result()
             }
         }
-        Operation::Close { handle } => process
-            .handles
-            .remove(handle)
-            .map_or_else(Errno::result, |_| 0),
+        Operation::Close { handle } => match process.handles.remove(handle) {
+            Ok(Object::Client { endpoint, badge }) => {
+                forward::client_handle_closed(system, endpoint, badge);
+                0
+            }
+            Ok(_) => 0,
+            Err(error) => error.result(),
+        },
         Operation::Cancel { target } => cancel(system, id, request_id, target),
         Operation::Log { address, length } => log(process, address, length),
         Operation::SqPoll { idle_microseconds } => {

@@ -194,6 +194,39 @@ pub fn submit(
     Ok(())
 }
 
+/// A client handle to `endpoint` with `badge` is gone (closed, or its
+/// process ended): the server gets a `RELEASE` with that badge, so it can
+/// let go of whatever the badge names (a file server's open file). Nobody
+/// waits for the answer. Nothing if the endpoint is dead.
+pub fn client_handle_closed(system: &mut System, endpoint: EndpointId, badge: u64) {
+    if system
+        .endpoints
+        .get(endpoint)
+        .is_none_or(|target| target.dead)
+    {
+        return;
+    }
+    let message = RequestMessage {
+        badge,
+        opcode: Opcode::Release as u8,
+        ..RequestMessage::default()
+    };
+    let id = system.forwards.insert(Forward {
+        endpoint,
+        client: None,
+        message,
+        grant: None,
+        slot: None,
+    });
+    if let Some(forward) = system.forwards.get_mut(id) {
+        forward.message.request = id;
+    }
+    if let Some(target) = system.endpoints.get_mut(endpoint) {
+        target.queue.push_back(id);
+    }
+    deliver(system, endpoint);
+}
+
 /// `RECEIVE`: arms the server's multishot receive on its endpoint.
 pub fn receive(
     system: &mut System,

@@ -21,7 +21,8 @@
 //! | `WRITE` at offset | an open file | copies in and writes (at the end, if opened with `APPEND`) |
 //! | `STAT` | an open node | a `FileStatus` |
 //! | `READDIR` from entry n | an open directory | as many whole `DirectoryEntry` records as fit |
-//! | `RELEASE` | an open node | forgets the open file (the client then `CLOSE`s the handle) |
+//! | `RELEASE` | an open node | forgets the open file; the kernel sends it when the client closes the handle, or ends |
+//! | `CONTROL` `[0, 0, 0]` | the file system | answers how many files are open |
 //!
 //! Every request is answered, with a result or `-errno`; a bad request
 //! never stops the server.
@@ -143,6 +144,10 @@ mod server {
                     Ok(Opcode::Unlink) => copy_path(server, message, &mut self.chunk)
                         .and_then(|path| self.tree.unlink(path).map(|_| 0)),
                     Ok(Opcode::Rename) => self.rename(server, message),
+                    // How many files are open (for tests: nothing leaks).
+                    Ok(Opcode::Control) if message.arguments == [0; 3] => {
+                        Ok(self.open.iter().flatten().count() as i32)
+                    }
                     // File operations need a handle from OPEN.
                     _ => Err(Errno::BadHandle),
                 }
