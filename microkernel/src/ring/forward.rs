@@ -177,13 +177,24 @@ pub fn submit(
         arguments,
         ..RequestMessage::default()
     };
-    let id = system.forwards.insert(Forward {
-        endpoint,
-        client: Some((client, client_request)),
-        message,
-        grant,
-        slot: None,
-    });
+    queue(
+        system,
+        Forward {
+            endpoint,
+            client: Some((client, client_request)),
+            message,
+            grant,
+            slot: None,
+        },
+    );
+    Ok(())
+}
+
+/// Puts `forward` in the table (its message gets the id the table gives
+/// it), queues it at its endpoint, and delivers what can be delivered.
+fn queue(system: &mut System, forward: Forward) {
+    let endpoint = forward.endpoint;
+    let id = system.forwards.insert(forward);
     if let Some(forward) = system.forwards.get_mut(id) {
         forward.message.request = id;
     }
@@ -191,7 +202,6 @@ pub fn submit(
         target.queue.push_back(id);
     }
     deliver(system, endpoint);
-    Ok(())
 }
 
 /// A client handle to `endpoint` with `badge` is gone (closed, or its
@@ -211,20 +221,16 @@ pub fn client_handle_closed(system: &mut System, endpoint: EndpointId, badge: u6
         opcode: Opcode::Release as u8,
         ..RequestMessage::default()
     };
-    let id = system.forwards.insert(Forward {
-        endpoint,
-        client: None,
-        message,
-        grant: None,
-        slot: None,
-    });
-    if let Some(forward) = system.forwards.get_mut(id) {
-        forward.message.request = id;
-    }
-    if let Some(target) = system.endpoints.get_mut(endpoint) {
-        target.queue.push_back(id);
-    }
-    deliver(system, endpoint);
+    queue(
+        system,
+        Forward {
+            endpoint,
+            client: None,
+            message,
+            grant: None,
+            slot: None,
+        },
+    );
 }
 
 /// `RECEIVE`: arms the server's multishot receive on its endpoint.
