@@ -615,6 +615,28 @@ impl Errno {
         ALL.into_iter().find(|errno| errno.result() == result)
     }
 
+    /// What went wrong, in words, as programs print it (`strerror`).
+    pub fn description(self) -> &'static str {
+        match self {
+            Errno::NotPermitted => "Operation not permitted",
+            Errno::NotFound => "No such file or directory",
+            Errno::Interrupted => "Interrupted",
+            Errno::BadHandle => "Bad handle",
+            Errno::OutOfMemory => "Out of memory",
+            Errno::Fault => "Bad address",
+            Errno::Busy => "Busy",
+            Errno::Exists => "File exists",
+            Errno::NotADirectory => "Not a directory",
+            Errno::IsADirectory => "Is a directory",
+            Errno::InvalidArgument => "Invalid argument",
+            Errno::NameTooLong => "File name too long",
+            Errno::NotEmpty => "Directory not empty",
+            Errno::TimedOut => "Timed out",
+            Errno::Cancelled => "Cancelled",
+            Errno::ServerDead => "The server has died",
+        }
+    }
+
     /// The C name, for messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -658,8 +680,9 @@ pub struct StartupBlock {
     /// The console server's handle (also among `handles`), or 0: where the
     /// runtime's `print!` goes.
     pub console: u32,
-    /// Must be zero.
-    pub reserved: u32,
+    /// The file server's handle (also among `handles`; the one given as
+    /// `+use=fs`), or 0: where paths are opened (`docs/fs.md`).
+    pub file_system: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<StartupBlock>() == 64);

@@ -276,6 +276,38 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // The file tools on the ram file system, beside the console server:
+        // ls and cat of what the boot image put there, and of paths that
+        // are missing or the wrong kind (one clear line each).
+        name: "fs-tools",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,ls:/bin:/README.txt+use=console+use=fs,cat:/README.txt+use=console+use=fs,ls:/nope+use=console+use=fs,cat:/bin:/missing+use=console+use=fs",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &[
+                "process 3 (ls): leaked frames: ",
+                "process 4 (cat): leaked frames: ",
+                "process 5 (ls): leaked frames: ",
+                "process 6 (cat): leaked frames: ",
+            ],
+        },
+        expected: &[
+            "ramfs: ",
+            "fstest",
+            "init",
+            "/README.txt",
+            "Every file and folder here is packed by `cargo xtask build`",
+            "ls: /nope: No such file or directory",
+            "cat: /bin: Is a directory",
+            "cat: /missing: No such file or directory",
+            "process 3 (ls): exited with code 0",
+            "process 4 (cat): exited with code 0",
+            "process 5 (ls): exited with code 1",
+            "process 6 (cat): exited with code 1",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // Typing at the console server (the EL0 UART driver): a line, a
         // line edited with Backspace (DEL), Ctrl-C, then Ctrl-D, each once
         // the reader has prompted for it.

@@ -23,6 +23,7 @@ pub struct StartupHandles {
     handles: [u32; HANDLES_MAX],
     count: usize,
     console: u32,
+    file_system: u32,
 }
 
 impl StartupHandles {
@@ -32,6 +33,7 @@ impl StartupHandles {
             handles: [0; HANDLES_MAX],
             count: 0,
             console: 0,
+            file_system: 0,
         }
     }
 
@@ -43,6 +45,7 @@ impl StartupHandles {
             handles: block.handles,
             count: (block.handle_count as usize).min(HANDLES_MAX),
             console: block.console,
+            file_system: block.file_system,
         }
     }
 
@@ -54,6 +57,11 @@ impl StartupHandles {
     /// The console's handle, if the process has one (0 means none).
     pub fn console(&self) -> Option<u32> {
         (self.console != 0).then_some(self.console)
+    }
+
+    /// The file server's handle, if the process has one (0 means none).
+    pub fn file_system(&self) -> Option<u32> {
+        (self.file_system != 0).then_some(self.file_system)
     }
 }
 
@@ -71,7 +79,7 @@ mod tests {
             handle_count,
             handles: [11, 12, 13, 14, 15, 16, 17, 18],
             console,
-            reserved: 0,
+            file_system: 13,
         }
     }
 
@@ -97,6 +105,11 @@ mod tests {
             Some(11)
         );
         assert_eq!(StartupHandles::none().console(), None);
+        assert_eq!(
+            StartupHandles::from_block(&block(3, 0)).file_system(),
+            Some(13)
+        );
+        assert_eq!(StartupHandles::none().file_system(), None);
         assert!(StartupHandles::none().handles().is_empty());
     }
 }

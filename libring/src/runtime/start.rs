@@ -142,6 +142,12 @@ pub fn console() -> Option<u32> {
     HANDLES.get().and_then(StartupHandles::console)
 }
 
+/// The file server's handle, where paths are opened, if this process was
+/// given one (`StartupBlock::file_system`).
+pub fn file_system() -> Option<u32> {
+    HANDLES.get().and_then(StartupHandles::file_system)
+}
+
 /// Runs `action` with the process's ring, for programs that want more
 /// than `print!` and the allocator: their own submissions, batches,
 /// timeouts.

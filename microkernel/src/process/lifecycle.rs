@@ -186,7 +186,7 @@ pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<Proces
     };
     let mut handles = HandleTable::new();
     let startup = match grant_handles(&mut system, id, grants, &mut handles) {
-        Ok((given, console)) => StartupBlock {
+        Ok((given, console, file_system)) => StartupBlock {
             abi_version: ABI_VERSION,
             argument_count: arguments.len() as u32 + 1,
             ring: RING_ADDRESS,
@@ -194,7 +194,7 @@ pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<Proces
             handle_count: given.len() as u32,
             handles: core::array::from_fn(|index| given.get(index).copied().unwrap_or(0)),
             console,
-            reserved: 0,
+            file_system,
         },
         Err(error) => {
             // The thread finds no process and ends by itself.
@@ -248,15 +248,17 @@ pub enum Grant<'a> {
 }
 
 /// Makes the handles `grants` ask for, in order, for new process `id`.
-/// Returns them and the console handle (0 if none).
+/// Returns them, the console handle and the file system handle (0 if
+/// none: the handles given as `+use=console` and `+use=fs`).
 fn grant_handles(
     system: &mut System,
     id: ProcessId,
     grants: &[Grant],
     handles: &mut HandleTable,
-) -> Result<(heapless::Vec<u32, 8>, u32), CreateError> {
+) -> Result<(heapless::Vec<u32, 8>, u32, u32), CreateError> {
     let mut given = heapless::Vec::new();
     let mut console = 0;
+    let mut file_system = 0;
     let uart = crate::boot_info().and_then(|info| info.console);
     for grant in grants {
         let object = match *grant {
@@ -294,8 +296,11 @@ fn grant_handles(
         if *grant == Grant::Use("console") {
             console = handle;
         }
+        if *grant == Grant::Use("fs") {
+            file_system = handle;
+        }
     }
-    Ok((given, console))
+    Ok((given, console, file_system))
 }
 
 /// Maps and fills everything a new process needs.
@@ -336,7 +341,7 @@ fn build(
         handle_count: 0,
         handles: [0; 8],
         console: 0,
-        reserved: 0,
+        file_system: 0,
     };
     space.fill(STARTUP_ADDRESS, startup.as_bytes())?;
     space.fill(
