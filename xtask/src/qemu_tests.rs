@@ -308,6 +308,35 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // mkdir, rm and mv, each on paths no other of them touches (they
+        // run at once): what succeeds exits 0, each failure is one line.
+        name: "fs-changes",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,mkdir:/tmp/a:/tmp+use=console+use=fs,rm:/README.txt:/bin+use=console+use=fs,mv:/bin/init:/init+use=console+use=fs,mv:/nope:/x+use=console+use=fs,mv:/one+use=console+use=fs",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &[
+                "process 3 (mkdir): leaked frames: ",
+                "process 4 (rm): leaked frames: ",
+                "process 5 (mv): leaked frames: ",
+                "process 6 (mv): leaked frames: ",
+                "process 7 (mv): leaked frames: ",
+            ],
+        },
+        expected: &[
+            "mkdir: /tmp: File exists",
+            "rm: /bin: Directory not empty",
+            "mv: /nope -> /x: No such file or directory",
+            "mv: usage: mv FROM TO",
+            "process 3 (mkdir): exited with code 1",
+            "process 4 (rm): exited with code 1",
+            "process 5 (mv): exited with code 0",
+            "process 6 (mv): exited with code 1",
+            "process 7 (mv): exited with code 1",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // Typing at the console server (the EL0 UART driver): a line, a
         // line edited with Backspace (DEL), Ctrl-C, then Ctrl-D, each once
         // the reader has prompted for it.
