@@ -153,7 +153,7 @@ fn append_and_truncate(fs: u32) -> Outcome {
     expect("truncated", size, Ok(0))
 }
 
-fn a_big_file_crosses_many_copies(fs: u32) -> Outcome {
+fn a_big_file_is_written_and_read_whole(fs: u32) -> Outcome {
     let file = open(fs, "/tmp/big", CREATE).map_err(|error| alloc::format!("{error:?}"))?;
     let data: Vec<u8> = (0..100_000u32)
         .map(|index| (index * 7 % 251) as u8)
@@ -420,8 +420,8 @@ fn main(_arguments: Arguments) -> i32 {
         ),
         ("append_and_truncate", append_and_truncate),
         (
-            "a_big_file_crosses_many_copies",
-            a_big_file_crosses_many_copies,
+            "a_big_file_is_written_and_read_whole",
+            a_big_file_is_written_and_read_whole,
         ),
         ("directories_list_and_remove", directories_list_and_remove),
         ("renames_move_and_replace", renames_move_and_replace),

@@ -18,7 +18,7 @@
 //! | `MKDIR`, `UNLINK` path | the file system | as mkdir(2), unlink(2)/rmdir(2) |
 //! | `RENAME` old NUL new | the file system | as rename(2) |
 //! | `READ` at offset | an open file | copies out up to the buffer's length, in one copy from the file; 0 at the end |
-//! | `WRITE` at offset | an open file | copies in and writes (at the end, if opened with `APPEND`) |
+//! | `WRITE` at offset | an open file | copies all of it in, then writes it at once (at the end, if opened with `APPEND`) |
 //! | `STAT` | an open node | a `FileStatus` |
 //! | `READDIR` from entry n | an open directory | as many whole `DirectoryEntry` records as fit |
 //! | `RELEASE` | an open node | forgets the open file; the kernel sends it when the client closes the handle, or ends |
@@ -50,15 +50,16 @@ mod server {
     use libring::ops;
     use libring::runtime::{self, Arguments, with_ring};
     use libring::server::{Event, Server};
-    use ramfs::tree::{Kind, NodeId, OpenOptions, PATH_MAX, Status, Tree};
+    use ramfs::tree::{FILE_MAX, Kind, NodeId, OpenOptions, PATH_MAX, Status, Tree};
     use zerocopy::IntoBytes;
 
     libring::entry!(main);
 
     /// Requests in progress at once.
     const SLOTS: usize = 16;
-    /// Bytes moved per `COPY_IN`/`COPY_OUT`.
-    const CHUNK: usize = 16 * 1024;
+    /// The buffer paths are copied into and `READDIR` records made in:
+    /// room for `RENAME`'s two paths and for [`LISTING`].
+    const CHUNK: usize = 4096;
     /// Bytes of `READDIR` records made per request at most.
     const LISTING: usize = 4096;
     /// Set in the badge of every handle `OPEN` makes; the rest of such a
@@ -79,6 +80,7 @@ mod server {
         open: Vec<Option<OpenFile>>,
         next_generation: u32,
         service: u32,
+        /// [`CHUNK`] bytes for paths and `READDIR` records.
         chunk: Vec<u8>,
     }
 
@@ -259,6 +261,9 @@ mod server {
             Ok(copied as i32)
         }
 
+        /// `WRITE`: all of the client's bytes are copied in first, with one
+        /// `COPY_IN`, then written at once, so a copy that fails (the
+        /// client unmapped its buffer meanwhile) changes nothing.
         fn write(
             &mut self,
             server: &Server,
@@ -268,20 +273,19 @@ mod server {
             let node = self.node_of(index)?;
             let append = self.open[index].as_ref().is_some_and(|file| file.append);
             let length = message.length as usize;
-            let mut done = 0;
-            while done < length {
-                let piece = CHUNK.min(length - done);
-                let buffer = &mut self.chunk[..piece];
-                let copied = with_ring(|ring| server.copy_in(ring, message, done as u64, buffer))?;
-                if copied == 0 {
-                    break;
-                }
-                let offset = message.offset.saturating_add(done as u64);
-                self.tree
-                    .write(node, offset, &self.chunk[..copied], append)?;
-                done += copied;
+            if length > FILE_MAX {
+                return Err(Errno::OutOfMemory);
             }
-            Ok(done as i32)
+            let mut bytes = Vec::new();
+            bytes
+                .try_reserve_exact(length)
+                .map_err(|_| Errno::OutOfMemory)?;
+            bytes.resize(length, 0);
+            let copied = with_ring(|ring| server.copy_in(ring, message, 0, &mut bytes))?;
+            let written = self
+                .tree
+                .write(node, message.offset, &bytes[..copied], append)?;
+            Ok(written as i32)
         }
 
         fn stat(
