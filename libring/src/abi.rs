@@ -323,6 +323,10 @@ pub enum Opcode {
     /// log to the UART itself (see `docs/servers.md`): the console server
     /// prints it.
     LogRead = 19,
+    /// Powers the machine off (needs a power handle in `handle`): the
+    /// shell's `shutdown`. Does not complete when it works; `-EPERM` for
+    /// another handle.
+    PowerOff = 20,
 
     // Forwarded to the server behind `handle` (any opcode from 32 up).
     /// Read up to `length` bytes into `address` (a grant the server may
@@ -512,6 +516,7 @@ impl TryFrom<u8> for Opcode {
             17 => Opcode::IrqAck,
             18 => Opcode::MapDevice,
             19 => Opcode::LogRead,
+            20 => Opcode::PowerOff,
             32 => Opcode::Read,
             33 => Opcode::Write,
             34 => Opcode::Control,

@@ -332,6 +332,13 @@ pub const fn control(handle: u32, arguments: [u64; 3]) -> Submission {
     submission
 }
 
+/// `POWER_OFF`: powers the machine off, with the power handle `handle`.
+pub const fn power_off(handle: u32) -> Submission {
+    let mut submission = blank(Opcode::PowerOff);
+    submission.handle = handle;
+    submission
+}
+
 // ------------------------------------------- file servers (docs/fs.md)
 
 /// A forwarded file-system request carrying `buffer` to or from the server.
@@ -575,7 +582,11 @@ mod tests {
 
     #[test]
     fn driver_operations_use_the_handle_field() {
-        for (submission, opcode) in [(irq_wait(4), Opcode::IrqWait), (irq_ack(4), Opcode::IrqAck)] {
+        for (submission, opcode) in [
+            (irq_wait(4), Opcode::IrqWait),
+            (irq_ack(4), Opcode::IrqAck),
+            (power_off(4), Opcode::PowerOff),
+        ] {
             let mut expected = zero(opcode);
             expected.handle = 4;
             assert_eq!(submission, expected, "{opcode:?}");

@@ -337,6 +337,40 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // shutdown with the power handle: the machine powers off at once,
+        // though the console server is still running, after printing the
+        // system call counts.
+        name: "power-off",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,shutdown+use=console+power",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "annulus: process 2 asked to power off",
+            "annulus: system calls: ring_enter (0) ",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // shutdown without it (its only handle is the console's): the
+        // kernel refuses, it says so in one line and exits with 1, and
+        // the machine runs on.
+        name: "power-refused",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,shutdown+use=console",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["process 2 (shutdown): leaked frames: "],
+        },
+        expected: &[
+            "shutdown: no power handle (start it with +power)",
+            "process 2 (shutdown): exited with code 1",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // Typing at the console server (the EL0 UART driver): a line, a
         // line edited with Backspace (DEL), Ctrl-C, then Ctrl-D, each once
         // the reader has prompted for it.

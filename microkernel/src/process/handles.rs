@@ -39,6 +39,8 @@ pub enum Object {
     /// The boot image (the initrd), to map read-only (the file server
     /// that seeds its files from it has it).
     BootImage { image: PhysicalRange },
+    /// The right to power the machine off (the shell's `shutdown`).
+    Power,
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -245,6 +245,8 @@ pub enum Grant<'a> {
     KernelLog,
     /// The boot image, to map read-only.
     BootImage,
+    /// The right to power the machine off.
+    Power,
 }
 
 /// Makes the handles `grants` ask for, in order, for new process `id`.
@@ -281,6 +283,7 @@ fn grant_handles(
             },
             Grant::Device(_) | Grant::Interrupt(_) => return Err(CreateError::NoSuchDevice),
             Grant::KernelLog => Object::KernelLog,
+            Grant::Power => Object::Power,
             Grant::BootImage => Object::BootImage {
                 image: crate::boot_info()
                     .and_then(|info| info.initrd)

@@ -97,6 +97,9 @@ pub enum Operation {
         handle: u32,
         address: u64,
     },
+    PowerOff {
+        handle: u32,
+    },
     LogRead {
         handle: u32,
         address: u64,
@@ -197,6 +200,10 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             handle: true,
             address: true,
             length: true,
+            ..Uses::default()
+        },
+        Opcode::PowerOff => Uses {
+            handle: true,
             ..Uses::default()
         },
         // Forwarded: what the fields mean is the server's business.
@@ -328,6 +335,9 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             handle: submission.handle,
             address: submission.address,
             length: submission.length,
+        },
+        Opcode::PowerOff => Operation::PowerOff {
+            handle: submission.handle,
         },
         Opcode::IrqWait => Operation::IrqWait {
             handle: submission.handle,

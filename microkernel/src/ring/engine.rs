@@ -20,7 +20,7 @@ use super::{drivers, forward, sq_poll, timers};
 use crate::arch::cpu;
 use crate::process::handles::Object;
 use crate::process::{self, Ending, ProcessId, SYSTEM, System};
-use crate::{console, mm, scheduler, time};
+use crate::{console, kprintln, mm, scheduler, time};
 use libring::abi::{
     CQ_ENTRIES, Completion, Errno, SystemValue, completion_flags, enter_flags, submission_flags,
 };
@@ -397,6 +397,14 @@ fn run_immediate(
         Operation::MapDevice { handle, address } => {
             drivers::map_device(system, id, handle, address).unwrap_or_else(Errno::result)
         }
+        Operation::PowerOff { handle } => match process.handles.get(handle) {
+            Ok(Object::Power) => {
+                kprintln!("annulus: process {id} asked to power off");
+                crate::power::shutdown()
+            }
+            Ok(_) => Errno::NotPermitted.result(),
+            Err(error) => error.result(),
+        },
         Operation::SystemInfo { value } => match value {
             SystemValue::FreeFrames => mm::free_frames().min(i32::MAX as usize) as i32,
             SystemValue::TotalFrames => {
