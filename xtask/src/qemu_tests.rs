@@ -281,7 +281,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // are missing or the wrong kind (one clear line each).
         name: "fs-tools",
         machine: DEFAULT_MACHINE,
-        command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,ls:/bin:/README.txt+use=console+use=fs,cat:/README.txt+use=console+use=fs,ls:/nope+use=console+use=fs,cat:/bin:/missing+use=console+use=fs",
+        command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,ls:/bin:/README.txt+use=console+use=fs,cat:/README.txt+use=console+use=fs,ls:/nope+use=console+use=fs,cat:/bin:/missing+use=console+use=fs,echo:hello:the:world+use=console",
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &[
@@ -289,9 +289,12 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
                 "process 4 (cat): leaked frames: ",
                 "process 5 (ls): leaked frames: ",
                 "process 6 (cat): leaked frames: ",
+                "process 7 (echo): leaked frames: ",
             ],
         },
         expected: &[
+            "hello the world",
+            "process 7 (echo): exited with code 0",
             "ramfs: ",
             "fstest",
             "init",

@@ -1,0 +1,24 @@
+//! echo: prints its arguments, separated by spaces, on one line (the
+//! shell will send that line to a file for `echo ... > file`).
+
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::string::String;
+use libring::runtime::Arguments;
+
+libring::entry!(main);
+
+fn main(arguments: Arguments) -> i32 {
+    let mut line = String::new();
+    for (index, word) in arguments.iter().skip(1).enumerate() {
+        if index > 0 {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    libring::println!("{line}");
+    0
+}
