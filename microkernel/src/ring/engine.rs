@@ -159,6 +159,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
                 chain: ring.next_chain,
                 user_data: submission.user_data,
                 operation,
+                linked,
                 running: false,
                 fired: 0,
                 pending_event: false,
@@ -246,6 +247,8 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
     let Some(process) = system.process(id) else {
         return;
     };
+    // Only a request with LINK set can have a LINK_TIMEOUT after it.
+    let linked = process.ring.requests[index].linked;
     let operation = match process.ring.requests[index].operation {
         Ok(operation) => operation,
         Err(error) => return finish(system, id, request_id, error.result()),
@@ -266,7 +269,9 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
         Operation::Timeout { deadline, .. } => {
             process.ring.requests[index].running = true;
             timers::arm(system, id, request_id, deadline);
-            arm_link_timeout(system, id, request_id);
+            if linked {
+                arm_link_timeout(system, id, request_id);
+            }
             return;
         }
         Operation::Forward {
@@ -303,7 +308,7 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
         // `run_immediate` has run every other operation.
         _ => Err(Errno::InvalidArgument),
     };
-    if let Some(error) = stays_pending(system, id, request_id, begun) {
+    if let Some(error) = stays_pending(system, id, request_id, begun, linked) {
         finish(system, id, request_id, error);
     }
 }
@@ -529,18 +534,21 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
 
 /// After starting an operation that stays pending (a forwarded request,
 /// `RECEIVE`, `IRQ_WAIT`, `LOG_READ`): if it began, it is running and a
-/// `LINK_TIMEOUT` after it is armed (`None`); if not, the error to complete
-/// it with.
+/// `LINK_TIMEOUT` after it (if it is `linked`) is armed (`None`); if not,
+/// the error to complete it with.
 fn stays_pending(
     system: &mut System,
     id: ProcessId,
     request_id: u64,
     begun: Result<(), Errno>,
+    linked: bool,
 ) -> Option<i32> {
     match begun {
         Ok(()) => {
             mark_running(system, id, request_id);
-            arm_link_timeout(system, id, request_id);
+            if linked {
+                arm_link_timeout(system, id, request_id);
+            }
             None
         }
         Err(error) => Some(error.result()),

@@ -35,6 +35,8 @@ pub struct Request {
     pub chain: u64,
     pub user_data: u64,
     pub operation: Result<Operation, Errno>,
+    /// Submitted with LINK: the next submission is in its chain.
+    pub linked: bool,
     /// Started (a timer armed), as opposed to waiting for its turn.
     pub running: bool,
     /// Completions a multishot operation has posted so far.
