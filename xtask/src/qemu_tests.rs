@@ -258,20 +258,25 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
     },
     QemuTestConfig {
         // The ram file system server, seeded from the boot image, and its
-        // client's suite (fstest): every operation and its errors. ramfs never exits, so the run ends
+        // client's suite (fstest): every operation and its errors, and
+        // (fstest:hold) files left open by a process that ends released. ramfs never exits, so the run ends
         // once fstest has.
         name: "ramfs",
         machine: DEFAULT_MACHINE,
-        command_line: "run=ramfs+serve=fs+bootimage,fstest+use=fs",
+        command_line: "run=ramfs+serve=fs+bootimage,fstest:hold+use=fs,fstest+use=fs",
         outcome: Outcome::ServersRemain {
             suite: Some("fstest"),
-            until: &["process 2 (fstest): leaked frames: "],
+            until: &[
+                "process 2 (fstest): leaked frames: ",
+                "process 3 (fstest): leaked frames: ",
+            ],
         },
         expected: &[
             " files from the boot image",
-            "fstest: 10 passed, 0 failed",
+            "fstest: 11 passed, 0 failed",
             "process 2 (fstest): exited with code 0",
-            "process 2 (fstest): leaked frames: 0;",
+            "process 3 (fstest): exited with code 0",
+            "process 3 (fstest): leaked frames: 0;",
         ],
         input: &[],
     },

@@ -1,11 +1,12 @@
 //! fstest: the test suite of a file system server, run as its client:
 //!
 //! ```text
-//! run=ramfs+serve=fs+bootimage,fstest+use=fs
+//! run=ramfs+serve=fs+bootimage,fstest:hold+use=fs,fstest+use=fs
 //! ```
 //!
-//! so its startup handle is [fs]. It checks what a program relies on: the
-//! boot image's files are there, intact; files created, written at offsets and appended to, read back; `STAT`
+//! so its startup handle is [fs]. `fstest:hold` ends with two files open;
+//! the suite first checks that the server got them back. Then what a
+//! program relies on: the boot image's files are there, intact; files created, written at offsets and appended to, read back; `STAT`
 //! and `READDIR`; directories made and removed; renames; and each error
 //! a caller can cause (missing paths, wrong kinds, names too long, bad
 //! flags, released handles), after which the server goes on serving.
@@ -404,12 +405,70 @@ fn closing_a_handle_releases_its_file(fs: u32) -> Outcome {
     Ok(())
 }
 
-fn main(_arguments: Arguments) -> i32 {
+/// `fstest:hold`: opens two files, makes `/tmp/held-done` to say so, and
+/// ends without closing them: the kernel's RELEASE on its end must free
+/// them in the server (checked by the suite's first case).
+fn hold(fs: u32) -> i32 {
+    for path in ["/tmp/held-1", "/tmp/held-2"] {
+        if open(fs, path, CREATE).is_err() {
+            return 1;
+        }
+    }
+    match open(fs, "/tmp/held-done", CREATE) {
+        Ok(done) => {
+            close(done);
+            0
+        }
+        Err(_) => 1,
+    }
+}
+
+/// Asks `done` every 10 ms, for at most 2 s, until it says yes.
+fn within_two_seconds(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if done() {
+            return true;
+        }
+        let _ = run(ops::timeout(10_000_000));
+    }
+    done()
+}
+
+fn files_of_an_ended_process_are_released(fs: u32) -> Outcome {
+    let held = within_two_seconds(|| {
+        open(fs, "/tmp/held-done", open_flags::READ).is_ok_and(|file| {
+            close(file);
+            true
+        })
+    });
+    expect("the holder made /tmp/held-done", held, true)?;
+    // The holder ends without closing its two files; once it has, the
+    // server has nothing open (this suite holds nothing at this point).
+    let released = within_two_seconds(|| open_files(fs) == Ok(0));
+    expect(
+        "released at the holder's end",
+        (released, open_files(fs)),
+        (true, Ok(0)),
+    )?;
+    for path in ["/tmp/held-1", "/tmp/held-2", "/tmp/held-done"] {
+        expect(path, run(ops::unlink(fs, path.as_bytes())), Ok(0))?;
+    }
+    Ok(())
+}
+
+fn main(arguments: Arguments) -> i32 {
     let &[fs] = handles() else {
         libring::println!("fstest: expected one startup handle (+use=fs)");
         return 1;
     };
-    let tests: [Test; 9] = [
+    if arguments.iter().any(|argument| argument == "hold") {
+        return hold(fs);
+    }
+    let tests: [Test; 10] = [
+        (
+            "files_of_an_ended_process_are_released",
+            files_of_an_ended_process_are_released,
+        ),
         (
             "the_boot_image_is_in_the_tree",
             the_boot_image_is_in_the_tree,
