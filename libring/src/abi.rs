@@ -328,6 +328,55 @@ pub enum Opcode {
     /// another handle.
     PowerOff = 20,
 
+    // Processes (`docs/spawn.md`): building one, waiting for it, ending it.
+    /// Makes a new, empty process called by the buffer `address`/`length`
+    /// (1 to 31 bytes of UTF-8); needs a spawner handle in `handle` (the
+    /// proc server's, and init's). Completes with a process handle to it.
+    /// Nothing of it runs until `PROCESS_START`; closing the handle before
+    /// then throws it away, frames and all.
+    ProcessCreate = 21,
+    /// Maps `arguments[0]` bytes of new memory at `offset` (inside the
+    /// program area `[PROGRAM_BASE, STARTUP_ADDRESS)`; the pages it touches
+    /// are mapped whole, zero around it) in the
+    /// unstarted process behind `handle`, filled with the `length` bytes of
+    /// the caller's buffer at `address` and zeros after them;
+    /// `operation_flags` are [`process_map_flags`] (never both). Pages
+    /// already mapped there: `-EEXIST`, and nothing changes.
+    ProcessMap = 22,
+    /// Copies handle `arguments[0]` into the unstarted process behind
+    /// `handle`; completes with its number there. With `arguments[1]`
+    /// non-zero, the handle is not the caller's but the client's of
+    /// forwarded request `arguments[1]` (pending, delivered to the caller),
+    /// and must be one the client listed in that request's `arguments`
+    /// (`SPAWN`'s handles); `-EPERM` otherwise.
+    ProcessGive = 23,
+    /// Starts the unstarted process behind `handle` at entry point
+    /// `offset`: the kernel maps its stack, ring and startup page, fills
+    /// the startup page with the buffer `address`/`length` (a
+    /// [`StartupBlock`] and, at [`STARTUP_ARGUMENTS_OFFSET`], the argument
+    /// text; the kernel sets `abi_version` and `ring` itself), and lets it
+    /// run. Completes with its process id.
+    ProcessStart = 24,
+    /// Completes when the process behind `handle` has ended (at once if it
+    /// has): with its exit code's low 8 bits (0 to 255), or
+    /// [`WAIT_KILLED`] if it was killed (it faulted, or `KILL`). The
+    /// buffer `address`/`length`, if any, gets why it ended, in words
+    /// (for example `killed: data abort ...`), cut to fit, no NUL;
+    /// `offset` is not used.
+    Wait = 25,
+    /// Ends the process behind `handle` (it is reported as killed).
+    Kill = 26,
+    /// Completes with the id of the process behind `handle` (0 while it is
+    /// unstarted).
+    ProcessInfo = 27,
+    /// Fills the buffer with one [`ProcessRecord`] per live process, in id
+    /// order, as many as fit; completes with how many it wrote (`ps`).
+    ProcessList = 28,
+    /// Makes a new endpoint called by the buffer (1 to 16 bytes), served by
+    /// the caller; completes with its service handle (`MINT` makes client
+    /// handles to it). How init sets up the servers of the system manifest.
+    EndpointCreate = 29,
+
     // Forwarded to the server behind `handle` (any opcode from 32 up).
     /// Read up to `length` bytes into `address` (a grant the server may
     /// write), from `offset` where that means something.
@@ -360,6 +409,80 @@ pub enum Opcode {
     /// The kernel sends one itself, with the handle's badge, when a client
     /// handle is closed or its process ends (`docs/servers.md`).
     Release = 41,
+
+    // The proc server (`docs/spawn.md`).
+    /// Starts a program: the buffer (a grant the server may read) holds
+    /// its path, a NUL, then its argument text (each argument followed by
+    /// a NUL; the first is the program's name). `arguments` name up to six
+    /// of the client's handles for the child, two per word (low 32 bits
+    /// first; 0 = none), in the order [`spawn_handles`] gives them roles.
+    /// Completes with a process handle to the new child.
+    Spawn = 42,
+}
+
+/// `SPAWN`'s handle slots: `arguments[i / 2]`, low half for even `i`. The
+/// child's startup block names them in the same roles.
+pub mod spawn_handles {
+    /// Where the child prints (its `console`).
+    pub const CONSOLE: usize = 0;
+    /// Its file system.
+    pub const FILE_SYSTEM: usize = 1;
+    /// The proc server, to start programs itself.
+    pub const PROCESSES: usize = 2;
+    /// The right to power off.
+    pub const POWER: usize = 3;
+    /// How many slots.
+    pub const COUNT: usize = 6;
+
+    /// The handle in slot `slot` of `arguments`.
+    pub const fn get(arguments: &[u64; 3], slot: usize) -> u32 {
+        (arguments[slot / 2] >> ((slot % 2) * 32)) as u32
+    }
+
+    /// `arguments` with `handle` in slot `slot`.
+    pub const fn set(mut arguments: [u64; 3], slot: usize, handle: u32) -> [u64; 3] {
+        let shift = (slot % 2) * 32;
+        arguments[slot / 2] =
+            (arguments[slot / 2] & !(0xffff_ffff << shift)) | ((handle as u64) << shift);
+        arguments
+    }
+}
+
+/// `PROCESS_MAP`'s `operation_flags`: how the child may use the pages
+/// (always readable).
+pub mod process_map_flags {
+    /// Writable (data).
+    pub const WRITE: u32 = 1 << 0;
+    /// Executable (code).
+    pub const EXECUTE: u32 = 1 << 1;
+}
+
+/// `WAIT`'s result for a process that was killed rather than exited.
+pub const WAIT_KILLED: i32 = 256;
+
+/// One process, as `PROCESS_LIST` reports it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct ProcessRecord {
+    pub id: u32,
+    /// [`process_state`].
+    pub state: u8,
+    /// Bytes of `name` in use.
+    pub name_length: u8,
+    pub reserved: [u8; 2],
+    pub name: [u8; 24],
+}
+
+const _: () = assert!(core::mem::size_of::<ProcessRecord>() == 32);
+
+/// `ProcessRecord::state`.
+pub mod process_state {
+    /// Running or waiting.
+    pub const RUNNING: u8 = 1;
+    /// Being torn down.
+    pub const ENDING: u8 = 2;
 }
 
 impl Opcode {
@@ -369,9 +492,12 @@ impl Opcode {
     pub const fn server_writes_buffer(self) -> Option<bool> {
         match self {
             Opcode::Read | Opcode::Stat | Opcode::Readdir => Some(true),
-            Opcode::Write | Opcode::Open | Opcode::Mkdir | Opcode::Unlink | Opcode::Rename => {
-                Some(false)
-            }
+            Opcode::Write
+            | Opcode::Open
+            | Opcode::Mkdir
+            | Opcode::Unlink
+            | Opcode::Rename
+            | Opcode::Spawn => Some(false),
             _ => None,
         }
     }
@@ -517,6 +643,15 @@ impl TryFrom<u8> for Opcode {
             18 => Opcode::MapDevice,
             19 => Opcode::LogRead,
             20 => Opcode::PowerOff,
+            21 => Opcode::ProcessCreate,
+            22 => Opcode::ProcessMap,
+            23 => Opcode::ProcessGive,
+            24 => Opcode::ProcessStart,
+            25 => Opcode::Wait,
+            26 => Opcode::Kill,
+            27 => Opcode::ProcessInfo,
+            28 => Opcode::ProcessList,
+            29 => Opcode::EndpointCreate,
             32 => Opcode::Read,
             33 => Opcode::Write,
             34 => Opcode::Control,
@@ -527,6 +662,7 @@ impl TryFrom<u8> for Opcode {
             39 => Opcode::Unlink,
             40 => Opcode::Rename,
             41 => Opcode::Release,
+            42 => Opcode::Spawn,
             _ => return Err(Errno::InvalidArgument),
         })
     }
@@ -561,6 +697,11 @@ pub enum Errno {
     NotFound = 2,
     /// Interrupted (the console's Ctrl-C ends a pending `READ` so).
     Interrupted = 4,
+    /// Not a program this machine can run (`ENOEXEC`): not an AArch64
+    /// ELF executable, or a truncated or malformed one.
+    NotExecutable = 8,
+    /// No such process (`ESRCH`): `KILL` of a process not started.
+    NoSuchProcess = 3,
     /// A bad handle.
     BadHandle = 9,
     /// Out of memory.
@@ -599,8 +740,10 @@ impl Errno {
 
     /// The error a negative result stands for, if it is one of ours.
     pub fn from_result(result: i32) -> Option<Errno> {
-        const ALL: [Errno; 16] = [
+        const ALL: [Errno; 18] = [
             Errno::NotPermitted,
+            Errno::NotExecutable,
+            Errno::NoSuchProcess,
             Errno::NotADirectory,
             Errno::IsADirectory,
             Errno::NameTooLong,
@@ -626,6 +769,8 @@ impl Errno {
             Errno::NotPermitted => "Operation not permitted",
             Errno::NotFound => "No such file or directory",
             Errno::Interrupted => "Interrupted",
+            Errno::NotExecutable => "Exec format error",
+            Errno::NoSuchProcess => "No such process",
             Errno::BadHandle => "Bad handle",
             Errno::OutOfMemory => "Out of memory",
             Errno::Fault => "Bad address",
@@ -660,13 +805,15 @@ impl Errno {
             Errno::Cancelled => "ECANCELED",
             Errno::NotPermitted => "EPERM",
             Errno::Interrupted => "EINTR",
+            Errno::NotExecutable => "ENOEXEC",
+            Errno::NoSuchProcess => "ESRCH",
             Errno::ServerDead => "ESRVDEAD",
         }
     }
 }
 
 /// What a process finds at [`STARTUP_ADDRESS`] when it starts.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct StartupBlock {
     /// [`ABI_VERSION`].
@@ -688,9 +835,14 @@ pub struct StartupBlock {
     /// The file server's handle (also among `handles`; the one given as
     /// `+use=fs`), or 0: where paths are opened (`docs/fs.md`).
     pub file_system: u32,
+    /// The proc server's handle (`+use=proc`), or 0: where programs are
+    /// started (`docs/spawn.md`).
+    pub processes: u32,
+    /// A power handle (`+power`), or 0.
+    pub power: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<StartupBlock>() == 64);
+const _: () = assert!(core::mem::size_of::<StartupBlock>() == 72);
 /// Where the argument text starts in the startup page.
 pub const STARTUP_ARGUMENTS_OFFSET: usize = 256;
 /// The most argument text a process can be started with.
@@ -735,9 +887,11 @@ mod tests {
         assert_eq!(Errno::InvalidArgument.result(), -22);
         assert_eq!(Errno::from_result(-125), Some(Errno::Cancelled));
         assert_eq!(Errno::from_result(-1), Some(Errno::NotPermitted));
-        assert_eq!(Errno::from_result(-3), None);
+        assert_eq!(Errno::from_result(-5), None);
         assert_eq!(Errno::Fault.name(), "EFAULT");
         for (errno, number, name) in [
+            (Errno::NoSuchProcess, 3, "ESRCH"),
+            (Errno::NotExecutable, 8, "ENOEXEC"),
             (Errno::NotADirectory, 20, "ENOTDIR"),
             (Errno::IsADirectory, 21, "EISDIR"),
             (Errno::NameTooLong, 36, "ENAMETOOLONG"),

@@ -4,10 +4,14 @@
 //! - [`abi`]: the shared ring layout, opcodes, flags, error numbers and the
 //!   one system call, pinned by compile-time layout asserts. The kernel
 //!   builds against this too, so both sides cannot disagree.
+//! - [`elf`]: checks a program file and plans what to map where (the
+//!   kernel, init and the proc server all use it).
 //! - [`heap`]: the size-class allocator used by both the kernel heap and
 //!   the user runtime's heap.
 //! - [`ops`]: one constructor per operation, so submissions are built
 //!   right.
+//! - [`process`]: building a process from a program file with the
+//!   kernel's process-building operations (the proc server, init).
 //! - [`ring`]: the process's side of its ring (push, submit, read
 //!   completions, or `run` one operation to completion), over any
 //!   [`ring::Kernel`].
@@ -23,8 +27,10 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod abi;
+pub mod elf;
 pub mod heap;
 pub mod ops;
+pub mod process;
 pub mod ring;
 pub mod server;
 // On the host the runtime's pure parts (argument parsing, the print

@@ -408,6 +408,132 @@ pub const fn release(handle: u32) -> Submission {
     submission
 }
 
+// ------------------------------------- processes (docs/spawn.md)
+
+/// `PROCESS_CREATE`: a new, empty, unstarted process called `name`, with
+/// the spawner handle `spawner`; completes with a process handle to it.
+pub fn process_create(spawner: u32, name: &[u8]) -> Submission {
+    with_buffer(
+        Opcode::ProcessCreate,
+        spawner,
+        name.as_ptr() as u64,
+        name.len(),
+    )
+}
+
+/// `PROCESS_MAP`: `memory_bytes` of new memory at `destination` in the
+/// unstarted process behind `process`, starting with `bytes` (zeros after
+/// them), with [`crate::abi::process_map_flags`] `flags`.
+pub fn process_map(
+    process: u32,
+    bytes: &[u8],
+    destination: u64,
+    memory_bytes: u64,
+    flags: u32,
+) -> Submission {
+    let mut submission = with_buffer(
+        Opcode::ProcessMap,
+        process,
+        bytes.as_ptr() as u64,
+        bytes.len(),
+    );
+    submission.offset = destination;
+    submission.operation_flags = flags;
+    submission.arguments[0] = memory_bytes;
+    submission
+}
+
+/// `PROCESS_GIVE`: copies `handle` into the unstarted process behind
+/// `process`: the caller's own handle (`request` 0), or the client's of
+/// forwarded request `request` (one the client listed). Completes with its
+/// number in the child.
+pub const fn process_give(process: u32, handle: u32, request: u64) -> Submission {
+    let mut submission = blank(Opcode::ProcessGive);
+    submission.handle = process;
+    submission.arguments = [handle as u64, request, 0];
+    submission
+}
+
+/// `PROCESS_START`: starts the unstarted process behind `process` at
+/// `entry`, its startup page filled from `startup` (a
+/// [`crate::abi::StartupBlock`], and the argument text at
+/// [`crate::abi::STARTUP_ARGUMENTS_OFFSET`]). Completes with its id.
+pub fn process_start(process: u32, startup: &[u8], entry: u64) -> Submission {
+    let mut submission = with_buffer(
+        Opcode::ProcessStart,
+        process,
+        startup.as_ptr() as u64,
+        startup.len(),
+    );
+    submission.offset = entry;
+    submission
+}
+
+/// `WAIT`: completes when the process behind `process` has ended, with its
+/// exit code (0 to 255) or [`crate::abi::WAIT_KILLED`]; `reason` (lent
+/// until then; may be empty) gets why, in words.
+pub fn wait(process: u32, reason: &mut [u8]) -> Submission {
+    with_buffer(
+        Opcode::Wait,
+        process,
+        reason.as_mut_ptr() as u64,
+        reason.len(),
+    )
+}
+
+/// `KILL`: ends the process behind `process`.
+pub const fn kill(process: u32) -> Submission {
+    let mut submission = blank(Opcode::Kill);
+    submission.handle = process;
+    submission
+}
+
+/// `PROCESS_INFO`: completes with the id of the process behind `process`.
+pub const fn process_info(process: u32) -> Submission {
+    let mut submission = blank(Opcode::ProcessInfo);
+    submission.handle = process;
+    submission
+}
+
+/// `PROCESS_LIST`: [`crate::abi::ProcessRecord`]s of the live processes
+/// into `buffer`; completes with how many.
+pub fn process_list(buffer: &mut [u8]) -> Submission {
+    with_buffer(
+        Opcode::ProcessList,
+        0,
+        buffer.as_mut_ptr() as u64,
+        buffer.len(),
+    )
+}
+
+/// `ENDPOINT_CREATE`: a new endpoint called `name`, served by the caller;
+/// completes with its service handle.
+pub fn endpoint_create(name: &[u8]) -> Submission {
+    with_buffer(Opcode::EndpointCreate, 0, name.as_ptr() as u64, name.len())
+}
+
+/// `SPAWN`: asks the proc server behind `processes` to start a program.
+/// `request` is its path, a NUL, then the argument text (each argument
+/// NUL-terminated, the program's name first); `handles` go to the child in
+/// the roles of [`crate::abi::spawn_handles`] (0: none). Completes with a
+/// process handle. `request` is lent to the server until the completion.
+pub fn spawn(
+    processes: u32,
+    request: &[u8],
+    handles: [u32; crate::abi::spawn_handles::COUNT],
+) -> Submission {
+    let mut submission = with_buffer(
+        Opcode::Spawn,
+        processes,
+        request.as_ptr() as u64,
+        request.len(),
+    );
+    for (slot, handle) in handles.into_iter().enumerate() {
+        submission.arguments = crate::abi::spawn_handles::set(submission.arguments, slot, handle);
+    }
+    submission
+}
+
 /// Chainable adjustments to a submission, so a whole request reads as one
 /// expression: `ops::nop().with_user_data(3).linked()`.
 pub trait SubmissionOptions {

@@ -78,6 +78,6 @@ pub use log_writer::{LOG_BUFFER_SIZE, LogWriter};
 #[cfg(target_os = "none")]
 pub use print::print_arguments;
 #[cfg(target_os = "none")]
-pub use start::{console, exit, file_system, handles, with_ring};
+pub use start::{console, exit, file_system, handles, power, processes, with_ring};
 #[cfg(target_os = "none")]
 pub use syscall::Syscall;

@@ -150,7 +150,7 @@ mod kernel {
         let interrupts = cpu::disable_interrupts();
         for program in list.split(',').filter(|program| !program.is_empty()) {
             // name[:argument...][+serve=E][+use=E][+device=D][+irq=D]
-            // [+klog][+bootimage][+power]...
+            // [+klog][+bootimage][+power][+spawn]...
             let mut options = program.split('+');
             let mut parts = options.next().unwrap_or_default().split(':');
             let name = parts.next().unwrap_or_default();
@@ -165,6 +165,7 @@ mod kernel {
                     None if option == "klog" => process::Grant::KernelLog,
                     None if option == "bootimage" => process::Grant::BootImage,
                     None if option == "power" => process::Grant::Power,
+                    None if option == "spawn" => process::Grant::Spawner,
                     _ => {
                         bad_option = Some(option);
                         break;

@@ -281,6 +281,28 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // The proc server and the process operations (spawntest): SPAWN
+        // with arguments and handles, WAIT and its reasons, KILL, bad
+        // paths, malformed and malicious ELF files, the kernel's checks of
+        // a builder's requests, and 100 spawn+wait cycles with the
+        // free-frame count the same before and after.
+        name: "spawn",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,proc+serve=proc+spawn+use=fs,spawntest+use=console+use=fs+use=proc+spawn",
+        outcome: Outcome::ServersRemain {
+            suite: Some("spawntest"),
+            until: &["process 4 (spawntest): leaked frames: "],
+        },
+        expected: &[
+            "spawned with two words \"quoted\"",
+            "spawntest: the faulting child: killed: ",
+            "spawntest: 100 spawn+wait cycles: free frames ",
+            "process 4 (spawntest): exited with code 0",
+            "process 4 (spawntest): leaked frames: 0;",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // The file tools on the ram file system, beside the console server:
         // ls and cat of what the boot image put there, and of paths that
         // are missing or the wrong kind (one clear line each).

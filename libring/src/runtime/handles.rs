@@ -24,6 +24,8 @@ pub struct StartupHandles {
     count: usize,
     console: u32,
     file_system: u32,
+    processes: u32,
+    power: u32,
 }
 
 impl StartupHandles {
@@ -34,6 +36,8 @@ impl StartupHandles {
             count: 0,
             console: 0,
             file_system: 0,
+            processes: 0,
+            power: 0,
         }
     }
 
@@ -46,6 +50,8 @@ impl StartupHandles {
             count: (block.handle_count as usize).min(HANDLES_MAX),
             console: block.console,
             file_system: block.file_system,
+            processes: block.processes,
+            power: block.power,
         }
     }
 
@@ -62,6 +68,16 @@ impl StartupHandles {
     /// The file server's handle, if the process has one (0 means none).
     pub fn file_system(&self) -> Option<u32> {
         (self.file_system != 0).then_some(self.file_system)
+    }
+
+    /// The proc server's handle, if the process has one.
+    pub fn processes(&self) -> Option<u32> {
+        (self.processes != 0).then_some(self.processes)
+    }
+
+    /// A power handle, if the process has one.
+    pub fn power(&self) -> Option<u32> {
+        (self.power != 0).then_some(self.power)
     }
 }
 
@@ -80,6 +96,8 @@ mod tests {
             handles: [11, 12, 13, 14, 15, 16, 17, 18],
             console,
             file_system: 13,
+            processes: 14,
+            power: 0,
         }
     }
 
@@ -110,6 +128,11 @@ mod tests {
             Some(13)
         );
         assert_eq!(StartupHandles::none().file_system(), None);
+        assert_eq!(
+            StartupHandles::from_block(&block(3, 0)).processes(),
+            Some(14)
+        );
+        assert_eq!(StartupHandles::from_block(&block(3, 0)).power(), None);
         assert!(StartupHandles::none().handles().is_empty());
     }
 }

@@ -148,6 +148,17 @@ pub fn file_system() -> Option<u32> {
     HANDLES.get().and_then(StartupHandles::file_system)
 }
 
+/// The proc server's handle, where programs are started, if this process
+/// was given one (`StartupBlock::processes`).
+pub fn processes() -> Option<u32> {
+    HANDLES.get().and_then(StartupHandles::processes)
+}
+
+/// A power handle, if this process was given one (`StartupBlock::power`).
+pub fn power() -> Option<u32> {
+    HANDLES.get().and_then(StartupHandles::power)
+}
+
 /// Runs `action` with the process's ring, for programs that want more
 /// than `print!` and the allocator: their own submissions, batches,
 /// timeouts.

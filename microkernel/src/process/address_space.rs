@@ -382,6 +382,38 @@ impl AddressSpace {
         target_address: u64,
         length: usize,
     ) -> Result<(), Errno> {
+        Self::copy_pages(source, source_address, target, target_address, length, true)
+    }
+
+    /// [`Self::copy_between`], ignoring the target's user permissions (as
+    /// [`Self::fill`] does): for filling a new process's program and
+    /// startup pages from its builder's memory (`PROCESS_MAP`).
+    pub fn fill_from(
+        source: &AddressSpace,
+        source_address: u64,
+        target: &AddressSpace,
+        target_address: u64,
+        length: usize,
+    ) -> Result<(), Errno> {
+        Self::copy_pages(
+            source,
+            source_address,
+            target,
+            target_address,
+            length,
+            false,
+        )
+    }
+
+    #[inline(always)]
+    fn copy_pages(
+        source: &AddressSpace,
+        source_address: u64,
+        target: &AddressSpace,
+        target_address: u64,
+        length: usize,
+        user_writable: bool,
+    ) -> Result<(), Errno> {
         /// Pages translated at a time: 64 KiB, plus one for a range that
         /// does not start on a page boundary.
         const BATCH: usize = 16;
@@ -389,7 +421,7 @@ impl AddressSpace {
         if length > BATCH_BYTES {
             // More than one batch: check everything before copying anything.
             source.check_readable(source_address, length)?;
-            target.check_writable(target_address, length)?;
+            target.for_each_piece(target_address, length, user_writable, |_, _, _| {})?;
         }
         let mut done = 0;
         while done < length {
@@ -399,7 +431,7 @@ impl AddressSpace {
             let mut from_pages = heapless::Vec::<u64, { BATCH + 1 }>::new();
             let mut to_pages = heapless::Vec::<u64, { BATCH + 1 }>::new();
             source.pages_of(from, batch, false, &mut from_pages)?;
-            target.pages_of(to, batch, true, &mut to_pages)?;
+            target.pages_of(to, batch, user_writable, &mut to_pages)?;
             let mut offset = 0;
             while offset < batch {
                 let (here, there) = (from + offset as u64, to + offset as u64);

@@ -41,6 +41,13 @@ pub enum Object {
     BootImage { image: PhysicalRange },
     /// The right to power the machine off (the shell's `shutdown`).
     Power,
+    /// The right to build processes (`PROCESS_CREATE`): the proc
+    /// server's, and init's.
+    Spawner,
+    /// A process: to build it (while unstarted), wait for it, or kill it.
+    /// Counted: the kernel keeps an ended process's status while a handle
+    /// names it (`docs/spawn.md`).
+    Process { id: u32 },
 }
 
 #[derive(Clone, Copy, Debug)]

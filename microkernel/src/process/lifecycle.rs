@@ -18,7 +18,7 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use libring::abi::{
     ABI_VERSION, Errno, PAGE_SIZE, RING_ADDRESS, RING_SIZE, STACK_SIZE, STACK_TOP, STARTUP_ADDRESS,
-    STARTUP_ARGUMENTS_MAX, STARTUP_ARGUMENTS_OFFSET, StartupBlock,
+    STARTUP_ARGUMENTS_OFFSET, StartupBlock,
 };
 use zerocopy::IntoBytes;
 
@@ -44,10 +44,49 @@ pub struct Process {
     pub system_calls: u64,
     /// Its capabilities.
     pub handles: HandleTable,
+    /// How many process handles name it (see [`Ended`]).
+    pub process_handles: u32,
     /// Free frames and heap pages just before it was created, for the
     /// leak report when it ends.
     frames_before: usize,
     heap_pages_before: usize,
+}
+
+/// A process being built (`PROCESS_CREATE` to `PROCESS_START`): an
+/// address space and handles, no thread, no ring yet.
+pub struct Unstarted {
+    pub name: heapless::String<32>,
+    pub address_space: AddressSpace,
+    pub handles: HandleTable,
+    /// How many process handles name it; at 0 it is thrown away.
+    pub process_handles: u32,
+    /// Bytes `PROCESS_MAP` has mapped so far (at most
+    /// `elf::MAX_PROGRAM_BYTES`).
+    pub mapped_bytes: u64,
+    frames_before: usize,
+    heap_pages_before: usize,
+}
+
+/// A process that has ended while process handles still name it: what
+/// `WAIT` reports. Dropped when the last such handle is closed.
+pub struct Ended {
+    pub id: ProcessId,
+    pub ending: Ending,
+    pub process_handles: u32,
+    /// Set once it is torn down (its frames are back): only then is a
+    /// `WAIT` answered.
+    pub reported: bool,
+}
+
+/// A pending `WAIT`.
+#[derive(Clone, Copy)]
+pub struct Waiting {
+    pub waiter: ProcessId,
+    pub request: u64,
+    pub child: ProcessId,
+    /// Where the reason goes (length 0: nowhere).
+    pub address: u64,
+    pub length: u32,
 }
 
 /// Every process and every ring timer. One lock for all of it.
@@ -60,6 +99,11 @@ pub struct System {
     pub routes: Vec<Route>,
     /// The process reading the kernel log, and its pending `LOG_READ`.
     pub log_reader: Option<(ProcessId, Option<PendingLogRead>)>,
+    /// Processes being built.
+    pub unstarted: IdMap<ProcessId, Box<Unstarted>>,
+    /// Ended processes someone may still `WAIT` for.
+    pub ended: Vec<Ended>,
+    pub waits: Vec<Waiting>,
     next_id: ProcessId,
     /// Set while the boot programs are being started: the machine stops
     /// when the last process ends, but not while more are on their way.
@@ -74,6 +118,9 @@ pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
     forwards: Slab::new(),
     routes: Vec::new(),
     log_reader: None,
+    unstarted: IdMap::new(),
+    ended: Vec::new(),
+    waits: Vec::new(),
     next_id: 1,
     starting: false,
 });
@@ -81,6 +128,13 @@ pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
 impl System {
     pub fn process(&mut self, id: ProcessId) -> Option<&mut Process> {
         self.processes.get_mut(id).map(|process| &mut **process)
+    }
+
+    /// A new process id (ids are never reused).
+    pub fn allocate_id(&mut self) -> ProcessId {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
     }
 
     /// The process whose thread is `thread`.
@@ -135,97 +189,138 @@ pub fn init() {
 
 /// Creates a process running `bin/<name>` from the initrd with `arguments`
 /// (the program's name comes first in its argv) and makes it runnable.
+/// (The boot programs of the `run=` command line; everything later is
+/// built by the proc server, `docs/spawn.md`.)
 pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<ProcessId, CreateError> {
     let mut path: heapless::String<64> = heapless::String::new();
     write!(path, "bin/{name}").map_err(|_| CreateError::NoSuchFile)?;
     let file = initrd::find(&path).ok_or(CreateError::NoSuchFile)?;
     let plan = elf::plan(file).map_err(CreateError::BadProgram)?;
-    let mut argument_text: heapless::Vec<u8, STARTUP_ARGUMENTS_MAX> = heapless::Vec::new();
+    // The startup page: the block (filled in below) and the argument text.
+    let mut startup = alloc::vec![0u8; PAGE_SIZE as usize];
+    let mut length = STARTUP_ARGUMENTS_OFFSET;
     for argument in core::iter::once(name).chain(arguments.iter().copied()) {
-        argument_text
-            .extend_from_slice(argument.as_bytes())
-            .map_err(|_| CreateError::ArgumentsTooLong)?;
-        argument_text
-            .push(0)
-            .map_err(|_| CreateError::ArgumentsTooLong)?;
+        let end = length + argument.len() + 1;
+        if end > startup.len() {
+            return Err(CreateError::ArgumentsTooLong);
+        }
+        startup[length..end - 1].copy_from_slice(argument.as_bytes());
+        length = end;
     }
 
+    let mut unstarted = unstarted(name)?;
+    if let Err(error) = map_program(&mut unstarted.address_space, &plan, file) {
+        let _ = unstarted.address_space.destroy();
+        return Err(error);
+    }
+    let mut system = SYSTEM.lock();
+    let id = system.allocate_id();
+    let roles = match grant_handles(&mut system, id, grants, &mut unstarted.handles) {
+        Ok(roles) => roles,
+        Err(error) => {
+            discard(&mut system, unstarted);
+            return Err(error);
+        }
+    };
+    let block = StartupBlock {
+        abi_version: ABI_VERSION,
+        argument_count: arguments.len() as u32 + 1,
+        ring: RING_ADDRESS,
+        arguments_length: (length - STARTUP_ARGUMENTS_OFFSET) as u32,
+        handle_count: roles.given.len() as u32,
+        handles: core::array::from_fn(|index| roles.given.get(index).copied().unwrap_or(0)),
+        console: roles.console,
+        file_system: roles.file_system,
+        processes: roles.processes,
+        power: roles.power,
+    };
+    startup[..size_of::<StartupBlock>()].copy_from_slice(block.as_bytes());
+    launch(&mut system, id, unstarted, plan.entry, &startup[..length])?;
+    Ok(id)
+}
+
+/// A new, empty process called `name` (cut to 32 bytes).
+pub fn unstarted(name: &str) -> Result<Unstarted, Errno> {
     let frames_before = mm::free_frames();
     let heap_pages_before = crate::heap_pages_held();
-    let mut address_space = AddressSpace::new()?;
-    let ring_region = match build(
-        &mut address_space,
-        &plan,
-        file,
-        &argument_text,
-        arguments.len() + 1,
-    ) {
-        Ok(ring_region) => ring_region,
-        Err(error) => {
-            let _ = address_space.destroy();
-            return Err(error);
-        }
-    };
-    let table_register = address_space.table_register();
-
-    let mut system = SYSTEM.lock();
-    let id = system.next_id;
-    let thread = match scheduler::spawn_with_tables(
-        "process",
-        process_main,
-        id as u64,
-        Some(table_register),
-        id,
-    ) {
-        Ok(thread) => thread,
-        Err(_) => {
-            drop(system);
-            let _ = address_space.destroy();
-            return Err(CreateError::OutOfMemory);
-        }
-    };
-    let mut handles = HandleTable::new();
-    let startup = match grant_handles(&mut system, id, grants, &mut handles) {
-        Ok((given, console, file_system)) => StartupBlock {
-            abi_version: ABI_VERSION,
-            argument_count: arguments.len() as u32 + 1,
-            ring: RING_ADDRESS,
-            arguments_length: argument_text.len() as u32,
-            handle_count: given.len() as u32,
-            handles: core::array::from_fn(|index| given.get(index).copied().unwrap_or(0)),
-            console,
-            file_system,
-        },
-        Err(error) => {
-            // The thread finds no process and ends by itself.
-            drop(system);
-            let _ = address_space.destroy();
-            return Err(error);
-        }
-    };
-    let _ = address_space.fill(STARTUP_ADDRESS, startup.as_bytes());
-    system.next_id += 1;
     let mut short_name = heapless::String::new();
     for character in name.chars() {
         if short_name.push(character).is_err() {
             break;
         }
     }
+    Ok(Unstarted {
+        name: short_name,
+        address_space: AddressSpace::new()?,
+        handles: HandleTable::new(),
+        process_handles: 0,
+        mapped_bytes: 0,
+        frames_before,
+        heap_pages_before,
+    })
+}
+
+/// Throws an unstarted process away: its frames go back, its handles are
+/// closed.
+pub fn discard(system: &mut System, unstarted: Unstarted) {
+    let objects: Vec<Object> = unstarted.handles.objects().collect();
+    for object in objects {
+        handle_dropped(system, object);
+    }
+    let _ = unstarted.address_space.destroy();
+}
+
+/// Gives unstarted process `id` (already built: program mapped, handles
+/// given) its stack, ring and startup page, filled with `startup` (the
+/// block, whose `abi_version` and `ring` are set here, and the argument
+/// text), and a thread that enters it at `entry`. On failure it is thrown
+/// away.
+pub fn launch(
+    system: &mut System,
+    id: ProcessId,
+    unstarted: Unstarted,
+    entry: u64,
+    startup: &[u8],
+) -> Result<(), Errno> {
+    let mut unstarted = unstarted;
+    let mapped = map_runtime(&mut unstarted.address_space, startup).and_then(|ring_region| {
+        let table_register = unstarted.address_space.table_register();
+        scheduler::spawn_with_tables("process", process_main, id as u64, Some(table_register), id)
+            .map(|thread| (ring_region, thread))
+            .map_err(|_| Errno::OutOfMemory)
+    });
+    let (ring_region, thread) = match mapped {
+        Ok(done) => done,
+        Err(error) => {
+            discard(system, unstarted);
+            return Err(error);
+        }
+    };
+    let Unstarted {
+        name,
+        address_space,
+        handles,
+        process_handles,
+        frames_before,
+        heap_pages_before,
+        ..
+    } = unstarted;
     let process = Process {
         id,
-        name: short_name,
+        name,
         address_space,
         ring: KernelRing::new(ring_region),
         thread,
-        entry: plan.entry,
+        entry,
         ending: None,
         system_calls: 0,
         handles,
+        process_handles,
         frames_before,
         heap_pages_before,
     };
     system.processes.insert(id, Box::new(process));
-    Ok(id)
+    Ok(())
 }
 
 /// A capability a process is started with (until `init` hands them out
@@ -247,20 +342,31 @@ pub enum Grant<'a> {
     BootImage,
     /// The right to power the machine off.
     Power,
+    /// The right to build processes (the proc server's and init's).
+    Spawner,
+}
+
+/// The handles a boot program was given, and which of them play the roles
+/// the startup block names (0: none).
+#[derive(Default)]
+struct Roles {
+    given: heapless::Vec<u32, 8>,
+    console: u32,
+    file_system: u32,
+    processes: u32,
+    power: u32,
 }
 
 /// Makes the handles `grants` ask for, in order, for new process `id`.
-/// Returns them, the console handle and the file system handle (0 if
-/// none: the handles given as `+use=console` and `+use=fs`).
+/// The handles given as `+use=console`, `+use=fs`, `+use=proc` and
+/// `+power` play the startup block's roles.
 fn grant_handles(
     system: &mut System,
     id: ProcessId,
     grants: &[Grant],
     handles: &mut HandleTable,
-) -> Result<(heapless::Vec<u32, 8>, u32, u32), CreateError> {
-    let mut given = heapless::Vec::new();
-    let mut console = 0;
-    let mut file_system = 0;
+) -> Result<Roles, CreateError> {
+    let mut roles = Roles::default();
     let uart = crate::boot_info().and_then(|info| info.console);
     for grant in grants {
         let object = match *grant {
@@ -284,6 +390,7 @@ fn grant_handles(
             Grant::Device(_) | Grant::Interrupt(_) => return Err(CreateError::NoSuchDevice),
             Grant::KernelLog => Object::KernelLog,
             Grant::Power => Object::Power,
+            Grant::Spawner => Object::Spawner,
             Grant::BootImage => Object::BootImage {
                 image: crate::boot_info()
                     .and_then(|info| info.initrd)
@@ -293,41 +400,59 @@ fn grant_handles(
         let handle = handles
             .insert(object)
             .map_err(|_| CreateError::OutOfMemory)?;
-        given
+        roles
+            .given
             .push(handle)
             .map_err(|_| CreateError::TooManyHandles)?;
-        if *grant == Grant::Use("console") {
-            console = handle;
-        }
-        if *grant == Grant::Use("fs") {
-            file_system = handle;
-        }
+        let role = match *grant {
+            Grant::Use("console") => &mut roles.console,
+            Grant::Use("fs") => &mut roles.file_system,
+            Grant::Use("proc") => &mut roles.processes,
+            Grant::Power => &mut roles.power,
+            _ => continue,
+        };
+        *role = handle;
     }
-    Ok((given, console, file_system))
+    Ok(roles)
 }
 
-/// Maps and fills everything a new process needs.
-fn build(
+/// Maps a program's segments (as `elf::plan` checked them) and fills
+/// them from the file.
+fn map_program(
     space: &mut AddressSpace,
     plan: &elf::LoadPlan,
     file: &[u8],
-    argument_text: &[u8],
-    argument_count: usize,
-) -> Result<u64, CreateError> {
+) -> Result<(), CreateError> {
     for segment in &plan.segments {
         let (first, end) = segment.pages();
-        let access = if segment.executable {
-            UserAccess::ReadExecute
-        } else if segment.writable {
-            UserAccess::ReadWrite
-        } else {
-            UserAccess::ReadOnly
-        };
-        space.map_new(first, end - first, access)?;
+        space.map_new(
+            first,
+            end - first,
+            access(segment.writable, segment.executable),
+        )?;
         let start = segment.file_offset as usize;
         let bytes = &file[start..start + segment.file_bytes as usize]; // checked by elf::plan
         space.fill(segment.address, bytes)?;
     }
+    Ok(())
+}
+
+/// What a program page may be used for.
+pub fn access(writable: bool, executable: bool) -> UserAccess {
+    if executable {
+        UserAccess::ReadExecute
+    } else if writable {
+        UserAccess::ReadWrite
+    } else {
+        UserAccess::ReadOnly
+    }
+}
+
+/// Maps what every process has beside its program: the stack, the ring
+/// region and the startup page (filled with `startup`, whose block gets
+/// the kernel's `abi_version` and `ring`). Returns the ring region's
+/// first frame.
+fn map_runtime(space: &mut AddressSpace, startup: &[u8]) -> Result<u64, Errno> {
     // The stack, with the page below it left unmapped as a guard.
     space.map_new(STACK_TOP - STACK_SIZE, STACK_SIZE, UserAccess::ReadWrite)?;
     // The ring region, contiguous so the kernel reaches it in one piece
@@ -336,22 +461,24 @@ fn build(
     space.fill(RING_ADDRESS, crate::ring::initial_header().as_bytes())?;
     // The startup page: read-only for the process.
     space.map_new(STARTUP_ADDRESS, PAGE_SIZE, UserAccess::ReadOnly)?;
-    let startup = StartupBlock {
-        abi_version: ABI_VERSION,
-        argument_count: argument_count as u32,
-        ring: RING_ADDRESS,
-        arguments_length: argument_text.len() as u32,
-        handle_count: 0,
-        handles: [0; 8],
-        console: 0,
-        file_system: 0,
-    };
-    space.fill(STARTUP_ADDRESS, startup.as_bytes())?;
     space.fill(
-        STARTUP_ADDRESS + STARTUP_ARGUMENTS_OFFSET as u64,
-        argument_text,
+        STARTUP_ADDRESS,
+        &startup[..startup.len().min(PAGE_SIZE as usize)],
     )?;
+    set_kernel_fields(space)?;
     Ok(ring_region)
+}
+
+/// Writes the startup block's fields that are the kernel's to say.
+fn set_kernel_fields(space: &AddressSpace) -> Result<(), Errno> {
+    space.fill(
+        STARTUP_ADDRESS + core::mem::offset_of!(StartupBlock, abi_version) as u64,
+        ABI_VERSION.as_bytes(),
+    )?;
+    space.fill(
+        STARTUP_ADDRESS + core::mem::offset_of!(StartupBlock, ring) as u64,
+        RING_ADDRESS.as_bytes(),
+    )
 }
 
 /// The first code of a process's thread: drop to EL0 at its entry point.
@@ -423,13 +550,22 @@ pub fn before_return_to_user() {
 
 /// Tears down the running thread's process and ends the thread.
 pub fn end_current() -> ! {
-    let Some(id) = current() else {
-        scheduler::exit()
-    };
+    if let Some(id) = current() {
+        tear_down(id);
+        stop_if_all_ended();
+    }
+    scheduler::exit()
+}
+
+/// Tears down process `id` (the running thread's). A function of its
+/// own so that everything it owns is dropped before the thread exits:
+/// `scheduler::exit` never returns, so locals alive at that call would
+/// never be freed.
+fn tear_down(id: ProcessId) {
     let process = {
         let mut system = SYSTEM.lock();
         let Some(mut process) = system.processes.remove(id) else {
-            scheduler::exit()
+            return;
         };
         if process.ending.is_some() {
             ENDING_PROCESSES.fetch_sub(1, Ordering::Relaxed);
@@ -439,14 +575,22 @@ pub fn end_current() -> ! {
         // Its endpoints die (their clients get ESRVDEAD), its requests to
         // other servers are forgotten, its interrupt lines unrouted.
         crate::ring::forward::process_ended(&mut system, id);
-        // The servers it was a client of hear that its handles are gone.
+        // The servers it was a client of hear that its handles are gone;
+        // children it holds handles to are no longer its to wait for.
         for object in process.handles.objects() {
-            if let Object::Client { endpoint, badge } = object {
-                crate::ring::forward::client_handle_closed(&mut system, endpoint, badge);
-            }
+            handle_dropped(&mut system, object);
         }
         crate::ring::drivers::process_ended(&mut system, id);
         crate::ring::drivers::log_reader_ended(&mut system, id);
+        system.waits.retain(|waiting| waiting.waiter != id);
+        // Its status, for whoever holds a handle to it, once it is gone.
+        let ending = process.ending.clone().unwrap_or(Ending::Exited(0));
+        system.ended.push(Ended {
+            id,
+            ending,
+            process_handles: process.process_handles,
+            reported: false,
+        });
         process
     };
     // Let the poller (if any) see that its process is gone and stop, so
@@ -494,8 +638,112 @@ pub fn end_current() -> ! {
         heap_growth,
         change
     );
-    stop_if_all_ended();
-    scheduler::exit()
+    report_ending(&mut SYSTEM.lock(), id);
+}
+
+/// Process `id` is gone: answers every `WAIT` for it, and keeps its
+/// status only while process handles name it.
+fn report_ending(system: &mut System, id: ProcessId) {
+    let Some(index) = system.ended.iter().position(|ended| ended.id == id) else {
+        return;
+    };
+    system.ended[index].reported = true;
+    let ending = system.ended[index].ending.clone();
+    if system.ended[index].process_handles == 0 {
+        system.ended.swap_remove(index);
+    }
+    while let Some(index) = system.waits.iter().position(|waiting| waiting.child == id) {
+        let waiting = system.waits.swap_remove(index);
+        let result = tell_waiter(system, &waiting, &ending);
+        crate::ring::engine::finish(system, waiting.waiter, waiting.request, result);
+        crate::ring::engine::advance(system, waiting.waiter);
+    }
+}
+
+/// Writes why a process ended into `waiting`'s buffer (cut to fit) and
+/// returns `WAIT`'s result: the exit code's low 8 bits, or `WAIT_KILLED`.
+pub fn tell_waiter(system: &mut System, waiting: &Waiting, ending: &Ending) -> i32 {
+    let mut text: heapless::String<192> = heapless::String::new();
+    let result = match ending {
+        Ending::Exited(code) => {
+            let _ = write!(text, "exited with code {code}");
+            code & 0xff
+        }
+        Ending::Killed(reason) => {
+            let _ = write!(text, "killed: {reason}");
+            libring::abi::WAIT_KILLED
+        }
+    };
+    if let Some(process) = system.process(waiting.waiter) {
+        let length = text.len().min(waiting.length as usize);
+        // Checked writable when the WAIT began; if the waiter has unmapped
+        // it since, it gets the result without the words.
+        let _ = process
+            .address_space
+            .copy_to_user(waiting.address, &text.as_bytes()[..length]);
+    }
+    result
+}
+
+/// A handle to `object` has been copied (`PROCESS_GIVE`): counted, so the
+/// last close is the one that counts.
+pub fn handle_copied(system: &mut System, object: Object) {
+    match object {
+        Object::Client { endpoint, badge } => {
+            crate::ring::forward::client_handle_copied(system, endpoint, badge)
+        }
+        Object::Process { id } => {
+            if let Some(count) = process_handle_count(system, id) {
+                *count += 1;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A handle to `object` is gone (closed, or its holder ended): a server
+/// hears its client handle is gone; an unstarted process whose last
+/// handle this was is thrown away, an ended one forgotten.
+pub fn handle_dropped(system: &mut System, object: Object) {
+    match object {
+        Object::Client { endpoint, badge } => {
+            crate::ring::forward::client_handle_closed(system, endpoint, badge)
+        }
+        Object::Process { id } => {
+            let Some(count) = process_handle_count(system, id) else {
+                return;
+            };
+            *count = count.saturating_sub(1);
+            if *count > 0 {
+                return;
+            }
+            if let Some(unstarted) = system.unstarted.remove(id) {
+                discard(system, *unstarted);
+            } else if let Some(index) = system
+                .ended
+                .iter()
+                .position(|ended| ended.id == id && ended.reported)
+            {
+                system.ended.swap_remove(index);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// How many process handles name process `id`, wherever it is in its life.
+fn process_handle_count(system: &mut System, id: ProcessId) -> Option<&mut u32> {
+    if let Some(process) = system.processes.get_mut(id) {
+        return Some(&mut process.process_handles);
+    }
+    if let Some(unstarted) = system.unstarted.get_mut(id) {
+        return Some(&mut unstarted.process_handles);
+    }
+    system
+        .ended
+        .iter_mut()
+        .find(|ended| ended.id == id)
+        .map(|ended| &mut ended.process_handles)
 }
 
 /// Powers off when no process is left and none is being started.

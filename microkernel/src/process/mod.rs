@@ -19,7 +19,7 @@
 //! - Once `ending` is set, the process runs no more user code: its thread
 //!   tears it down at its next return towards EL0.
 
-pub mod elf;
+pub use libring::elf;
 pub mod handles;
 
 #[cfg(target_os = "none")]

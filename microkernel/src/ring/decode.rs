@@ -11,7 +11,7 @@
 
 use libring::abi::{
     Errno, LOG_MAX, MAP_BASE, MAP_LIMIT, Opcode, PAGE_SIZE, RECEIVE_SLOTS_MAX, RequestMessage,
-    Submission, SystemValue, map_flags, submission_flags, timeout_flags,
+    Submission, SystemValue, map_flags, process_map_flags, submission_flags, timeout_flags,
 };
 
 /// When a timeout fires.
@@ -102,6 +102,49 @@ pub enum Operation {
     },
     LogRead {
         handle: u32,
+        address: u64,
+        length: u32,
+    },
+    ProcessCreate {
+        handle: u32,
+        address: u64,
+        length: u32,
+    },
+    ProcessMap {
+        handle: u32,
+        address: u64,
+        length: u32,
+        destination: u64,
+        memory_bytes: u64,
+        flags: u32,
+    },
+    ProcessGive {
+        handle: u32,
+        given: u32,
+        request: u64,
+    },
+    ProcessStart {
+        handle: u32,
+        address: u64,
+        length: u32,
+        entry: u64,
+    },
+    Wait {
+        handle: u32,
+        address: u64,
+        length: u32,
+    },
+    Kill {
+        handle: u32,
+    },
+    ProcessInfo {
+        handle: u32,
+    },
+    ProcessList {
+        address: u64,
+        length: u32,
+    },
+    EndpointCreate {
         address: u64,
         length: u32,
     },
@@ -202,8 +245,39 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             length: true,
             ..Uses::default()
         },
-        Opcode::PowerOff => Uses {
+        Opcode::PowerOff | Opcode::Kill | Opcode::ProcessInfo => Uses {
             handle: true,
+            ..Uses::default()
+        },
+        Opcode::ProcessCreate | Opcode::Wait => Uses {
+            handle: true,
+            address: true,
+            length: true,
+            ..Uses::default()
+        },
+        Opcode::ProcessMap => Uses {
+            handle: true,
+            address: true,
+            length: true,
+            offset: true,
+            arguments: 1,
+            flags: process_map_flags::WRITE | process_map_flags::EXECUTE,
+        },
+        Opcode::ProcessGive => Uses {
+            handle: true,
+            arguments: 2,
+            ..Uses::default()
+        },
+        Opcode::ProcessStart => Uses {
+            handle: true,
+            address: true,
+            length: true,
+            offset: true,
+            ..Uses::default()
+        },
+        Opcode::ProcessList | Opcode::EndpointCreate => Uses {
+            address: true,
+            length: true,
             ..Uses::default()
         },
         // Forwarded: what the fields mean is the server's business.
@@ -214,7 +288,8 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         | Opcode::Readdir
         | Opcode::Mkdir
         | Opcode::Unlink
-        | Opcode::Rename => Uses {
+        | Opcode::Rename
+        | Opcode::Spawn => Uses {
             handle: true,
             address: true,
             length: true,
@@ -339,6 +414,49 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         Opcode::PowerOff => Operation::PowerOff {
             handle: submission.handle,
         },
+        Opcode::ProcessCreate => Operation::ProcessCreate {
+            handle: submission.handle,
+            address: submission.address,
+            length: submission.length,
+        },
+        Opcode::ProcessMap => Operation::ProcessMap {
+            handle: submission.handle,
+            address: submission.address,
+            length: submission.length,
+            destination: submission.offset,
+            memory_bytes: first,
+            flags,
+        },
+        Opcode::ProcessGive => Operation::ProcessGive {
+            handle: submission.handle,
+            given: u32::try_from(first).map_err(|_| Errno::InvalidArgument)?,
+            request: second,
+        },
+        Opcode::ProcessStart => Operation::ProcessStart {
+            handle: submission.handle,
+            address: submission.address,
+            length: submission.length,
+            entry: submission.offset,
+        },
+        Opcode::Wait => Operation::Wait {
+            handle: submission.handle,
+            address: submission.address,
+            length: submission.length,
+        },
+        Opcode::Kill => Operation::Kill {
+            handle: submission.handle,
+        },
+        Opcode::ProcessInfo => Operation::ProcessInfo {
+            handle: submission.handle,
+        },
+        Opcode::ProcessList => Operation::ProcessList {
+            address: submission.address,
+            length: submission.length,
+        },
+        Opcode::EndpointCreate => Operation::EndpointCreate {
+            address: submission.address,
+            length: submission.length,
+        },
         Opcode::IrqWait => Operation::IrqWait {
             handle: submission.handle,
         },
@@ -364,6 +482,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         | Opcode::Mkdir
         | Opcode::Unlink
         | Opcode::Rename
+        | Opcode::Spawn
         | Opcode::Release => {
             if submission.handle == 0 {
                 return Err(Errno::BadHandle);

@@ -16,7 +16,7 @@
 
 use super::decode::{Deadline, Operation};
 use super::shared::Request;
-use super::{drivers, forward, sq_poll, timers};
+use super::{drivers, forward, processes, sq_poll, timers};
 use crate::arch::cpu;
 use crate::process::handles::Object;
 use crate::process::{self, Ending, ProcessId, SYSTEM, System};
@@ -201,6 +201,7 @@ fn completes_at_once(operation: &Operation) -> bool {
             | Operation::Receive { .. }
             | Operation::IrqWait { .. }
             | Operation::LogRead { .. }
+            | Operation::Wait { .. }
     )
 }
 
@@ -305,6 +306,15 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             address,
             length,
         } => drivers::log_read(system, id, request_id, handle, address, length),
+        Operation::Wait {
+            handle,
+            address,
+            length,
+        } => match processes::wait(system, id, request_id, handle, address, length) {
+            Ok(Some(result)) => return finish(system, id, request_id, result),
+            Ok(None) => Ok(()),
+            Err(error) => Err(error),
+        },
         // `run_immediate` has run every other operation.
         _ => Err(Errno::InvalidArgument),
     };
@@ -334,7 +344,8 @@ fn run_immediate(
         | Operation::Forward { .. }
         | Operation::Receive { .. }
         | Operation::IrqWait { .. }
-        | Operation::LogRead { .. } => return None,
+        | Operation::LogRead { .. }
+        | Operation::Wait { .. } => return None,
         // A link timeout with nothing before it in its chain.
         Operation::LinkTimeout { .. } => Errno::InvalidArgument.result(),
         Operation::Map {
@@ -368,13 +379,61 @@ fn run_immediate(
             }
         }
         Operation::Close { handle } => match process.handles.remove(handle) {
-            Ok(Object::Client { endpoint, badge }) => {
-                forward::client_handle_closed(system, endpoint, badge);
+            Ok(object) => {
+                process::handle_dropped(system, object);
                 0
             }
-            Ok(_) => 0,
             Err(error) => error.result(),
         },
+        Operation::ProcessCreate {
+            handle,
+            address,
+            length,
+        } => processes::create(system, id, handle, address, length).unwrap_or_else(Errno::result),
+        Operation::ProcessMap {
+            handle,
+            address,
+            length,
+            destination,
+            memory_bytes,
+            flags,
+        } => processes::map(
+            system,
+            id,
+            &processes::MapRequest {
+                handle,
+                address,
+                length,
+                destination,
+                memory_bytes,
+                flags,
+            },
+        )
+        .unwrap_or_else(Errno::result),
+        Operation::ProcessGive {
+            handle,
+            given,
+            request,
+        } => processes::give(system, id, handle, given, request).unwrap_or_else(Errno::result),
+        Operation::ProcessStart {
+            handle,
+            address,
+            length,
+            entry,
+        } => processes::start(system, id, handle, address, length, entry)
+            .unwrap_or_else(Errno::result),
+        Operation::Kill { handle } => {
+            processes::kill(system, id, handle).unwrap_or_else(Errno::result)
+        }
+        Operation::ProcessInfo { handle } => {
+            processes::info(system, id, handle).unwrap_or_else(Errno::result)
+        }
+        Operation::ProcessList { address, length } => {
+            processes::list(system, id, address, length).unwrap_or_else(Errno::result)
+        }
+        Operation::EndpointCreate { address, length } => {
+            processes::endpoint_create(system, id, address, length).unwrap_or_else(Errno::result)
+        }
         Operation::Cancel { target } => cancel(system, id, request_id, target),
         Operation::Log { address, length } => log(process, address, length),
         Operation::SqPoll { idle_microseconds } => {
@@ -499,11 +558,12 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
         was_link_timeout: matches!(request.operation, Ok(Operation::LinkTimeout { .. })),
     };
     let operation = &request.operation;
-    let (forward, receive, irq_wait, log_read) = (
+    let (forward, receive, irq_wait, log_read, wait) = (
         matches!(operation, Ok(Operation::Forward { .. })),
         matches!(operation, Ok(Operation::Receive { .. })),
         matches!(operation, Ok(Operation::IrqWait { .. })),
         matches!(operation, Ok(Operation::LogRead { .. })),
+        matches!(operation, Ok(Operation::Wait { .. })),
     );
     process.ring.requests.remove(index);
     process.ring.post_final(Completion {
@@ -528,6 +588,8 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
         drivers::wait_ended(system, id, request_id);
     } else if log_read {
         drivers::log_read_ended(system, id, request_id);
+    } else if wait {
+        processes::wait_ended(system, id, request_id);
     }
     Some(completed)
 }

@@ -48,6 +48,10 @@ pub struct Endpoint {
     pub queue: VecDeque<u64>,
     /// The server has died: new requests fail with `ESRVDEAD`.
     pub dead: bool,
+    /// Badges with more than one client handle (copies made by
+    /// `PROCESS_GIVE`), and how many extra: only the last handle's close
+    /// sends `RELEASE`.
+    pub copies: alloc::vec::Vec<(u64, u32)>,
 }
 
 /// An armed `RECEIVE`.
@@ -91,6 +95,7 @@ pub fn create_endpoint(system: &mut System, server: ProcessId, name: &str) -> En
         busy_slots: 0,
         queue: VecDeque::new(),
         dead: false,
+        copies: alloc::vec::Vec::new(),
     };
     system.endpoints.insert(id, endpoint);
     id
@@ -209,11 +214,22 @@ fn queue(system: &mut System, forward: Forward) {
 /// let go of whatever the badge names (a file server's open file). Nobody
 /// waits for the answer. Nothing if the endpoint is dead.
 pub fn client_handle_closed(system: &mut System, endpoint: EndpointId, badge: u64) {
-    if system
-        .endpoints
-        .get(endpoint)
-        .is_none_or(|target| target.dead)
+    let Some(target) = system.endpoints.get_mut(endpoint) else {
+        return;
+    };
+    if target.dead {
+        return;
+    }
+    // Another handle with this badge lives on: not the last close.
+    if let Some(index) = target
+        .copies
+        .iter()
+        .position(|&(copied, _)| copied == badge)
     {
+        target.copies[index].1 -= 1;
+        if target.copies[index].1 == 0 {
+            target.copies.swap_remove(index);
+        }
         return;
     }
     let message = RequestMessage {
@@ -231,6 +247,37 @@ pub fn client_handle_closed(system: &mut System, endpoint: EndpointId, badge: u6
             slot: None,
         },
     );
+}
+
+/// A client handle to `endpoint` with `badge` has been copied: one more
+/// close before the `RELEASE`.
+pub fn client_handle_copied(system: &mut System, endpoint: EndpointId, badge: u64) {
+    let Some(target) = system.endpoints.get_mut(endpoint) else {
+        return;
+    };
+    match target
+        .copies
+        .iter_mut()
+        .find(|(copied, _)| *copied == badge)
+    {
+        Some((_, extra)) => *extra += 1,
+        None => target.copies.push((badge, 1)),
+    }
+}
+
+/// The client of forwarded request `request` (pending, delivered to
+/// `server`), and the `SPAWN` handles it listed.
+pub fn spawn_client(
+    system: &System,
+    server: ProcessId,
+    request: u64,
+) -> Result<(ProcessId, [u64; 3]), Errno> {
+    let forward = owned_forward(system, server, request)?;
+    let (client, _) = forward.client.ok_or(Errno::Cancelled)?;
+    if forward.message.opcode != Opcode::Spawn as u8 {
+        return Err(Errno::NotPermitted);
+    }
+    Ok((client, forward.message.arguments))
 }
 
 /// `RECEIVE`: arms the server's multishot receive on its endpoint.
@@ -373,18 +420,27 @@ pub fn reply(
     {
         let _ = process.handles.remove(pass);
     }
+    let mut undelivered = passed;
     if let Some((client, client_request)) = client {
         let mut result = result;
         if let Some(object) = passed
             && let Some(process) = system.process(client)
         {
             result = match process.handles.insert(object) {
-                Ok(handle) => handle as i32,
+                Ok(handle) => {
+                    undelivered = None;
+                    handle as i32
+                }
                 Err(error) => error.result(),
             };
         }
         engine::finish(system, client, client_request, result);
         engine::advance(system, client);
+    }
+    // A handle nobody could take (the client gave up, or its table is
+    // full) is closed, as if the server had closed it.
+    if let Some(object) = undelivered {
+        crate::process::handle_dropped(system, object);
     }
     deliver(system, endpoint);
     Ok(())

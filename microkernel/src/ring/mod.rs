@@ -13,6 +13,8 @@
 //! - `forward`: requests aimed at a handle go to the server behind it;
 //!   endpoints, grants, replies, server death.
 //! - `drivers`: interrupts routed to driver servers, device registers.
+//! - `processes`: building processes (the proc server's operations),
+//!   `WAIT`, `KILL`, `PROCESS_LIST`, `ENDPOINT_CREATE`.
 //!
 //! # Invariants
 //! - No completion is ever lost: a submission is accepted only when a CQ
@@ -29,9 +31,11 @@ pub mod decode;
 #[cfg(target_os = "none")]
 pub mod drivers;
 #[cfg(target_os = "none")]
-mod engine;
+pub(crate) mod engine;
 #[cfg(target_os = "none")]
 pub mod forward;
+#[cfg(target_os = "none")]
+pub mod processes;
 #[cfg(target_os = "none")]
 mod shared;
 #[cfg(target_os = "none")]

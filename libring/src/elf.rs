@@ -17,11 +17,11 @@
 //!
 //! The kernel then maps the plan (`process::address_space`).
 
-use elf::ElfBytes;
-use elf::abi::{EM_AARCH64, ET_EXEC, PF_W, PF_X, PT_LOAD};
-use elf::endian::LittleEndian;
-use elf::file::Class;
-use libring::abi::{PAGE_SIZE, PROGRAM_BASE, STARTUP_ADDRESS};
+use crate::abi::{PAGE_SIZE, PROGRAM_BASE, STARTUP_ADDRESS};
+use ::elf::ElfBytes;
+use ::elf::abi::{EM_AARCH64, ET_EXEC, PF_W, PF_X, PT_LOAD};
+use ::elf::endian::LittleEndian;
+use ::elf::file::Class;
 
 /// The most segments a program may have.
 pub const MAX_SEGMENTS: usize = 8;

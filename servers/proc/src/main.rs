@@ -1,0 +1,197 @@
+//! proc: the process server. Clients start programs with `SPAWN`; the
+//! protocol is in `docs/spawn.md`.
+//!
+//! Started with the service handle of its endpoint, a spawner handle (the
+//! right to build processes), and a file system handle (`+use=fs`), in
+//! that order: `run=...,proc+serve=proc+spawn+use=fs` on the kernel command
+//! line, or the `proc` line of the system manifest, which init reads.
+//!
+//! | request | what the server does |
+//! | --- | --- |
+//! | `SPAWN` path NUL arguments, handles | reads the file at `path` through the file server, checks it (`elf::plan`), builds the process with the kernel's process-building operations, gives it the handles the client listed, starts it; answers with a process handle, moved to the client |
+//! | anything else | `-EINVAL` |
+//!
+//! Errors the client sees: `ENOENT` and friends from the file server (a bad
+//! path), `EISDIR`, `ENOEXEC` (not an AArch64 ELF executable, or a
+//! truncated or malicious one), `ENOMEM`, `EINVAL` (arguments that do not
+//! fit in the startup page). A failed `SPAWN` leaves nothing behind: the
+//! kernel throws the unstarted process away when its handle is closed.
+//!
+//! One request is handled whole before the next (later ones wait in their
+//! slots); `WAIT` and `KILL` are kernel operations on the process handle,
+//! so the server plays no part in a child's life once it has started it.
+//!
+//! On the host this builds to an empty stub.
+
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+#![deny(unsafe_code)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {}
+
+#[cfg(target_os = "none")]
+mod server {
+    extern crate alloc;
+
+    use alloc::boxed::Box;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use libring::abi::{
+        Errno, FileStatus, Opcode, RequestMessage, file_kind, open_flags, spawn_handles,
+    };
+    use libring::ops;
+    use libring::process::{self, Child, Give};
+    use libring::runtime::{self, Arguments, with_ring};
+    use libring::server::{Event, Server};
+
+    libring::entry!(main);
+
+    /// Requests waiting at once.
+    const SLOTS: usize = 8;
+    /// The longest `SPAWN` request: a path and the argument text.
+    const REQUEST_MAX: usize = 4096;
+    /// The largest program file it reads.
+    const FILE_MAX: u64 = 16 << 20;
+
+    struct Spawner {
+        spawner: u32,
+        file_system: u32,
+        /// The request being handled.
+        request: Vec<u8>,
+        /// The program file being started (kept: it grows to the largest
+        /// program once, and is reused).
+        file: Vec<u8>,
+    }
+
+    fn main(_arguments: Arguments) -> i32 {
+        let (service, spawner) = match *runtime::handles() {
+            [service, spawner, ..] => (service, spawner),
+            _ => {
+                libring::println!("proc: expected the handles [service, spawner, file system]");
+                return 1;
+            }
+        };
+        let Some(file_system) = runtime::file_system() else {
+            libring::println!("proc: no file system handle (start it with +use=fs)");
+            return 1;
+        };
+        let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
+        let mut spawner = Spawner {
+            spawner,
+            file_system,
+            request: vec![0; REQUEST_MAX],
+            file: Vec::new(),
+        };
+        let Ok(mut server) = with_ring(|ring| Server::new(ring, slots, service)) else {
+            libring::println!("proc: cannot serve");
+            return 1;
+        };
+        loop {
+            match with_ring(|ring| server.wait(ring)) {
+                Ok(Event::Request { message, .. }) => spawner.answer(&mut server, &message),
+                Ok(Event::Other(_)) => {}
+                Ok(Event::Stopped(_)) | Err(_) => {
+                    libring::println!("proc: the endpoint is gone; stopping");
+                    return 1;
+                }
+            }
+        }
+    }
+
+    impl Spawner {
+        /// Handles one request and replies to it.
+        fn answer(&mut self, server: &mut Server, message: &RequestMessage) {
+            let result = match Opcode::try_from(message.opcode) {
+                Ok(Opcode::Spawn) => match self.spawn(server, message) {
+                    Ok(handle) => {
+                        with_ring(|ring| server.reply_passing(ring, message.request, 0, handle));
+                        return;
+                    }
+                    Err(error) => error.result(),
+                },
+                _ => Errno::InvalidArgument.result(),
+            };
+            with_ring(|ring| server.reply(ring, message.request, result));
+        }
+
+        /// `SPAWN`: returns the new process's handle.
+        fn spawn(&mut self, server: &mut Server, message: &RequestMessage) -> Result<u32, Errno> {
+            let length = message.length as usize;
+            if length > REQUEST_MAX {
+                return Err(Errno::InvalidArgument);
+            }
+            let copied =
+                with_ring(|ring| server.copy_in(ring, message, 0, &mut self.request[..length]))?;
+            let request = &self.request[..copied];
+            let split = request.iter().position(|&byte| byte == 0);
+            let (path, argument_text) = match split {
+                Some(at) => (&request[..at], &request[at + 1..]),
+                None => (request, &[][..]),
+            };
+            let path = core::str::from_utf8(path).map_err(|_| Errno::InvalidArgument)?;
+            if path.is_empty() || argument_text.is_empty() {
+                return Err(Errno::InvalidArgument);
+            }
+            read_file(self.file_system, path, &mut self.file)?;
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let name = &name[..floor_char_boundary(name, 31)];
+            let give = |slot| Give {
+                handle: spawn_handles::get(&message.arguments, slot),
+                request: message.request,
+            };
+            let child = Child {
+                name: if name.is_empty() { "?" } else { name },
+                file: &self.file,
+                argument_text,
+                handles: core::array::from_fn(give),
+                extra: &[],
+            };
+            let started = with_ring(|ring| process::start(ring, self.spawner, &child))?;
+            Ok(started.handle)
+        }
+    }
+
+    /// The longest prefix of `text` of at most `limit` bytes that ends on a
+    /// character boundary.
+    fn floor_char_boundary(text: &str, limit: usize) -> usize {
+        (0..=limit.min(text.len()))
+            .rev()
+            .find(|&index| text.is_char_boundary(index))
+            .unwrap_or(0)
+    }
+
+    /// Reads the whole file at `path` into `file`.
+    fn read_file(file_system: u32, path: &str, file: &mut Vec<u8>) -> Result<(), Errno> {
+        let handle =
+            with_ring(|ring| ring.run(ops::open(file_system, path.as_bytes(), open_flags::READ)))?
+                as u32;
+        let result = read_open_file(handle, file);
+        let _ = with_ring(|ring| ring.run(ops::close(handle)));
+        result
+    }
+
+    fn read_open_file(handle: u32, file: &mut Vec<u8>) -> Result<(), Errno> {
+        let mut status = FileStatus::default();
+        with_ring(|ring| ring.run(ops::stat(handle, &mut status)))?;
+        if status.kind != file_kind::FILE {
+            return Err(Errno::IsADirectory);
+        }
+        if status.size > FILE_MAX {
+            return Err(Errno::NotExecutable);
+        }
+        // Grown outside `with_ring`: the heap may need the ring to grow.
+        file.resize(status.size as usize, 0);
+        let mut done = 0;
+        while done < file.len() {
+            let count =
+                with_ring(|ring| ring.run(ops::read(handle, &mut file[done..], done as u64)))?;
+            if count == 0 {
+                break; // it shrank meanwhile
+            }
+            done += count as usize;
+        }
+        file.truncate(done);
+        Ok(())
+    }
+}
