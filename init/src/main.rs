@@ -1,44 +1,290 @@
-//! init: the first process.
+//! init: the first process. It reads the system manifest (`etc/system` in
+//! the boot image, see `init::manifest`), starts the servers it names, in
+//! order, each with the handles the manifest grants, then starts the shell
+//! through the proc server, waits for it, and powers off when it ends.
 //!
-//! For now it greets and then waits forever, so `cargo xtask run` shows
-//! user space alive. (Later it reads the system manifest and starts the
-//! servers and the shell.)
+//! The kernel starts init (by default: `run=` not given) with, in this
+//! order, the console's device and interrupt handles, the kernel-log
+//! right, the boot image, the power right and the spawner (the right to
+//! build processes): `init+device=console+irq=console+klog+bootimage+power+spawn`.
+//! init keeps nothing it does not need: once the shell runs, it holds only
+//! the shell's process handle and the power right.
+//!
+//! init builds the servers itself from their files in the boot image (the
+//! file and proc servers are not up yet), with the same library the proc
+//! server uses (`libring::process`); the shell is the first program
+//! started through the proc server, as every program after it is.
 //!
 //! Started as `init:bench` (by `cargo xtask bench`, on a kernel booted with
-//! `bench`), it also reports the boot figures of docs/performance.md:
-//! instructions retired from the kernel's first instruction until its
-//! greeting has gone through the console server, and the RAM in use then.
+//! `bench`), it instead greets and reports the boot figures of
+//! docs/performance.md: instructions retired from the kernel's first
+//! instruction until its greeting has gone through the console server, and
+//! the RAM in use then.
 
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
+use alloc::vec::Vec;
 use core::arch::asm;
-use libring::abi::SystemValue;
+use init::manifest::{self, Entry, Grant};
+use libring::abi::{Errno, SystemValue, spawn_handles};
 use libring::ops;
-use libring::runtime::{Arguments, with_ring};
+use libring::println;
+use libring::process::{self, Child, Give, spawn_request};
+use libring::runtime::{self, Arguments, boot_image, with_ring};
 
 libring::entry!(main);
 
+/// Where the manifest is in the boot image.
+const MANIFEST: &str = "etc/system";
+
+/// The handles the kernel gives init, in order.
+struct Rights {
+    device: u32,
+    interrupt: u32,
+    kernel_log: u32,
+    boot_image: u32,
+    power: u32,
+    spawner: u32,
+}
+
 fn main(arguments: Arguments) -> i32 {
-    let id = with_ring(|ring| ring.run(ops::system_info(SystemValue::ProcessId))).unwrap_or(-1);
-    libring::println!("init: user space is up (process {id}); nothing else to start yet");
     if arguments.iter().any(|argument| argument == "bench") {
-        report_boot();
+        return bench();
     }
-    loop {
-        // One second at a time: a TIMEOUT is how a process sleeps.
-        let _ = with_ring(|ring| ring.run(ops::timeout(1_000_000_000)));
+    let rights = match *runtime::handles() {
+        [device, interrupt, kernel_log, boot_image, power, spawner] => Rights {
+            device,
+            interrupt,
+            kernel_log,
+            boot_image,
+            power,
+            spawner,
+        },
+        _ => {
+            println!(
+                "init: expected the handles [console device, console irq, klog, boot image, power, spawner]"
+            );
+            return 1;
+        }
+    };
+    match start_system(&rights) {
+        Ok(code) => code,
+        Err(message) => {
+            println!("init: {message}; powering off");
+            let _ = with_ring(|ring| ring.run(ops::power_off(rights.power)));
+            1
+        }
     }
 }
 
-/// The boot figures, read right after the greeting was written.
-fn report_boot() {
+/// Starts what the manifest names, waits for the shell, powers off.
+fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
+    let image = boot_image::map(rights.boot_image)
+        .map_err(|error| alloc::format!("cannot map the boot image: {}", error.description()))?;
+    let text = find(image, MANIFEST).ok_or(alloc::format!("no {MANIFEST} in the boot image"))?;
+    let text = core::str::from_utf8(text).map_err(|_| alloc::format!("{MANIFEST} is not UTF-8"))?;
+    let entries = manifest::parse(text).map_err(|error| match error.line {
+        0 => alloc::format!("{MANIFEST}: {}", error.problem),
+        line => alloc::format!("{MANIFEST}:{line}: {}", error.problem),
+    })?;
+    // The service handle of each role that serves, to mint clients with.
+    let mut services: Vec<(&str, u32)> = Vec::new();
+    let mut shell = None;
+    for entry in &entries {
+        if entry.role == "shell" {
+            shell = Some(entry);
+            continue;
+        }
+        let file = find(image, &alloc::format!("bin/{}", entry.program)).ok_or(alloc::format!(
+            "{MANIFEST}:{}: no program bin/{} in the boot image",
+            entry.line,
+            entry.program
+        ))?;
+        let id = start_server(rights, entry, file, &mut services).map_err(|error| {
+            alloc::format!(
+                "{MANIFEST}:{}: cannot start {} ({}): {}",
+                entry.line,
+                entry.role,
+                entry.program,
+                error.description()
+            )
+        })?;
+        println!(
+            "init: started {} ({}, process {id})",
+            entry.role, entry.program
+        );
+    }
+    let shell = shell.ok_or(alloc::string::String::from("no shell"))?;
+    let child = start_shell(shell, &services, rights.power).map_err(|error| {
+        alloc::format!(
+            "cannot start the shell ({}): {}",
+            shell.program,
+            error.description()
+        )
+    })?;
+    // init keeps nothing it does not need.
+    for (_, service) in services {
+        close(service);
+    }
+    for handle in [
+        rights.device,
+        rights.interrupt,
+        rights.kernel_log,
+        rights.boot_image,
+        rights.spawner,
+    ] {
+        close(handle);
+    }
+    let mut reason = [0u8; 160];
+    let ended = with_ring(|ring| ring.run(ops::wait(child, &mut reason)));
+    let length = reason
+        .iter()
+        .position(|&byte| byte == 0)
+        .unwrap_or(reason.len());
+    match ended {
+        Ok(_) => println!(
+            "init: the shell has ended ({}); powering off",
+            core::str::from_utf8(&reason[..length]).unwrap_or("?")
+        ),
+        Err(error) => println!(
+            "init: cannot wait for the shell ({}); powering off",
+            error.description()
+        ),
+    }
+    let _ = with_ring(|ring| ring.run(ops::power_off(rights.power)));
+    Ok(1)
+}
+
+/// The file at `path` in the boot image (a cpio archive).
+fn find<'a>(image: &'a [u8], path: &str) -> Option<&'a [u8]> {
+    cpio_reader::iter_files(image)
+        .find(|entry| entry.name().trim_start_matches("./") == path)
+        .map(|entry| entry.file())
+}
+
+/// The spawn role a `use=` of `role` plays in the startup block.
+fn role_slot(role: &str) -> Option<usize> {
+    match role {
+        "console" => Some(spawn_handles::CONSOLE),
+        "fs" => Some(spawn_handles::FILE_SYSTEM),
+        "proc" => Some(spawn_handles::PROCESSES),
+        _ => None,
+    }
+}
+
+/// A new client handle to `role`'s endpoint (badge: the manifest line).
+fn mint(services: &[(&str, u32)], role: &str, badge: u64) -> Result<u32, Errno> {
+    let service = services
+        .iter()
+        .find(|(served, _)| *served == role)
+        .map(|&(_, service)| service)
+        .ok_or(Errno::NotFound)?;
+    with_ring(|ring| ring.run(ops::mint(service, badge))).map(|handle| handle as u32)
+}
+
+fn close(handle: u32) {
+    let _ = with_ring(|ring| ring.run(ops::close(handle)));
+}
+
+/// Builds and starts one server from `file`, with the handles `entry`
+/// grants, in order; returns its process id.
+fn start_server<'a>(
+    rights: &Rights,
+    entry: &Entry<'a>,
+    file: &[u8],
+    services: &mut Vec<(&'a str, u32)>,
+) -> Result<u32, Errno> {
+    let mut handles: Vec<(Give, Option<usize>)> = Vec::new();
+    let mut minted = Vec::new();
+    let own = |handle| Give { handle, request: 0 };
+    for grant in &entry.grants {
+        let (handle, role) = match *grant {
+            Grant::Serve => {
+                let service =
+                    with_ring(|ring| ring.run(ops::endpoint_create(entry.role.as_bytes())))? as u32;
+                services.push((entry.role, service));
+                (service, None)
+            }
+            Grant::Use(role) => {
+                let client = mint(services, role, entry.line as u64)?;
+                minted.push(client);
+                (client, role_slot(role))
+            }
+            Grant::Device(_) => (rights.device, None),
+            Grant::Interrupt(_) => (rights.interrupt, None),
+            Grant::KernelLog => (rights.kernel_log, None),
+            Grant::BootImage => (rights.boot_image, None),
+            Grant::Power => (rights.power, Some(spawn_handles::POWER)),
+            Grant::Spawn => (rights.spawner, None),
+        };
+        handles.push((own(handle), role));
+    }
+    let mut argument_text = Vec::from(entry.program.as_bytes());
+    argument_text.push(0);
+    let child = Child {
+        name: entry.program,
+        file,
+        argument_text: &argument_text,
+        handles: &handles,
+    };
+    let started = with_ring(|ring| process::start(ring, rights.spawner, &child));
+    // The child has its own copies now.
+    for client in minted {
+        close(client);
+    }
+    let started = started?;
+    close(started.handle);
+    Ok(started.id)
+}
+
+/// Starts the shell through the proc server; returns its process handle.
+fn start_shell(entry: &Entry, services: &[(&str, u32)], power: u32) -> Result<u32, Errno> {
+    let mut given = [0u32; spawn_handles::COUNT];
+    let mut minted = Vec::new();
+    for grant in &entry.grants {
+        match *grant {
+            Grant::Use(role) => {
+                let client = mint(services, role, entry.line as u64)?;
+                minted.push(client);
+                if let Some(slot) = role_slot(role) {
+                    given[slot] = client;
+                }
+            }
+            Grant::Power => given[spawn_handles::POWER] = power,
+            // Checked by the manifest: the shell serves nothing; other
+            // rights are not for a shell.
+            _ => return Err(Errno::InvalidArgument),
+        }
+    }
+    let proc_client = mint(services, "proc", 0)?;
+    let mut request = [0u8; 256];
+    let path = alloc::format!("/bin/{}", entry.program);
+    let started = spawn_request(&path, &[entry.program], &mut request).and_then(|length| {
+        with_ring(|ring| ring.run(ops::spawn(proc_client, &request[..length], given)))
+    });
+    for client in minted.into_iter().chain([proc_client]) {
+        close(client);
+    }
+    started.map(|handle| handle as u32)
+}
+
+/// `init:bench`: the greeting, then the boot figures, then idle.
+fn bench() -> i32 {
+    let id = with_ring(|ring| ring.run(ops::system_info(SystemValue::ProcessId))).unwrap_or(-1);
+    println!("init: user space is up (process {id})");
     let instructions: u64;
     // SAFETY: reads PMU counter 0, which the kernel lets EL0 read when
     // booted with `bench` (the only way `init:bench` is started).
     unsafe { asm!("isb", "mrs {}, pmevcntr0_el0", out(reg) instructions, options(nomem, nostack)) };
     let frames = |value| with_ring(|ring| ring.run(ops::system_info(value))).unwrap_or(0) as i64;
     let in_use = frames(SystemValue::TotalFrames) - frames(SystemValue::FreeFrames);
-    libring::println!("bench: boot_to_first_line {} 1", instructions as u32);
-    libring::println!("bench: frames_in_use_kib {} 1", in_use * 4);
+    println!("bench: boot_to_first_line {} 1", instructions as u32);
+    println!("bench: frames_in_use_kib {} 1", in_use * 4);
+    loop {
+        // One second at a time: a TIMEOUT is how a process sleeps.
+        let _ = with_ring(|ring| ring.run(ops::timeout(1_000_000_000)));
+    }
 }

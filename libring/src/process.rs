@@ -39,12 +39,10 @@ pub struct Child<'a> {
     pub file: &'a [u8],
     /// The arguments, each followed by a NUL, the program's name first.
     pub argument_text: &'a [u8],
-    /// Handles, by [`spawn_handles`] role (`handle` 0: none). They go into
-    /// the child's startup block in this order, and by role.
-    pub handles: [Give; spawn_handles::COUNT],
-    /// More handles (devices, a service handle, ...): after those, in
-    /// order, in the startup block's list only.
-    pub extra: &'a [Give],
+    /// The handles to give, in the order the startup block lists them,
+    /// each with the [`spawn_handles`] role it plays there, if any
+    /// (`handle` 0: skipped).
+    pub handles: &'a [(Give, Option<usize>)],
 }
 
 /// A started child.
@@ -121,22 +119,15 @@ fn build<K: Kernel>(
         ..StartupBlock::default()
     };
     let mut count = 0;
-    let wanted = child.handles.iter().enumerate().chain(
-        child
-            .extra
-            .iter()
-            .enumerate()
-            .map(|(index, give)| (spawn_handles::COUNT + index, give)),
-    );
-    for (slot, give) in wanted.filter(|(_, give)| give.handle != 0) {
+    for (give, role) in child.handles.iter().filter(|(give, _)| give.handle != 0) {
         let number = ring.run(ops::process_give(process, give.handle, give.request))? as u32;
         *block.handles.get_mut(count).ok_or(Errno::InvalidArgument)? = number;
         count += 1;
-        match slot {
-            spawn_handles::CONSOLE => block.console = number,
-            spawn_handles::FILE_SYSTEM => block.file_system = number,
-            spawn_handles::PROCESSES => block.processes = number,
-            spawn_handles::POWER => block.power = number,
+        match *role {
+            Some(spawn_handles::CONSOLE) => block.console = number,
+            Some(spawn_handles::FILE_SYSTEM) => block.file_system = number,
+            Some(spawn_handles::PROCESSES) => block.processes = number,
+            Some(spawn_handles::POWER) => block.power = number,
             _ => {}
         }
     }

@@ -63,6 +63,8 @@ mod log_writer;
 #[cfg(target_os = "none")]
 mod allocator;
 #[cfg(target_os = "none")]
+pub mod boot_image;
+#[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
 mod print;

@@ -14,7 +14,7 @@
 //! 7. the scheduler: with `selftest` on the command line, a thread runs the
 //!    self-tests; with `crash=...`, one fails on purpose (to test the fatal
 //!    reports); otherwise the boot thread starts the programs `run=` names
-//!    (by default the console server and `init`) and becomes the idle
+//!    (by default `init`, which starts the rest) and becomes the idle
 //!    thread.
 //!
 //! On the host this file builds to an empty program, so that `cargo test`
@@ -123,10 +123,11 @@ mod kernel {
         panic!("crash requested on the command line");
     }
 
-    /// What runs when the command line names nothing: the console server
-    /// (with the UART, its interrupt, and the kernel log) and `init`.
-    const DEFAULT_PROGRAMS: &str =
-        "console+serve=console+device=console+irq=console+klog,init+use=console";
+    /// What runs when the command line names nothing: `init`, with every
+    /// right the manifest may hand out (the console UART and its
+    /// interrupt, the kernel log, the boot image, power, building
+    /// processes). init reads the system manifest and starts the rest.
+    const DEFAULT_PROGRAMS: &str = "init+device=console+irq=console+klog+bootimage+power+spawn";
 
     /// The boot thread's last work before it idles: starts the programs the command
     /// line names (`run=name[:argument...][+grant...][,name...]`, default
@@ -138,10 +139,13 @@ mod kernel {
             time::counter_microseconds() / 1000
         );
         let bootargs = microkernel::boot_info().map_or("", |info| info.bootargs.as_str());
-        let list = bootargs
+        let given = bootargs
             .split_whitespace()
-            .find_map(|word| word.strip_prefix("run="))
-            .unwrap_or(DEFAULT_PROGRAMS);
+            .find_map(|word| word.strip_prefix("run="));
+        // The system from the manifest talks to its user through the
+        // shell: the kernel then reports only leaks, not every ending.
+        process::report_every_ending(given.is_some() || bootargs.contains("verbose"));
+        let list = given.unwrap_or(DEFAULT_PROGRAMS);
         let mut started = 0;
         process::SYSTEM.lock().starting = true;
         // All of them are created before any runs: this is the idle

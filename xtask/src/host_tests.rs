@@ -12,15 +12,31 @@ use crate::workspace::Workspace;
 use crate::{Result, TestCounts, tools};
 
 /// Runs `cargo test` on the workspace's default members (every crate that
-/// builds on the host: not the user programs), passing `filter` on to the
-/// test binaries,
-/// and adds up what they report.
+/// builds on the host: not the user programs), then on the `init` crate's
+/// library (the shell's and init's pure parts; its programs build only for
+/// the kernel's target), passing `filter` on to the test binaries, and
+/// adds up what they report.
 pub fn run(workspace: &Workspace, filter: Option<&str>) -> Result<TestCounts> {
-    let mut cargo = tools::cargo(workspace);
-    cargo.args(["test"]);
-    if let Some(filter) = filter {
-        cargo.args(["--", filter]);
+    let mut counts = TestCounts::default();
+    for packages in [&[][..], &["--package", "init", "--lib"][..]] {
+        let mut cargo = tools::cargo(workspace);
+        cargo.args(["test"]);
+        cargo.args(packages);
+        if let Some(filter) = filter {
+            cargo.args(["--", filter]);
+        }
+        counts.add(run_one(cargo)?);
     }
+    println!(
+        "xtask: host tests: {} passed, {} failed",
+        counts.passed, counts.failed
+    );
+    Ok(counts)
+}
+
+/// Runs one `cargo test` command and adds up what its test binaries
+/// report.
+fn run_one(mut cargo: std::process::Command) -> Result<TestCounts> {
     println!("xtask: {}", tools::show_command(&cargo));
 
     // Only standard output is captured: that is where the test binaries
@@ -52,10 +68,6 @@ pub fn run(workspace: &Workspace, filter: Option<&str>) -> Result<TestCounts> {
         );
         counts.failed = 1;
     }
-    println!(
-        "xtask: host tests: {} passed, {} failed",
-        counts.passed, counts.failed
-    );
     Ok(counts)
 }
 

@@ -59,7 +59,9 @@ pub struct QemuTestConfig {
     /// How the run must end.
     pub outcome: Outcome,
     /// Text the serial output must contain: proof that the kernel saw the
-    /// machine as it is, or that its report says what it must.
+    /// machine as it is, or that its report says what it must. Text with a
+    /// `\n` must appear as written, over consecutive lines (carriage
+    /// returns ignored).
     pub expected: &'static [&'static str],
     /// What to type on the serial port, and when: (text to wait for in the
     /// output, text to send), in order; see [`InputScript`]. A run that
@@ -301,6 +303,150 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "process 4 (spawntest): leaked frames: 0;",
         ],
         input: &[],
+    },
+    QemuTestConfig {
+        // The README's session, on the system `cargo xtask run` boots (no
+        // run=: init starts the manifest's servers and the shell): list,
+        // read a file from the boot image, write a file and read it back,
+        // a program with arguments, and shutdown. The kernel's system
+        // call count shows only ring_enter.
+        name: "shell-session",
+        machine: DEFAULT_MACHINE,
+        command_line: "",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "init: started console (console, process 2)",
+            "init: started fs (ramfs, process 3)",
+            "init: started proc (proc, process 4)",
+            "Annulus shell: type help for the commands.",
+            "annulus:/$ ls /\nREADME.txt\nbin/\netc/\ntests/\ntmp/\n",
+            "\nEvery file and folder here is packed by `cargo xtask build`",
+            "annulus:/$ cat /tmp/a\nhi\n",
+            "\nspaced  out | quoted \"words\" 'and' more\n",
+            "annulus: process 11 asked to power off",
+            "annulus: system calls: ring_enter (0) ",
+            ", any other number 0",
+        ],
+        input: &[
+            ("annulus:/$ ", "ls /\r"),
+            ("annulus:/$ ", "cat /README.txt\r"),
+            ("annulus:/$ ", "echo hi > /tmp/a\r"),
+            ("annulus:/$ ", "cat /tmp/a\r"),
+            (
+                "annulus:/$ ",
+                "echo 'spaced  out' \\| \"quoted \\\"words\\\"\" \"'and'\" more\r",
+            ),
+            ("annulus:/$ ", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
+        // Every built-in and tool of the shell, and their errors, one
+        // clear line each: cd/pwd, mkdir, mv, rm, >>, ps, & with jobs,
+        // kill and wait, missing files, unknown commands, a file that is
+        // not a program, a truncated ELF, a faulting child (reported, the
+        // shell goes on), syntax errors; exit ends the shell and init
+        // powers off.
+        name: "shell-commands",
+        machine: DEFAULT_MACHINE,
+        command_line: "",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "annulus:/$ help\nbuilt-ins:\n",
+            "annulus:/tmp$ pwd\n/tmp\n",
+            "annulus:/tmp$ ls\nd/\nlog\n",
+            "annulus:/tmp$ cat log\none\ntwo three\n",
+            "annulus:/tmp$ ls d\nmoved\n",
+            "annulus:/tmp$ ls /tmp\nd/\n",
+            "sh: cd: /nope: No such file or directory",
+            "sh: cd: /README.txt: Not a directory",
+            "cat: /missing: No such file or directory",
+            "sh: frobnicate: command not found",
+            "sh: ./d: Is a directory",
+            "sh: /tmp/notelf: Exec format error",
+            "sh: /tests/truncated: Exec format error",
+            "sh: a quote is not closed",
+            "sh: > or >> needs a file name after it",
+            "sh: /nowhere/x: No such file or directory",
+            "faulty: about to write-text",
+            "sh: faulty: killed: permission fault",
+            "annulus:/$ echo still here\nstill here\n",
+            "  PID  STATE    NAME",
+            "    5  running  sh",
+            "[1] done: sleep (killed: killed by process 5)",
+            "[2] done: sleep (exited with code 0)",
+            "sh: kill: 999: no such job of this shell",
+            "init: the shell has ended (exited with code 3); powering off",
+        ],
+        input: &[
+            ("annulus:/$ ", "help\r"),
+            ("annulus:/$ ", "cd tmp\r"),
+            ("annulus:/tmp$ ", "pwd\r"),
+            ("annulus:/tmp$ ", "mkdir d\r"),
+            ("annulus:/tmp$ ", "echo one > log\r"),
+            ("annulus:/tmp$ ", "echo two three >> log\r"),
+            ("annulus:/tmp$ ", "echo x > f\r"),
+            ("annulus:/tmp$ ", "mv f d/moved\r"),
+            ("annulus:/tmp$ ", "ls\r"),
+            ("annulus:/tmp$ ", "cat log\r"),
+            ("annulus:/tmp$ ", "ls d\r"),
+            ("annulus:/tmp$ ", "rm log d/moved\r"),
+            ("annulus:/tmp$ ", "ls /tmp\r"),
+            ("annulus:/tmp$ ", "cd /nope\r"),
+            ("annulus:/tmp$ ", "cd /README.txt\r"),
+            ("annulus:/tmp$ ", "cat /missing\r"),
+            ("annulus:/tmp$ ", "frobnicate\r"),
+            ("annulus:/tmp$ ", "./d\r"),
+            ("annulus:/tmp$ ", "echo not a program > notelf\r"),
+            ("annulus:/tmp$ ", "/tmp/notelf\r"),
+            ("annulus:/tmp$ ", "/tests/truncated\r"),
+            ("annulus:/tmp$ ", "echo 'open\r"),
+            ("annulus:/tmp$ ", "echo >\r"),
+            ("annulus:/tmp$ ", "echo x > /nowhere/x\r"),
+            ("annulus:/tmp$ ", "cd ..\r"),
+            ("annulus:/$ ", "faulty write-text\r"),
+            ("annulus:/$ ", "echo still here\r"),
+            ("annulus:/$ ", "sleep 60000 &\r"),
+            ("[1] ", "ps\r"),
+            ("annulus:/$ ", "kill %1\r"),
+            ("[1] done", "sleep 10 &\r"),
+            ("[2] ", "wait\r"),
+            ("[2] done", "kill 999\r"),
+            ("annulus:/$ ", "exit 3\r"),
+        ],
+    },
+    QemuTestConfig {
+        // Line editing in the shell: backspace, the cursor moved left
+        // and a letter put in the middle, the history recalled with
+        // Up and edited, ^C throwing a line away.
+        name: "shell-editing",
+        machine: DEFAULT_MACHINE,
+        command_line: "",
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["init: the shell has ended"],
+        },
+        expected: &[
+            "\nfixed\n",
+            "\nright\n",
+            "\nfirst again\n",
+            "^C\n",
+            "init: the shell has ended (exited with code 0); powering off",
+        ],
+        input: &[
+            ("annulus:/$ ", "echo fxz\x7f\x7fixed\r"),
+            ("annulus:/$ ", "echo rigt\x1b[Dh\r"),
+            ("annulus:/$ ", "echo first\r"),
+            ("annulus:/$ ", "echo second\r"),
+            ("annulus:/$ ", "\x1b[A\x1b[A again\r"),
+            ("annulus:/$ ", "nonsense\x03"),
+            ("annulus:/$ ", "exit\r"),
+        ],
     },
     QemuTestConfig {
         // The file tools on the ram file system, beside the console server:
@@ -788,8 +934,15 @@ pub fn judge(config: &QemuTestConfig, serial: &str) -> std::result::Result<(), S
         }
         Outcome::FatalReport => {}
     }
+    // Text over several lines must appear as it is, line after line.
+    let joined = serial.replace('\r', "");
     for expected in config.expected {
-        if !serial.lines().any(|line| line_matches(line, expected)) {
+        let found = if expected.contains('\n') {
+            joined.contains(expected)
+        } else {
+            serial.lines().any(|line| line_matches(line, expected))
+        };
+        if !found {
             problems.push(format!("\"{expected}\" is missing from the log"));
         }
     }
@@ -1088,6 +1241,18 @@ selftest: 2 passed, 0 failed
     fn unexpected_exception_fails() {
         let log = format!("unexpected exception: data abort\n{PASSING_LOG}");
         assert!(judge(&CONFIG, &log).is_err());
+    }
+
+    #[test]
+    fn text_over_several_lines_must_appear_in_order() {
+        let config = QemuTestConfig {
+            expected: &["$ ls\nb\nc\n"],
+            ..CONFIG
+        };
+        let passing = format!("{PASSING_LOG}$ ls\r\nb\r\nc\r\n");
+        let failing = format!("{PASSING_LOG}$ ls\r\nc\r\nb\r\n");
+        assert!(judge(&config, &failing).is_err());
+        assert!(judge(&config, &passing).is_ok(), "{:?}", judge(&config, &passing));
     }
 
     #[test]

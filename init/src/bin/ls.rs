@@ -1,4 +1,5 @@
-//! ls: lists each directory named on its command line (`/` if none), one
+//! ls: lists each directory named on its command line (`.`, the current
+//! directory, if none), one
 //! entry a line, a directory's name followed by `/`. A file is listed as
 //! itself. Started with the console and the file system
 //! (`+use=console+use=fs`). A path that cannot be listed gets one line,
@@ -76,8 +77,12 @@ fn main(arguments: Arguments) -> i32 {
             failed = true;
         }
     }
-    if listed == 0 && list(fs, "/").is_err() {
-        libring::println!("ls: /: cannot list");
+    // No path: the current directory (the one the file system handle
+    // names; relative paths start there).
+    if listed == 0
+        && let Err(error) = list(fs, ".")
+    {
+        libring::println!("ls: .: {}", error.description());
         failed = true;
     }
     i32::from(failed)

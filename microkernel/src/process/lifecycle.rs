@@ -15,7 +15,7 @@ use crate::{initrd, kprintln, mm, power};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use libring::abi::{
     ABI_VERSION, Errno, PAGE_SIZE, RING_ADDRESS, RING_SIZE, STACK_SIZE, STACK_TOP, STARTUP_ADDRESS,
     STARTUP_ARGUMENTS_OFFSET, StartupBlock,
@@ -503,6 +503,18 @@ pub fn current() -> Option<ProcessId> {
     }
 }
 
+/// Print every process's ending and frame report? Yes for the programs of
+/// a `run=` command line (the tests read those lines); no for a system
+/// init starts from the manifest, whose shell reports to its user: then
+/// only a leak is reported.
+static REPORT_EVERY_ENDING: AtomicBool = AtomicBool::new(true);
+
+/// Chooses whether every process ending is reported (the default) or only
+/// leaks.
+pub fn report_every_ending(every: bool) {
+    REPORT_EVERY_ENDING.store(every, Ordering::Relaxed);
+}
+
 /// Processes whose `ending` is set and that are not torn down yet
 /// (changed only with the `SYSTEM` lock held).
 static ENDING_PROCESSES: AtomicUsize = AtomicUsize::new(0);
@@ -620,6 +632,12 @@ fn tear_down(id: ProcessId) {
     // size-class pages, and other processes' requests come and go).
     let heap_growth = crate::heap_pages_held() as i64 - heap_pages_before as i64;
     let change = frames_after as i64 + heap_growth - frames_before as i64;
+    // A system started by init reports only what went wrong: its shell
+    // reports the rest to the user (see `report_every_ending`).
+    if !REPORT_EVERY_ENDING.load(Ordering::Relaxed) && leaked == 0 {
+        report_ending(&mut SYSTEM.lock(), id);
+        return;
+    }
     match &ending {
         Ending::Exited(code) => kprintln!("process {} ({}): exited with code {}", id, name, code),
         Ending::Killed(reason) => kprintln!("process {} ({}): killed: {}", id, name, reason),

@@ -300,6 +300,19 @@ pub fn receive(
     if target.receive.is_some() {
         return Err(Errno::Busy);
     }
+    if target.dead {
+        return Err(Errno::ServerDead);
+    }
+    // Whoever takes the requests serves the endpoint: its maker (init)
+    // may have handed the service handle on (`PROCESS_GIVE`).
+    // (Requests queued are anybody's; ones delivered to the old server
+    // are its to answer first.)
+    if target.server != server {
+        if target.busy_slots != 0 {
+            return Err(Errno::Busy);
+        }
+        target.server = server;
+    }
     target.receive = Some(Receive {
         request,
         address,

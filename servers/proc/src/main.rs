@@ -136,16 +136,19 @@ mod server {
             read_file(self.file_system, path, &mut self.file)?;
             let name = path.rsplit('/').next().unwrap_or(path);
             let name = &name[..floor_char_boundary(name, 31)];
-            let give = |slot| Give {
-                handle: spawn_handles::get(&message.arguments, slot),
-                request: message.request,
-            };
+            let handles: [(Give, Option<usize>); spawn_handles::COUNT] =
+                core::array::from_fn(|slot| {
+                    let give = Give {
+                        handle: spawn_handles::get(&message.arguments, slot),
+                        request: message.request,
+                    };
+                    (give, Some(slot))
+                });
             let child = Child {
                 name: if name.is_empty() { "?" } else { name },
                 file: &self.file,
                 argument_text,
-                handles: core::array::from_fn(give),
-                extra: &[],
+                handles: &handles,
             };
             let started = with_ring(|ring| process::start(ring, self.spawner, &child))?;
             Ok(started.handle)

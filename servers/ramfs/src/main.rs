@@ -14,9 +14,9 @@
 //!
 //! | request | on | what the server does |
 //! | --- | --- | --- |
-//! | `OPEN` path, flags | the file system | opens (or creates) the node, mints a handle for it, passes it in the reply |
-//! | `MKDIR`, `UNLINK` path | the file system | as mkdir(2), unlink(2)/rmdir(2) |
-//! | `RENAME` old NUL new | the file system | as rename(2) |
+//! | `OPEN` path, flags | the file system, or an open directory (a relative path starts there, as openat(2)) | opens (or creates) the node, mints a handle for it, passes it in the reply |
+//! | `MKDIR`, `UNLINK` path | the file system, or an open directory | as mkdir(2), unlink(2)/rmdir(2) |
+//! | `RENAME` old NUL new | the file system, or an open directory | as rename(2) |
 //! | `READ` at offset | an open file | copies out up to the buffer's length, in one copy from the file; 0 at the end |
 //! | `WRITE` at offset | an open file | copies all of it in, then writes it at once (at the end, if opened with `APPEND`) |
 //! | `STAT` | an open node | a `FileStatus` |
@@ -42,10 +42,11 @@ mod server {
     extern crate alloc;
 
     use alloc::boxed::Box;
+    use alloc::string::String;
     use alloc::vec;
     use alloc::vec::Vec;
     use libring::abi::{
-        DirectoryEntry, Errno, FileStatus, MAP_BASE, Opcode, RequestMessage, file_kind, open_flags,
+        DirectoryEntry, Errno, FileStatus, Opcode, RequestMessage, file_kind, open_flags,
     };
     use libring::ops;
     use libring::runtime::{self, Arguments, with_ring};
@@ -130,51 +131,87 @@ mod server {
         /// Handles one request and replies to it.
         fn answer(&mut self, server: &mut Server, message: &RequestMessage) {
             let opcode = Opcode::try_from(message.opcode);
-            if message.badge & OPEN_FILE == 0 {
-                let result = match opcode {
-                    Ok(Opcode::Open) => match self.open(server, message) {
-                        Ok(handle) => {
-                            with_ring(|ring| {
-                                server.reply_passing(ring, message.request, 0, handle)
-                            });
-                            return;
-                        }
-                        Err(error) => Err(error),
-                    },
-                    Ok(Opcode::Mkdir) => copy_path(server, message, &mut self.chunk)
-                        .and_then(|path| self.tree.mkdir(path).map(|_| 0)),
-                    Ok(Opcode::Unlink) => copy_path(server, message, &mut self.chunk)
-                        .and_then(|path| self.tree.unlink(path).map(|_| 0)),
-                    Ok(Opcode::Rename) => self.rename(server, message),
-                    // How many files are open (for tests: nothing leaks).
-                    Ok(Opcode::Control) if message.arguments == [0; 3] => {
-                        Ok(self.open.iter().flatten().count() as i32)
+            // The directory relative paths start from: the root for the
+            // file system handle, the open directory for one of its
+            // handles (as openat(2) does).
+            let (base, index) = if message.badge & OPEN_FILE == 0 {
+                (None, None)
+            } else {
+                match self.open_file(message.badge) {
+                    Some(index) => (self.node_of(index).ok(), Some(index)),
+                    None => {
+                        let result = Errno::BadHandle.result();
+                        with_ring(|ring| server.reply(ring, message.request, result));
+                        return;
                     }
-                    // File operations need a handle from OPEN.
-                    _ => Err(Errno::BadHandle),
                 }
-                .unwrap_or_else(Errno::result);
-                with_ring(|ring| server.reply(ring, message.request, result));
-                return;
-            }
-            let result = match self.open_file(message.badge) {
-                None => Err(Errno::BadHandle),
-                Some(index) => match opcode {
-                    Ok(Opcode::Read) => self.read(server, message, index),
-                    Ok(Opcode::Write) => self.write(server, message, index),
-                    Ok(Opcode::Stat) => self.stat(server, message, index),
-                    Ok(Opcode::Readdir) => self.readdir(server, message, index),
-                    Ok(Opcode::Release) => {
-                        if let Some(file) = self.open[index].take() {
-                            self.tree.close(file.node);
-                        }
-                        Ok(0)
+            };
+            let result = match (opcode, index) {
+                (Ok(Opcode::Open), _) => match self.open(server, message, base) {
+                    Ok(handle) => {
+                        with_ring(|ring| server.reply_passing(ring, message.request, 0, handle));
+                        return;
                     }
-                    _ => Err(Errno::InvalidArgument),
+                    Err(error) => Err(error),
                 },
+                (Ok(Opcode::Mkdir), _) => self
+                    .path(server, message, base)
+                    .and_then(|path| self.tree.mkdir(&path).map(|_| 0)),
+                (Ok(Opcode::Unlink), _) => self
+                    .path(server, message, base)
+                    .and_then(|path| self.tree.unlink(&path).map(|_| 0)),
+                (Ok(Opcode::Rename), _) => self.rename(server, message, base),
+                // How many files are open (for tests: nothing leaks).
+                (Ok(Opcode::Control), None) if message.arguments == [0; 3] => {
+                    Ok(self.open.iter().flatten().count() as i32)
+                }
+                // File operations need a handle from OPEN.
+                (_, None) => Err(Errno::BadHandle),
+                (Ok(Opcode::Read), Some(index)) => self.read(server, message, index),
+                (Ok(Opcode::Write), Some(index)) => self.write(server, message, index),
+                (Ok(Opcode::Stat), Some(index)) => self.stat(server, message, index),
+                (Ok(Opcode::Readdir), Some(index)) => self.readdir(server, message, index),
+                (Ok(Opcode::Release), Some(index)) => {
+                    if let Some(file) = self.open[index].take() {
+                        self.tree.close(file.node);
+                    }
+                    Ok(0)
+                }
+                _ => Err(Errno::InvalidArgument),
             };
             let result = result.unwrap_or_else(Errno::result);
             with_ring(|ring| server.reply(ring, message.request, result));
+        }
+
+        /// The request's path, made absolute: relative to `base` (an open
+        /// directory), or to the root.
+        fn path(
+            &mut self,
+            server: &Server,
+            message: &RequestMessage,
+            base: Option<NodeId>,
+        ) -> Result<String, Errno> {
+            let path = copy_path(server, message, &mut self.chunk)?;
+            let path = String::from(path);
+            self.absolute(&path, base)
+        }
+
+        fn absolute(&self, path: &str, base: Option<NodeId>) -> Result<String, Errno> {
+            if path.starts_with('/') {
+                return Ok(String::from(path));
+            }
+            let mut full = match base {
+                Some(base) => self.tree.path_of(base)?,
+                None => String::from("/"),
+            };
+            if !full.ends_with('/') {
+                full.push('/');
+            }
+            full.push_str(path);
+            if full.len() > PATH_MAX {
+                return Err(Errno::NameTooLong);
+            }
+            Ok(full)
         }
 
         /// The open file a badge names, if it is still open.
@@ -185,7 +222,12 @@ mod server {
             (file.generation == generation).then_some(index)
         }
 
-        fn open(&mut self, server: &Server, message: &RequestMessage) -> Result<u32, Errno> {
+        fn open(
+            &mut self,
+            server: &Server,
+            message: &RequestMessage,
+            base: Option<NodeId>,
+        ) -> Result<u32, Errno> {
             let flags = message.operation_flags;
             if flags & !open_flags::ALL != 0 {
                 return Err(Errno::InvalidArgument);
@@ -198,8 +240,8 @@ mod server {
                 directory: flags & open_flags::DIRECTORY != 0,
             };
             let append = flags & open_flags::APPEND != 0;
-            let path = copy_path(server, message, &mut self.chunk)?;
-            let node = self.tree.open(path, options)?;
+            let path = self.path(server, message, base)?;
+            let node = self.tree.open(&path, options)?;
             let generation = self.next_generation;
             // 31 bits, never 0.
             self.next_generation = (self.next_generation + 1) & 0x7fff_ffff;
@@ -228,7 +270,12 @@ mod server {
             }
         }
 
-        fn rename(&mut self, server: &Server, message: &RequestMessage) -> Result<i32, Errno> {
+        fn rename(
+            &mut self,
+            server: &Server,
+            message: &RequestMessage,
+            base: Option<NodeId>,
+        ) -> Result<i32, Errno> {
             let bytes = copy_buffer(server, message, 2 * PATH_MAX + 1, &mut self.chunk)?;
             let Some(split) = bytes.iter().position(|&byte| byte == 0) else {
                 return Err(Errno::InvalidArgument);
@@ -240,7 +287,9 @@ mod server {
             if from.len() > PATH_MAX || to.len() > PATH_MAX {
                 return Err(Errno::NameTooLong);
             }
-            self.tree.rename(from, to).map(|()| 0)
+            let (from, to) = (String::from(from), String::from(to));
+            let (from, to) = (self.absolute(&from, base)?, self.absolute(&to, base)?);
+            self.tree.rename(&from, &to).map(|()| 0)
         }
 
         /// `READ`: one `COPY_OUT` straight from the file's bytes.
@@ -346,15 +395,10 @@ mod server {
         }
     }
 
-    /// Where the boot image is mapped: far above the heap, which grows up
-    /// from `MAP_BASE`.
-    const BOOT_IMAGE_ADDRESS: u64 = MAP_BASE + (1 << 33);
-
     /// Copies every file of the boot image into `tree` (as `/` + its path
     /// in the archive) and returns how many there were.
     fn seed(tree: &mut Tree, boot_image: u32) -> Result<usize, Errno> {
-        let size = with_ring(|ring| ring.run(ops::map_device(boot_image, BOOT_IMAGE_ADDRESS)))?;
-        let archive = boot_image_bytes(size as usize);
+        let archive = runtime::boot_image::map(boot_image)?;
         let mut files = 0;
         for entry in cpio_reader::iter_files(archive) {
             let mode = entry.mode();
@@ -372,15 +416,6 @@ mod server {
             }
         }
         Ok(files)
-    }
-
-    /// The boot image, `size` bytes mapped read-only at
-    /// [`BOOT_IMAGE_ADDRESS`] by `seed`.
-    #[allow(unsafe_code)]
-    fn boot_image_bytes(size: usize) -> &'static [u8] {
-        // SAFETY: the kernel mapped the whole image there, read only, for
-        // good (nothing unmaps it); it never changes.
-        unsafe { core::slice::from_raw_parts(BOOT_IMAGE_ADDRESS as *const u8, size) }
     }
 
     /// The request's whole buffer, up to `most` bytes, copied into `chunk`.

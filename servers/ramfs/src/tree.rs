@@ -159,6 +159,39 @@ impl Tree {
         Ok(node)
     }
 
+    /// The absolute path of directory `id` (for paths relative to an open
+    /// directory): `ENOTDIR` for a file, `ENOENT` for a directory that has
+    /// been removed.
+    pub fn path_of(&self, id: NodeId) -> Result<String, Errno> {
+        self.entries(id)?;
+        let mut names: Vec<&str> = Vec::new();
+        let mut node = id;
+        while node != ROOT {
+            let current = self.node(node)?;
+            if !current.linked {
+                return Err(Errno::NotFound);
+            }
+            let parent = current.parent;
+            let name = self
+                .entries(parent)?
+                .iter()
+                .find(|&(_, &child)| child == node)
+                .map(|(name, _)| name.as_str())
+                .ok_or(Errno::NotFound)?;
+            names.push(name);
+            node = parent;
+        }
+        let mut path = String::new();
+        for name in names.iter().rev() {
+            path.push('/');
+            path.push_str(name);
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        Ok(path)
+    }
+
     /// One step of a walk: `part` of directory `directory`.
     fn step(&self, directory: NodeId, part: &str) -> Result<NodeId, Errno> {
         let entries = self.entries(directory)?;
@@ -479,6 +512,22 @@ fn components(path: &str) -> Result<Vec<&str>, Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_knows_its_path_until_it_is_removed() {
+        let mut tree = Tree::new();
+        assert_eq!(tree.path_of(ROOT).as_deref(), Ok("/"));
+        tree.mkdir("/a").unwrap();
+        let b = tree.mkdir("/a/b").unwrap();
+        assert_eq!(tree.path_of(b).as_deref(), Ok("/a/b"));
+        tree.rename("/a", "/c").unwrap();
+        assert_eq!(tree.path_of(b).as_deref(), Ok("/c/b"));
+        let file = tree.add_file("/c/f", b"x").unwrap();
+        assert_eq!(tree.path_of(file), Err(Errno::NotADirectory));
+        let opened = tree.open("/c/b", OpenOptions::default()).unwrap();
+        tree.unlink("/c/b").unwrap();
+        assert_eq!(tree.path_of(opened), Err(Errno::NotFound));
+    }
 
     const CREATE: OpenOptions = OpenOptions {
         create: true,

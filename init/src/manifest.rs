@@ -1,0 +1,224 @@
+//! The system manifest: which program plays each role, in start order, and
+//! what each is given (`docs/spawn.md`). init reads it from `etc/system` in
+//! the boot image.
+//!
+//! One line per role; `#` starts a comment:
+//!
+//! ```text
+//! # role   program  grants
+//! console  console  serve device=console irq=console klog
+//! fs       ramfs    serve bootimage
+//! proc     proc     serve spawn use=fs
+//! shell    sh       use=console use=fs use=proc power
+//! ```
+//!
+//! | grant | the program gets |
+//! | --- | --- |
+//! | `serve` | the service handle of a new endpoint named after the role |
+//! | `use=ROLE` | a client handle to ROLE's endpoint (served by an earlier line) |
+//! | `device=D`, `irq=D` | device D's registers, its interrupt line (D: `console`) |
+//! | `klog` | the right to read the kernel log |
+//! | `bootimage` | the boot image, to map read only |
+//! | `power` | the right to power off |
+//! | `spawn` | the right to build processes |
+//!
+//! Handles are given in the order the grants are written. The `shell` role
+//! comes last and serves nothing: init starts it through the proc server,
+//! and powers off when it ends.
+//!
+//! # Invariants
+//! - A parsed manifest has each role once, a `shell` line last, and every
+//!   `use=` names a role an earlier line serves.
+
+use heapless::Vec;
+
+/// The most lines with a role.
+pub const ROLES_MAX: usize = 12;
+/// The most grants on one line.
+pub const GRANTS_MAX: usize = 8;
+
+/// One capability a role is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant<'a> {
+    Serve,
+    Use(&'a str),
+    Device(&'a str),
+    Interrupt(&'a str),
+    KernelLog,
+    BootImage,
+    Power,
+    Spawn,
+}
+
+/// One role.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// Where it is, for messages (from 1).
+    pub line: usize,
+    pub role: &'a str,
+    /// `bin/<program>` in the boot image.
+    pub program: &'a str,
+    pub grants: Vec<Grant<'a>, GRANTS_MAX>,
+}
+
+/// What is wrong with a manifest, and on which line (0: the whole file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ManifestError {
+    pub line: usize,
+    pub problem: &'static str,
+}
+
+/// The devices a manifest may name.
+const DEVICES: [&str; 1] = ["console"];
+
+/// Reads a manifest and checks it whole.
+pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
+    let mut entries: Vec<Entry, ROLES_MAX> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let error = |problem| ManifestError {
+            line: number,
+            problem,
+        };
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let Some(role) = words.next() else { continue };
+        let program = words.next().ok_or(error("a role without a program"))?;
+        if entries.iter().any(|entry| entry.role == role) {
+            return Err(error("a role named twice"));
+        }
+        if entries.iter().any(|entry| entry.role == "shell") {
+            return Err(error("a line after the shell's (the shell comes last)"));
+        }
+        let mut grants = Vec::new();
+        for word in words {
+            let grant = match word.split_once('=') {
+                None if word == "serve" => Grant::Serve,
+                None if word == "klog" => Grant::KernelLog,
+                None if word == "bootimage" => Grant::BootImage,
+                None if word == "power" => Grant::Power,
+                None if word == "spawn" => Grant::Spawn,
+                Some(("use", used)) => {
+                    let served = entries
+                        .iter()
+                        .any(|entry| entry.role == used && entry.grants.contains(&Grant::Serve));
+                    if !served {
+                        return Err(error("use= names a role no earlier line serves"));
+                    }
+                    Grant::Use(used)
+                }
+                Some(("device", device)) if DEVICES.contains(&device) => Grant::Device(device),
+                Some(("irq", device)) if DEVICES.contains(&device) => Grant::Interrupt(device),
+                Some(("device" | "irq", _)) => return Err(error("an unknown device")),
+                _ => return Err(error("an unknown grant")),
+            };
+            grants
+                .push(grant)
+                .map_err(|_| error("more than 8 grants"))?;
+        }
+        if role == "shell" && grants.contains(&Grant::Serve) {
+            return Err(error("the shell serves nothing"));
+        }
+        entries
+            .push(Entry {
+                line: number,
+                role,
+                program,
+                grants,
+            })
+            .map_err(|_| error("more than 12 roles"))?;
+    }
+    if entries.last().is_none_or(|entry| entry.role != "shell") {
+        return Err(ManifestError {
+            line: 0,
+            problem: "no shell line",
+        });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: &str = "\
+# role   program  grants
+console  console  serve device=console irq=console klog
+fs       ramfs    serve bootimage   # the ram file system
+proc     proc     serve spawn use=fs
+
+shell    sh       use=console use=fs use=proc power
+";
+
+    #[test]
+    fn the_default_manifest_reads_as_written() {
+        let entries = parse(DEFAULT).unwrap();
+        let roles: std::vec::Vec<_> = entries.iter().map(|entry| entry.role).collect();
+        assert_eq!(roles, ["console", "fs", "proc", "shell"]);
+        assert_eq!(
+            entries[0].grants.as_slice(),
+            [
+                Grant::Serve,
+                Grant::Device("console"),
+                Grant::Interrupt("console"),
+                Grant::KernelLog
+            ]
+        );
+        assert_eq!(
+            entries[1].grants.as_slice(),
+            [Grant::Serve, Grant::BootImage]
+        );
+        assert_eq!(entries[2].line, 4);
+        assert_eq!(entries[3].program, "sh");
+        assert_eq!(
+            entries[3].grants.as_slice(),
+            [
+                Grant::Use("console"),
+                Grant::Use("fs"),
+                Grant::Use("proc"),
+                Grant::Power
+            ]
+        );
+    }
+
+    #[test]
+    fn each_mistake_names_its_line() {
+        let cases = [
+            ("console\nshell sh", 1, "a role without a program"),
+            ("a x serve\na y serve\nshell sh", 2, "a role named twice"),
+            (
+                "a x use=b\nb y serve\nshell sh",
+                1,
+                "use= names a role no earlier line serves",
+            ),
+            (
+                "a x use=b\nshell sh",
+                1,
+                "use= names a role no earlier line serves",
+            ),
+            ("a x frobnicate\nshell sh", 1, "an unknown grant"),
+            ("a x device=disk\nshell sh", 1, "an unknown device"),
+            (
+                "shell sh\na x serve",
+                2,
+                "a line after the shell's (the shell comes last)",
+            ),
+            ("shell sh serve", 1, "the shell serves nothing"),
+            (
+                "a x serve serve serve serve serve serve serve serve serve\nshell sh",
+                1,
+                "more than 8 grants",
+            ),
+        ];
+        for (text, line, problem) in cases {
+            assert_eq!(parse(text), Err(ManifestError { line, problem }), "{text}");
+        }
+        assert_eq!(
+            parse("# nothing\n"),
+            Err(ManifestError {
+                line: 0,
+                problem: "no shell line"
+            })
+        );
+    }
+}
