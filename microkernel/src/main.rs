@@ -143,8 +143,10 @@ mod kernel {
             .split_whitespace()
             .find_map(|word| word.strip_prefix("run="));
         // The system from the manifest talks to its user through the
-        // shell: the kernel then reports only leaks, not every ending.
-        process::report_every_ending(given.is_some() || bootargs.contains("verbose"));
+        // shell: the kernel then reports only leaks, not every ending
+        // (`verbose` says otherwise; `quiet` keeps a run= list quiet too).
+        let word = |wanted: &str| bootargs.split_whitespace().any(|word| word == wanted);
+        process::report_every_ending(word("verbose") || (given.is_some() && !word("quiet")));
         let list = given.unwrap_or(DEFAULT_PROGRAMS);
         let mut started = 0;
         process::SYSTEM.lock().starting = true;

@@ -34,10 +34,10 @@ pub const MACHINE: &[&str] = &[
 /// the ram file system, init reporting the boot figures, and the benchmark
 /// itself, in quick mode (the `bench-quick` row of `cargo xtask test`
 /// boots this too).
-pub const QUICK_COMMAND_LINE: &str = "bench run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,ramfs+serve=fs,init:bench+use=console,bench:quick+use=console+use=null+use=fs";
+pub const QUICK_COMMAND_LINE: &str = "bench quiet run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,ramfs+serve=fs,proc+serve=proc+spawn+use=fs,init:bench+use=console,bench:quick+use=console+use=null+use=fs+use=proc+bootimage";
 
 /// The same with 10,000 operations per figure.
-const FULL_COMMAND_LINE: &str = "bench run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,ramfs+serve=fs,init:bench+use=console,bench+use=console+use=null+use=fs";
+const FULL_COMMAND_LINE: &str = "bench quiet run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,ramfs+serve=fs,proc+serve=proc+spawn+use=fs,init:bench+use=console,bench+use=console+use=null+use=fs+use=proc+bootimage";
 
 fn command_line(quick: bool) -> &'static str {
     if quick {
@@ -112,6 +112,11 @@ const FIGURES: &[(&str, &str, Option<f64>)] = &[
         "console_write_64_bytes",
         "WRITE of 64 bytes to the console server",
         None,
+    ),
+    (
+        "spawn_wait",
+        "SPAWN of a trivial program through proc and ramfs, then WAIT",
+        Some(100_000.0),
     ),
     (
         "boot_to_first_line",
@@ -265,11 +270,10 @@ mod tests {
     fn the_profile_runs_one_figure_in_the_last_process() {
         let (command_line, process) = profile_command_line("kernel_nop_batch_1");
         assert!(command_line.contains(",bench:quick:only=kernel_nop_batch_1+use=console"));
-        assert_eq!(process, 5);
-        assert!(
-            command_line
-                .ends_with("bench:quick:only=kernel_nop_batch_1+use=console+use=null+use=fs")
-        );
+        assert_eq!(process, 6);
+        assert!(command_line.ends_with(
+            "bench:quick:only=kernel_nop_batch_1+use=console+use=null+use=fs+use=proc+bootimage"
+        ));
     }
 
     #[test]

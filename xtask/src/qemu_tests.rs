@@ -618,6 +618,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "bench: read_64k_via_server ",
             "bench: memcpy_64k ",
             "bench: console_write_64_bytes ",
+            "bench: spawn_wait ",
         ],
         input: &[],
     },
@@ -1252,7 +1253,11 @@ selftest: 2 passed, 0 failed
         let passing = format!("{PASSING_LOG}$ ls\r\nb\r\nc\r\n");
         let failing = format!("{PASSING_LOG}$ ls\r\nc\r\nb\r\n");
         assert!(judge(&config, &failing).is_err());
-        assert!(judge(&config, &passing).is_ok(), "{:?}", judge(&config, &passing));
+        assert!(
+            judge(&config, &passing).is_ok(),
+            "{:?}",
+            judge(&config, &passing)
+        );
     }
 
     #[test]

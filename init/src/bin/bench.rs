@@ -1,7 +1,8 @@
 //! bench: the figures of `cargo xtask bench` (docs/performance.md).
 //!
-//! Started as `bench[:quick][:only=NAME]+use=console+use=null+use=fs`,
-//! beside `nullserver` serving `null` and `ramfs` serving `fs`, on a kernel booted with `bench` on its command line (so
+//! Started as `bench[:quick][:only=NAME]+use=console+use=null+use=fs+use=proc+bootimage`,
+//! beside `nullserver` serving `null`, `ramfs` serving `fs` and `proc`
+//! serving `proc`, on a kernel booted with `bench` on its command line (so
 //! user space may read the PMU). Each figure runs an operation many times
 //! and divides the instructions retired (PMU event 0x08, counting EL0 and
 //! EL1 of every process: the user side, the kernel, and the server) by the
@@ -96,6 +97,55 @@ fn ramfs_read_64k(fs: u32, plan: &Plan) -> Result<f64, libring::abi::Errno> {
     })
 }
 
+/// A spawn is some hundred times a NOP: this many fewer of them.
+const SPAWNS_PER_FIGURE: u64 = 20;
+
+/// `SPAWN` of `true` (through the proc server, which reads it through
+/// ramfs), `WAIT` for it, `CLOSE` its handle: a whole process's life.
+///
+/// The bench's ramfs starts empty (seeding it from the boot image would
+/// count in the boot figure), so `true` is first copied there from the
+/// boot image, as `/tmp/true`.
+fn spawn_wait(
+    processes: u32,
+    fs: u32,
+    boot_image: u32,
+    plan: &Plan,
+) -> Result<f64, libring::abi::Errno> {
+    let image = runtime::boot_image::map(boot_image)?;
+    let program = cpio_reader::iter_files(image)
+        .find(|entry| entry.name().trim_start_matches("./") == "bin/true")
+        .map(|entry| entry.file())
+        .ok_or(libring::abi::Errno::NotFound)?;
+    let flags = open_flags::WRITE | open_flags::CREATE | open_flags::TRUNCATE;
+    with_ring(|ring| {
+        let file = ring.run(ops::open(fs, b"/tmp/true", flags))? as u32;
+        let written = ring.run(ops::write(file, program, 0));
+        let _ = ring.run(ops::close(file));
+        written
+    })?;
+    let mut request = [0u8; 64];
+    let length = libring::process::spawn_request("/tmp/true", &["true"], &mut request)?;
+    let request = &request[..length];
+    let cycle = || -> Result<(), libring::abi::Errno> {
+        with_ring(|ring| {
+            let child = ring.run(ops::spawn(processes, request, [0; 6]))? as u32;
+            let waited = ring.run(ops::wait(child, &mut []));
+            let _ = ring.run(ops::close(child));
+            waited.map(|_| ())
+        })
+    };
+    // The first one grows the servers' buffers.
+    cycle()?;
+    let mut failed = None;
+    let figure = measure((plan.operations / SPAWNS_PER_FIGURE).max(1), || {
+        if let Err(error) = cycle() {
+            failed = Some(error);
+        }
+    });
+    failed.map_or(Ok(figure), Err)
+}
+
 fn main(arguments: Arguments) -> i32 {
     let quick = arguments.iter().any(|argument| argument == "quick");
     // `only=NAME`: just that figure (`cargo xtask profile` uses this).
@@ -106,8 +156,8 @@ fn main(arguments: Arguments) -> i32 {
     let plan = Plan {
         operations: if quick { 200 } else { 10_000 },
     };
-    let &[console, null, fs] = runtime::handles() else {
-        libring::println!("bench: expected the handles [console, null, fs]");
+    let &[console, null, fs, processes, boot_image] = runtime::handles() else {
+        libring::println!("bench: expected the handles [console, null, fs, proc, boot image]");
         return 1;
     };
 
@@ -183,6 +233,13 @@ fn main(arguments: Arguments) -> i32 {
             })
         });
         report("console_write_64_bytes", write, plan.operations);
+    }
+
+    if wanted("spawn_wait") {
+        match spawn_wait(processes, fs, boot_image, &plan) {
+            Ok(figure) => report("spawn_wait", figure, plan.operations / SPAWNS_PER_FIGURE),
+            Err(error) => libring::println!("bench: spawn_wait failed: {error:?}"),
+        }
     }
 
     // The null server's last request: it answers, then exits.

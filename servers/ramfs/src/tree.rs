@@ -15,6 +15,7 @@
 //! - A directory entry names a live node whose `parent` is that directory.
 //! - A node is freed exactly when it is unlinked and no longer open.
 
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -57,7 +58,9 @@ pub struct OpenOptions {
 }
 
 enum Contents {
-    File(Vec<u8>),
+    /// A file's bytes: borrowed from the boot image until first written
+    /// (copy on write), so seeding the tree copies nothing.
+    File(Cow<'static, [u8]>),
     Directory(BTreeMap<String, NodeId>),
 }
 
@@ -267,7 +270,7 @@ impl Tree {
                     return Err(Errno::InvalidArgument);
                 }
                 let (directory, name) = self.parent_of(path)?;
-                self.create(directory, name, Contents::File(Vec::new()))?
+                self.create(directory, name, Contents::File(Cow::Owned(Vec::new())))?
             }
             Err(error) => return Err(error),
         };
@@ -277,7 +280,7 @@ impl Tree {
                 return Err(Errno::IsADirectory);
             }
             Contents::File(_) if options.directory => return Err(Errno::NotADirectory),
-            Contents::File(bytes) if options.truncate => bytes.clear(),
+            Contents::File(bytes) if options.truncate => *bytes = Cow::Owned(Vec::new()),
             _ => {}
         }
         node.opens += 1;
@@ -337,9 +340,11 @@ impl Tree {
         data: &[u8],
         append: bool,
     ) -> Result<usize, Errno> {
-        let Contents::File(bytes) = &mut self.node_mut(id)?.contents else {
+        let Contents::File(contents) = &mut self.node_mut(id)?.contents else {
             return Err(Errno::IsADirectory);
         };
+        // A file still borrowed from the boot image is copied now.
+        let bytes = contents.to_mut();
         let start = if append {
             bytes.len()
         } else {
@@ -458,11 +463,12 @@ impl Tree {
 
     /// Adds the file `path` with `contents`, making the directories on the
     /// way: for seeding the tree from the boot image.
-    pub fn add_file(&mut self, path: &str, contents: &[u8]) -> Result<NodeId, Errno> {
+    pub fn add_file(&mut self, path: &str, contents: &'static [u8]) -> Result<NodeId, Errno> {
+        if contents.len() > FILE_MAX {
+            return Err(Errno::OutOfMemory);
+        }
         let (directory, name) = self.parent_of_making_directories(path)?;
-        let id = self.create(directory, name, Contents::File(Vec::new()))?;
-        self.write(id, 0, contents, false)?;
-        Ok(id)
+        self.create(directory, name, Contents::File(Cow::Borrowed(contents)))
     }
 
     /// Makes every directory above `path`'s last part that is missing.
@@ -512,6 +518,30 @@ fn components(path: &str) -> Result<Vec<&str>, Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_from_the_boot_image_is_copied_when_first_written() {
+        static IMAGE: &[u8] = b"boot image";
+        let mut tree = Tree::new();
+        let id = tree.add_file("/f", IMAGE).unwrap();
+        assert_eq!(
+            tree.bytes(id, 0, 64).unwrap().as_ptr(),
+            IMAGE.as_ptr(),
+            "borrowed"
+        );
+        tree.write(id, 0, b"B", false).unwrap();
+        assert_eq!(tree.bytes(id, 0, 64).unwrap(), b"Boot image");
+        assert_ne!(tree.bytes(id, 0, 64).unwrap().as_ptr(), IMAGE.as_ptr());
+        assert_eq!(IMAGE, b"boot image");
+        let other = tree.add_file("/g", IMAGE).unwrap();
+        let truncate = OpenOptions {
+            truncate: true,
+            write: true,
+            ..OpenOptions::default()
+        };
+        tree.open("/g", truncate).unwrap();
+        assert_eq!(tree.stat(other).unwrap().size, 0);
+    }
 
     #[test]
     fn a_directory_knows_its_path_until_it_is_removed() {

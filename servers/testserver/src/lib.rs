@@ -36,8 +36,9 @@ pub mod control {
     pub const ECHO: u64 = 1;
     /// Keeps the request unanswered until a [`RELEASE`] comes.
     pub const HOLD: u64 = 2;
-    /// Answers the request id of the most recently held request (its low
-    /// 31 bits), or `-ENOENT` if none is held.
+    /// Answers the request id of the most recently held request, packed
+    /// into a positive `i32` by [`super::pack_request`], or `-ENOENT` if
+    /// none is held.
     pub const WHOAMI: u64 = 3;
     /// Answers every held request with [`super::RELEASED`], then this one
     /// with 0.
@@ -48,8 +49,9 @@ pub mod control {
     /// refusals that came back as documented ([`super::misuse`]). Answers
     /// that held `READ` along the way.
     pub const MISUSE: u64 = 5;
-    /// `REPLY`s to request `arguments[1]`, which belongs to another server,
-    /// and answers the result that `REPLY` got (expected: `-ENOENT`).
+    /// `REPLY`s to request `arguments[1]` (as [`WHOAMI`] packed it), which
+    /// belongs to another server, and answers the result that `REPLY` got
+    /// (expected: `-ENOENT`).
     pub const STEAL: u64 = 6;
     /// Writes to its own program text: the kernel kills the server, with
     /// this request (and any held ones) still in flight.
@@ -153,9 +155,32 @@ pub const fn pattern_byte(position: u64) -> u8 {
     (mixed >> 56) as u8 ^ (mixed >> 29) as u8
 }
 
+/// A request id (the kernel's: a slot index in the low 32 bits, the
+/// slot's generation, from 1, in the high 32) as a positive `i32` that is
+/// never 0: the generation's low 20 bits, then the index's low 11 bits.
+/// (Exact while fewer than 2048 requests are in flight and the slot has
+/// been reused fewer than a million times; the tests stay far below.)
+pub fn pack_request(request: u64) -> i32 {
+    ((((request >> 32) & 0xf_ffff) << 11) | (request & 0x7ff)) as i32
+}
+
+/// The request id [`pack_request`] packed.
+pub fn unpack_request(packed: u64) -> u64 {
+    ((packed >> 11) << 32) | (packed & 0x7ff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_packed_request_id_is_positive_and_comes_back() {
+        for request in [1u64 << 32, (7 << 32) | 5, (999_999 << 32) | 2047] {
+            let packed = pack_request(request);
+            assert!(packed > 0, "{request:#x}");
+            assert_eq!(unpack_request(packed as u64), request);
+        }
+    }
 
     #[test]
     fn checksum_is_fnv1a_of_the_bytes_and_never_negative() {

@@ -271,7 +271,7 @@ impl Server {
                 .flatten()
                 .next()
                 .map_or(Errno::NotFound.result(), |held| {
-                    (held.request & 0x7fff_ffff) as i32
+                    testserver::pack_request(held.request)
                 }),
             control::RELEASE => {
                 for held in self.held.iter_mut().filter_map(Option::take) {
@@ -280,10 +280,12 @@ impl Server {
                 0
             }
             control::MISUSE => self.misuse(ring, request) as i32,
-            control::STEAL => match ring.run(ops::reply(argument, 0, 0)) {
-                Ok(result) => result,
-                Err(error) => error.result(),
-            },
+            control::STEAL => {
+                match ring.run(ops::reply(testserver::unpack_request(argument), 0, 0)) {
+                    Ok(result) => result,
+                    Err(error) => error.result(),
+                }
+            }
             control::CRASH => crash(),
             control::BADGE => (message.badge & 0x7fff_ffff) as i32,
             control::GIVE_HANDLE => match ring.run(ops::mint(self.service, MINTED_BADGE)) {
