@@ -176,13 +176,24 @@ impl<'bitmap> FrameAllocator<'bitmap> {
         }
         for bank in &self.banks {
             let mut run = 0;
-            for frame in 0..bank.frames {
-                run = if self.bit(bank.first_bit + frame) {
-                    0
-                } else {
-                    run + 1
-                };
+            let mut frame = 0;
+            while frame < bank.frames {
+                let bit = bank.first_bit + frame;
+                // A whole word of frames in use (the kernel, the boot
+                // image, long-lived tables: the low end of memory) is
+                // skipped at once rather than bit by bit.
+                if bit.is_multiple_of(BITS_PER_WORD)
+                    && frame + BITS_PER_WORD <= bank.frames
+                    && self.bitmap[bit / BITS_PER_WORD] == u64::MAX
+                {
+                    run = 0;
+                    frame += BITS_PER_WORD;
+                    continue;
+                }
+                run = if self.bit(bit) { 0 } else { run + 1 };
+                frame += 1;
                 if run == count {
+                    let frame = frame - 1;
                     let first = bank.first_bit + frame + 1 - count;
                     for bit in first..first + count {
                         self.set_bit(bit, true);
@@ -396,6 +407,38 @@ mod tests {
         assert_eq!(frames.allocate_contiguous(12), None);
         frames.free_contiguous(run, 4);
         assert_eq!(frames.free_frames(), 15);
+    }
+
+    #[test]
+    fn contiguous_runs_are_found_past_whole_words_in_use() {
+        let memory = [range(0x4000_0000, 300 * FRAME)];
+        // Frames 0..130 in use (two whole words and two more frames), and
+        // frame 131 too: the first run of 3 starts at 132.
+        let reserved = [
+            range(0x4000_0000, 130 * FRAME),
+            range(0x4000_0000 + 131 * FRAME, FRAME),
+        ];
+        let mut bitmap = storage(&memory);
+        let mut frames = FrameAllocator::new(&memory, &reserved, &mut bitmap);
+        assert_eq!(
+            frames.allocate_contiguous(1),
+            Some(0x4000_0000 + 130 * FRAME)
+        );
+        assert_eq!(
+            frames.allocate_contiguous(3),
+            Some(0x4000_0000 + 132 * FRAME)
+        );
+        // A run may start just before a word boundary and end after it.
+        assert_eq!(
+            frames.allocate_contiguous(60),
+            Some(0x4000_0000 + 135 * FRAME)
+        );
+        assert_eq!(frames.allocate_contiguous(200), None);
+        assert_eq!(
+            frames.allocate_contiguous(105),
+            Some(0x4000_0000 + 195 * FRAME)
+        );
+        assert_eq!(frames.free_frames(), 0);
     }
 
     #[test]

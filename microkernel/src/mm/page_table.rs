@@ -249,10 +249,33 @@ pub fn tear_down<Memory: TableMemory>(
     root: u64,
     free: &mut impl FnMut(&mut Memory, Descriptor),
 ) {
-    for index in 0..ENTRIES {
-        tear_down_entry(memory, root, index, 0, free);
-    }
+    tear_down_table(memory, root, 0, free);
     free(memory, Descriptor(descriptor::table(root)));
+}
+
+/// Tears down every valid entry of `table` (at `level`).
+fn tear_down_table<Memory: TableMemory>(
+    memory: &mut Memory,
+    table: u64,
+    level: usize,
+    free: &mut impl FnMut(&mut Memory, Descriptor),
+) {
+    let mut from = 0;
+    while let Some(index) = next_valid(memory, table, from) {
+        tear_down_entry(memory, table, index, level, free);
+        from = index + 1;
+    }
+}
+
+/// The first valid entry of `table` at `from` or after. (A user address
+/// space uses a few entries of each table: this scan, a tight loop over
+/// the words, is where tearing one down spends its time.)
+fn next_valid<Memory: TableMemory>(memory: &mut Memory, table: u64, from: usize) -> Option<usize> {
+    let entries = memory.table(table);
+    entries[from.min(ENTRIES)..]
+        .iter()
+        .position(|&entry| Descriptor(entry).is_valid())
+        .map(|offset| from + offset)
 }
 
 fn tear_down_entry<Memory: TableMemory>(
@@ -267,10 +290,7 @@ fn tear_down_entry<Memory: TableMemory>(
         return;
     }
     if level < 3 && entry.is_table() {
-        let below = entry.address();
-        for below_index in 0..ENTRIES {
-            tear_down_entry(memory, below, below_index, level + 1, free);
-        }
+        tear_down_table(memory, entry.address(), level + 1, free);
     }
     // A level-3 page, or a table now empty of everything below it.
     if level == 3 || entry.is_table() {

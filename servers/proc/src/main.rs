@@ -133,7 +133,7 @@ mod server {
             if path.is_empty() || argument_text.is_empty() {
                 return Err(Errno::InvalidArgument);
             }
-            read_file(self.file_system, path, &mut self.file)?;
+            let length = read_file(self.file_system, path, &mut self.file)?;
             let name = path.rsplit('/').next().unwrap_or(path);
             let name = &name[..floor_char_boundary(name, 31)];
             let handles: [(Give, Option<usize>); spawn_handles::COUNT] =
@@ -146,7 +146,7 @@ mod server {
                 });
             let child = Child {
                 name: if name.is_empty() { "?" } else { name },
-                file: &self.file,
+                file: &self.file[..length],
                 argument_text,
                 handles: &handles,
             };
@@ -164,8 +164,10 @@ mod server {
             .unwrap_or(0)
     }
 
-    /// Reads the whole file at `path` into `file`.
-    fn read_file(file_system: u32, path: &str, file: &mut Vec<u8>) -> Result<(), Errno> {
+    /// Reads the whole file at `path` into the start of `file` (grown to
+    /// fit, never shrunk: zeroing it anew for each program would cost as
+    /// much as reading it); returns its length.
+    fn read_file(file_system: u32, path: &str, file: &mut Vec<u8>) -> Result<usize, Errno> {
         let handle =
             with_ring(|ring| ring.run(ops::open(file_system, path.as_bytes(), open_flags::READ)))?
                 as u32;
@@ -174,7 +176,7 @@ mod server {
         result
     }
 
-    fn read_open_file(handle: u32, file: &mut Vec<u8>) -> Result<(), Errno> {
+    fn read_open_file(handle: u32, file: &mut Vec<u8>) -> Result<usize, Errno> {
         let mut status = FileStatus::default();
         with_ring(|ring| ring.run(ops::stat(handle, &mut status)))?;
         if status.kind != file_kind::FILE {
@@ -183,18 +185,20 @@ mod server {
         if status.size > FILE_MAX {
             return Err(Errno::NotExecutable);
         }
+        let size = status.size as usize;
         // Grown outside `with_ring`: the heap may need the ring to grow.
-        file.resize(status.size as usize, 0);
+        if file.len() < size {
+            file.resize(size, 0);
+        }
         let mut done = 0;
-        while done < file.len() {
+        while done < size {
             let count =
-                with_ring(|ring| ring.run(ops::read(handle, &mut file[done..], done as u64)))?;
+                with_ring(|ring| ring.run(ops::read(handle, &mut file[done..size], done as u64)))?;
             if count == 0 {
                 break; // it shrank meanwhile
             }
             done += count as usize;
         }
-        file.truncate(done);
-        Ok(())
+        Ok(done)
     }
 }
