@@ -104,6 +104,36 @@ pub unsafe fn switch_kernel_tables(new_root: u64, empty_root: u64, trampoline: u
     flush_tlb();
 }
 
+/// Zeroes `length` bytes from `address` with `DC ZVA`, which zeroes a
+/// whole block (64 bytes on a Cortex-A72, `DCZID_EL0` says) per
+/// instruction: a 4 KiB frame in 64 instructions instead of a `memset`'s
+/// several hundred stores. Falls back to `write_bytes` where the
+/// instruction is prohibited (`DCZID_EL0.DZP`).
+///
+/// # Safety
+/// `[address, address + length)` must be Normal cacheable memory the caller
+/// owns and may write (frames in the linear map), with `address` and
+/// `length` multiples of 4 KiB (so of any block size).
+pub unsafe fn zero_frames(address: usize, length: usize) {
+    let dczid: u64;
+    // SAFETY: reading an ID register has no effect.
+    unsafe { asm!("mrs {}, dczid_el0", out(reg) dczid, options(nomem, nostack)) };
+    if dczid & (1 << 4) != 0 {
+        // SAFETY: the caller's promise.
+        unsafe { core::ptr::write_bytes(address as *mut u8, 0, length) };
+        return;
+    }
+    // DCZID_EL0.BS: log2 of the block size in 4-byte words.
+    let block = 4usize << (dczid & 0xf);
+    let mut at = address;
+    while at < address + length {
+        // SAFETY: `at` is inside the range the caller gave us, aligned to
+        // the block (the range is 4 KiB aligned).
+        unsafe { asm!("dc zva, {}", in(reg) at, options(nostack)) };
+        at += block;
+    }
+}
+
 /// Invalidates every TLB entry of this core.
 pub fn flush_tlb() {
     // SAFETY: TLB maintenance only drops cached translations.

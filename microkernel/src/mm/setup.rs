@@ -138,7 +138,8 @@ impl TableMemory for FrameTables<'_, '_> {
 
     fn allocate_table(&mut self) -> Option<u64> {
         let physical = self.frames.allocate()?;
-        self.table(physical).fill(0);
+        // SAFETY: a frame just allocated, in the linear map.
+        unsafe { crate::arch::cpu::zero_frames(physical_to_virtual(physical), PAGE_SIZE) };
         Some(physical)
     }
 }

@@ -184,9 +184,7 @@ impl AddressSpace {
         let first = allocated.ok_or(Errno::OutOfMemory)?;
         let length = count as u64 * PAGE_SIZE;
         // SAFETY: frames we now own, in the linear map.
-        unsafe {
-            core::ptr::write_bytes(physical_to_virtual(first) as *mut u8, 0, length as usize)
-        };
+        unsafe { cpu::zero_frames(physical_to_virtual(first), length as usize) };
         // Every frame counts as ours until given back below or by unmap.
         self.owned_frames += count;
         if let Err(error) = self.map_counted(address, first, length, access.attributes()) {
