@@ -268,14 +268,30 @@ fn tear_down_table<Memory: TableMemory>(
 }
 
 /// The first valid entry of `table` at `from` or after. (A user address
-/// space uses a few entries of each table: this scan, a tight loop over
-/// the words, is where tearing one down spends its time.)
+/// space uses a few entries of each table: this scan is where tearing one
+/// down spends its time, so it looks at eight entries at once, ORing them
+/// and testing the valid bit of the result.)
 fn next_valid<Memory: TableMemory>(memory: &mut Memory, table: u64, from: usize) -> Option<usize> {
+    const GROUP: usize = 8;
     let entries = memory.table(table);
-    entries[from.min(ENTRIES)..]
-        .iter()
-        .position(|&entry| Descriptor(entry).is_valid())
-        .map(|offset| from + offset)
+    let mut index = from;
+    while index < ENTRIES && !index.is_multiple_of(GROUP) {
+        if Descriptor(entries[index]).is_valid() {
+            return Some(index);
+        }
+        index += 1;
+    }
+    while index < ENTRIES {
+        let group = &entries[index..index + GROUP];
+        if Descriptor(group.iter().fold(0, |all, &entry| all | entry)).is_valid() {
+            return group
+                .iter()
+                .position(|&entry| Descriptor(entry).is_valid())
+                .map(|offset| index + offset);
+        }
+        index += GROUP;
+    }
+    None
 }
 
 fn tear_down_entry<Memory: TableMemory>(
@@ -611,5 +627,41 @@ pub mod tests {
         assert_eq!(freed.last(), Some(&root), "the root goes last");
         freed.sort();
         assert_eq!(freed, expected, "every page and table, each once");
+    }
+
+    #[test]
+    fn tear_down_finds_entries_anywhere_in_a_group_of_eight() {
+        let (mut memory, root) = FakeMemory::new();
+        let user = Attributes {
+            user: true,
+            ..Attributes::KERNEL_DATA
+        };
+        // Level-3 indices at the edges of the scan's groups of eight.
+        let indices = [0u64, 1, 7, 8, 9, 15, 63, 64, 500, 511];
+        for (n, index) in indices.iter().enumerate() {
+            map(
+                &mut memory,
+                root,
+                (0x40_0000 + index * PAGE_SIZE as u64) as usize,
+                0x4100_0000 + n as u64 * PAGE_SIZE as u64,
+                PAGE_SIZE,
+                user,
+                Granularity::PagesOnly,
+            )
+            .unwrap();
+        }
+        let mut freed = Vec::new();
+        tear_down(&mut memory, root, &mut |_, descriptor| {
+            freed.push(descriptor.address())
+        });
+        for n in 0..indices.len() as u64 {
+            let page = 0x4100_0000 + n * PAGE_SIZE as u64;
+            assert_eq!(
+                freed.iter().filter(|&&address| address == page).count(),
+                1,
+                "page {n} (level-3 index {}) freed once",
+                indices[n as usize]
+            );
+        }
     }
 }

@@ -37,9 +37,7 @@ mod server {
     use alloc::boxed::Box;
     use alloc::vec;
     use alloc::vec::Vec;
-    use libring::abi::{
-        Errno, FileStatus, Opcode, RequestMessage, file_kind, open_flags, spawn_handles,
-    };
+    use libring::abi::{Errno, Opcode, RequestMessage, open_flags, spawn_handles};
     use libring::ops;
     use libring::process::{self, Child, Give};
     use libring::runtime::{self, Arguments, with_ring};
@@ -52,7 +50,9 @@ mod server {
     /// The longest `SPAWN` request: a path and the argument text.
     const REQUEST_MAX: usize = 4096;
     /// The largest program file it reads.
-    const FILE_MAX: u64 = 16 << 20;
+    const FILE_MAX: usize = 16 << 20;
+    /// Its program buffer's first size (it doubles as need be, and stays).
+    const FIRST_BUFFER: usize = 64 << 10;
 
     struct Spawner {
         spawner: u32,
@@ -176,29 +176,29 @@ mod server {
         result
     }
 
+    /// Reads the open file into `file`, growing it as need be; returns the
+    /// file's length. No `STAT` first: a file server answers a `READ` with
+    /// all it asked for unless the file ends first (`docs/fs.md`), so a
+    /// `READ` that comes back short is the end, and one round trip does for
+    /// a program that fits the buffer. A directory answers `EISDIR`.
     fn read_open_file(handle: u32, file: &mut Vec<u8>) -> Result<usize, Errno> {
-        let mut status = FileStatus::default();
-        with_ring(|ring| ring.run(ops::stat(handle, &mut status)))?;
-        if status.kind != file_kind::FILE {
-            return Err(Errno::IsADirectory);
-        }
-        if status.size > FILE_MAX {
-            return Err(Errno::NotExecutable);
-        }
-        let size = status.size as usize;
-        // Grown outside `with_ring`: the heap may need the ring to grow.
-        if file.len() < size {
-            file.resize(size, 0);
-        }
         let mut done = 0;
-        while done < size {
-            let count =
-                with_ring(|ring| ring.run(ops::read(handle, &mut file[done..size], done as u64)))?;
-            if count == 0 {
-                break; // it shrank meanwhile
+        loop {
+            if done == file.len() {
+                if file.len() >= FILE_MAX {
+                    return Err(Errno::NotExecutable); // too large to be a program
+                }
+                // Grown outside `with_ring`: the heap may need the ring to grow.
+                let grown = (file.len() * 2).clamp(FIRST_BUFFER, FILE_MAX);
+                file.resize(grown, 0);
             }
-            done += count as usize;
+            let count =
+                with_ring(|ring| ring.run(ops::read(handle, &mut file[done..], done as u64)))?
+                    as usize;
+            done += count;
+            if count == 0 || done < file.len() {
+                return Ok(done);
+            }
         }
-        Ok(done)
     }
 }
