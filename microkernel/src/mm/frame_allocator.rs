@@ -38,6 +38,8 @@ pub struct FrameAllocator<'bitmap> {
     free_frames: usize,
     /// Where the last search ended: the next one starts there (a word index).
     search_hint: usize,
+    /// Where `allocate_contiguous` starts looking (a bit index).
+    contiguous_hint: usize,
 }
 
 /// The bitmap's size in bytes for these banks (whole 64-bit words).
@@ -114,6 +116,7 @@ impl<'bitmap> FrameAllocator<'bitmap> {
             total_frames: first_bit,
             free_frames: 0,
             search_hint: 0,
+            contiguous_hint: 0,
         };
         // Everything in a bank starts free (a word at a time: this runs over
         // every frame of RAM at boot), then the reservations are taken out.
@@ -174,33 +177,47 @@ impl<'bitmap> FrameAllocator<'bitmap> {
         if count == 0 || count > self.free_frames {
             return None;
         }
-        for bank in &self.banks {
-            let mut run = 0;
-            let mut frame = 0;
-            while frame < bank.frames {
-                let bit = bank.first_bit + frame;
-                // A whole word of frames in use (the kernel, the boot
-                // image, long-lived tables: the low end of memory) is
-                // skipped at once rather than bit by bit.
-                if bit.is_multiple_of(BITS_PER_WORD)
-                    && frame + BITS_PER_WORD <= bank.frames
-                    && self.bitmap[bit / BITS_PER_WORD] == u64::MAX
-                {
-                    run = 0;
-                    frame += BITS_PER_WORD;
-                    continue;
-                }
-                run = if self.bit(bit) { 0 } else { run + 1 };
-                frame += 1;
-                if run == count {
-                    let frame = frame - 1;
-                    let first = bank.first_bit + frame + 1 - count;
-                    for bit in first..first + count {
-                        self.set_bit(bit, true);
-                    }
-                    self.free_frames -= count;
-                    return Some(self.address_of(first));
-                }
+        // From where the last run was found on, then from the start: the
+        // low end of memory is the kernel's, the boot image's and the
+        // long-lived processes', and a run is usually found past them.
+        let hint = self.contiguous_hint;
+        let first = self
+            .banks
+            .iter()
+            .find_map(|bank| {
+                let from = hint.saturating_sub(bank.first_bit).min(bank.frames);
+                self.find_run(bank, from, count)
+            })
+            .or_else(|| self.banks.iter().find_map(|bank| self.find_run(bank, 0, count)))?;
+        for bit in first..first + count {
+            self.set_bit(bit, true);
+        }
+        self.free_frames -= count;
+        self.contiguous_hint = first + count;
+        Some(self.address_of(first))
+    }
+
+    /// The first bit of a run of `count` free frames in `bank`, from its
+    /// frame `from` on.
+    fn find_run(&self, bank: &Bank, from: usize, count: usize) -> Option<usize> {
+        let mut run = 0;
+        let mut frame = from;
+        while frame < bank.frames {
+            let bit = bank.first_bit + frame;
+            // A whole word of frames in use is skipped at once rather
+            // than bit by bit.
+            if bit.is_multiple_of(BITS_PER_WORD)
+                && frame + BITS_PER_WORD <= bank.frames
+                && self.bitmap[bit / BITS_PER_WORD] == u64::MAX
+            {
+                run = 0;
+                frame += BITS_PER_WORD;
+                continue;
+            }
+            run = if self.bit(bit) { 0 } else { run + 1 };
+            frame += 1;
+            if run == count {
+                return Some(bank.first_bit + frame - count);
             }
         }
         None
@@ -439,6 +456,20 @@ mod tests {
             Some(0x4000_0000 + 195 * FRAME)
         );
         assert_eq!(frames.free_frames(), 0);
+    }
+
+    #[test]
+    fn contiguous_runs_are_looked_for_after_the_last_then_from_the_start() {
+        let memory = [range(0x4000_0000, 300 * FRAME)];
+        let mut bitmap = storage(&memory);
+        let mut frames = FrameAllocator::new(&memory, &[], &mut bitmap);
+        let at = |frame: u64| Some(0x4000_0000 + frame * FRAME);
+        assert_eq!(frames.allocate_contiguous(100), at(0));
+        assert_eq!(frames.allocate_contiguous(100), at(100));
+        frames.free_contiguous(0x4000_0000, 100);
+        assert_eq!(frames.allocate_contiguous(150), None, "100 + 100 free, apart");
+        assert_eq!(frames.allocate_contiguous(100), at(200), "after the last run");
+        assert_eq!(frames.allocate_contiguous(50), at(0), "then from the start");
     }
 
     #[test]
