@@ -509,6 +509,30 @@ fn kernel_checks(handles: &Handles) -> Result<(), Failure> {
         Err(Errno::InvalidArgument),
     )?;
     close(child);
+    // At most 16 live endpoints per process; closing the service handle
+    // does not end an endpoint (its server ending does), so the 17th
+    // fails whatever is closed.
+    let mut made = Vec::new();
+    for index in 0..16 {
+        let name = alloc::format!("e{index}");
+        match with_ring(|ring| ring.run(ops::endpoint_create(name.as_bytes()))) {
+            Ok(handle) => made.push(handle as u32),
+            Err(error) => fail!("endpoint {index}: {}", error.name()),
+        }
+    }
+    expect(
+        "a 17th endpoint",
+        with_ring(|ring| ring.run(ops::endpoint_create(b"e16"))),
+        Err(Errno::OutOfMemory),
+    )?;
+    expect(
+        "an endpoint name of 17 bytes",
+        with_ring(|ring| ring.run(ops::endpoint_create(b"seventeen-bytes!!"))),
+        Err(Errno::InvalidArgument),
+    )?;
+    for handle in made {
+        close(handle);
+    }
     Ok(())
 }
 

@@ -188,7 +188,11 @@ impl<'bitmap> FrameAllocator<'bitmap> {
                 let from = hint.saturating_sub(bank.first_bit).min(bank.frames);
                 self.find_run(bank, from, count)
             })
-            .or_else(|| self.banks.iter().find_map(|bank| self.find_run(bank, 0, count)))?;
+            .or_else(|| {
+                self.banks
+                    .iter()
+                    .find_map(|bank| self.find_run(bank, 0, count))
+            })?;
         for bit in first..first + count {
             self.set_bit(bit, true);
         }
@@ -467,8 +471,16 @@ mod tests {
         assert_eq!(frames.allocate_contiguous(100), at(0));
         assert_eq!(frames.allocate_contiguous(100), at(100));
         frames.free_contiguous(0x4000_0000, 100);
-        assert_eq!(frames.allocate_contiguous(150), None, "100 + 100 free, apart");
-        assert_eq!(frames.allocate_contiguous(100), at(200), "after the last run");
+        assert_eq!(
+            frames.allocate_contiguous(150),
+            None,
+            "100 + 100 free, apart"
+        );
+        assert_eq!(
+            frames.allocate_contiguous(100),
+            at(200),
+            "after the last run"
+        );
         assert_eq!(frames.allocate_contiguous(50), at(0), "then from the start");
     }
 

@@ -219,6 +219,8 @@ pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<Proces
         Ok(roles) => roles,
         Err(error) => {
             discard(&mut system, unstarted);
+            // Endpoints made for it die with it.
+            crate::ring::forward::process_ended(&mut system, id);
             return Err(error);
         }
     };
@@ -293,6 +295,8 @@ pub fn launch(
         Ok(done) => done,
         Err(error) => {
             discard(system, unstarted);
+            // Endpoints it was to serve die with it.
+            crate::ring::forward::process_ended(system, id);
             return Err(error);
         }
     };
@@ -371,7 +375,8 @@ fn grant_handles(
     for grant in grants {
         let object = match *grant {
             Grant::Serve(name) => Object::Service {
-                endpoint: crate::ring::forward::create_endpoint(system, id, name),
+                endpoint: crate::ring::forward::create_endpoint(system, id, name)
+                    .ok_or(CreateError::OutOfMemory)?,
             },
             Grant::Use(name) => {
                 let endpoint = crate::ring::forward::find_endpoint(system, name)

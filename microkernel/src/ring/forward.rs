@@ -83,11 +83,16 @@ pub struct Forward {
 }
 
 /// Creates an endpoint served by `server`.
-pub fn create_endpoint(system: &mut System, server: ProcessId, name: &str) -> EndpointId {
-    system.next_endpoint += 1;
+/// `None` once the 32-bit endpoint ids have run out (ids are never reused).
+pub fn create_endpoint(system: &mut System, server: ProcessId, name: &str) -> Option<EndpointId> {
+    system.next_endpoint = system.next_endpoint.checked_add(1)?;
     let id = system.next_endpoint;
     let mut short = heapless::String::new();
-    let _ = short.push_str(&name[..name.len().min(16)]);
+    for character in name.chars() {
+        if short.push(character).is_err() {
+            break;
+        }
+    }
     let endpoint = Endpoint {
         server,
         name: short,
@@ -98,7 +103,7 @@ pub fn create_endpoint(system: &mut System, server: ProcessId, name: &str) -> En
         copies: alloc::vec::Vec::new(),
     };
     system.endpoints.insert(id, endpoint);
-    id
+    Some(id)
 }
 
 /// The endpoint called `name`, if one exists and is alive.
@@ -542,9 +547,9 @@ pub fn client_gave_up(system: &mut System, client: ProcessId, client_request: u6
     }
 }
 
-/// Process `id` is ending. Its endpoints die: every request they hold
-/// completes with `ESRVDEAD` in its client's ring. Its own requests to
-/// other servers are forgotten.
+/// Process `id` is ending (or was never started). Its endpoints die, and
+/// leave the table: every request they hold completes with `ESRVDEAD` in
+/// its client's ring. Its own requests to other servers are forgotten.
 pub fn process_ended(system: &mut System, id: ProcessId) {
     let mut orphans: alloc::vec::Vec<(ProcessId, u64)> = alloc::vec::Vec::new();
     for endpoint in system
@@ -577,6 +582,9 @@ pub fn process_ended(system: &mut System, id: ProcessId) {
             .queue
             .retain(|queued| forwards.contains_key(*queued));
     }
+    // The dead endpoints go (their ids are never reused, so a client
+    // handle still naming one just gets ESRVDEAD).
+    system.endpoints.retain(|_, endpoint| !endpoint.dead);
     // In the order each client submitted them (the table has no order).
     orphans.sort_unstable();
     for (client, client_request) in orphans {

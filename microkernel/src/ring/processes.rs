@@ -369,15 +369,14 @@ pub fn endpoint_create(
     if served >= ENDPOINTS_PER_PROCESS {
         return Err(Errno::OutOfMemory);
     }
-    let endpoint = crate::ring::forward::create_endpoint(system, caller, &name);
+    let endpoint =
+        crate::ring::forward::create_endpoint(system, caller, &name).ok_or(Errno::OutOfMemory)?;
     let process = system.process(caller).ok_or(Errno::BadHandle)?;
     match process.handles.insert(Object::Service { endpoint }) {
         Ok(handle) => Ok(handle as i32),
         Err(error) => {
-            // Nobody can serve it: it is dead from the start.
-            if let Some(endpoint) = system.endpoints.get_mut(endpoint) {
-                endpoint.dead = true;
-            }
+            // Nobody can serve it, and nobody has heard of it: gone.
+            system.endpoints.remove(endpoint);
             Err(error)
         }
     }
