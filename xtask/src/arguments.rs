@@ -36,6 +36,7 @@ Commands:
 
 Machine options (run and gdb):
   --release              Build with the release profile
+  --system NAME          Boot the system systems/NAME.toml (default: default)
   --gic 2|3              Interrupt controller version (default 3)
   --cpu NAME             QEMU CPU model (default cortex-a72)
   --mem SIZE             Memory size, as QEMU's -m takes it (default 256M)
@@ -72,6 +73,8 @@ pub struct RunOptions {
     pub profile: Profile,
     pub machine: Machine,
     pub extra_qemu_arguments: Vec<String>,
+    /// `--system NAME`: boot `systems/NAME.toml` (`None`: the default).
+    pub system: Option<String>,
 }
 
 /// Options of `test`.
@@ -174,6 +177,7 @@ fn parse_run_options(arguments: &[String], command: &str) -> Result<RunOptions> 
                 break;
             }
             "--release" if inline_value.is_none() => options.profile = Profile::Release,
+            "--system" => options.system = Some(option_value(flag, inline_value, &mut remaining)?),
             "--gic" => {
                 let value = option_value(flag, inline_value, &mut remaining)?;
                 options.machine.gic_version = match value.as_str() {
@@ -321,8 +325,9 @@ mod tests {
 
     #[test]
     fn run_options_and_extra_qemu_arguments() {
-        let parsed =
-            parse_words("run --release --gic 2 --cpu=cortex-a53 --mem 1G --smp 4 -- -d int -s");
+        let parsed = parse_words(
+            "run --release --system fat --gic 2 --cpu=cortex-a53 --mem 1G --smp 4 -- -d int -s",
+        );
         let expected = RunOptions {
             profile: Profile::Release,
             machine: Machine {
@@ -332,6 +337,7 @@ mod tests {
                 cpu_count: 4,
             },
             extra_qemu_arguments: vec!["-d".into(), "int".into(), "-s".into()],
+            system: Some("fat".to_string()),
         };
         assert_eq!(parsed, Ok(Command::Run(expected)));
     }

@@ -31,6 +31,14 @@ pub struct BuiltKernel {
 
 /// Builds the kernel Image and the initrd.
 pub fn build(workspace: &Workspace, profile: Profile) -> Result<BuiltKernel> {
+    build_system(workspace, profile, DEFAULT_SYSTEM)
+}
+
+/// The system `run`, `test` and `bench` boot unless told otherwise.
+pub const DEFAULT_SYSTEM: &str = "default";
+
+/// [`build`], with the system manifest `systems/<system>.toml`.
+pub fn build_system(workspace: &Workspace, profile: Profile, system: &str) -> Result<BuiltKernel> {
     tools::ensure_rust_target(workspace)?;
 
     let mut cargo = tools::cargo(workspace);
@@ -68,7 +76,9 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<BuiltKernel> {
         );
     }
     let programs = build_programs(workspace, profile)?;
-    let initrd_bytes = initrd::pack(&initrd_source, &programs)?;
+    let manifest = system_manifest(workspace, system, &programs)?;
+    let generated = [("etc/system".to_string(), manifest.into_bytes())];
+    let initrd_bytes = initrd::pack(&initrd_source, &programs, &generated)?;
     let initrd = workspace.initrd();
     write_file(&initrd, &initrd_bytes)?;
     println!(
@@ -79,6 +89,28 @@ pub fn build(workspace: &Workspace, profile: Profile) -> Result<BuiltKernel> {
     );
 
     Ok(BuiltKernel { elf, image, initrd })
+}
+
+/// Reads and checks `systems/<system>.toml` against the programs just
+/// built, and returns the manifest init reads (`etc/system`).
+fn system_manifest(
+    workspace: &Workspace,
+    system: &str,
+    programs: &[(String, Vec<u8>)],
+) -> Result<String> {
+    let path = workspace
+        .root
+        .join("systems")
+        .join(format!("{system}.toml"));
+    let text = std::fs::read_to_string(&path).map_err(|error| {
+        format!(
+            "no system called {system}: cannot read {}: {error}",
+            workspace.show(&path)
+        )
+    })?;
+    let names: Vec<String> = programs.iter().map(|(name, _)| name.clone()).collect();
+    let roles = crate::system::parse(&workspace.show(&path), &text, &names)?;
+    Ok(crate::system::manifest_text(system, &roles))
 }
 
 /// Builds the user programs (the `init` crate's binaries and one binary

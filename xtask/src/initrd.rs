@@ -35,12 +35,43 @@ struct Entry {
 }
 
 /// Builds the archive of everything under `source`, plus each of
-/// `programs` (name, ELF bytes) as `bin/<name>`. A missing folder gives an
-/// archive with only the programs and the trailer.
-pub fn pack(source: &Path, programs: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+/// `programs` (name, ELF bytes) as `bin/<name>`, plus the `generated`
+/// files (path, bytes: the system manifest, `etc/system`). A missing
+/// folder gives an archive with only those and the trailer.
+pub fn pack(
+    source: &Path,
+    programs: &[(String, Vec<u8>)],
+    generated: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>> {
     let mut entries = Vec::new();
     if source.exists() {
         collect_entries(source, Path::new(""), &mut entries)?;
+    }
+    for (path, bytes) in generated {
+        if entries.iter().any(|entry| entry.name == *path) {
+            return Err(format!(
+                "{path} is both written by xtask and a file in {}",
+                source.display()
+            ));
+        }
+        // Its folders first, if the source has none of that name.
+        let mut folder = Path::new(path.as_str()).parent();
+        while let Some(parent) = folder.filter(|parent| !parent.as_os_str().is_empty()) {
+            let name = parent.to_string_lossy().into_owned();
+            if !entries.iter().any(|entry| entry.name == name) {
+                entries.push(Entry {
+                    name,
+                    contents: None,
+                    executable: true,
+                });
+            }
+            folder = parent.parent();
+        }
+        entries.push(Entry {
+            name: path.clone(),
+            contents: Some(bytes.clone()),
+            executable: false,
+        });
     }
     if !programs.is_empty() && !entries.iter().any(|entry| entry.name == "bin") {
         entries.push(Entry {
@@ -178,7 +209,8 @@ mod tests {
         std::fs::write(source.join("a-file"), b"").unwrap();
         let programs = [("init".to_string(), b"\x7fELF...".to_vec())];
 
-        let archive = pack(&source, &programs).unwrap();
+        let generated = [("etc/system".to_string(), b"shell sh\n".to_vec())];
+        let archive = pack(&source, &programs, &generated).unwrap();
         std::fs::remove_dir_all(&source).unwrap();
 
         assert!(archive.starts_with(b"070707"));
@@ -186,8 +218,20 @@ mod tests {
         assert!(archive.ends_with(b"TRAILER!!!\0"));
         assert_eq!(
             entry_names(&archive),
-            ["README.txt", "a-file", "bin", "bin/init", "etc", "etc/motd"]
+            [
+                "README.txt",
+                "a-file",
+                "bin",
+                "bin/init",
+                "etc",
+                "etc/motd",
+                "etc/system"
+            ]
         );
+        let system = cpio_reader::iter_files(&archive)
+            .find(|entry| entry.name() == "etc/system")
+            .unwrap();
+        assert_eq!(system.file(), b"shell sh\n");
         let motd = cpio_reader::iter_files(&archive)
             .find(|entry| entry.name() == "etc/motd")
             .unwrap();
@@ -205,14 +249,27 @@ mod tests {
         let source = temporary_folder("shadow");
         std::fs::create_dir_all(source.join("bin")).unwrap();
         std::fs::write(source.join("bin/init"), b"#!").unwrap();
-        let result = pack(&source, &[("init".to_string(), Vec::new())]);
+        let result = pack(&source, &[("init".to_string(), Vec::new())], &[]);
+        let generated = [("bin/init".to_string(), Vec::new())];
+        let written = pack(&source, &[], &generated);
         std::fs::remove_dir_all(&source).unwrap();
         assert!(result.unwrap_err().contains("bin/init"));
+        assert!(written.unwrap_err().contains("bin/init"));
+    }
+
+    #[test]
+    fn a_generated_file_gets_its_folders() {
+        let generated = [("etc/deep/system".to_string(), b"x".to_vec())];
+        let archive = pack(Path::new("/nonexistent/annulus/initrd"), &[], &generated).unwrap();
+        assert_eq!(
+            entry_names(&archive),
+            ["etc", "etc/deep", "etc/deep/system"]
+        );
     }
 
     #[test]
     fn missing_folder_gives_an_archive_with_only_the_trailer() {
-        let archive = pack(Path::new("/nonexistent/annulus/initrd"), &[]).unwrap();
+        let archive = pack(Path::new("/nonexistent/annulus/initrd"), &[], &[]).unwrap();
         assert!(archive.starts_with(b"070707"));
         assert!(entry_names(&archive).is_empty());
     }

@@ -39,6 +39,7 @@ mod qemu;
 mod qemu_tests;
 mod serial;
 mod strip;
+mod system;
 mod tools;
 mod workspace;
 

@@ -80,11 +80,17 @@ pub fn boot_arguments(command: &mut Command, image: &Path, initrd: &Path) {
     command.arg("-initrd").arg(initrd);
 }
 
+/// Builds what `options` ask for: the profile, and the system.
+fn build_for(workspace: &Workspace, options: &RunOptions) -> Result<build::BuiltKernel> {
+    let system = options.system.as_deref().unwrap_or(build::DEFAULT_SYSTEM);
+    build::build_system(workspace, options.profile, system)
+}
+
 /// `cargo xtask run`: build, then replace this process with QEMU, the
 /// serial port on the terminal.
 pub fn run(workspace: &Workspace, options: &RunOptions) -> Result<()> {
     tools::ensure_qemu()?;
-    let built = build::build(workspace, options.profile)?;
+    let built = build_for(workspace, options)?;
 
     let mut qemu = Command::new(QEMU);
     qemu.args(options.machine.qemu_arguments());
@@ -104,7 +110,7 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> Result<()> {
 /// instruction with a gdb server, and attach gdb-multiarch to it.
 pub fn gdb(workspace: &Workspace, options: &RunOptions) -> Result<()> {
     tools::ensure_qemu()?;
-    let built = build::build(workspace, options.profile)?;
+    let built = build_for(workspace, options)?;
 
     let port = free_local_port()?;
     let gdbinit = workspace.annulus_directory().join("gdbinit");

@@ -1,0 +1,361 @@
+//! System manifests: `systems/<name>.toml` says which program plays each
+//! role (console, fs, proc, shell, ...) and which devices and handles it
+//! gets. xtask checks it and writes what init reads at boot, `etc/system`
+//! in the boot image (`docs/spawn.md`), with the roles in start order.
+//!
+//! ```toml
+//! [role.fs]
+//! server = "ramfs"
+//! grants = ["serve", "bootimage"]
+//!
+//! [role.proc]
+//! server = "proc"
+//! grants = ["serve", "spawn", "use=fs"]
+//! ```
+//!
+//! A wrong manifest stops the build with one error naming the file and the
+//! line: a TOML mistake (a role written twice is one), a server that is
+//! not a program of the workspace, a missing role (console, fs, proc and
+//! shell are needed), an unknown grant or device, a `use=` of a role that
+//! is not there or serves nothing, a shell that serves, or a cycle in the
+//! start order (a role starts after every role it uses).
+//!
+//! Pure, so unit tested on the host.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The roles every system must have.
+pub const REQUIRED_ROLES: [&str; 4] = ["console", "fs", "proc", "shell"];
+/// The devices a grant may name.
+const DEVICES: [&str; 1] = ["console"];
+/// Grants with no value.
+const PLAIN_GRANTS: [&str; 5] = ["serve", "klog", "bootimage", "power", "spawn"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    role: BTreeMap<Spanned<String>, RoleEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleEntry {
+    server: Spanned<String>,
+    #[serde(default)]
+    grants: Vec<Spanned<String>>,
+}
+
+/// One role, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    pub name: String,
+    pub program: String,
+    pub grants: Vec<String>,
+    /// Where the role's table starts in the file (from 1).
+    pub line: usize,
+}
+
+/// Reads and checks the manifest `text` (from the file `path`, for
+/// messages) against the workspace's `programs`; returns its roles in
+/// start order, the shell last.
+pub fn parse(path: &str, text: &str, programs: &[String]) -> Result<Vec<Role>, String> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let error = |offset: usize, message: String| format!("{path}:{}: {message}", line_of(offset));
+    let file: File = toml::from_str(text).map_err(|failure| {
+        let offset = failure.span().map_or(0, |span| span.start);
+        // toml's messages may take several lines ("invalid table header",
+        // then why): one line here.
+        let message = failure
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(": ");
+        error(offset, message)
+    })?;
+    // In file order.
+    let mut entries: Vec<(&Spanned<String>, &RoleEntry)> = file.role.iter().collect();
+    entries.sort_by_key(|(name, _)| name.span().start);
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|(name, _)| name.get_ref().as_str())
+        .collect();
+    let serves = |role: &str| {
+        entries.iter().any(|(name, entry)| {
+            name.get_ref() == role && entry.grants.iter().any(|grant| grant.get_ref() == "serve")
+        })
+    };
+    let mut roles = Vec::new();
+    for (name, entry) in &entries {
+        let program = entry.server.get_ref();
+        if !programs.iter().any(|known| known == program) {
+            return Err(error(
+                entry.server.span().start,
+                format!(
+                    "role {}: no program called {program} in the workspace",
+                    name.get_ref()
+                ),
+            ));
+        }
+        for grant in &entry.grants {
+            let at = grant.span().start;
+            let text = grant.get_ref().as_str();
+            match text.split_once('=') {
+                None if PLAIN_GRANTS.contains(&text) => {}
+                Some(("use", used)) if !names.contains(&used) => {
+                    return Err(error(at, format!("{text}: there is no role {used}")));
+                }
+                Some(("use", used)) if !serves(used) => {
+                    return Err(error(at, format!("{text}: role {used} serves nothing")));
+                }
+                Some(("use", _)) => {}
+                Some(("device" | "irq", device)) if DEVICES.contains(&device) => {}
+                Some(("device" | "irq", device)) => {
+                    return Err(error(at, format!("{text}: no device called {device}")));
+                }
+                _ => return Err(error(at, format!("{text}: not a grant"))),
+            }
+        }
+        if name.get_ref() == "shell" && entry.grants.iter().any(|grant| grant.get_ref() == "serve")
+        {
+            return Err(error(
+                name.span().start,
+                "the shell serves nothing".to_string(),
+            ));
+        }
+        roles.push(Role {
+            name: name.get_ref().clone(),
+            program: program.clone(),
+            grants: entry
+                .grants
+                .iter()
+                .map(|grant| grant.get_ref().clone())
+                .collect(),
+            line: line_of(name.span().start),
+        });
+    }
+    for required in REQUIRED_ROLES {
+        if !names.contains(&required) {
+            return Err(format!(
+                "{path}:1: no {required} role (every system needs {})",
+                REQUIRED_ROLES.join(", ")
+            ));
+        }
+    }
+    start_order(path, roles)
+}
+
+/// The roles in start order: each after every role it uses, otherwise in
+/// file order; the shell last. A cycle is an error at its first role.
+fn start_order(path: &str, mut waiting: Vec<Role>) -> Result<Vec<Role>, String> {
+    let uses = |role: &Role| -> Vec<String> {
+        role.grants
+            .iter()
+            .filter_map(|grant| grant.strip_prefix("use="))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut ordered: Vec<Role> = Vec::new();
+    while !waiting.is_empty() {
+        let ready = waiting.iter().position(|role| {
+            role.name != "shell"
+                && uses(role)
+                    .iter()
+                    .all(|used| ordered.iter().any(|done| &done.name == used))
+        });
+        match ready {
+            Some(index) => ordered.push(waiting.remove(index)),
+            None => {
+                // Only the shell may be left, with everything it uses started.
+                if let [shell] = waiting.as_slice()
+                    && shell.name == "shell"
+                    && uses(shell)
+                        .iter()
+                        .all(|used| ordered.iter().any(|done| &done.name == used))
+                {
+                    ordered.push(waiting.remove(0));
+                    continue;
+                }
+                let first = waiting
+                    .iter()
+                    .filter(|role| role.name != "shell")
+                    .min_by_key(|role| role.line)
+                    .unwrap_or(&waiting[0]);
+                let names: Vec<&str> = waiting
+                    .iter()
+                    .filter(|role| role.name != "shell")
+                    .map(|role| role.name.as_str())
+                    .collect();
+                return Err(format!(
+                    "{path}:{}: a cycle in the start order: each of {} uses another of them",
+                    first.line,
+                    names.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+/// What init reads (`etc/system`): one line per role, in start order.
+pub fn manifest_text(system: &str, roles: &[Role]) -> String {
+    let mut text = format!(
+        "# The system manifest, written by `cargo xtask build` from systems/{system}.toml:\n# role, program, grants, in start order (docs/spawn.md).\n"
+    );
+    for role in roles {
+        text.push_str(&format!(
+            "{:<9} {:<9} {}\n",
+            role.name,
+            role.program,
+            role.grants.join(" ")
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: &str = r#"
+[role.shell]
+server = "sh"
+grants = ["use=console", "use=fs", "use=proc", "power"]
+
+[role.proc]
+server = "proc"
+grants = ["serve", "spawn", "use=fs"]
+
+[role.console]
+server = "console"
+grants = ["serve", "device=console", "irq=console", "klog"]
+
+[role.fs]
+server = "ramfs"
+grants = ["serve", "bootimage"]
+"#;
+
+    fn programs() -> Vec<String> {
+        ["console", "ramfs", "proc", "sh", "init"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn check(text: &str) -> Result<Vec<Role>, String> {
+        parse("systems/x.toml", text, &programs())
+    }
+
+    #[test]
+    fn roles_start_after_what_they_use_and_the_shell_last() {
+        let roles = check(DEFAULT).unwrap();
+        let names: Vec<&str> = roles.iter().map(|role| role.name.as_str()).collect();
+        assert_eq!(names, ["console", "fs", "proc", "shell"]);
+        assert_eq!(roles[2].line, 6, "where [role.proc] is");
+        let text = manifest_text("x", &roles);
+        assert!(
+            text.contains("\nproc      proc      serve spawn use=fs\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("shell     sh        use=console use=fs use=proc power\n"));
+    }
+
+    #[test]
+    fn the_written_manifest_reads_back_in_init() {
+        let text = manifest_text("x", &check(DEFAULT).unwrap());
+        let entries = init_manifest_roles(&text);
+        assert_eq!(entries, ["console", "fs", "proc", "shell"]);
+    }
+
+    /// The roles of a manifest as init's parser reads them, by the same
+    /// rules (a role, a program, grants; `#` comments).
+    fn init_manifest_roles(text: &str) -> Vec<String> {
+        text.lines()
+            .filter_map(|line| line.split('#').next())
+            .filter_map(|line| line.split_whitespace().next())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn each_mistake_names_the_file_and_line() {
+        let cases = [
+            (
+                DEFAULT.replace("\"ramfs\"", "\"ramfz\""),
+                "systems/x.toml:15: role fs: no program called ramfz",
+            ),
+            (
+                DEFAULT.replace("\"bootimage\"", "\"frob\""),
+                "systems/x.toml:16: frob: not a grant",
+            ),
+            (
+                DEFAULT.replace("irq=console", "irq=disk"),
+                "systems/x.toml:12: irq=disk: no device called disk",
+            ),
+            (
+                DEFAULT.replace("\"use=fs\"]", "\"use=nfs\"]"),
+                "systems/x.toml:8: use=nfs: there is no role nfs",
+            ),
+            (
+                DEFAULT.replace("\"power\"]", "\"power\", \"serve\"]"),
+                "systems/x.toml:2: the shell serves nothing",
+            ),
+            (
+                DEFAULT.replace(
+                    "[\"serve\", \"bootimage\"]",
+                    "[\"bootimage\", \"use=proc\"]",
+                ),
+                "systems/x.toml:4: use=fs: role fs serves nothing",
+            ),
+            (
+                DEFAULT.replace(
+                    "[role.fs]\nserver = \"ramfs\"\ngrants = [\"serve\", \"bootimage\"]\n",
+                    "",
+                ),
+                "systems/x.toml:4: use=fs: there is no role fs",
+            ),
+            (
+                format!("{DEFAULT}\n[role.fs]\nserver = \"ramfs\"\n"),
+                "systems/x.toml:18: invalid table header: duplicate key `fs`",
+            ),
+            (
+                DEFAULT.replace("server = \"proc\"", "server = \"proc\"\nport = 3"),
+                "systems/x.toml:8: unknown field",
+            ),
+        ];
+        for (text, expected) in &cases {
+            let error = check(text).unwrap_err();
+            assert!(error.starts_with(expected), "{error}\nwanted: {expected}");
+        }
+    }
+
+    #[test]
+    fn a_missing_role_and_a_cycle_are_errors() {
+        let without_proc = DEFAULT
+            .replace(
+                "[role.proc]\nserver = \"proc\"\ngrants = [\"serve\", \"spawn\", \"use=fs\"]\n",
+                "",
+            )
+            .replace(", \"use=proc\"", "");
+        assert!(
+            check(&without_proc)
+                .unwrap_err()
+                .starts_with("systems/x.toml:1: no proc role"),
+            "{}",
+            check(&without_proc).unwrap_err()
+        );
+        let cycle = DEFAULT.replace(
+            "[\"serve\", \"bootimage\"]",
+            "[\"serve\", \"bootimage\", \"use=proc\"]",
+        );
+        let error = check(&cycle).unwrap_err();
+        assert!(
+            error.starts_with("systems/x.toml:6: a cycle in the start order"),
+            "{error}"
+        );
+        assert!(error.contains("proc, fs"), "{error}");
+    }
+}
