@@ -281,6 +281,14 @@ impl Tree {
             }
             Contents::File(_) if options.directory => return Err(Errno::NotADirectory),
             Contents::File(bytes) if options.truncate => *bytes = Cow::Owned(Vec::new()),
+            // Bytes borrowed from the boot image sit wherever the archive
+            // put them, seldom 8-byte aligned, and every READ of them
+            // then copies unaligned, much slower (a spawn of /bin/true:
+            // 152,829 instructions against 96,334). The first OPEN copies
+            // them once into the tree's own, aligned, memory.
+            Contents::File(bytes) if (bytes.as_ptr() as usize) % ALIGNED != 0 => {
+                bytes.to_mut();
+            }
             _ => {}
         }
         node.opens += 1;
@@ -515,6 +523,10 @@ fn components(path: &str) -> Result<Vec<&str>, Errno> {
     Ok(parts)
 }
 
+/// The alignment below which a file borrowed from the boot image is
+/// copied on its first `OPEN` (see [`Tree::open`]).
+const ALIGNED: usize = 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,6 +553,24 @@ mod tests {
         };
         tree.open("/g", truncate).unwrap();
         assert_eq!(tree.stat(other).unwrap().size, 0);
+    }
+
+    #[test]
+    fn an_unaligned_boot_image_file_is_copied_when_first_opened() {
+        #[repr(align(8))]
+        struct Aligned([u8; 16]);
+        static IMAGE: Aligned = Aligned(*b"0123456789abcdef");
+        let (aligned, unaligned) = (&IMAGE.0[..8], &IMAGE.0[1..9]);
+        let mut tree = Tree::new();
+        let kept = tree.add_file("/kept", aligned).unwrap();
+        let copied = tree.add_file("/copied", unaligned).unwrap();
+        tree.open("/kept", OpenOptions::default()).unwrap();
+        tree.open("/copied", OpenOptions::default()).unwrap();
+        let kept_bytes = tree.bytes(kept, 0, 64).unwrap();
+        assert_eq!(kept_bytes.as_ptr(), aligned.as_ptr(), "still borrowed");
+        let copied_bytes = tree.bytes(copied, 0, 64).unwrap();
+        assert_eq!(copied_bytes, b"12345678");
+        assert_ne!(copied_bytes.as_ptr(), unaligned.as_ptr(), "copied");
     }
 
     #[test]
