@@ -286,7 +286,7 @@ impl Tree {
             // then copies unaligned, much slower (a spawn of /bin/true:
             // 152,829 instructions against 96,334). The first OPEN copies
             // them once into the tree's own, aligned, memory.
-            Contents::File(bytes) if (bytes.as_ptr() as usize) % ALIGNED != 0 => {
+            Contents::File(bytes) if !(bytes.as_ptr() as usize).is_multiple_of(ALIGNED) => {
                 bytes.to_mut();
             }
             _ => {}
