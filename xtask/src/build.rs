@@ -79,7 +79,15 @@ pub fn build_system(workspace: &Workspace, profile: Profile, system: &str) -> Re
     let manifest = system_manifest(workspace, system, &programs)?;
     let generated = [("etc/system".to_string(), manifest.into_bytes())];
     let initrd_bytes = initrd::pack(&initrd_source, &programs, &generated)?;
-    let initrd = workspace.initrd();
+    // The default system's boot image keeps its old name; another
+    // system's goes beside it.
+    let initrd = if system == DEFAULT_SYSTEM {
+        workspace.initrd()
+    } else {
+        workspace
+            .annulus_directory()
+            .join(format!("initrd-{system}.cpio"))
+    };
     write_file(&initrd, &initrd_bytes)?;
     println!(
         "xtask: packed {} into {} ({} KiB)",
@@ -89,6 +97,29 @@ pub fn build_system(workspace: &Workspace, profile: Profile, system: &str) -> Re
     );
 
     Ok(BuiltKernel { elf, image, initrd })
+}
+
+/// The systems of the workspace: the names of `systems/*.toml`, sorted,
+/// the default first.
+pub fn system_names(workspace: &Workspace) -> Result<Vec<String>> {
+    let folder = workspace.root.join("systems");
+    let listing = std::fs::read_dir(&folder)
+        .map_err(|error| format!("cannot list {}: {error}", workspace.show(&folder)))?;
+    let mut names = Vec::new();
+    for item in listing {
+        let path = item
+            .map_err(|error| format!("cannot list {}: {error}", workspace.show(&folder)))?
+            .path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "toml")
+            && let Some(stem) = path.file_stem().and_then(|stem| stem.to_str())
+        {
+            names.push(stem.to_string());
+        }
+    }
+    names.sort_by_key(|name| (name != DEFAULT_SYSTEM, name.clone()));
+    Ok(names)
 }
 
 /// Reads and checks `systems/<system>.toml` against the programs just

@@ -696,8 +696,19 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
         return Ok(TestCounts::default());
     }
 
-    let built = match build::build(workspace, options.profile) {
-        Ok(built) => built,
+    // Every system of the workspace: the rows that boot the system (no
+    // run= on the command line) run once on each.
+    let built = match build::system_names(workspace).and_then(|systems| {
+        systems
+            .into_iter()
+            .map(|system| {
+                build::build_system(workspace, options.profile, &system)
+                    .map(|built| (system, built))
+            })
+            .collect::<Result<Vec<_>>>()
+    }) {
+        Ok(built) if !built.is_empty() => built,
+        Ok(_) => return Err("no system in systems/".to_string()),
         Err(message) => {
             // Every configuration counts as failed: none of them could pass.
             println!("xtask: {message}");
@@ -725,14 +736,15 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
         workspace.show(&log_directory)
     );
 
+    let runs = runs_on_systems(&selected, &built);
     let mut counts = TestCounts::default();
-    for config in selected {
-        print!("qemu {} ... ", config.name);
+    for (name, config, built) in runs {
+        print!("qemu {name} ... ");
         let _ = std::io::stdout().flush();
 
-        let log_path = log_directory.join(format!("{}.log", config.name));
+        let log_path = log_directory.join(format!("{name}.log"));
         let started = Instant::now();
-        let run = match boot(config, &built, &log_path, options.timeout) {
+        let run = match boot(config, built, &log_path, options.timeout) {
             Ok(run) => run,
             Err(message) => {
                 counts.failed += 1;
@@ -781,6 +793,33 @@ pub struct QemuRun {
     /// What the input script still waited for when the run ended, if it
     /// had not sent everything.
     input_waiting_for: Option<&'static str>,
+}
+
+/// Each configuration with the build it boots, and its name: a row that
+/// boots the system (no `run=` on its command line) runs on every system,
+/// named `row@system` on all but the first (the default).
+fn runs_on_systems<'a, Built>(
+    selected: &[&'a QemuTestConfig],
+    built: &'a [(String, Built)],
+) -> Vec<(String, &'a QemuTestConfig, &'a Built)> {
+    let mut runs = Vec::new();
+    for &config in selected {
+        let boots_the_system = !config.command_line.contains("run=")
+            && !config.command_line.contains("selftest")
+            && !config.command_line.contains("crash=");
+        for (index, (system, build)) in built.iter().enumerate() {
+            if index > 0 && !boots_the_system {
+                break;
+            }
+            let name = if index == 0 {
+                config.name.to_string()
+            } else {
+                format!("{}@{system}", config.name)
+            };
+            runs.push((name, config, build));
+        }
+    }
+    runs
 }
 
 /// How long the output must stay quiet, once a `ServersRemain` run has
@@ -1260,6 +1299,35 @@ selftest: 2 passed, 0 failed
     fn unexpected_exception_fails() {
         let log = format!("unexpected exception: data abort\n{PASSING_LOG}");
         assert!(judge(&CONFIG, &log).is_err());
+    }
+
+    #[test]
+    fn rows_that_boot_the_system_run_on_every_system() {
+        let system_row = QemuTestConfig {
+            name: "shell",
+            command_line: "",
+            ..CONFIG
+        };
+        let run_row = QemuTestConfig {
+            name: "ring",
+            command_line: "run=ringtest",
+            ..CONFIG
+        };
+        let self_test = QemuTestConfig {
+            name: "machine",
+            command_line: "selftest",
+            ..CONFIG
+        };
+        let built = [("default".to_string(), 1), ("fat".to_string(), 2)];
+        let runs = runs_on_systems(&[&system_row, &run_row, &self_test], &built);
+        let names: Vec<(&str, i32)> = runs
+            .iter()
+            .map(|(name, _, build)| (name.as_str(), **build))
+            .collect();
+        assert_eq!(
+            names,
+            [("shell", 1), ("shell@fat", 2), ("ring", 1), ("machine", 1)]
+        );
     }
 
     #[test]
