@@ -146,8 +146,25 @@ pub fn parse(path: &str, text: &str, programs: &[String]) -> Result<Vec<Role>, S
             ));
         }
     }
-    start_order(path, roles)
+    let roles = start_order(path, roles)?;
+    // What init will read must read back there, within its limits (grants
+    // per role, roles per system): checked with init's own parser.
+    if let Err(failure) = init::manifest::parse(&manifest_text("check", &roles)) {
+        let role = failure
+            .line
+            .checked_sub(HEADER_LINES + 1)
+            .and_then(|index| roles.get(index));
+        let line = role.map_or(1, |role| role.line);
+        return Err(format!(
+            "{path}:{line}: init would refuse it: {}",
+            failure.problem
+        ));
+    }
+    Ok(roles)
 }
+
+/// The comment lines [`manifest_text`] writes before the roles.
+const HEADER_LINES: usize = 2;
 
 /// The roles in start order: each after every role it uses, otherwise in
 /// file order; the shell last. A cycle is an error at its first role.
@@ -266,18 +283,23 @@ grants = ["serve", "bootimage"]
     #[test]
     fn the_written_manifest_reads_back_in_init() {
         let text = manifest_text("x", &check(DEFAULT).unwrap());
-        let entries = init_manifest_roles(&text);
-        assert_eq!(entries, ["console", "fs", "proc", "shell"]);
+        let entries = init::manifest::parse(&text).unwrap();
+        let roles: Vec<&str> = entries.iter().map(|entry| entry.role).collect();
+        assert_eq!(roles, ["console", "fs", "proc", "shell"]);
+        assert_eq!(entries[1].line, HEADER_LINES + 2);
     }
 
-    /// The roles of a manifest as init's parser reads them, by the same
-    /// rules (a role, a program, grants; `#` comments).
-    fn init_manifest_roles(text: &str) -> Vec<String> {
-        text.lines()
-            .filter_map(|line| line.split('#').next())
-            .filter_map(|line| line.split_whitespace().next())
-            .map(String::from)
-            .collect()
+    #[test]
+    fn what_init_would_refuse_stops_the_build() {
+        let nine = DEFAULT.replace(
+            "[\"serve\", \"bootimage\"]",
+            "[\"serve\", \"bootimage\", \"klog\", \"klog\", \"klog\", \"klog\", \"klog\", \"klog\", \"klog\"]",
+        );
+        let error = check(&nine).unwrap_err();
+        assert_eq!(
+            error,
+            "systems/x.toml:14: init would refuse it: more than 8 grants"
+        );
     }
 
     #[test]

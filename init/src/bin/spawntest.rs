@@ -72,11 +72,11 @@ fn main(_arguments: Arguments) -> i32 {
             "spawn+wait cycles give every frame back",
             cycles_leak_nothing,
         ),
-        ("the kernel checks what a builder asks for", kernel_checks),
         (
-            "an unstarted process thrown away gives its frames back",
+            "an unstarted process thrown away gives its frames back and ends its endpoints",
             thrown_away,
         ),
+        ("the kernel checks what a builder asks for", kernel_checks),
     ];
     let mut failed = 0;
     for (name, case) in cases {
@@ -511,7 +511,8 @@ fn kernel_checks(handles: &Handles) -> Result<(), Failure> {
     close(child);
     // At most 16 live endpoints per process; closing the service handle
     // does not end an endpoint (its server ending does), so the 17th
-    // fails whatever is closed.
+    // fails whatever is closed. (`thrown_away`, before this, made one
+    // that died with the process it was given to.)
     let mut made = Vec::new();
     for index in 0..16 {
         let name = alloc::format!("e{index}");
@@ -560,5 +561,29 @@ fn thrown_away(handles: &Handles) -> Result<(), Failure> {
     // The copied file system handle went with it: the server still
     // counts no open file and still answers.
     let open = with_ring(|ring| ring.run(ops::control(handles.file_system, [0, 0, 0])));
-    expect("ramfs open files", open, Ok(0))
+    expect("ramfs open files", open, Ok(0))?;
+    // An endpoint given to a process that never starts dies with it: its
+    // clients are told at once, not left waiting for a server.
+    let service = with_ring(|ring| ring.run(ops::endpoint_create(b"orphan")))
+        .map_err(|error| Failure(alloc::format!("endpoint: {}", error.name())))?
+        as u32;
+    let client = with_ring(|ring| ring.run(ops::mint(service, 1)))
+        .map_err(|error| Failure(alloc::format!("mint: {}", error.name())))?
+        as u32;
+    let child = with_ring(|ring| ring.run(ops::process_create(spawner, b"never")))
+        .map_err(|error| Failure(alloc::format!("create: {}", error.name())))?
+        as u32;
+    let given = with_ring(|ring| ring.run(ops::process_give(child, service, 0)));
+    if given.is_err() {
+        fail!("give the service handle: {given:?}");
+    }
+    close(child);
+    let answer = with_ring(|ring| ring.run(ops::control(client, [0, 0, 0])));
+    close(client);
+    close(service);
+    expect(
+        "a request to the thrown-away server",
+        answer,
+        Err(Errno::ServerDead),
+    )
 }

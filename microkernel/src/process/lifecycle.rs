@@ -218,9 +218,7 @@ pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<Proces
     let roles = match grant_handles(&mut system, id, grants, &mut unstarted.handles) {
         Ok(roles) => roles,
         Err(error) => {
-            discard(&mut system, unstarted);
-            // Endpoints made for it die with it.
-            crate::ring::forward::process_ended(&mut system, id);
+            discard(&mut system, id, unstarted);
             return Err(error);
         }
     };
@@ -262,14 +260,17 @@ pub fn unstarted(name: &str) -> Result<Unstarted, Errno> {
     })
 }
 
-/// Throws an unstarted process away: its frames go back, its handles are
-/// closed.
-pub fn discard(system: &mut System, unstarted: Unstarted) {
+/// Throws unstarted process `id` away: its frames go back, its handles
+/// are closed, and the endpoints it was to serve (made for it at boot, or
+/// given to it with `PROCESS_GIVE`) die, so their clients get `ESRVDEAD`
+/// instead of waiting for a server that will never run.
+pub fn discard(system: &mut System, id: ProcessId, unstarted: Unstarted) {
     let objects: Vec<Object> = unstarted.handles.objects().collect();
     for object in objects {
         handle_dropped(system, object);
     }
     let _ = unstarted.address_space.destroy();
+    crate::ring::forward::process_ended(system, id);
 }
 
 /// Gives unstarted process `id` (already built: program mapped, handles
@@ -294,9 +295,7 @@ pub fn launch(
     let (ring_region, thread) = match mapped {
         Ok(done) => done,
         Err(error) => {
-            discard(system, unstarted);
-            // Endpoints it was to serve die with it.
-            crate::ring::forward::process_ended(system, id);
+            discard(system, id, unstarted);
             return Err(error);
         }
     };
@@ -741,7 +740,7 @@ pub fn handle_dropped(system: &mut System, object: Object) {
                 return;
             }
             if let Some(unstarted) = system.unstarted.remove(id) {
-                discard(system, *unstarted);
+                discard(system, id, *unstarted);
             } else if let Some(index) = system
                 .ended
                 .iter()

@@ -211,6 +211,16 @@ pub fn give(
         .ok_or(Errno::InvalidArgument)?;
     let number = unstarted.handles.insert(object)?;
     process::handle_copied(system, object);
+    // A service handle given on makes the child the endpoint's server
+    // (init makes the endpoints of the manifest and hands them out): the
+    // endpoint then dies with the child, even one that never runs.
+    if let Object::Service { endpoint } = object
+        && let Some(target) = system.endpoints.get_mut(endpoint)
+        && target.receive.is_none()
+        && target.busy_slots == 0
+    {
+        target.server = child;
+    }
     Ok(number as i32)
 }
 
@@ -238,7 +248,19 @@ pub fn start(
         .unstarted
         .remove(child)
         .ok_or(Errno::InvalidArgument)?;
-    process::launch(system, child, *unstarted, entry, &startup)?;
+    let handles = unstarted.process_handles;
+    if let Err(error) = process::launch(system, child, *unstarted, entry, &startup) {
+        // Thrown away; the holders of its handles may still WAIT for it.
+        let mut reason = heapless::String::new();
+        let _ = write!(reason, "could not be started: {}", error.description());
+        system.ended.push(process::Ended {
+            id: child,
+            ending: Ending::Killed(reason),
+            process_handles: handles,
+            reported: true,
+        });
+        return Err(error);
+    }
     Ok(child as i32)
 }
 
