@@ -5,8 +5,10 @@
 //!
 //! The kernel starts init (by default: `run=` not given) with, in this
 //! order, the console's device and interrupt handles, the kernel-log
-//! right, the boot image, the power right and the spawner (the right to
-//! build processes): `init+device=console+irq=console+klog+bootimage+power+spawn`.
+//! right, the boot image, the power right, the spawner (the right to
+//! build processes), the DMA right and, when the machine has a disk, the
+//! first virtio block device's registers and interrupt:
+//! `init+device=console+irq=console+klog+bootimage+power+spawn+dma+device=virtio-blk?+irq=virtio-blk?`.
 //! init keeps nothing it does not need: once the shell runs, it holds only
 //! the shell's process handle and the power right.
 //!
@@ -48,6 +50,10 @@ struct Rights {
     boot_image: u32,
     power: u32,
     spawner: u32,
+    dma: u32,
+    /// The disk's registers and interrupt (0: the machine has none).
+    disk: u32,
+    disk_interrupt: u32,
 }
 
 fn main(arguments: Arguments) -> i32 {
@@ -55,17 +61,29 @@ fn main(arguments: Arguments) -> i32 {
         return bench();
     }
     let rights = match *runtime::handles() {
-        [device, interrupt, kernel_log, boot_image, power, spawner] => Rights {
+        [
             device,
             interrupt,
             kernel_log,
             boot_image,
             power,
             spawner,
+            dma,
+            ref disk @ ..,
+        ] if matches!(disk.len(), 0 | 2) => Rights {
+            device,
+            interrupt,
+            kernel_log,
+            boot_image,
+            power,
+            spawner,
+            dma,
+            disk: disk.first().copied().unwrap_or(0),
+            disk_interrupt: disk.get(1).copied().unwrap_or(0),
         },
         _ => {
             println!(
-                "init: expected the handles [console device, console irq, klog, boot image, power, spawner]"
+                "init: expected the handles [console device, console irq, klog, boot image, power, spawner, dma] and maybe [disk, disk irq]"
             );
             return 1;
         }
@@ -135,8 +153,13 @@ fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
         rights.kernel_log,
         rights.boot_image,
         rights.spawner,
+        rights.dma,
+        rights.disk,
+        rights.disk_interrupt,
     ] {
-        close(handle);
+        if handle != 0 {
+            close(handle);
+        }
     }
     let mut reason = [0u8; 160];
     let ended = with_ring(|ring| ring.run(ops::wait(child, &mut reason)));
@@ -213,8 +236,13 @@ fn start_server<'a>(
                 minted.push(client);
                 (client, role_slot(role))
             }
-            Grant::Device(_) => (rights.device, None),
-            Grant::Interrupt(_) => (rights.interrupt, None),
+            Grant::Device("console") => (rights.device, None),
+            Grant::Interrupt("console") => (rights.interrupt, None),
+            // The manifest knows no other device than the disk.
+            Grant::Device(_) if rights.disk != 0 => (rights.disk, None),
+            Grant::Interrupt(_) if rights.disk_interrupt != 0 => (rights.disk_interrupt, None),
+            Grant::Device(_) | Grant::Interrupt(_) => return Err(Errno::NoSuchDevice),
+            Grant::Dma => (rights.dma, None),
             Grant::KernelLog => (rights.kernel_log, None),
             Grant::BootImage => (rights.boot_image, None),
             Grant::Power => (rights.power, Some(spawn_handles::POWER)),

@@ -16,7 +16,8 @@
 //! | --- | --- |
 //! | `serve` | the service handle of a new endpoint named after the role |
 //! | `use=ROLE` | a client handle to ROLE's endpoint (served by an earlier line) |
-//! | `device=D`, `irq=D` | device D's registers, its interrupt line (D: `console`) |
+//! | `device=D`, `irq=D` | device D's registers, its interrupt line (D: `console`, `virtio-blk`) |
+//! | `dma` | the right to `DMA_MAP` memory a device reads and writes |
 //! | `klog` | the right to read the kernel log |
 //! | `bootimage` | the boot image, to map read only |
 //! | `power` | the right to power off |
@@ -48,6 +49,7 @@ pub enum Grant<'a> {
     BootImage,
     Power,
     Spawn,
+    Dma,
 }
 
 /// One role.
@@ -68,8 +70,9 @@ pub struct ManifestError {
     pub problem: &'static str,
 }
 
-/// The devices a manifest may name.
-const DEVICES: [&str; 1] = ["console"];
+/// The devices a manifest may name: the console UART, and the first
+/// virtio block device (a disk).
+pub const DEVICES: [&str; 2] = ["console", "virtio-blk"];
 
 /// Reads a manifest and checks it whole.
 pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
@@ -98,6 +101,7 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
                 None if word == "bootimage" => Grant::BootImage,
                 None if word == "power" => Grant::Power,
                 None if word == "spawn" => Grant::Spawn,
+                None if word == "dma" => Grant::Dma,
                 Some(("use", used)) => {
                     let served = entries
                         .iter()

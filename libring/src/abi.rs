@@ -377,6 +377,16 @@ pub enum Opcode {
     /// handles to it). How init sets up the servers of the system manifest.
     EndpointCreate = 29,
 
+    // Drivers that move data by DMA (`docs/drivers.md`).
+    /// Maps `length` bytes (whole pages, at most [`DMA_MAX`]) of new zeroed
+    /// memory at `address` (page aligned, in the map area), read and
+    /// write, in physically contiguous frames a device may read and write
+    /// itself; needs a DMA handle in `handle`. Completes with the physical
+    /// address of the first byte divided by [`PAGE_SIZE`] (a frame number:
+    /// a physical address does not fit the result). `UNMAP` gives it back,
+    /// and so does the process's end.
+    DmaMap = 30,
+
     // Forwarded to the server behind `handle` (any opcode from 32 up).
     /// Read up to `length` bytes into `address` (a grant the server may
     /// write), from `offset` where that means something.
@@ -418,7 +428,15 @@ pub enum Opcode {
     /// first; 0 = none), in the order [`spawn_handles`] gives them roles.
     /// Completes with a process handle to the new child.
     Spawn = 42,
+
+    /// Completes when everything written so far through the handle (an
+    /// open file, a disk) is on stable storage: a file server writes out
+    /// what it holds, a disk driver flushes the disk's write cache.
+    Fsync = 43,
 }
+
+/// The most bytes one `DMA_MAP` maps.
+pub const DMA_MAX: u32 = 1 << 20;
 
 /// `SPAWN`'s handle slots: `arguments[i / 2]`, low half for even `i`. The
 /// child's startup block names them in the same roles.
@@ -652,6 +670,7 @@ impl TryFrom<u8> for Opcode {
             27 => Opcode::ProcessInfo,
             28 => Opcode::ProcessList,
             29 => Opcode::EndpointCreate,
+            30 => Opcode::DmaMap,
             32 => Opcode::Read,
             33 => Opcode::Write,
             34 => Opcode::Control,
@@ -663,6 +682,7 @@ impl TryFrom<u8> for Opcode {
             40 => Opcode::Rename,
             41 => Opcode::Release,
             42 => Opcode::Spawn,
+            43 => Opcode::Fsync,
             _ => return Err(Errno::InvalidArgument),
         })
     }
@@ -702,8 +722,15 @@ pub enum Errno {
     NotExecutable = 8,
     /// No such process (`ESRCH`): `KILL` of a process not started.
     NoSuchProcess = 3,
+    /// The device failed to read or write (`EIO`).
+    Io = 5,
     /// A bad handle.
     BadHandle = 9,
+    /// No such device (`ENODEV`): the machine lacks the disk a system
+    /// manifest grants.
+    NoSuchDevice = 19,
+    /// No room left on the device (`ENOSPC`).
+    NoSpace = 28,
     /// Out of memory.
     OutOfMemory = 12,
     /// An address the caller does not own, or a range that wraps.
@@ -740,7 +767,10 @@ impl Errno {
 
     /// The error a negative result stands for, if it is one of ours.
     pub fn from_result(result: i32) -> Option<Errno> {
-        const ALL: [Errno; 18] = [
+        const ALL: [Errno; 21] = [
+            Errno::Io,
+            Errno::NoSuchDevice,
+            Errno::NoSpace,
             Errno::NotPermitted,
             Errno::NotExecutable,
             Errno::NoSuchProcess,
@@ -772,6 +802,9 @@ impl Errno {
             Errno::NotExecutable => "Exec format error",
             Errno::NoSuchProcess => "No such process",
             Errno::BadHandle => "Bad handle",
+            Errno::Io => "Input/output error",
+            Errno::NoSuchDevice => "No such device",
+            Errno::NoSpace => "No space left on device",
             Errno::OutOfMemory => "Out of memory",
             Errno::Fault => "Bad address",
             Errno::Busy => "Busy",
@@ -792,6 +825,9 @@ impl Errno {
         match self {
             Errno::NotFound => "ENOENT",
             Errno::BadHandle => "EBADF",
+            Errno::Io => "EIO",
+            Errno::NoSuchDevice => "ENODEV",
+            Errno::NoSpace => "ENOSPC",
             Errno::OutOfMemory => "ENOMEM",
             Errno::Fault => "EFAULT",
             Errno::Busy => "EBUSY",
@@ -828,7 +864,7 @@ pub struct StartupBlock {
     /// How many of `handles` are valid.
     pub handle_count: u32,
     /// Handles the process starts with, in the order it was given them.
-    pub handles: [u32; 8],
+    pub handles: [u32; 12],
     /// The console server's handle (also among `handles`), or 0: where the
     /// runtime's `print!` goes.
     pub console: u32,
@@ -842,7 +878,7 @@ pub struct StartupBlock {
     pub power: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<StartupBlock>() == 72);
+const _: () = assert!(core::mem::size_of::<StartupBlock>() == 88);
 /// Where the argument text starts in the startup page.
 pub const STARTUP_ARGUMENTS_OFFSET: usize = 256;
 /// The most argument text a process can be started with.
@@ -887,7 +923,7 @@ mod tests {
         assert_eq!(Errno::InvalidArgument.result(), -22);
         assert_eq!(Errno::from_result(-125), Some(Errno::Cancelled));
         assert_eq!(Errno::from_result(-1), Some(Errno::NotPermitted));
-        assert_eq!(Errno::from_result(-5), None);
+        assert_eq!(Errno::from_result(-6), None);
         assert_eq!(Errno::Fault.name(), "EFAULT");
         for (errno, number, name) in [
             (Errno::NoSuchProcess, 3, "ESRCH"),
@@ -896,6 +932,9 @@ mod tests {
             (Errno::IsADirectory, 21, "EISDIR"),
             (Errno::NameTooLong, 36, "ENAMETOOLONG"),
             (Errno::NotEmpty, 39, "ENOTEMPTY"),
+            (Errno::Io, 5, "EIO"),
+            (Errno::NoSuchDevice, 19, "ENODEV"),
+            (Errno::NoSpace, 28, "ENOSPC"),
         ] {
             assert_eq!(Errno::from_result(-number), Some(errno));
             assert_eq!(errno.name(), name);

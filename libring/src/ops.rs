@@ -285,6 +285,19 @@ pub const fn map_device(handle: u32, address: u64) -> Submission {
     submission
 }
 
+/// `DMA_MAP`: `length` bytes (whole pages, at most
+/// [`crate::abi::DMA_MAX`]) of new zeroed memory at `address` (page
+/// aligned, in the map area), physically contiguous, for a device to read
+/// and write; needs the DMA handle `dma`. Completes with the physical
+/// address of `address` divided by `PAGE_SIZE`.
+pub const fn dma_map(dma: u32, address: u64, length: u32) -> Submission {
+    let mut submission = blank(Opcode::DmaMap);
+    submission.handle = dma;
+    submission.address = address;
+    submission.length = length;
+    submission
+}
+
 // ------------------------------------- forwarded to the server behind a handle
 
 /// `READ`: asks the server behind `handle` for up to `buffer.len()` bytes,
@@ -404,6 +417,14 @@ pub fn rename(handle: u32, paths: &[u8]) -> Submission {
 /// of the handle sends one too (the kernel does), so this is rarely needed.
 pub const fn release(handle: u32) -> Submission {
     let mut submission = blank(Opcode::Release);
+    submission.handle = handle;
+    submission
+}
+
+/// `FSYNC`: completes when everything written through `handle` (an open
+/// file, a disk) is on stable storage.
+pub const fn fsync(handle: u32) -> Submission {
+    let mut submission = blank(Opcode::Fsync);
     submission.handle = handle;
     submission
 }

@@ -49,6 +49,8 @@ pub mod sync;
 pub mod syscall;
 #[cfg(target_os = "none")]
 pub mod time;
+#[cfg(target_os = "none")]
+pub mod virtio;
 
 #[cfg(target_os = "none")]
 pub use machine::*;

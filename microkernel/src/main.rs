@@ -84,6 +84,7 @@ mod kernel {
         interrupts::init(&info.interrupt_controller, info.cpu_count)
             .unwrap_or_else(|error| fail("interrupts", format_args!("{error:?}")));
         time::init(&info.timer).unwrap_or_else(|error| fail("timer", format_args!("{error:?}")));
+        microkernel::virtio::probe(&info.virtio_mmio);
         print_boot_log(info, fdt_physical, &memory);
 
         let mut words = info.bootargs.split_whitespace();
@@ -127,7 +128,8 @@ mod kernel {
     /// right the manifest may hand out (the console UART and its
     /// interrupt, the kernel log, the boot image, power, building
     /// processes). init reads the system manifest and starts the rest.
-    const DEFAULT_PROGRAMS: &str = "init+device=console+irq=console+klog+bootimage+power+spawn";
+    /// A device with `?` is given only if the machine has it (a disk).
+    const DEFAULT_PROGRAMS: &str = "init+device=console+irq=console+klog+bootimage+power+spawn+dma+device=virtio-blk?+irq=virtio-blk?";
 
     /// The boot thread's last work before it idles: starts the programs the command
     /// line names (`run=name[:argument...][+grant...][,name...]`, default
@@ -160,14 +162,24 @@ mod kernel {
             let mut options = program.split('+');
             let mut parts = options.next().unwrap_or_default().split(':');
             let name = parts.next().unwrap_or_default();
-            let mut grants: heapless::Vec<process::Grant, 8> = heapless::Vec::new();
+            let mut grants: heapless::Vec<process::Grant, 12> = heapless::Vec::new();
             let mut bad_option = None;
             for option in options {
                 let grant = match option.split_once('=') {
                     Some(("serve", endpoint)) => process::Grant::Serve(endpoint),
                     Some(("use", endpoint)) => process::Grant::Use(endpoint),
-                    Some(("device", device)) => process::Grant::Device(device),
-                    Some(("irq", device)) => process::Grant::Interrupt(device),
+                    // `device=D?`: only if the machine has D.
+                    Some(("device", device)) => match device.strip_suffix('?') {
+                        Some(device) if microkernel::virtio::find(device).is_none() => continue,
+                        Some(device) => process::Grant::Device(device),
+                        None => process::Grant::Device(device),
+                    },
+                    Some(("irq", device)) => match device.strip_suffix('?') {
+                        Some(device) if microkernel::virtio::find(device).is_none() => continue,
+                        Some(device) => process::Grant::Interrupt(device),
+                        None => process::Grant::Interrupt(device),
+                    },
+                    None if option == "dma" => process::Grant::Dma,
                     None if option == "klog" => process::Grant::KernelLog,
                     None if option == "bootimage" => process::Grant::BootImage,
                     None if option == "power" => process::Grant::Power,

@@ -168,6 +168,7 @@ pub fn bench(workspace: &Workspace, quick: bool) -> Result<bool> {
         name: "bench",
         machine: MACHINE,
         command_line: command_line(quick),
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["bench: done"],

@@ -31,6 +31,7 @@ mod arguments;
 mod bench;
 mod build;
 mod clippy;
+mod disks;
 mod host_tests;
 mod initrd;
 mod kernel_image;

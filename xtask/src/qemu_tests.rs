@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use crate::arguments::TestOptions;
 use crate::build::{self, BuiltKernel};
+use crate::disks;
 use crate::qemu::boot_arguments;
 use crate::serial::{InputScript, LineSplitter, show_input};
 use crate::tools::{self, QEMU};
@@ -63,10 +64,23 @@ pub struct QemuTestConfig {
     /// `\n` must appear as written, over consecutive lines (carriage
     /// returns ignored).
     pub expected: &'static [&'static str],
+    /// The disk this row boots with, made fresh for the run and checked
+    /// after it; `None`: the system's own disk, if it has one (a fresh
+    /// copy of it), else none.
+    pub disk: Option<&'static TestDisk>,
     /// What to type on the serial port, and when: (text to wait for in the
     /// output, text to send), in order; see [`InputScript`]. A run that
     /// ends with input left unsent fails.
     pub input: &'static [(&'static str, &'static str)],
+}
+
+/// A disk made for one row: written before QEMU starts, checked after it
+/// has exited (what the OS wrote must be there).
+pub struct TestDisk {
+    /// Writes the image to the path.
+    pub make: fn(&Path) -> Result<()>,
+    /// Checks the image after the run.
+    pub check: fn(&Path) -> Result<()>,
 }
 
 /// How a run must end.
@@ -119,6 +133,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "256M",
         ],
         command_line: "selftest",
+        disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["entered at EL1", "GICv3", "memory   256 MiB"],
         input: &[],
@@ -134,6 +149,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "128M",
         ],
         command_line: "selftest",
+        disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv2", "memory   128 MiB"],
         input: &[],
@@ -142,6 +158,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "max-1G",
         machine: &["-M", "virt,gic-version=3", "-cpu", "max", "-m", "1G"],
         command_line: "selftest",
+        disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv3", "memory   1024 MiB"],
         input: &[],
@@ -159,6 +176,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "256M",
         ],
         command_line: "selftest",
+        disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["entered at EL2"],
         input: &[],
@@ -167,6 +185,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "ram-above-4G",
         machine: &["-M", "virt,gic-version=3", "-cpu", "cortex-a72", "-m", "4G"],
         command_line: "selftest",
+        disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["memory   4096 MiB"],
         input: &[],
@@ -184,6 +203,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "4",
         ],
         command_line: "selftest",
+        disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["4 found, 1 running, 3 parked"],
         input: &[],
@@ -193,6 +213,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "ringtest",
         machine: DEFAULT_MACHINE,
         command_line: "run=ringtest",
+        disk: None,
         outcome: Outcome::ProgramsEnd {
             suite: Some("ringtest"),
         },
@@ -208,6 +229,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "hostile",
         machine: DEFAULT_MACHINE,
         command_line: "run=bystander,hostile",
+        disk: None,
         outcome: Outcome::ProgramsEnd { suite: None },
         expected: &[
             "hostile: done: 10",
@@ -225,6 +247,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "faulting-processes",
         machine: DEFAULT_MACHINE,
         command_line: "run=faulty:write-text,faulty:jump-kernel,faulty:undefined,faulty:bad-syscall,faulty:stack-overflow,bystander",
+        disk: None,
         outcome: Outcome::ProgramsEnd { suite: None },
         expected: &[
             "process 1 (faulty): killed: permission fault (level 3) writing 0x",
@@ -245,6 +268,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "servers",
         machine: DEFAULT_MACHINE,
         command_line: "run=testserver+serve=alpha,testserver+serve=beta,serverclient+use=alpha+use=beta",
+        disk: None,
         outcome: Outcome::ProgramsEnd {
             suite: Some("servertest"),
         },
@@ -266,6 +290,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "ramfs",
         machine: DEFAULT_MACHINE,
         command_line: "run=ramfs+serve=fs+bootimage,fstest:hold+use=fs,fstest+use=fs",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: Some("fstest"),
             until: &[
@@ -291,6 +316,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "spawn",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,proc+serve=proc+spawn+use=fs,spawntest+use=console+use=fs+use=proc+spawn",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: Some("spawntest"),
             until: &["process 4 (spawntest): leaked frames: "],
@@ -313,6 +339,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "shell-session",
         machine: DEFAULT_MACHINE,
         command_line: "",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["annulus: powering off"],
@@ -352,6 +379,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "shell-commands",
         machine: DEFAULT_MACHINE,
         command_line: "",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["annulus: powering off"],
@@ -445,6 +473,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "shell-editing",
         machine: DEFAULT_MACHINE,
         command_line: "",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["init: the shell has ended"],
@@ -473,6 +502,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "fs-tools",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,ls:/bin:/README.txt+use=console+use=fs,cat:/README.txt+use=console+use=fs,ls:/nope+use=console+use=fs,cat:/bin:/missing+use=console+use=fs,echo:hello:the:world+use=console",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &[
@@ -507,6 +537,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "fs-changes",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,mkdir:/tmp/a:/tmp+use=console+use=fs,rm:/README.txt:/bin+use=console+use=fs,mv:/bin/init:/init+use=console+use=fs,mv:/nope:/x+use=console+use=fs,mv:/one+use=console+use=fs",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &[
@@ -537,6 +568,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "power-off",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,shutdown+use=console+power",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["annulus: powering off"],
@@ -554,6 +586,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "power-refused",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,shutdown+use=console",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["process 2 (shutdown): leaked frames: "],
@@ -571,6 +604,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "console-input",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console,readline+use=console",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["process 2 (readline): leaked frames: "],
@@ -598,6 +632,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "console-output",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,chatter:a+use=console,chatter:b+use=console",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &[
@@ -618,6 +653,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "bench-quick",
         machine: DEFAULT_MACHINE,
         command_line: crate::bench::QUICK_COMMAND_LINE,
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &["bench: done"],
@@ -641,11 +677,33 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // The disk driver (servers/virtio-blk) and DMA_MAP: disktest reads
+        // a 4 MiB disk of known words, writes some, and the host then
+        // finds exactly those changed in the image.
+        name: "disk-driver",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,disktest+use=block+dma",
+        disk: Some(&TestDisk {
+            make: disks::make_pattern_disk,
+            check: disks::check_pattern_disk,
+        }),
+        outcome: Outcome::ServersRemain {
+            suite: Some("disktest"),
+            until: &["process 2 (disktest): leaked frames: "],
+        },
+        expected: &[
+            "virtio-blk: a disk of 4096 KiB",
+            "process 2 (disktest): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // A kernel write to its own text, outside any probe: the exception
         // report must name the class and show the registers, then power off.
         name: "fault-report",
         machine: DEFAULT_MACHINE,
         command_line: "crash=write-text",
+        disk: None,
         outcome: Outcome::FatalReport,
         expected: &[
             "unexpected exception: KernelSynchronous",
@@ -663,6 +721,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "panic-report",
         machine: DEFAULT_MACHINE,
         command_line: "crash=panic",
+        disk: None,
         outcome: Outcome::FatalReport,
         expected: &[
             "KERNEL PANIC at microkernel/src/",
@@ -757,6 +816,9 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
         } else {
             judge(config, &run.serial)
         };
+        if let (Ok(()), Some(disk)) = (&verdict, config.disk) {
+            verdict = (disk.check)(&disk_image_path(&log_path));
+        }
         if let Some(waiting_for) = run.input_waiting_for {
             let unsent = format!(
                 "input was left unsent: the run never printed {:?}",
@@ -843,6 +905,11 @@ pub fn boot(
     command.args(config.machine);
     command.args(["-display", "none", "-monitor", "none", "-serial", "stdio"]);
     boot_arguments(&mut command, &built.image, &built.initrd);
+    if let Some(disk) = config.disk {
+        let image = disk_image_path(log_path);
+        (disk.make)(&image)?;
+        command.args(disks::qemu_arguments(&image));
+    }
     command.args(["-append", config.command_line]);
     // Standard input is the emulated UART's receive side: a pipe, so that
     // the input script can type, and nothing else can.
@@ -944,6 +1011,11 @@ pub fn boot(
         timed_out,
         input_waiting_for: script.waiting_for(),
     })
+}
+
+/// Where a row's disk image is kept: beside its log.
+fn disk_image_path(log_path: &Path) -> std::path::PathBuf {
+    log_path.with_extension("img")
 }
 
 /// Does every pattern appear in some line of `serial`?
@@ -1241,6 +1313,7 @@ mod tests {
         name: "test-config",
         machine: &[],
         command_line: "selftest",
+        disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv3", "memory   256 MiB"],
         input: &[],
@@ -1366,6 +1439,7 @@ selftest: 2 passed, 0 failed
             name: "fatal",
             machine: &[],
             command_line: "crash=panic",
+            disk: None,
             outcome: Outcome::FatalReport,
             expected: &["KERNEL PANIC at", "powering off"],
             input: &[],
@@ -1384,6 +1458,7 @@ selftest: 2 passed, 0 failed
         name: "programs",
         machine: &[],
         command_line: "run=bystander,hostile",
+        disk: None,
         outcome: Outcome::ProgramsEnd { suite: None },
         expected: &["hostile: done"],
         input: &[],
@@ -1454,6 +1529,7 @@ selftest: 2 passed, 0 failed
         name: "console",
         machine: &[],
         command_line: "run=console+serve=console,chatter:a+use=console,chatter:b+use=console",
+        disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
             until: &[

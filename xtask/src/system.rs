@@ -27,12 +27,13 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+// The devices a grant may name: init's list.
+use init::manifest::DEVICES;
+
 /// The roles every system must have.
 pub const REQUIRED_ROLES: [&str; 4] = ["console", "fs", "proc", "shell"];
-/// The devices a grant may name.
-const DEVICES: [&str; 1] = ["console"];
 /// Grants with no value.
-const PLAIN_GRANTS: [&str; 5] = ["serve", "klog", "bootimage", "power", "spawn"];
+const PLAIN_GRANTS: [&str; 6] = ["serve", "klog", "bootimage", "power", "spawn", "dma"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -489,7 +489,7 @@ fn check_result_splits_success_from_errors() {
     assert_eq!(check_result(12), Ok(12));
     assert_eq!(check_result(-2), Err(Errno::NotFound));
     assert_eq!(
-        check_result(-5),
+        check_result(-6),
         Err(Errno::InvalidArgument),
         "unknown errno"
     );

@@ -15,7 +15,7 @@ use crate::abi::StartupBlock;
 
 /// The most handles a startup block holds. (`from_block` copies the
 /// block's array into one this long, so a mismatch does not compile.)
-pub const HANDLES_MAX: usize = 8;
+pub const HANDLES_MAX: usize = 12;
 
 /// A copy of the startup block's handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,7 @@ mod tests {
             ring: RING_ADDRESS,
             arguments_length: 0,
             handle_count,
-            handles: [11, 12, 13, 14, 15, 16, 17, 18],
+            handles: [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22],
             console,
             file_system: 13,
             processes: 14,
@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn a_handle_count_beyond_the_array_is_cut_to_it() {
-        for count in [8, 9, u32::MAX] {
+        for count in [12, 13, u32::MAX] {
             let handles = StartupHandles::from_block(&block(count, 0));
             assert_eq!(handles.handles().len(), HANDLES_MAX, "{count}");
         }

@@ -41,6 +41,10 @@ pub enum Object {
     BootImage { image: PhysicalRange },
     /// The right to power the machine off (the shell's `shutdown`).
     Power,
+    /// The right to `DMA_MAP`: memory a device reads and writes by
+    /// itself, so a driver that has it can reach any of its frames through
+    /// the device. Only driver servers get it.
+    Dma,
     /// The right to build processes (`PROCESS_CREATE`): the proc
     /// server's, and init's.
     Spawner,

@@ -347,13 +347,15 @@ pub enum Grant<'a> {
     Power,
     /// The right to build processes (the proc server's and init's).
     Spawner,
+    /// The right to `DMA_MAP` (driver servers').
+    Dma,
 }
 
 /// The handles a boot program was given, and which of them play the roles
 /// the startup block names (0: none).
 #[derive(Default)]
 struct Roles {
-    given: heapless::Vec<u32, 8>,
+    given: heapless::Vec<u32, 12>,
     console: u32,
     file_system: u32,
     processes: u32,
@@ -391,7 +393,17 @@ fn grant_handles(
             Grant::Interrupt("console") => Object::Interrupt {
                 interrupt: uart.ok_or(CreateError::NoSuchDevice)?.interrupt,
             },
-            Grant::Device(_) | Grant::Interrupt(_) => return Err(CreateError::NoSuchDevice),
+            Grant::Device(name) => Object::Device {
+                registers: crate::virtio::find(name)
+                    .ok_or(CreateError::NoSuchDevice)?
+                    .registers,
+            },
+            Grant::Interrupt(name) => Object::Interrupt {
+                interrupt: crate::virtio::find(name)
+                    .ok_or(CreateError::NoSuchDevice)?
+                    .interrupt,
+            },
+            Grant::Dma => Object::Dma,
             Grant::KernelLog => Object::KernelLog,
             Grant::Power => Object::Power,
             Grant::Spawner => Object::Spawner,

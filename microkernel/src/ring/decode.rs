@@ -10,8 +10,9 @@
 //! Pure: unit tested on the host.
 
 use libring::abi::{
-    Errno, LOG_MAX, MAP_BASE, MAP_LIMIT, Opcode, PAGE_SIZE, RECEIVE_SLOTS_MAX, RequestMessage,
-    Submission, SystemValue, map_flags, process_map_flags, submission_flags, timeout_flags,
+    DMA_MAX, Errno, LOG_MAX, MAP_BASE, MAP_LIMIT, Opcode, PAGE_SIZE, RECEIVE_SLOTS_MAX,
+    RequestMessage, Submission, SystemValue, map_flags, process_map_flags, submission_flags,
+    timeout_flags,
 };
 
 /// When a timeout fires.
@@ -96,6 +97,11 @@ pub enum Operation {
     MapDevice {
         handle: u32,
         address: u64,
+    },
+    DmaMap {
+        handle: u32,
+        address: u64,
+        length: u64,
     },
     PowerOff {
         handle: u32,
@@ -239,6 +245,12 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             address: true,
             ..Uses::default()
         },
+        Opcode::DmaMap => Uses {
+            handle: true,
+            address: true,
+            length: true,
+            ..Uses::default()
+        },
         Opcode::LogRead => Uses {
             handle: true,
             address: true,
@@ -297,7 +309,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             arguments: 3,
             flags: u32::MAX,
         },
-        Opcode::Control | Opcode::Release => Uses {
+        Opcode::Control | Opcode::Release | Opcode::Fsync => Uses {
             handle: true,
             offset: true,
             arguments: 3,
@@ -473,6 +485,23 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
                 address,
             }
         }
+        Opcode::DmaMap => {
+            let address = submission.address;
+            let length = submission.length as u64;
+            let aligned = address.is_multiple_of(PAGE_SIZE) && length.is_multiple_of(PAGE_SIZE);
+            let inside = address >= MAP_BASE
+                && address
+                    .checked_add(length)
+                    .is_some_and(|end| end <= MAP_LIMIT);
+            if length == 0 || length > DMA_MAX as u64 || !aligned || !inside {
+                return invalid;
+            }
+            Operation::DmaMap {
+                handle: submission.handle,
+                address,
+                length,
+            }
+        }
         Opcode::Read
         | Opcode::Write
         | Opcode::Control
@@ -483,7 +512,8 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         | Opcode::Unlink
         | Opcode::Rename
         | Opcode::Spawn
-        | Opcode::Release => {
+        | Opcode::Release
+        | Opcode::Fsync => {
             if submission.handle == 0 {
                 return Err(Errno::BadHandle);
             }
@@ -641,6 +671,34 @@ mod tests {
                 Err(Errno::InvalidArgument),
                 "{address:#x} + {length:#x}"
             );
+        }
+    }
+
+    #[test]
+    fn dma_map_takes_whole_pages_up_to_dma_max_inside_the_map_area() {
+        let mut map = submission(Opcode::DmaMap);
+        map.handle = 3;
+        map.address = MAP_BASE;
+        map.length = DMA_MAX;
+        assert_eq!(
+            decode(&map),
+            Ok(Operation::DmaMap {
+                handle: 3,
+                address: MAP_BASE,
+                length: DMA_MAX as u64
+            })
+        );
+        for (address, length) in [
+            (MAP_BASE, DMA_MAX + PAGE_SIZE as u32),
+            (MAP_BASE, 0),
+            (MAP_BASE, 100),
+            (MAP_BASE + 8, PAGE_SIZE as u32),
+            (MAP_BASE - PAGE_SIZE, PAGE_SIZE as u32),
+            (MAP_LIMIT - PAGE_SIZE, 2 * PAGE_SIZE as u32),
+        ] {
+            map.address = address;
+            map.length = length;
+            assert_eq!(decode(&map), Err(Errno::InvalidArgument), "{address:#x}");
         }
     }
 

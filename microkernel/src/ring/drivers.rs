@@ -10,11 +10,12 @@
 
 use super::engine::post_event;
 use crate::interrupts;
+use crate::process::address_space::UserAccess;
 use crate::process::handles::Object;
 use crate::process::{ProcessId, SYSTEM, System};
 use alloc::vec::Vec;
 use boot::boot_info::Interrupt;
-use libring::abi::Errno;
+use libring::abi::{Errno, PAGE_SIZE};
 
 /// An interrupt line routed to a process.
 pub struct Route {
@@ -134,6 +135,37 @@ pub fn map_device(
         _ => return Err(Errno::NotPermitted),
     };
     Ok(offset as i32)
+}
+
+/// `DMA_MAP`: `length` bytes of new memory at `address` in contiguous
+/// frames, for the caller's device to read and write by itself (needs a
+/// DMA handle). The result is the first frame's number (its physical
+/// address / `PAGE_SIZE`), which the driver tells the device.
+pub fn dma_map(
+    system: &mut System,
+    id: ProcessId,
+    handle: u32,
+    address: u64,
+    length: u64,
+) -> Result<i32, Errno> {
+    let process = system.process(id).ok_or(Errno::BadHandle)?;
+    if process.handles.get(handle)? != Object::Dma {
+        return Err(Errno::NotPermitted);
+    }
+    if length / PAGE_SIZE >= crate::mm::free_frames() as u64 {
+        return Err(Errno::OutOfMemory);
+    }
+    let first = process
+        .address_space
+        .map_new_contiguous(address, length, UserAccess::ReadWrite)?;
+    match i32::try_from(first / PAGE_SIZE) {
+        Ok(frame) => Ok(frame),
+        Err(_) => {
+            // RAM past 8 TiB: a frame number that does not fit the result.
+            let _ = process.address_space.unmap(address, length);
+            Err(Errno::OutOfMemory)
+        }
+    }
 }
 
 /// A `LOG_READ` waiting for kernel log bytes.

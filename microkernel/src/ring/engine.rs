@@ -461,6 +461,11 @@ fn run_immediate(
         Operation::MapDevice { handle, address } => {
             drivers::map_device(system, id, handle, address).unwrap_or_else(Errno::result)
         }
+        Operation::DmaMap {
+            handle,
+            address,
+            length,
+        } => drivers::dma_map(system, id, handle, address, length).unwrap_or_else(Errno::result),
         Operation::PowerOff { handle } => match process.handles.get(handle) {
             Ok(Object::Power) => {
                 kprintln!("annulus: process {id} asked to power off");

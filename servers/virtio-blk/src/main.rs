@@ -1,0 +1,346 @@
+//! virtio-blk: the disk driver, a server at EL0. It drives the first
+//! virtio block device through the `virtio-drivers` crate and serves the
+//! disk's bytes to its clients (the FAT file server). `docs/drivers.md`
+//! tells the whole story.
+//!
+//! Started with, in this order: the service handle of its endpoint, the
+//! device's registers, its interrupt, and the DMA right (the manifest's
+//! `serve device=virtio-blk irq=virtio-blk dma`).
+//!
+//! | request | what the server does |
+//! | --- | --- |
+//! | `READ` at `offset` | reads the disk from byte `offset` into the buffer, up to the disk's end: both multiples of 512 (`EINVAL`); completes with the bytes read (0 at the end) |
+//! | `WRITE` at `offset` | writes the buffer to the disk there, the same way; `EPERM` on a read-only disk |
+//! | `FSYNC` | completes when every write before it is on the disk itself (a virtio flush) |
+//! | `STAT` | a `FileStatus` whose `size` is the disk's size in bytes |
+//! | anything else | `EINVAL` |
+//!
+//! A device error is `EIO`. Requests are served one at a time, in the
+//! order they arrive; each is cut into pieces of at most [`CHUNK`] bytes,
+//! one device request each. While the device works, the server waits on
+//! its ring for the device's interrupt, and keeps requests that arrive
+//! meanwhile for later.
+//!
+//! On the host this builds to an empty stub.
+
+#![cfg_attr(target_os = "none", no_std)]
+#![cfg_attr(target_os = "none", no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {}
+
+#[cfg(target_os = "none")]
+mod hal;
+
+#[cfg(target_os = "none")]
+mod server {
+    extern crate alloc;
+
+    use super::hal::{self, AnnulusHal};
+    use alloc::boxed::Box;
+    use alloc::collections::VecDeque;
+    use alloc::vec;
+    use core::ptr::NonNull;
+    use libring::abi::{
+        Completion, Errno, FileStatus, MAP_BASE, Opcode, RequestMessage, Submission,
+        completion_flags, file_kind,
+    };
+    use libring::ops::{self, SubmissionOptions};
+    use libring::println;
+    use libring::ring::{Kernel, Ring};
+    use libring::runtime::{self, Arguments, with_ring};
+    use libring::server::{Event, Server};
+    use virtio_drivers::device::blk::{BlkReq, BlkResp, SECTOR_SIZE, VirtIOBlk};
+    use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+    use virtio_drivers::transport::{DeviceType, Transport};
+    use zerocopy::IntoBytes;
+
+    libring::entry!(main);
+
+    /// Requests that may wait at once.
+    const SLOTS: usize = 16;
+    /// Where the device's registers are mapped.
+    const DEVICE_ADDRESS: u64 = MAP_BASE + (1 << 30);
+    /// The size of a virtio-mmio slot's register block.
+    const DEVICE_SIZE: usize = 0x200;
+    /// Bytes moved by one device request at most: the DMA data buffer.
+    pub const CHUNK: usize = 128 * 1024;
+    /// The user data of the `IRQ_WAIT` and of each `IRQ_ACK`.
+    const IRQ_WAIT_USER_DATA: u64 = 1;
+    const IRQ_ACK_USER_DATA: u64 = 2;
+
+    type Device = VirtIOBlk<AnnulusHal, MmioTransport<'static>>;
+
+    struct Disk {
+        device: Device,
+        interrupt: u32,
+        /// Bytes on the disk.
+        size: u64,
+        /// DMA memory: what the device reads from and writes into.
+        data: &'static mut [u8],
+        /// The header and status of the device request in flight (the
+        /// driver crate copies them to DMA memory through the `Hal`).
+        request: BlkReq,
+        response: BlkResp,
+        /// Requests that arrived while another was served.
+        waiting: VecDeque<RequestMessage>,
+    }
+
+    fn main(_arguments: Arguments) -> i32 {
+        let [service, registers, interrupt, dma] = *runtime::handles() else {
+            println!("virtio-blk: expected the handles [service, device, irq, dma]");
+            return 1;
+        };
+        hal::init(dma);
+        let mut disk = match Disk::open(registers, interrupt) {
+            Ok(disk) => disk,
+            Err(message) => {
+                println!("virtio-blk: {message}");
+                return 1;
+            }
+        };
+        println!(
+            "virtio-blk: a disk of {} KiB{}",
+            disk.size / 1024,
+            if disk.device.readonly() {
+                ", read only"
+            } else {
+                ""
+            }
+        );
+        let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
+        let Ok(mut server) = with_ring(|ring| Server::new(ring, slots, service)) else {
+            println!("virtio-blk: cannot serve");
+            return 1;
+        };
+        loop {
+            let message = match disk.waiting.pop_front() {
+                Some(message) => message,
+                None => match with_ring(|ring| server.wait(ring)) {
+                    Ok(Event::Request { message, .. }) => message,
+                    Ok(Event::Other(completion)) => {
+                        // An interrupt with no request in flight.
+                        disk.interrupted(completion);
+                        continue;
+                    }
+                    Ok(Event::Stopped(_)) | Err(_) => {
+                        println!("virtio-blk: the endpoint is gone; stopping");
+                        return 1;
+                    }
+                },
+            };
+            let result = disk
+                .answer(&mut server, &message)
+                .unwrap_or_else(Errno::result);
+            with_ring(|ring| server.reply(ring, message.request, result));
+        }
+    }
+
+    impl Disk {
+        /// Maps the device, starts the driver, arms the interrupt.
+        fn open(registers: u32, interrupt: u32) -> Result<Disk, &'static str> {
+            let offset = with_ring(|ring| ring.run(ops::map_device(registers, DEVICE_ADDRESS)))
+                .map_err(|_| "cannot map the device's registers")?;
+            let header = NonNull::new((DEVICE_ADDRESS + offset as u64) as *mut VirtIOHeader)
+                .ok_or("no registers")?;
+            // SAFETY: `header` maps the device's register block (just
+            // above), which nothing else in this program touches.
+            let transport = unsafe { MmioTransport::new(header, DEVICE_SIZE) }
+                .map_err(|_| "not a virtio-mmio device")?;
+            if transport.device_type() != DeviceType::Block {
+                return Err("not a block device");
+            }
+            let device = VirtIOBlk::new(transport).map_err(|_| "cannot start the device")?;
+            let data = hal::allocate(CHUNK).map_err(|_| "no DMA memory")?;
+            let wait = ops::irq_wait(interrupt).with_user_data(IRQ_WAIT_USER_DATA);
+            with_ring(|ring| push(ring, wait).and_then(|()| ring.submit()))
+                .map_err(|_| "cannot wait for the interrupt")?;
+            let size = device.capacity() * SECTOR_SIZE as u64;
+            let mut disk = Disk {
+                device,
+                interrupt,
+                size,
+                data,
+                request: BlkReq::default(),
+                response: BlkResp::default(),
+                waiting: VecDeque::new(),
+            };
+            disk.device.enable_interrupts();
+            Ok(disk)
+        }
+
+        fn answer(&mut self, server: &mut Server, message: &RequestMessage) -> Result<i32, Errno> {
+            match Opcode::try_from(message.opcode) {
+                Ok(Opcode::Read) => self.transfer(server, message, false),
+                Ok(Opcode::Write) => self.transfer(server, message, true),
+                Ok(Opcode::Fsync) => {
+                    // The driver crate has no flush that leaves the wait to
+                    // us: this one polls the queue until the device answers.
+                    self.device.flush().map_err(|_| Errno::Io)?;
+                    Ok(0)
+                }
+                Ok(Opcode::Stat) => {
+                    let status = FileStatus {
+                        size: self.size,
+                        kind: file_kind::FILE,
+                        ..FileStatus::default()
+                    };
+                    if (message.length as usize) < status.as_bytes().len() {
+                        return Err(Errno::InvalidArgument);
+                    }
+                    with_ring(|ring| server.copy_out(ring, message, 0, status.as_bytes()))?;
+                    Ok(0)
+                }
+                _ => Err(Errno::InvalidArgument),
+            }
+        }
+
+        /// `READ` or `WRITE`: piece by piece through the DMA buffer.
+        fn transfer(
+            &mut self,
+            server: &mut Server,
+            message: &RequestMessage,
+            write: bool,
+        ) -> Result<i32, Errno> {
+            let sector = SECTOR_SIZE as u64;
+            let start = message.offset;
+            let length = message.length as u64;
+            if !start.is_multiple_of(sector)
+                || !length.is_multiple_of(sector)
+                || start > self.size
+                || length > i32::MAX as u64
+            {
+                return Err(Errno::InvalidArgument);
+            }
+            if write && self.device.readonly() {
+                return Err(Errno::NotPermitted);
+            }
+            let length = length.min(self.size - start);
+            let mut done = 0;
+            while done < length {
+                let piece = (length - done).min(CHUNK as u64) as usize;
+                let block = ((start + done) / sector) as usize;
+                if write {
+                    let buffer = &mut self.data[..piece];
+                    with_ring(|ring| server.copy_in(ring, message, done, buffer))?;
+                }
+                self.device_request(server, block, piece, write)?;
+                if !write {
+                    let buffer = &self.data[..piece];
+                    with_ring(|ring| server.copy_out(ring, message, done, buffer))?;
+                }
+                done += piece as u64;
+            }
+            Ok(done as i32)
+        }
+
+        /// One device request for `length` bytes of the data buffer from
+        /// block `block`; returns when the device has done it.
+        fn device_request(
+            &mut self,
+            server: &mut Server,
+            block: usize,
+            length: usize,
+            write: bool,
+        ) -> Result<(), Errno> {
+            let Disk {
+                device,
+                data,
+                request,
+                response,
+                ..
+            } = self;
+            let buffer = &mut data[..length];
+            // SAFETY: `request`, `buffer` and `response` are fields of
+            // `self`, which this function holds borrowed until the device
+            // has finished with them (the loop below), and passes the same
+            // ones to complete it.
+            let token = unsafe {
+                if write {
+                    device.write_blocks_nb(block, request, buffer, response)
+                } else {
+                    device.read_blocks_nb(block, request, buffer, response)
+                }
+            }
+            .map_err(|_| Errno::Io)?;
+            while self.device.peek_used() != Some(token) {
+                wait_for_interrupt(server, self.interrupt, &mut self.waiting)?;
+                let _ = self.device.ack_interrupt();
+                acknowledge(self.interrupt);
+            }
+            let Disk {
+                device,
+                data,
+                request,
+                response,
+                ..
+            } = self;
+            let buffer = &mut data[..length];
+            // SAFETY: the same buffers as the request above, now done.
+            unsafe {
+                if write {
+                    device.complete_write_blocks(token, request, buffer, response)
+                } else {
+                    device.complete_read_blocks(token, request, buffer, response)
+                }
+            }
+            .map_err(|_| Errno::Io)
+        }
+
+        /// An interrupt that came when no request was in flight (one whose
+        /// request was already seen done): cleared and acknowledged.
+        fn interrupted(&mut self, completion: Completion) {
+            if completion.user_data == IRQ_WAIT_USER_DATA {
+                rearm(self.interrupt, completion);
+                let _ = self.device.ack_interrupt();
+                acknowledge(self.interrupt);
+            }
+        }
+    }
+
+    /// Waits for the device's interrupt; requests that arrive meanwhile
+    /// are kept in `waiting`.
+    fn wait_for_interrupt(
+        server: &mut Server,
+        interrupt: u32,
+        waiting: &mut VecDeque<RequestMessage>,
+    ) -> Result<(), Errno> {
+        loop {
+            match with_ring(|ring| server.wait(ring))? {
+                Event::Request { message, .. } => waiting.push_back(message),
+                Event::Other(completion) if completion.user_data == IRQ_WAIT_USER_DATA => {
+                    rearm(interrupt, completion);
+                    return Ok(());
+                }
+                // IRQ_ACK completions: 0, and nothing to do.
+                Event::Other(_) => {}
+                Event::Stopped(error) => return Err(error),
+            }
+        }
+    }
+
+    /// An `IRQ_WAIT` completion without `MORE` ended it: wait again.
+    fn rearm(interrupt: u32, completion: Completion) {
+        if completion.flags & completion_flags::MORE == 0 {
+            let again = ops::irq_wait(interrupt).with_user_data(IRQ_WAIT_USER_DATA);
+            let _ = with_ring(|ring| push(ring, again));
+        }
+    }
+
+    /// Unmasks the interrupt line again (the kernel masked it when it
+    /// fired); goes to the kernel with the next wait.
+    fn acknowledge(interrupt: u32) {
+        let ack = ops::irq_ack(interrupt).with_user_data(IRQ_ACK_USER_DATA);
+        let _ = with_ring(|ring| push(ring, ack));
+    }
+
+    /// Pushes `submission`, submitting what is queued first if the SQ is
+    /// full.
+    fn push<K: Kernel>(ring: &mut Ring<K>, submission: Submission) -> Result<(), Errno> {
+        if ring.push(submission).is_err() {
+            ring.submit()?;
+            ring.push(submission).map_err(|_| Errno::Busy)?;
+        }
+        Ok(())
+    }
+}
