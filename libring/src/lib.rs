@@ -28,6 +28,7 @@
 
 pub mod abi;
 pub mod elf;
+pub mod file_server;
 pub mod heap;
 pub mod ops;
 pub mod process;

@@ -27,35 +27,10 @@ pub type NodeId = usize;
 /// The root directory.
 pub const ROOT: NodeId = 0;
 
-/// The longest name of a directory entry, in bytes (as Linux's NAME_MAX).
-pub const NAME_MAX: usize = 255;
-
-/// The longest path, in bytes.
-pub const PATH_MAX: usize = 1024;
+pub use libring::file_server::{Kind, NAME_MAX, OpenOptions, PATH_MAX, Status};
 
 /// The largest a file may grow (a ramfs lives in the server's heap).
 pub const FILE_MAX: usize = 16 << 20;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Directory,
-}
-
-/// How [`Tree::open`] should treat the path.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct OpenOptions {
-    /// Create the file if it is missing.
-    pub create: bool,
-    /// With `create`: fail with `EEXIST` if it is there already.
-    pub exclusive: bool,
-    /// Cut the file to length 0 (a directory: `EISDIR`).
-    pub truncate: bool,
-    /// Will be written (a directory: `EISDIR`).
-    pub write: bool,
-    /// Must be a directory (else `ENOTDIR`).
-    pub directory: bool,
-}
 
 enum Contents {
     /// A file's bytes: borrowed from the boot image until first written
@@ -87,14 +62,6 @@ impl Node {
             Contents::Directory(entries) => entries.len() as u64,
         }
     }
-}
-
-/// What [`Tree::stat`] and [`Tree::entry`] tell about a node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status {
-    pub kind: Kind,
-    /// Bytes for a file, entries for a directory.
-    pub size: u64,
 }
 
 /// A whole file system in memory.
