@@ -37,6 +37,8 @@ Commands:
 Machine options (run and gdb):
   --release              Build with the release profile
   --system NAME          Boot the system systems/NAME.toml (default: default)
+  --disk PATH            Boot with this disk image (raw) as the virtio disk,
+                         not the system's own (target/annulus/disk-NAME.img)
   --gic 2|3              Interrupt controller version (default 3)
   --cpu NAME             QEMU CPU model (default cortex-a72)
   --mem SIZE             Memory size, as QEMU's -m takes it (default 256M)
@@ -75,6 +77,8 @@ pub struct RunOptions {
     pub extra_qemu_arguments: Vec<String>,
     /// `--system NAME`: boot `systems/NAME.toml` (`None`: the default).
     pub system: Option<String>,
+    /// `--disk PATH`: the user's own disk image.
+    pub disk: Option<std::path::PathBuf>,
 }
 
 /// Options of `test`.
@@ -178,6 +182,9 @@ fn parse_run_options(arguments: &[String], command: &str) -> Result<RunOptions> 
             }
             "--release" if inline_value.is_none() => options.profile = Profile::Release,
             "--system" => options.system = Some(option_value(flag, inline_value, &mut remaining)?),
+            "--disk" => {
+                options.disk = Some(option_value(flag, inline_value, &mut remaining)?.into());
+            }
             "--gic" => {
                 let value = option_value(flag, inline_value, &mut remaining)?;
                 options.machine.gic_version = match value.as_str() {
@@ -326,7 +333,7 @@ mod tests {
     #[test]
     fn run_options_and_extra_qemu_arguments() {
         let parsed = parse_words(
-            "run --release --system fat --gic 2 --cpu=cortex-a53 --mem 1G --smp 4 -- -d int -s",
+            "run --release --system fat --disk my.img --gic 2 --cpu=cortex-a53 --mem 1G --smp 4 -- -d int -s",
         );
         let expected = RunOptions {
             profile: Profile::Release,
@@ -338,6 +345,7 @@ mod tests {
             },
             extra_qemu_arguments: vec!["-d".into(), "int".into(), "-s".into()],
             system: Some("fat".to_string()),
+            disk: Some("my.img".into()),
         };
         assert_eq!(parsed, Ok(Command::Run(expected)));
     }

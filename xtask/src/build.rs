@@ -27,6 +27,11 @@ pub struct BuiltKernel {
     pub image: PathBuf,
     /// The packed boot files: what QEMU's `-initrd` loads.
     pub initrd: PathBuf,
+    /// The system's disk as built, if its manifest asks for one: a run
+    /// boots a copy of it (`cargo xtask run` keeps its copy).
+    pub disk: Option<PathBuf>,
+    /// The line init prints as it starts each server of the manifest.
+    pub started: Vec<String>,
 }
 
 /// Builds the kernel Image and the initrd.
@@ -76,7 +81,7 @@ pub fn build_system(workspace: &Workspace, profile: Profile, system: &str) -> Re
         );
     }
     let programs = build_programs(workspace, profile)?;
-    let manifest = system_manifest(workspace, system, &programs)?;
+    let (manifest, roles, disk) = system_manifest(workspace, system, &programs)?;
     let generated = [("etc/system".to_string(), manifest.into_bytes())];
     let initrd_bytes = initrd::pack(&initrd_source, &programs, &generated)?;
     // The default system's boot image keeps its old name; another
@@ -96,7 +101,45 @@ pub fn build_system(workspace: &Workspace, profile: Profile, system: &str) -> Re
         kibibytes(initrd_bytes.len())
     );
 
-    Ok(BuiltKernel { elf, image, initrd })
+    // The system's disk, as built: runs start from a copy of it.
+    let disk = match disk {
+        Some(disk) => {
+            let path = workspace
+                .annulus_directory()
+                .join(format!("disk-{system}.built.img"));
+            let files = initrd::files(&initrd_source, &programs, &generated)?;
+            crate::disks::make_system_disk(&path, disk.size_mib, &files)?;
+            println!(
+                "xtask: made {} (FAT32, {} MiB)",
+                workspace.show(&path),
+                disk.size_mib
+            );
+            Some(path)
+        }
+        None => None,
+    };
+    // What init says as it starts each server, in start order (init is
+    // process 1, the servers 2, 3, ...).
+    let started = roles
+        .iter()
+        .filter(|role| role.name != "shell")
+        .enumerate()
+        .map(|(index, role)| {
+            format!(
+                "init: started {} ({}, process {})",
+                role.name,
+                role.program,
+                index + 2
+            )
+        })
+        .collect();
+    Ok(BuiltKernel {
+        elf,
+        image,
+        initrd,
+        disk,
+        started,
+    })
 }
 
 /// The systems of the workspace: the names of `systems/*.toml`, sorted,
@@ -123,12 +166,17 @@ pub fn system_names(workspace: &Workspace) -> Result<Vec<String>> {
 }
 
 /// Reads and checks `systems/<system>.toml` against the programs just
-/// built, and returns the manifest init reads (`etc/system`).
+/// built, and returns the manifest init reads (`etc/system`), the roles
+/// in start order and the disk the system asks for.
 fn system_manifest(
     workspace: &Workspace,
     system: &str,
     programs: &[(String, Vec<u8>)],
-) -> Result<String> {
+) -> Result<(
+    String,
+    Vec<crate::system::Role>,
+    Option<crate::system::Disk>,
+)> {
     let path = workspace
         .root
         .join("systems")
@@ -140,8 +188,10 @@ fn system_manifest(
         )
     })?;
     let names: Vec<String> = programs.iter().map(|(name, _)| name.clone()).collect();
-    let roles = crate::system::parse(&workspace.show(&path), &text, &names)?;
-    Ok(crate::system::manifest_text(system, &roles))
+    let shown = workspace.show(&path);
+    let roles = crate::system::parse(&shown, &text, &names)?;
+    let disk = crate::system::disk(&shown, &text)?;
+    Ok((crate::system::manifest_text(system, &roles), roles, disk))
 }
 
 /// Builds the user programs (the `init` crate's binaries and one binary

@@ -6,6 +6,7 @@
 //! the disk driver server (`servers/virtio-blk`) serves it.
 
 use std::path::Path;
+use std::process::Command;
 
 use crate::Result;
 
@@ -21,6 +22,174 @@ pub fn qemu_arguments(image: &Path) -> Vec<String> {
     ]
 }
 
+/// Makes a system's disk at `image`: a FAT32 volume of `size_mib` MiB
+/// (`mkfs.fat`) holding `files` (the boot image's, from
+/// [`crate::initrd::files`]) and an empty `tmp/`, copied in with `mcopy`
+/// from a staging folder beside the image.
+pub fn make_system_disk(
+    image: &Path,
+    size_mib: u32,
+    files: &[(String, Option<Vec<u8>>)],
+) -> Result<()> {
+    crate::tools::ensure_fat_tools()?;
+    let staging = image.with_extension("files");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .map_err(|error| format!("cannot empty {}: {error}", staging.display()))?;
+    }
+    let mut top = std::collections::BTreeSet::new();
+    for (path, contents) in files
+        .iter()
+        .map(|(path, contents)| (path.as_str(), contents.as_deref()))
+        .chain([("tmp", None)])
+    {
+        let target = staging.join(path);
+        let made = match contents {
+            Some(bytes) => target
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&target, bytes)),
+            None => std::fs::create_dir_all(&target),
+        };
+        made.map_err(|error| format!("cannot write {}: {error}", target.display()))?;
+        top.insert(path.split('/').next().unwrap_or(path).to_string());
+    }
+    let file = std::fs::File::create(image)
+        .and_then(|file| {
+            file.set_len(u64::from(size_mib) << 20)?;
+            Ok(file)
+        })
+        .map_err(|error| format!("cannot make {}: {error}", image.display()))?;
+    drop(file);
+    let mut mkfs = Command::new(crate::tools::program_path(crate::tools::MKFS_FAT));
+    mkfs.args(["-F", "32", "-n", "ANNULUS"]).arg(image);
+    run_quietly(&mut mkfs)?;
+    let mut mcopy = Command::new("mcopy");
+    mcopy
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .args(["-s", "-Q", "-i"])
+        .arg(image);
+    for name in &top {
+        mcopy.arg(staging.join(name));
+    }
+    mcopy.arg("::/");
+    run_quietly(&mut mcopy)
+}
+
+/// Runs `command`; its output is shown only if it fails.
+pub fn run_quietly(command: &mut Command) -> Result<()> {
+    let output = command.output().map_err(|error| {
+        format!(
+            "cannot start `{}`: {error}",
+            crate::tools::show_command(command)
+        )
+    })?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` failed ({}): {}{}",
+        crate::tools::show_command(command),
+        output.status,
+        String::from_utf8_lossy(&output.stdout).trim(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    ))
+}
+
+/// Runs an mtools command on `image` (`mcopy`, `mmd`, `mtype`, ...);
+/// returns what it printed.
+fn mtools(tool: &str, image: &Path, arguments: &[&str]) -> Result<Vec<u8>> {
+    let mut command = Command::new(tool);
+    command
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .arg("-i")
+        .arg(image)
+        .args(arguments);
+    let output = command
+        .output()
+        .map_err(|error| format!("cannot start {tool}: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{}` failed: {}",
+            crate::tools::show_command(&command),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(output.stdout)
+}
+
+/// The 1.5 MiB file the FAT test's shell copies: bytes from a pattern.
+fn big_file() -> Vec<u8> {
+    (0..1_572_864u32)
+        .map(|index| (index.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
+}
+
+/// The `fat-files` row's disk: the FAT system's own, and, put there on
+/// the host with mtools, a folder with long names holding a text file,
+/// and a 1.5 MiB file.
+pub fn make_fat_test_disk(image: &Path, system_disk: Option<&Path>) -> Result<()> {
+    crate::tools::ensure_fat_tools()?;
+    let system_disk = system_disk.ok_or("the fat system has no disk")?;
+    std::fs::copy(system_disk, image)
+        .map_err(|error| format!("cannot copy the disk to {}: {error}", image.display()))?;
+    let staging = image.with_extension("host");
+    std::fs::create_dir_all(&staging)
+        .map_err(|error| format!("cannot make {}: {error}", staging.display()))?;
+    let text = staging.join("text");
+    let big = staging.join("big");
+    std::fs::write(&text, "written on the host\n")
+        .and_then(|()| std::fs::write(&big, big_file()))
+        .map_err(|error| format!("cannot write in {}: {error}", staging.display()))?;
+    mtools("mmd", image, &["::/docs", "::/docs/Sub Folder"])?;
+    let (text, big) = (text.display().to_string(), big.display().to_string());
+    mtools(
+        "mcopy",
+        image,
+        &[&text, "::/docs/Sub Folder/A Long File Name.txt"],
+    )?;
+    mtools("mcopy", image, &[&big, "::/big.bin"])?;
+    Ok(())
+}
+
+/// After the `fat-files` row: `fsck.fat -n` finds nothing wrong, and
+/// mtools finds what the shell wrote, moved and copied.
+pub fn check_fat_test_disk(image: &Path) -> Result<()> {
+    let mut fsck = Command::new(crate::tools::program_path(crate::tools::FSCK_FAT));
+    fsck.arg("-n").arg(image);
+    run_quietly(&mut fsck).map_err(|error| format!("the volume is not clean: {error}"))?;
+    let written = mtools("mtype", image, &["::/tmp/From Annulus.txt"])?;
+    if written != b"made in Annulus\n" {
+        return Err(format!(
+            "/tmp/From Annulus.txt holds {:?}",
+            String::from_utf8_lossy(&written)
+        ));
+    }
+    let moved = mtools("mtype", image, &["::/New Folder/Moved Name.txt"])?;
+    if moved != b"written on the host\n" {
+        return Err(format!(
+            "/New Folder/Moved Name.txt holds {:?}",
+            String::from_utf8_lossy(&moved)
+        ));
+    }
+    let listing = mtools("mdir", image, &["-b", "::/docs/Sub Folder"])?;
+    if !listing.is_empty() {
+        return Err(format!(
+            "/docs/Sub Folder still holds {}",
+            String::from_utf8_lossy(&listing).trim()
+        ));
+    }
+    let copy = mtools("mtype", image, &["::/tmp/copy.bin"])?;
+    if copy != big_file() {
+        return Err(format!(
+            "/tmp/copy.bin is not /big.bin: {} bytes, {} wanted",
+            copy.len(),
+            big_file().len()
+        ));
+    }
+    Ok(())
+}
+
 /// The size of the disk `disktest` gets.
 const PATTERN_DISK_SIZE: usize = 4 << 20;
 /// Where disktest writes, and how much (its `WRITTEN_AT`, `WRITTEN_LENGTH`).
@@ -33,7 +202,7 @@ fn pattern(offset: usize) -> u32 {
 
 /// disktest's disk: 4 MiB, each 32-bit word holding [`pattern`] of its
 /// offset, so that any misplaced read shows.
-pub fn make_pattern_disk(path: &Path) -> Result<()> {
+pub fn make_pattern_disk(path: &Path, _system_disk: Option<&Path>) -> Result<()> {
     let bytes: Vec<u8> = (0..PATTERN_DISK_SIZE)
         .step_by(4)
         .flat_map(|offset| pattern(offset).to_le_bytes())
@@ -76,7 +245,7 @@ mod tests {
     #[test]
     fn the_pattern_disk_fails_its_check_until_disktest_has_written() {
         let path = std::env::temp_dir().join(format!("annulus-pattern-{}.img", std::process::id()));
-        make_pattern_disk(&path).unwrap();
+        make_pattern_disk(&path, None).unwrap();
         let error = check_pattern_disk(&path).unwrap_err();
         assert!(error.contains("byte 0x200000"), "{error}");
         let mut bytes = std::fs::read(&path).unwrap();

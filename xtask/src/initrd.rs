@@ -43,6 +43,39 @@ pub fn pack(
     programs: &[(String, Vec<u8>)],
     generated: &[(String, Vec<u8>)],
 ) -> Result<Vec<u8>> {
+    let entries = entries(source, programs, generated)?;
+    let mut builder = cpio_archive::OdcBuilder::new(Vec::new());
+    // Times are 0 (the builder's default is "now"), so the same tree always
+    // gives the same bytes.
+    builder.default_mtime(chrono::DateTime::UNIX_EPOCH);
+    for entry in &entries {
+        write_entry(&mut builder, entry)
+            .map_err(|error| format!("cannot add {} to the initrd: {error}", entry.name))?;
+    }
+    builder
+        .into_inner()
+        .map_err(|error| format!("cannot end the initrd: {error}"))
+}
+
+/// What the boot image holds, as (path, contents; `None` for a folder), a
+/// folder before what is in it: a system's disk is made of the same.
+pub fn files(
+    source: &Path,
+    programs: &[(String, Vec<u8>)],
+    generated: &[(String, Vec<u8>)],
+) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+    Ok(entries(source, programs, generated)?
+        .into_iter()
+        .map(|entry| (entry.name, entry.contents))
+        .collect())
+}
+
+/// Every entry of the boot image, sorted by path.
+fn entries(
+    source: &Path,
+    programs: &[(String, Vec<u8>)],
+    generated: &[(String, Vec<u8>)],
+) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     if source.exists() {
         collect_entries(source, Path::new(""), &mut entries)?;
@@ -95,18 +128,7 @@ pub fn pack(
         });
     }
     entries.sort_by(|left, right| Path::new(&left.name).cmp(Path::new(&right.name)));
-
-    let mut builder = cpio_archive::OdcBuilder::new(Vec::new());
-    // Times are 0 (the builder's default is "now"), so the same tree always
-    // gives the same bytes.
-    builder.default_mtime(chrono::DateTime::UNIX_EPOCH);
-    for entry in &entries {
-        write_entry(&mut builder, entry)
-            .map_err(|error| format!("cannot add {} to the initrd: {error}", entry.name))?;
-    }
-    builder
-        .into_inner()
-        .map_err(|error| format!("cannot end the initrd: {error}"))
+    Ok(entries)
 }
 
 /// Adds every file and folder under `source/relative` to `entries`.

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::Result;
 use crate::arguments::RunOptions;
 use crate::build::{self, BuiltKernel};
+use crate::disks;
 use crate::tools::{self, QEMU};
 use crate::workspace::Workspace;
 
@@ -86,6 +87,40 @@ fn build_for(workspace: &Workspace, options: &RunOptions) -> Result<build::Built
     build::build_system(workspace, options.profile, system)
 }
 
+/// The disk a run boots with: the user's (`--disk`), else the system's
+/// own, `target/annulus/disk-NAME.img`, made from the built one the first
+/// time and kept after (what the system writes stays for the next run).
+fn run_disk(
+    workspace: &Workspace,
+    options: &RunOptions,
+    built: &BuiltKernel,
+) -> Result<Option<std::path::PathBuf>> {
+    if let Some(disk) = &options.disk {
+        if !disk.is_file() {
+            return Err(format!("--disk {}: no such file", disk.display()));
+        }
+        return Ok(Some(disk.clone()));
+    }
+    let Some(pristine) = &built.disk else {
+        return Ok(None);
+    };
+    let system = options.system.as_deref().unwrap_or(build::DEFAULT_SYSTEM);
+    let disk = workspace
+        .annulus_directory()
+        .join(format!("disk-{system}.img"));
+    if disk.exists() {
+        println!(
+            "xtask: the disk is {} (as the last run left it; delete it to start again)",
+            workspace.show(&disk)
+        );
+    } else {
+        std::fs::copy(pristine, &disk)
+            .map_err(|error| format!("cannot copy the disk to {}: {error}", disk.display()))?;
+        println!("xtask: the disk is {} (new)", workspace.show(&disk));
+    }
+    Ok(Some(disk))
+}
+
 /// `cargo xtask run`: build, then replace this process with QEMU, the
 /// serial port on the terminal.
 pub fn run(workspace: &Workspace, options: &RunOptions) -> Result<()> {
@@ -97,6 +132,9 @@ pub fn run(workspace: &Workspace, options: &RunOptions) -> Result<()> {
     // -nographic: the serial port and QEMU's monitor share the terminal.
     qemu.arg("-nographic");
     boot_arguments(&mut qemu, &built.image, &built.initrd);
+    if let Some(disk) = run_disk(workspace, options, &built)? {
+        qemu.args(disks::qemu_arguments(&disk));
+    }
     qemu.args(&options.extra_qemu_arguments);
 
     println!("xtask: {}", tools::show_command(&qemu));
@@ -138,6 +176,9 @@ pub fn gdb(workspace: &Workspace, options: &RunOptions) -> Result<()> {
         qemu.arg("-nographic");
     }
     boot_arguments(&mut qemu, &built.image, &built.initrd);
+    if let Some(disk) = run_disk(workspace, options, &built)? {
+        qemu.args(disks::qemu_arguments(&disk));
+    }
     // -S: wait for the debugger before the first instruction.
     qemu.arg("-S")
         .arg("-gdb")

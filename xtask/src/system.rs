@@ -39,7 +39,26 @@ const PLAIN_GRANTS: [&str; 6] = ["serve", "klog", "bootimage", "power", "spawn",
 #[serde(deny_unknown_fields)]
 struct File {
     role: BTreeMap<Spanned<String>, RoleEntry>,
+    disk: Option<Spanned<DiskEntry>>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiskEntry {
+    size_mib: u32,
+}
+
+/// The disk a system boots with: a FAT volume of `size_mib` MiB holding
+/// the boot image's files (`disks.rs` makes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Disk {
+    pub size_mib: u32,
+}
+
+/// The smallest and largest disk a manifest may ask for: FAT32 wants
+/// 65,525 clusters at least (32 MiB of 512-byte ones); past 4 GiB is
+/// a long wait for nothing.
+const DISK_MIB: std::ops::RangeInclusive<u32> = 33..=4096;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,21 +82,9 @@ pub struct Role {
 /// messages) against the workspace's `programs`; returns its roles in
 /// start order, the shell last.
 pub fn parse(path: &str, text: &str, programs: &[String]) -> Result<Vec<Role>, String> {
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let line_of = |offset: usize| line(text, offset);
     let error = |offset: usize, message: String| format!("{path}:{}: {message}", line_of(offset));
-    let file: File = toml::from_str(text).map_err(|failure| {
-        let offset = failure.span().map_or(0, |span| span.start);
-        // toml's messages may take several lines ("invalid table header",
-        // then why): one line here.
-        let message = failure
-            .message()
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .collect::<Vec<_>>()
-            .join(": ");
-        error(offset, message)
-    })?;
+    let file = read(path, text)?;
     // In file order.
     let mut entries: Vec<(&Spanned<String>, &RoleEntry)> = file.role.iter().collect();
     entries.sort_by_key(|(name, _)| name.span().start);
@@ -169,6 +176,45 @@ const HEADER_LINES: usize = 2;
 
 /// The roles in start order: each after every role it uses, otherwise in
 /// file order; the shell last. A cycle is an error at its first role.
+/// The line (from 1) of byte `offset` of `text`.
+fn line(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The manifest's TOML, read; an error names the file and line.
+fn read(path: &str, text: &str) -> Result<File, String> {
+    toml::from_str(text).map_err(|failure| {
+        let offset = failure.span().map_or(0, |span| span.start);
+        // toml's messages may take several lines ("invalid table header",
+        // then why): one line here.
+        let message = failure
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(": ");
+        format!("{path}:{}: {message}", line(text, offset))
+    })
+}
+
+/// The disk the manifest asks for, if any (`disk = { size_mib = N }`).
+pub fn disk(path: &str, text: &str) -> Result<Option<Disk>, String> {
+    let Some(entry) = read(path, text)?.disk else {
+        return Ok(None);
+    };
+    let size_mib = entry.get_ref().size_mib;
+    if !DISK_MIB.contains(&size_mib) {
+        return Err(format!(
+            "{path}:{}: disk: size_mib = {size_mib}: from {} to {} MiB",
+            line(text, entry.span().start),
+            DISK_MIB.start(),
+            DISK_MIB.end()
+        ));
+    }
+    Ok(Some(Disk { size_mib }))
+}
+
 fn start_order(path: &str, mut waiting: Vec<Role>) -> Result<Vec<Role>, String> {
     let uses = |role: &Role| -> Vec<String> {
         role.grants

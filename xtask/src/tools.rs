@@ -1,7 +1,8 @@
 //! The outside programs xtask needs, and how it runs them.
 //!
-//! Two tools do not come with cargo: the Rust standard library for the kernel
-//! target, and QEMU. Each is checked before it is needed. Where installing is
+//! Three tools do not come with cargo: the Rust standard library for the
+//! kernel target, QEMU, and (for systems with a disk) the FAT tools. Each is
+//! checked before it is needed. Where installing is
 //! safe to do unasked (rustup; apt-get when we already are root, as on CI)
 //! xtask installs it and says so; otherwise it prints the one command that
 //! would, and stops.
@@ -110,29 +111,61 @@ fn rust_target_installed(workspace: &Workspace) -> Result<bool> {
 /// Makes sure [`QEMU`] is on `$PATH`, installing it with apt-get when we are
 /// root on a Debian-like system (CI is).
 pub fn ensure_qemu() -> Result<()> {
-    if find_program(QEMU).is_some() {
+    ensure_program(QEMU, QEMU_PACKAGE)
+}
+
+/// The FAT tools a system's disk is made with, and its tests check it
+/// with: `mkfs.fat` and `fsck.fat` (dosfstools), `mcopy`, `mmd`, `mtype`
+/// (mtools). Installed like QEMU when missing.
+pub fn ensure_fat_tools() -> Result<()> {
+    ensure_program(MKFS_FAT, "dosfstools")?;
+    ensure_program(FSCK_FAT, "dosfstools")?;
+    ensure_program("mcopy", "mtools")
+}
+
+/// `mkfs.fat` and `fsck.fat` live in /usr/sbin, which a user's PATH may
+/// not have; they are found there too.
+pub const MKFS_FAT: &str = "mkfs.fat";
+pub const FSCK_FAT: &str = "fsck.fat";
+
+/// The path of a program, looked for on PATH and in /usr/sbin and /sbin.
+pub fn program_path(name: &str) -> PathBuf {
+    find_program(name)
+        .or_else(|| {
+            ["/usr/sbin", "/sbin"]
+                .iter()
+                .map(|directory| Path::new(directory).join(name))
+                .find(|path| path.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Makes sure `program` is there: if not, and we are root with apt-get
+/// (CI, a fresh Debian machine), installs `package`; otherwise says how.
+fn ensure_program(program: &str, package: &str) -> Result<()> {
+    if program_path(program).is_absolute() {
         return Ok(());
     }
     let can_install = running_as_root() && find_program("apt-get").is_some();
     if !can_install {
         return Err(format!(
-            "{QEMU} not found; install it with: \
-             sudo apt-get install -y --no-install-recommends {QEMU_PACKAGE}"
+            "{program} not found; install it with: \
+             sudo apt-get install -y --no-install-recommends {package}"
         ));
     }
     println!(
-        "xtask: {QEMU} not found; installing it: apt-get update, then \
-         apt-get install -y --no-install-recommends {QEMU_PACKAGE}"
+        "xtask: {program} not found; installing it: apt-get update, then \
+         apt-get install -y --no-install-recommends {package}"
     );
     run_to_completion(Command::new("apt-get").arg("update"))?;
     run_to_completion(
         Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", QEMU_PACKAGE])
+            .args(["install", "-y", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
-    if find_program(QEMU).is_none() {
+    if !program_path(program).is_absolute() {
         return Err(format!(
-            "installed {QEMU_PACKAGE}, but {QEMU} is still not on PATH"
+            "installed {package}, but {program} is still not there"
         ));
     }
     Ok(())

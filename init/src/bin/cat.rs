@@ -17,7 +17,7 @@ use libring::runtime::{self, Arguments, with_ring};
 libring::entry!(main);
 
 /// Bytes read and written at a time.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 64 * 1024;
 
 /// Copies the file at `path` to the console.
 fn cat(fs: u32, console: u32, path: &str) -> Result<(), Errno> {

@@ -1,6 +1,8 @@
 //! ls: lists each directory named on its command line (`.`, the current
 //! directory, if none), one
-//! entry a line, a directory's name followed by `/`. A file is listed as
+//! entry a line, sorted by name (file systems keep their own order: a
+//! FAT directory the order entries were made), a directory's name
+//! followed by `/`. A file is listed as
 //! itself. Started with the console and the file system
 //! (`+use=console+use=fs`). A path that cannot be listed gets one line,
 //! `ls: PATH: why`; the exit code is 1 if any failed.
@@ -10,7 +12,9 @@
 
 extern crate alloc;
 
+use alloc::string::String;
 use alloc::vec;
+use alloc::vec::Vec;
 use libring::abi::{DirectoryEntry, Errno, file_kind, open_flags};
 use libring::ops;
 use libring::runtime::{self, Arguments, with_ring};
@@ -36,6 +40,7 @@ fn list(fs: u32, path: &str) -> Result<(), Errno> {
     };
     let mut buffer = vec![0u8; 4096];
     let mut next = 0u64;
+    let mut names: Vec<String> = Vec::new();
     let result = loop {
         let filled = match with_ring(|ring| ring.run(ops::readdir(directory, &mut buffer, next))) {
             Ok(0) => break Ok(()),
@@ -51,7 +56,7 @@ fn list(fs: u32, path: &str) -> Result<(), Errno> {
             } else {
                 ""
             };
-            libring::println!("{name}{slash}");
+            names.push(alloc::format!("{name}{slash}"));
             at += DirectoryEntry::record_size(head.name_length as usize);
             next += 1;
             if at >= filled {
@@ -60,6 +65,10 @@ fn list(fs: u32, path: &str) -> Result<(), Errno> {
         }
     };
     let _ = with_ring(|ring| ring.run(ops::close(directory)));
+    names.sort();
+    for name in names {
+        libring::println!("{name}");
+    }
     result
 }
 

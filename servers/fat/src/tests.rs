@@ -1,0 +1,203 @@
+//! The FAT backend on a disk in memory: formatted by `fatfs` itself here
+//! (the QEMU tests use the host's `mkfs.fat` and `mtools`).
+
+use crate::cache::{BlockDevice, Cache};
+use crate::volume::{Fat, Volume, canonical};
+use libring::abi::Errno;
+use libring::file_server::{Backend, Kind, OpenOptions};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+#[derive(Clone)]
+struct MemoryDisk {
+    bytes: Rc<RefCell<Vec<u8>>>,
+    syncs: Rc<RefCell<u32>>,
+}
+
+impl BlockDevice for MemoryDisk {
+    fn size(&self) -> u64 {
+        self.bytes.borrow().len() as u64
+    }
+    fn read(&mut self, offset: u64, buffer: &mut [u8]) -> Result<(), Errno> {
+        let start = offset as usize;
+        buffer.copy_from_slice(&self.bytes.borrow()[start..start + buffer.len()]);
+        Ok(())
+    }
+    fn write(&mut self, offset: u64, bytes: &[u8]) -> Result<(), Errno> {
+        let start = offset as usize;
+        self.bytes.borrow_mut()[start..start + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+    fn sync(&mut self) -> Result<(), Errno> {
+        *self.syncs.borrow_mut() += 1;
+        Ok(())
+    }
+}
+
+/// A formatted disk of `mebibytes` MiB.
+fn formatted(mebibytes: usize) -> MemoryDisk {
+    let disk = MemoryDisk {
+        bytes: Rc::new(RefCell::new(vec![0; mebibytes << 20])),
+        syncs: Rc::new(RefCell::new(0)),
+    };
+    let cache = Rc::new(RefCell::new(Cache::new(disk.clone())));
+    let mut volume = Volume::for_tests(cache.clone());
+    fatfs::format_volume(&mut volume, fatfs::FormatVolumeOptions::new()).unwrap();
+    cache.borrow_mut().flush().unwrap();
+    disk
+}
+
+const CREATE: OpenOptions = OpenOptions {
+    create: true,
+    exclusive: false,
+    truncate: false,
+    write: true,
+    directory: false,
+};
+const READ: OpenOptions = OpenOptions {
+    create: false,
+    exclusive: false,
+    truncate: false,
+    write: false,
+    directory: false,
+};
+
+fn read_all(fat: &mut Fat<MemoryDisk>, path: &str) -> Result<Vec<u8>, Errno> {
+    let node = fat.open(path, READ)?;
+    let bytes = fat.read(node, 0, usize::MAX >> 1).map(<[u8]>::to_vec);
+    fat.close(node);
+    bytes
+}
+
+fn names(fat: &mut Fat<MemoryDisk>, path: &str) -> Vec<String> {
+    let node = fat.open(path, READ).unwrap();
+    let mut names = Vec::new();
+    while let Some((name, _)) = fat.entry(node, names.len()).unwrap() {
+        names.push(name);
+    }
+    fat.close(node);
+    names
+}
+
+#[test]
+fn long_names_subdirectories_and_big_files_survive_a_remount() {
+    let disk = formatted(64);
+    let mut fat = Fat::mount(disk.clone()).unwrap();
+    fat.mkdir("/Projects").unwrap();
+    fat.mkdir("/Projects/a rather long directory name").unwrap();
+    let path = "/Projects/a rather long directory name/Quarterly Report.final.txt";
+    let node = fat.open(path, CREATE).unwrap();
+    let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(fat.write(node, 0, &big, false), Ok(big.len()));
+    fat.close(node);
+    drop(fat);
+
+    let mut fat = Fat::mount(disk).unwrap();
+    assert_eq!(read_all(&mut fat, path).unwrap(), big);
+    assert_eq!(
+        names(&mut fat, "/projects/A RATHER LONG DIRECTORY NAME"),
+        ["Quarterly Report.final.txt"]
+    );
+    let node = fat.open("/Projects", READ).unwrap();
+    let status = fat.stat(node).unwrap();
+    assert_eq!((status.kind, status.size), (Kind::Directory, 1));
+}
+
+#[test]
+fn every_change_is_on_the_disk_when_it_returns() {
+    let disk = formatted(8);
+    let mut fat = Fat::mount(disk.clone()).unwrap();
+    let node = fat.open("/notes.txt", CREATE).unwrap();
+    let syncs = *disk.syncs.borrow();
+    fat.write(node, 0, b"kept", false).unwrap();
+    assert_eq!(*disk.syncs.borrow(), syncs + 1);
+    // A second mount of the same bytes, while the first is still up, sees
+    // the write: nothing was left in the first one's cache.
+    let mut other = Fat::mount(disk.clone()).unwrap();
+    assert_eq!(read_all(&mut other, "/notes.txt").unwrap(), b"kept");
+}
+
+#[test]
+fn writes_at_offsets_append_and_truncate() {
+    let mut fat = Fat::mount(formatted(8)).unwrap();
+    let node = fat.open("/f", CREATE).unwrap();
+    fat.write(node, 0, b"hello world", false).unwrap();
+    fat.write(node, 6, b"there", false).unwrap();
+    fat.write(node, 0, b"!", true).unwrap();
+    assert_eq!(read_all(&mut fat, "/f").unwrap(), b"hello there!");
+    // Past the end: zeros in between.
+    fat.write(node, 14, b"x", false).unwrap();
+    assert_eq!(read_all(&mut fat, "/f").unwrap(), b"hello there!\0\0x");
+    assert_eq!(fat.read(node, 100, 10), Ok(&[][..]));
+    let truncate = OpenOptions {
+        truncate: true,
+        ..CREATE
+    };
+    fat.open("/f", truncate).unwrap();
+    assert_eq!(read_all(&mut fat, "/f").unwrap(), b"");
+}
+
+#[test]
+fn errors_are_the_unix_ones() {
+    let mut fat = Fat::mount(formatted(8)).unwrap();
+    fat.open("/file", CREATE).unwrap();
+    fat.mkdir("/dir").unwrap();
+    fat.open("/dir/inner", CREATE).unwrap();
+    assert_eq!(fat.open("/missing", READ), Err(Errno::NotFound));
+    assert_eq!(fat.open("/file/x", READ), Err(Errno::NotADirectory));
+    assert_eq!(fat.open("/dir", CREATE), Err(Errno::IsADirectory));
+    let directory = OpenOptions {
+        directory: true,
+        ..READ
+    };
+    assert_eq!(fat.open("/file", directory), Err(Errno::NotADirectory));
+    let exclusive = OpenOptions {
+        exclusive: true,
+        ..CREATE
+    };
+    assert_eq!(fat.open("/file", exclusive), Err(Errno::Exists));
+    assert_eq!(fat.mkdir("/dir"), Err(Errno::Exists));
+    assert_eq!(fat.mkdir("/nowhere/dir"), Err(Errno::NotFound));
+    assert_eq!(fat.unlink("/dir"), Err(Errno::NotEmpty));
+    assert_eq!(fat.unlink("/missing"), Err(Errno::NotFound));
+    assert_eq!(fat.unlink("/"), Err(Errno::Busy));
+    let long = "x".repeat(300);
+    assert_eq!(fat.open(&long, CREATE), Err(Errno::NameTooLong));
+    let node = fat.open("/dir", READ).unwrap();
+    assert_eq!(fat.read(node, 0, 10), Err(Errno::IsADirectory));
+    assert_eq!(
+        fat.rename("/dir", "/dir/inside"),
+        Err(Errno::InvalidArgument)
+    );
+}
+
+#[test]
+fn rename_moves_replaces_and_open_nodes_follow() {
+    let mut fat = Fat::mount(formatted(8)).unwrap();
+    fat.mkdir("/a").unwrap();
+    fat.mkdir("/b").unwrap();
+    let node = fat.open("/a/one", CREATE).unwrap();
+    fat.write(node, 0, b"1", false).unwrap();
+    let other = fat.open("/b/two", CREATE).unwrap();
+    fat.write(other, 0, b"2", false).unwrap();
+    fat.rename("/a/one", "/b/two").unwrap();
+    assert_eq!(read_all(&mut fat, "/b/two").unwrap(), b"1");
+    assert_eq!(names(&mut fat, "/a"), Vec::<String>::new());
+    // The node opened as /a/one is now /b/two.
+    assert_eq!(fat.path_of(node).unwrap(), "/b/two");
+    fat.write(node, 1, b"+", false).unwrap();
+    assert_eq!(read_all(&mut fat, "/b/two").unwrap(), b"1+");
+    fat.rename("/b", "/c").unwrap();
+    assert_eq!(fat.path_of(node).unwrap(), "/c/two");
+    assert_eq!(fat.rename("/missing", "/x"), Err(Errno::NotFound));
+    fat.unlink("/c/two").unwrap();
+    assert_eq!(fat.read(node, 0, 1), Err(Errno::NotFound));
+}
+
+#[test]
+fn paths_are_made_canonical() {
+    assert_eq!(canonical("/a/./b/../c/").unwrap(), "/a/c");
+    assert_eq!(canonical("/../..").unwrap(), "/");
+    assert_eq!(canonical("a//b").unwrap(), "/a/b");
+    assert_eq!(canonical(&"n".repeat(256)), Err(Errno::NameTooLong));
+}

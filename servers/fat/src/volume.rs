@@ -1,0 +1,571 @@
+//! The FAT server's backend: the file protocol's operations
+//! (`libring::file_server::Backend`) on a FAT volume, through the block
+//! cache. The FAT format (clusters, the allocation table, directory
+//! entries and long names) is the `fatfs` crate's; this file maps paths
+//! and errors, and decides when data goes to the disk.
+//!
+//! - **Paths** are made canonical first (`.` and `..` resolved, `/` at the
+//!   start), and walked one name at a time, so that a missing name is
+//!   `ENOENT` and a file in the middle of a path `ENOTDIR`, as on Unix.
+//!   Names compare without regard to case, as FAT's do.
+//! - **Open files** are paths: each request opens the file anew (`fatfs`'s
+//!   file objects borrow the file system, and the server must be able to
+//!   unmount it, see below). `RENAME` updates the paths of open nodes; a
+//!   node whose file was removed answers `ENOENT`.
+//! - **Durability**: every request that changes the disk (`WRITE`, `OPEN`
+//!   that creates or truncates, `MKDIR`, `UNLINK`, `RENAME`) and `FSYNC`
+//!   end with [`Fat::sync`]: the file system is unmounted (so it writes
+//!   its FSInfo sector and clears its "dirty" flag), every dirty block
+//!   goes to the disk, the disk is flushed, and the volume is mounted
+//!   again from the cache. So when the reply comes, the change is on the
+//!   disk, and a machine powered off then leaves a clean volume
+//!   (`fsck.fat -n` finds nothing to say).
+
+extern crate alloc;
+
+use crate::cache::{BlockDevice, Cache};
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use fatfs::{
+    FileSystem, FsOptions, IoBase, LossyOemCpConverter, NullTimeProvider, Read, Seek, SeekFrom,
+    Write,
+};
+use libring::abi::Errno;
+use libring::file_server::{Backend, Kind, NAME_MAX, OpenOptions, Status};
+
+/// The most one `READ` returns (its buffer is the server's), and one
+/// `WRITE` brings.
+pub const TRANSFER_MAX: usize = 16 << 20;
+
+/// A disk error, as `fatfs` carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskError(pub Errno);
+
+impl fatfs::IoError for DiskError {
+    fn is_interrupted(&self) -> bool {
+        false
+    }
+    fn new_unexpected_eof_error() -> Self {
+        DiskError(Errno::Io)
+    }
+    fn new_write_zero_error() -> Self {
+        DiskError(Errno::Io)
+    }
+}
+
+/// What `fatfs` reads and writes: the cache, from a position.
+pub struct Volume<D: BlockDevice> {
+    cache: Rc<RefCell<Cache<D>>>,
+    position: u64,
+}
+
+impl<D: BlockDevice> Volume<D> {
+    /// The volume over `cache`, for formatting a disk in host tests.
+    #[cfg(test)]
+    pub fn for_tests(cache: Rc<RefCell<Cache<D>>>) -> Volume<D> {
+        Volume { cache, position: 0 }
+    }
+}
+
+impl<D: BlockDevice> IoBase for Volume<D> {
+    type Error = DiskError;
+}
+
+impl<D: BlockDevice> Read for Volume<D> {
+    fn read(&mut self, buffer: &mut [u8]) -> Result<usize, DiskError> {
+        let count = self
+            .cache
+            .borrow_mut()
+            .read(self.position, buffer)
+            .map_err(DiskError)?;
+        self.position += count as u64;
+        Ok(count)
+    }
+}
+
+impl<D: BlockDevice> Write for Volume<D> {
+    fn write(&mut self, bytes: &[u8]) -> Result<usize, DiskError> {
+        let count = self
+            .cache
+            .borrow_mut()
+            .write(self.position, bytes)
+            .map_err(DiskError)?;
+        self.position += count as u64;
+        Ok(count)
+    }
+
+    /// The server decides when the cache goes to the disk ([`Fat::sync`]).
+    fn flush(&mut self) -> Result<(), DiskError> {
+        Ok(())
+    }
+}
+
+impl<D: BlockDevice> Seek for Volume<D> {
+    fn seek(&mut self, position: SeekFrom) -> Result<u64, DiskError> {
+        let size = self.cache.borrow().size();
+        let new = match position {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+            SeekFrom::End(delta) => size.checked_add_signed(delta),
+        };
+        self.position = new.ok_or(DiskError(Errno::InvalidArgument))?;
+        Ok(self.position)
+    }
+}
+
+type Fs<D> = FileSystem<Volume<D>, NullTimeProvider, LossyOemCpConverter>;
+type Dir<'a, D> = fatfs::Dir<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>;
+type File<'a, D> = fatfs::File<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>;
+
+/// An open file or directory: its canonical path.
+struct Node {
+    path: String,
+}
+
+/// A FAT volume, served.
+pub struct Fat<D: BlockDevice> {
+    cache: Rc<RefCell<Cache<D>>>,
+    /// `None` only if mounting again after a sync failed.
+    fs: Option<Fs<D>>,
+    nodes: Vec<Option<Node>>,
+    /// What `read` returns.
+    buffer: Vec<u8>,
+}
+
+fn error(error: fatfs::Error<DiskError>) -> Errno {
+    match error {
+        fatfs::Error::Io(DiskError(errno)) => errno,
+        fatfs::Error::NotFound => Errno::NotFound,
+        fatfs::Error::AlreadyExists => Errno::Exists,
+        fatfs::Error::DirectoryIsNotEmpty => Errno::NotEmpty,
+        fatfs::Error::NotEnoughSpace => Errno::NoSpace,
+        fatfs::Error::InvalidFileNameLength => Errno::NameTooLong,
+        fatfs::Error::InvalidInput | fatfs::Error::UnsupportedFileNameCharacter => {
+            Errno::InvalidArgument
+        }
+        _ => Errno::Io,
+    }
+}
+
+fn mount<D: BlockDevice>(cache: &Rc<RefCell<Cache<D>>>) -> Result<Fs<D>, Errno> {
+    let volume = Volume {
+        cache: cache.clone(),
+        position: 0,
+    };
+    let options = FsOptions::new()
+        .time_provider(NullTimeProvider::new())
+        .oem_cp_converter(LossyOemCpConverter::new());
+    FileSystem::new(volume, options).map_err(error)
+}
+
+/// `path` made canonical: absolute, no `.`, `..` or empty names, no `/`
+/// at the end (but the root's).
+pub fn canonical(path: &str) -> Result<String, Errno> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in path.split('/') {
+        match name {
+            "" | "." => {}
+            ".." => {
+                names.pop();
+            }
+            name if name.len() > NAME_MAX => return Err(Errno::NameTooLong),
+            name => names.push(name),
+        }
+    }
+    let mut canonical = String::new();
+    for name in &names {
+        canonical.push('/');
+        canonical.push_str(name);
+    }
+    if canonical.is_empty() {
+        canonical.push('/');
+    }
+    Ok(canonical)
+}
+
+/// A canonical path's parent and last name (`None` for the root).
+fn split(path: &str) -> Option<(&str, &str)> {
+    let (parent, name) = path.rsplit_once('/')?;
+    (!name.is_empty()).then_some((if parent.is_empty() { "/" } else { parent }, name))
+}
+
+/// Does `path` equal `prefix`, or lie under it (case ignored, as FAT)?
+fn under(path: &str, prefix: &str) -> bool {
+    let (path, prefix) = (path.to_ascii_lowercase(), prefix.to_ascii_lowercase());
+    path == prefix || path.starts_with(&(prefix + "/"))
+}
+
+/// What a path names.
+enum Found {
+    Directory,
+    File,
+}
+
+impl<D: BlockDevice> Fat<D> {
+    /// Reads the volume on `device`; `EIO` if it holds no FAT file system.
+    pub fn mount(device: D) -> Result<Fat<D>, Errno> {
+        let cache = Rc::new(RefCell::new(Cache::new(device)));
+        let fs = mount(&cache)?;
+        Ok(Fat {
+            cache,
+            fs: Some(fs),
+            nodes: Vec::new(),
+            buffer: Vec::new(),
+        })
+    }
+
+    /// "FAT32", say.
+    pub fn kind(&self) -> &'static str {
+        match self.fs.as_ref().map(|fs| fs.fat_type()) {
+            Some(fatfs::FatType::Fat12) => "FAT12",
+            Some(fatfs::FatType::Fat16) => "FAT16",
+            Some(fatfs::FatType::Fat32) => "FAT32",
+            None => "no file system",
+        }
+    }
+
+    /// The cache, for tests and figures.
+    pub fn cache(&self) -> core::cell::Ref<'_, Cache<D>> {
+        self.cache.borrow()
+    }
+
+    fn fs(&self) -> Result<&Fs<D>, Errno> {
+        self.fs.as_ref().ok_or(Errno::Io)
+    }
+
+    /// Puts everything changed on the disk: unmounts (FSInfo, the dirty
+    /// flag cleared), flushes the cache and the disk, mounts again.
+    pub fn sync(&mut self) -> Result<(), Errno> {
+        let unmounted = match self.fs.take() {
+            Some(fs) => fs.unmount().map_err(error),
+            None => Ok(()),
+        };
+        let flushed = self.cache.borrow_mut().flush();
+        self.fs = Some(mount(&self.cache)?);
+        unmounted.and(flushed)
+    }
+
+    /// The directory at canonical `path`, walked name by name.
+    fn directory(&self, path: &str) -> Result<Dir<'_, D>, Errno> {
+        let mut directory = self.fs()?.root_dir();
+        for name in path.split('/').filter(|name| !name.is_empty()) {
+            let entry = find(&directory, name)?.ok_or(Errno::NotFound)?;
+            if !entry.is_dir() {
+                return Err(Errno::NotADirectory);
+            }
+            directory = entry.to_dir();
+        }
+        Ok(directory)
+    }
+
+    /// What canonical `path` is.
+    fn look_up(&self, path: &str) -> Result<Found, Errno> {
+        let Some((parent, name)) = split(path) else {
+            return Ok(Found::Directory); // the root
+        };
+        let entry = find(&self.directory(parent)?, name)?.ok_or(Errno::NotFound)?;
+        Ok(if entry.is_dir() {
+            Found::Directory
+        } else {
+            Found::File
+        })
+    }
+
+    /// The file at canonical `path`.
+    fn file(&self, path: &str) -> Result<File<'_, D>, Errno> {
+        let (parent, name) = split(path).ok_or(Errno::IsADirectory)?;
+        let entry = find(&self.directory(parent)?, name)?.ok_or(Errno::NotFound)?;
+        if entry.is_dir() {
+            return Err(Errno::IsADirectory);
+        }
+        Ok(entry.to_file())
+    }
+
+    fn path(&self, node: usize) -> Result<String, Errno> {
+        self.nodes
+            .get(node)
+            .and_then(Option::as_ref)
+            .map(|node| node.path.clone())
+            .ok_or(Errno::BadHandle)
+    }
+
+    fn add_node(&mut self, path: String) -> usize {
+        let node = Some(Node { path });
+        match self.nodes.iter().position(Option::is_none) {
+            Some(index) => {
+                self.nodes[index] = node;
+                index
+            }
+            None => {
+                self.nodes.push(node);
+                self.nodes.len() - 1
+            }
+        }
+    }
+
+    /// Entries of the directory at `path`, but `.` and `..`.
+    fn count_entries(&self, path: &str) -> Result<u64, Errno> {
+        let mut count = 0;
+        for entry in self.directory(path)?.iter() {
+            let name = entry.map_err(error)?.file_name();
+            if name != "." && name != ".." {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    fn create(&mut self, path: &str) -> Result<(), Errno> {
+        let (parent, name) = split(path).ok_or(Errno::Exists)?;
+        self.directory(parent)?.create_file(name).map_err(error)?;
+        self.sync()
+    }
+
+    fn truncate(&mut self, path: &str) -> Result<(), Errno> {
+        let mut file = self.file(path)?;
+        file.truncate().map_err(error)?;
+        file.flush().map_err(error)?;
+        drop(file);
+        self.sync()
+    }
+}
+
+/// The entry called `name` in `directory` (case ignored), if any.
+fn find<'a, D: BlockDevice>(
+    directory: &Dir<'a, D>,
+    name: &str,
+) -> Result<Option<fatfs::DirEntry<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>>, Errno> {
+    for entry in directory.iter() {
+        let entry = entry.map_err(error)?;
+        if entry.eq_name(name) {
+            return Ok(Some(entry));
+        }
+    }
+    Ok(None)
+}
+
+impl<D: BlockDevice> Backend for Fat<D> {
+    type Node = usize;
+
+    fn open(&mut self, path: &str, options: OpenOptions) -> Result<usize, Errno> {
+        let path = canonical(path)?;
+        match self.look_up(&path) {
+            Ok(Found::Directory) => {
+                if options.create && options.exclusive {
+                    return Err(Errno::Exists);
+                }
+                if options.write || options.truncate {
+                    return Err(Errno::IsADirectory);
+                }
+            }
+            Ok(Found::File) => {
+                if options.directory {
+                    return Err(Errno::NotADirectory);
+                }
+                if options.create && options.exclusive {
+                    return Err(Errno::Exists);
+                }
+                if options.truncate {
+                    self.truncate(&path)?;
+                }
+            }
+            Err(Errno::NotFound) if options.create && !options.directory => self.create(&path)?,
+            Err(error) => return Err(error),
+        }
+        Ok(self.add_node(path))
+    }
+
+    fn close(&mut self, node: usize) {
+        if let Some(slot) = self.nodes.get_mut(node) {
+            *slot = None;
+        }
+    }
+
+    fn path_of(&mut self, node: usize) -> Result<String, Errno> {
+        self.path(node)
+    }
+
+    fn read(&mut self, node: usize, offset: u64, length: usize) -> Result<&[u8], Errno> {
+        let path = self.path(node)?;
+        let mut buffer = core::mem::take(&mut self.buffer);
+        let mut file = self.file(&path)?;
+        let size = u64::from(file.size().unwrap_or(0));
+        if offset >= size {
+            drop(file);
+            self.buffer = buffer;
+            return Ok(&[]);
+        }
+        let length = (length as u64).min(size - offset).min(TRANSFER_MAX as u64) as usize;
+        buffer.resize(length, 0);
+        let mut filled = 0;
+        let result = file.seek(SeekFrom::Start(offset)).map(|_| ());
+        let result = result.map_err(error).and_then(|()| {
+            loop {
+                if filled == length {
+                    break Ok(());
+                }
+                match file.read(&mut buffer[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(count) => filled += count,
+                    Err(problem) => break Err(error(problem)),
+                }
+            }
+        });
+        drop(file);
+        self.buffer = buffer;
+        result.map(|()| &self.buffer[..filled])
+    }
+
+    fn write(
+        &mut self,
+        node: usize,
+        offset: u64,
+        bytes: &[u8],
+        append: bool,
+    ) -> Result<usize, Errno> {
+        let path = self.path(node)?;
+        let mut file = self.file(&path)?;
+        let size = u64::from(file.size().unwrap_or(0));
+        let start = if append { size } else { offset };
+        // A FAT file holds less than 4 GiB.
+        if start + bytes.len() as u64 > u64::from(u32::MAX) {
+            return Err(Errno::NoSpace);
+        }
+        let written = (|| {
+            file.seek(SeekFrom::End(0))?;
+            // Writing past the end: zeros up to the offset first.
+            let zeros = [0u8; 512];
+            let mut end = size;
+            while end < start {
+                let piece = (start - end).min(zeros.len() as u64) as usize;
+                file.write_all(&zeros[..piece])?;
+                end += piece as u64;
+            }
+            file.seek(SeekFrom::Start(start))?;
+            file.write_all(bytes)?;
+            file.flush()
+        })();
+        drop(file);
+        // What did reach the cache goes to the disk either way.
+        let synced = self.sync();
+        written.map_err(error)?;
+        synced.map(|()| bytes.len())
+    }
+
+    fn stat(&mut self, node: usize) -> Result<Status, Errno> {
+        let path = self.path(node)?;
+        match self.look_up(&path)? {
+            Found::Directory => Ok(Status {
+                kind: Kind::Directory,
+                size: self.count_entries(&path)?,
+            }),
+            Found::File => Ok(Status {
+                kind: Kind::File,
+                size: u64::from(self.file(&path)?.size().unwrap_or(0)),
+            }),
+        }
+    }
+
+    fn entry(&mut self, node: usize, index: usize) -> Result<Option<(String, Status)>, Errno> {
+        let path = self.path(node)?;
+        let directory = self.directory(&path)?;
+        let mut seen = 0;
+        for entry in directory.iter() {
+            let entry = entry.map_err(error)?;
+            let name = entry.file_name();
+            if name == "." || name == ".." {
+                continue;
+            }
+            if seen == index {
+                let status = if entry.is_dir() {
+                    let inside = canonical(&(path.clone() + "/" + &name))?;
+                    Status {
+                        kind: Kind::Directory,
+                        size: self.count_entries(&inside)?,
+                    }
+                } else {
+                    Status {
+                        kind: Kind::File,
+                        size: entry.len(),
+                    }
+                };
+                return Ok(Some((name, status)));
+            }
+            seen += 1;
+        }
+        Ok(None)
+    }
+
+    fn mkdir(&mut self, path: &str) -> Result<(), Errno> {
+        let path = canonical(path)?;
+        let (parent, name) = split(&path).ok_or(Errno::Exists)?;
+        {
+            let directory = self.directory(parent)?;
+            if find(&directory, name)?.is_some() {
+                return Err(Errno::Exists);
+            }
+            directory.create_dir(name).map_err(error)?;
+        }
+        self.sync()
+    }
+
+    fn unlink(&mut self, path: &str) -> Result<(), Errno> {
+        let path = canonical(path)?;
+        let (parent, name) = split(&path).ok_or(Errno::Busy)?;
+        {
+            let directory = self.directory(parent)?;
+            find(&directory, name)?.ok_or(Errno::NotFound)?;
+            directory.remove(name).map_err(error)?;
+        }
+        self.sync()
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), Errno> {
+        let (from, to) = (canonical(from)?, canonical(to)?);
+        let (Some((from_parent, from_name)), Some((to_parent, to_name))) =
+            (split(&from), split(&to))
+        else {
+            return Err(Errno::Busy); // the root
+        };
+        let moved = self.look_up(&from)?;
+        if from.eq_ignore_ascii_case(&to) && from == to {
+            return Ok(());
+        }
+        if under(&to, &from) && !from.eq_ignore_ascii_case(&to) {
+            return Err(Errno::InvalidArgument); // into itself
+        }
+        // rename(2) replaces what is there: a file by a file, an empty
+        // directory by a directory.
+        match (self.look_up(&to), moved) {
+            (Ok(Found::File), Found::Directory) => return Err(Errno::NotADirectory),
+            (Ok(Found::Directory), Found::File) => return Err(Errno::IsADirectory),
+            (Ok(_), _) if !from.eq_ignore_ascii_case(&to) => {
+                self.directory(to_parent)?.remove(to_name).map_err(error)?;
+            }
+            (Ok(_), _) | (Err(Errno::NotFound), _) => {}
+            (Err(error), _) => return Err(error),
+        }
+        {
+            let source = self.directory(from_parent)?;
+            let target = self.directory(to_parent)?;
+            source.rename(from_name, &target, to_name).map_err(error)?;
+        }
+        // Open nodes follow what they name.
+        for node in self.nodes.iter_mut().flatten() {
+            if under(&node.path, &from) {
+                node.path = to.clone() + &node.path[from.len()..];
+            }
+        }
+        self.sync()
+    }
+
+    fn fsync(&mut self, _node: usize) -> Result<(), Errno> {
+        self.sync()
+    }
+
+    fn write_max(&self) -> usize {
+        TRANSFER_MAX
+    }
+}
