@@ -27,8 +27,10 @@ Commands:
                          Boot in QEMU, paused at the first instruction, and
                          attach gdb-multiarch
     clippy                 Run clippy on the host crates and on the kernel target
-  bench [--quick]        Measure instructions per operation in QEMU with -icount
-                         (release build); writes target/bench/results.json
+  bench [--quick] [--system NAME]
+                         Measure instructions per operation in QEMU with -icount
+                         (release build); writes target/bench/results.json;
+                         --system fat: the disk figures (FAT on virtio-blk)
   profile FIGURE [--steps N]
                          Where one bench figure's instructions go, by function
                          (single-steps N instructions under gdb-multiarch)
@@ -57,9 +59,11 @@ pub enum Command {
     Gdb(RunOptions),
     Test(TestOptions),
     Clippy,
-    /// `bench [--quick]`.
+    /// `bench [--quick] [--system NAME]`.
     Bench {
         quick: bool,
+        /// `None`: the kernel and ramfs figures; `Some("fat")`: the disk's.
+        system: Option<String>,
     },
     /// `profile FIGURE [--steps N]`.
     Profile {
@@ -120,11 +124,28 @@ pub fn parse(arguments: &[String]) -> Result<Command> {
             None => Ok(Command::Clippy),
             Some(option) => Err(format!("clippy takes no options, got '{option}'")),
         },
-        "bench" => match options {
-            [] => Ok(Command::Bench { quick: false }),
-            [option] if option == "--quick" => Ok(Command::Bench { quick: true }),
-            _ => Err("bench takes only --quick".to_string()),
-        },
+        "bench" => {
+            let mut quick = false;
+            let mut system = None;
+            let mut words = options.iter();
+            while let Some(word) = words.next() {
+                match word.as_str() {
+                    "--quick" => quick = true,
+                    "--system" => system = words.next().cloned(),
+                    _ => return Err("bench takes --quick and --system NAME".to_string()),
+                }
+            }
+            if system
+                .as_deref()
+                .is_some_and(|system| system != "fat" && system != "default")
+            {
+                return Err("bench --system takes fat or default".to_string());
+            }
+            Ok(Command::Bench {
+                quick,
+                system: system.filter(|system| system != "default"),
+            })
+        }
         "profile" => parse_profile(options),
         other => Err(format!("unknown command '{other}'")),
     }

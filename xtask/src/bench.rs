@@ -39,6 +39,33 @@ pub const QUICK_COMMAND_LINE: &str = "bench quiet run=console+serve=console+devi
 /// The same with 10,000 operations per figure.
 const FULL_COMMAND_LINE: &str = "bench quiet run=console+serve=console+device=console+irq=console+klog,nullserver+serve=null,ramfs+serve=fs,proc+serve=proc+spawn+use=fs,init:bench+use=console,bench+use=console+use=null+use=fs+use=proc+bootimage";
 
+/// The FAT system's servers (the disk driver, the FAT server on the
+/// system's disk, proc reading programs from it) and the benchmark's disk
+/// figures.
+pub const DISK_QUICK_COMMAND_LINE: &str = "bench quiet run=console+serve=console+device=console+irq=console+klog,virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,proc+serve=proc+spawn+use=fs,bench:disk:quick+use=console+use=fs+use=proc";
+
+/// The same with 8 MiB each way and 50 spawns.
+const DISK_COMMAND_LINE: &str = "bench quiet run=console+serve=console+device=console+irq=console+klog,virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,proc+serve=proc+spawn+use=fs,bench:disk+use=console+use=fs+use=proc";
+
+/// The disk figures (`--system fat`).
+const DISK_FIGURES: &[(&str, &str, Option<f64>)] = &[
+    (
+        "fat_write_1m_per_kib",
+        "WRITE of a 1 MiB file in 64 KiB pieces, per KiB (each on the disk)",
+        None,
+    ),
+    (
+        "fat_read_1m_per_kib",
+        "READ of that file in 64 KiB pieces, per KiB",
+        None,
+    ),
+    (
+        "fat_spawn_wait",
+        "SPAWN of /bin/true read from the FAT disk, then WAIT",
+        None,
+    ),
+];
+
 fn command_line(quick: bool) -> &'static str {
     if quick {
         QUICK_COMMAND_LINE
@@ -161,13 +188,23 @@ pub fn parse(serial: &str) -> Vec<Figure> {
 
 /// Runs the benchmark; prints the table; writes the JSON. Returns whether
 /// every figure came.
-pub fn bench(workspace: &Workspace, quick: bool) -> Result<bool> {
+pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result<bool> {
     tools::ensure_qemu()?;
-    let built = build::build(workspace, Profile::Release)?;
+    let disk = system.is_some();
+    let built = match system {
+        Some(system) => build::build_system(workspace, Profile::Release, system)?,
+        None => build::build(workspace, Profile::Release)?,
+    };
+    let (command_line, figures_wanted) = match (disk, quick) {
+        (true, true) => (DISK_QUICK_COMMAND_LINE, DISK_FIGURES),
+        (true, false) => (DISK_COMMAND_LINE, DISK_FIGURES),
+        (false, _) => (command_line(quick), FIGURES),
+    };
     let config = QemuTestConfig {
         name: "bench",
         machine: MACHINE,
-        command_line: command_line(quick),
+        command_line,
+        // The system's disk, a fresh copy (`--system fat`).
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -176,7 +213,10 @@ pub fn bench(workspace: &Workspace, quick: bool) -> Result<bool> {
         expected: &[],
         input: &[],
     };
-    let directory = workspace.target_directory.join("bench");
+    let directory = workspace.target_directory.join(match system {
+        Some(system) => format!("bench-{system}"),
+        None => "bench".to_string(),
+    });
     std::fs::create_dir_all(&directory)
         .map_err(|error| format!("cannot create {}: {error}", directory.display()))?;
     let log = directory.join("serial.log");
@@ -195,7 +235,7 @@ pub fn bench(workspace: &Workspace, quick: bool) -> Result<bool> {
         "{:<24} {:>16} {:>12} {:>10}  what",
         "figure", "instructions/op", "target", "operations"
     );
-    for (name, meaning, target) in FIGURES {
+    for (name, meaning, target) in figures_wanted {
         let found = figures.iter().find(|figure| figure.name == *name);
         let value = found.map_or("missing".to_string(), |figure| {
             format!("{:.1}", figure.value)
@@ -246,7 +286,7 @@ pub fn bench(workspace: &Workspace, quick: bool) -> Result<bool> {
         .map_err(|error| format!("cannot write {}: {error}", results.display()))?;
     println!("\nxtask: wrote {}", workspace.show(&results));
 
-    let complete = FIGURES
+    let complete = figures_wanted
         .iter()
         .all(|(name, _, _)| figures.iter().any(|figure| figure.name == *name));
     if !complete {

@@ -81,7 +81,7 @@ fn main() -> ExitCode {
         Command::Gdb(options) => qemu::gdb(&workspace, &options).map(|()| true),
         Command::Test(options) => run_tests(&workspace, &options),
         Command::Clippy => clippy::clippy(&workspace),
-        Command::Bench { quick } => bench::bench(&workspace, quick),
+        Command::Bench { quick, system } => bench::bench(&workspace, quick, system.as_deref()),
         Command::Profile { figure, steps } => profile::profile(&workspace, &figure, steps),
     };
 

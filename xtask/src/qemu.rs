@@ -114,8 +114,7 @@ fn run_disk(
             workspace.show(&disk)
         );
     } else {
-        std::fs::copy(pristine, &disk)
-            .map_err(|error| format!("cannot copy the disk to {}: {error}", disk.display()))?;
+        disks::copy_sparse(pristine, &disk)?;
         println!("xtask: the disk is {} (new)", workspace.show(&disk));
     }
     Ok(Some(disk))

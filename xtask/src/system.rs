@@ -56,9 +56,10 @@ pub struct Disk {
 }
 
 /// The smallest and largest disk a manifest may ask for: FAT32 wants
-/// 65,525 clusters at least (32 MiB of 512-byte ones); past 4 GiB is
-/// a long wait for nothing.
-const DISK_MIB: std::ops::RangeInclusive<u32> = 33..=4096;
+/// 65,525 clusters at least, and the disk has 4 KiB clusters (so that a
+/// file's clusters are the cache's blocks): 260 MiB; past 4 GiB is a long
+/// wait for nothing. The image is sparse: only what is written takes room.
+const DISK_MIB: std::ops::RangeInclusive<u32> = 260..=4096;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

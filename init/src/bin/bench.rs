@@ -8,6 +8,12 @@
 //! EL1 of every process: the user side, the kernel, and the server) by the
 //! number of operations. Under QEMU with `-icount` the count is exact.
 //!
+//! Started as `bench:disk[:quick]+use=console+use=fs+use=proc` on the FAT
+//! system's servers (`cargo xtask bench --system fat`), it measures the
+//! disk figures instead: sequential `WRITE` and `READ` of a 1 MiB file in
+//! 64 KiB pieces (instructions per KiB, driver and disk included), and
+//! `SPAWN` + `WAIT` of `/bin/true` read from the disk.
+//!
 //! Output, one line per figure, for xtask to read:
 //! `bench: <name> <instructions per operation> <operations>`, then
 //! `bench: done`.
@@ -146,8 +152,91 @@ fn spawn_wait(
     failed.map_or(Ok(figure), Err)
 }
 
+/// The file the disk figures write and read, and its size.
+const DISK_FILE: &[u8] = b"/tmp/bench.bin";
+const DISK_FILE_SIZE: usize = 1 << 20;
+/// The pieces it moves in.
+const DISK_PIECE: usize = 64 * 1024;
+
+/// Writes (or reads) the whole 1 MiB file, a piece at a time; returns the
+/// instructions per KiB over `rounds` times.
+fn disk_file(fs: u32, rounds: u64, write: bool) -> Result<f64, libring::abi::Errno> {
+    let flags = if write {
+        open_flags::WRITE | open_flags::CREATE | open_flags::TRUNCATE
+    } else {
+        open_flags::READ
+    };
+    let mut buffer = vec![0x6bu8; DISK_PIECE];
+    with_ring(|ring| {
+        let file = ring.run(ops::open(fs, DISK_FILE, flags))? as u32;
+        let mut failed = None;
+        let figure = measure(rounds, || {
+            for piece in 0..DISK_FILE_SIZE / DISK_PIECE {
+                let offset = (piece * DISK_PIECE) as u64;
+                let moved = if write {
+                    ring.run(ops::write(file, &buffer, offset))
+                } else {
+                    ring.run(ops::read(file, &mut buffer, offset))
+                };
+                if moved != Ok(DISK_PIECE as i32) {
+                    failed = Some(moved.err().unwrap_or(libring::abi::Errno::Io));
+                }
+            }
+        });
+        let _ = ring.run(ops::close(file));
+        failed.map_or(Ok(figure / (DISK_FILE_SIZE / 1024) as f64), Err)
+    })
+}
+
+/// `bench:disk`: the FAT system's figures.
+fn disk(quick: bool) -> i32 {
+    let (Some(fs), Some(processes)) = (runtime::file_system(), runtime::processes()) else {
+        libring::println!("bench: disk: needs +use=console+use=fs+use=proc");
+        return 1;
+    };
+    let rounds = if quick { 1 } else { 8 };
+    let kibibytes = rounds * (DISK_FILE_SIZE / 1024) as u64;
+    match disk_file(fs, rounds, true) {
+        Ok(figure) => report("fat_write_1m_per_kib", figure, kibibytes),
+        Err(error) => libring::println!("bench: fat_write_1m_per_kib failed: {error:?}"),
+    }
+    match disk_file(fs, rounds, false) {
+        Ok(figure) => report("fat_read_1m_per_kib", figure, kibibytes),
+        Err(error) => libring::println!("bench: fat_read_1m_per_kib failed: {error:?}"),
+    }
+    let spawns = if quick { 2 } else { 50 };
+    let mut request = [0u8; 64];
+    let Ok(length) = libring::process::spawn_request("/bin/true", &["true"], &mut request) else {
+        return 1;
+    };
+    let request = &request[..length];
+    let cycle = || -> Result<(), libring::abi::Errno> {
+        with_ring(|ring| {
+            let child = ring.run(ops::spawn(processes, request, [0; 6]))? as u32;
+            let waited = ring.run(ops::wait(child, &mut []));
+            let _ = ring.run(ops::close(child));
+            waited.map(|_| ())
+        })
+    };
+    let mut failed = cycle().err();
+    let figure = measure(spawns, || {
+        if let Err(error) = cycle() {
+            failed = Some(error);
+        }
+    });
+    match failed {
+        None => report("fat_spawn_wait", figure, spawns),
+        Some(error) => libring::println!("bench: fat_spawn_wait failed: {error:?}"),
+    }
+    libring::println!("bench: done");
+    0
+}
+
 fn main(arguments: Arguments) -> i32 {
     let quick = arguments.iter().any(|argument| argument == "quick");
+    if arguments.iter().any(|argument| argument == "disk") {
+        return disk(quick);
+    }
     // `only=NAME`: just that figure (`cargo xtask profile` uses this).
     let only = arguments
         .iter()
