@@ -8,6 +8,7 @@
 //!   `&`.
 //! - [`line_editor`]: the shell's line editing: backspace, left/right,
 //!   history with up/down, as terminal bytes in and out.
+//! - [`suite`]: the test programs' failures and checks.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -15,4 +16,5 @@ extern crate alloc;
 
 pub mod line_editor;
 pub mod manifest;
+pub mod suite;
 pub mod syntax;

@@ -204,6 +204,7 @@ pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result
         name: "bench",
         machine: MACHINE,
         command_line,
+        system: None,
         // The system's disk, a fresh copy (`--system fat`).
         disk: None,
         outcome: Outcome::ServersRemain {

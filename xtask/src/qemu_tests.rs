@@ -57,6 +57,10 @@ pub struct QemuTestConfig {
     pub machine: &'static [&'static str],
     /// The kernel command line (`-append`).
     pub command_line: &'static str,
+    /// The one system the row boots (`systems/NAME.toml`); `None`: the
+    /// default, and every system if the row boots the system (see
+    /// [`boots_the_system`]).
+    pub system: Option<&'static str>,
     /// How the run must end.
     pub outcome: Outcome,
     /// Text the serial output must contain: proof that the kernel saw the
@@ -77,9 +81,6 @@ pub struct QemuTestConfig {
 /// A disk made for one row: written before QEMU starts, checked after it
 /// has exited (what the OS wrote must be there).
 pub struct TestDisk {
-    /// The one system the row boots, if the disk is made for it; `None`:
-    /// as the command line says (see [`boots_the_system`]).
-    pub system: Option<&'static str>,
     /// Writes the image to the first path; the second is the system's
     /// own disk as built, if it has one.
     pub make: fn(&Path, Option<&Path>) -> Result<()>,
@@ -141,6 +142,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "256M",
         ],
         command_line: "selftest",
+        system: None,
         disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["entered at EL1", "GICv3", "memory   256 MiB"],
@@ -157,6 +159,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "128M",
         ],
         command_line: "selftest",
+        system: None,
         disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv2", "memory   128 MiB"],
@@ -166,6 +169,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "max-1G",
         machine: &["-M", "virt,gic-version=3", "-cpu", "max", "-m", "1G"],
         command_line: "selftest",
+        system: None,
         disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv3", "memory   1024 MiB"],
@@ -184,6 +188,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "256M",
         ],
         command_line: "selftest",
+        system: None,
         disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["entered at EL2"],
@@ -193,6 +198,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "ram-above-4G",
         machine: &["-M", "virt,gic-version=3", "-cpu", "cortex-a72", "-m", "4G"],
         command_line: "selftest",
+        system: None,
         disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["memory   4096 MiB"],
@@ -211,6 +217,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "4",
         ],
         command_line: "selftest",
+        system: None,
         disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["4 found, 1 running, 3 parked"],
@@ -221,6 +228,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "ringtest",
         machine: DEFAULT_MACHINE,
         command_line: "run=ringtest",
+        system: None,
         disk: None,
         outcome: Outcome::ProgramsEnd {
             suite: Some("ringtest"),
@@ -237,6 +245,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "hostile",
         machine: DEFAULT_MACHINE,
         command_line: "run=bystander,hostile",
+        system: None,
         disk: None,
         outcome: Outcome::ProgramsEnd { suite: None },
         expected: &[
@@ -255,6 +264,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "faulting-processes",
         machine: DEFAULT_MACHINE,
         command_line: "run=faulty:write-text,faulty:jump-kernel,faulty:undefined,faulty:bad-syscall,faulty:stack-overflow,bystander",
+        system: None,
         disk: None,
         outcome: Outcome::ProgramsEnd { suite: None },
         expected: &[
@@ -276,6 +286,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "servers",
         machine: DEFAULT_MACHINE,
         command_line: "run=testserver+serve=alpha,testserver+serve=beta,serverclient+use=alpha+use=beta",
+        system: None,
         disk: None,
         outcome: Outcome::ProgramsEnd {
             suite: Some("servertest"),
@@ -298,6 +309,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "ramfs",
         machine: DEFAULT_MACHINE,
         command_line: "run=ramfs+serve=fs+bootimage,fstest:hold+use=fs,fstest+use=fs",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: Some("fstest"),
@@ -324,6 +336,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "spawn",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,proc+serve=proc+spawn+use=fs,spawntest+use=console+use=fs+use=proc+spawn",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: Some("spawntest"),
@@ -347,6 +360,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "shell-session",
         machine: DEFAULT_MACHINE,
         command_line: "",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -384,6 +398,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "shell-commands",
         machine: DEFAULT_MACHINE,
         command_line: "",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -478,6 +493,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "shell-editing",
         machine: DEFAULT_MACHINE,
         command_line: "",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -507,6 +523,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "fs-tools",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,ls:/bin:/README.txt+use=console+use=fs,cat:/README.txt+use=console+use=fs,ls:/nope+use=console+use=fs,cat:/bin:/missing+use=console+use=fs,echo:hello:the:world+use=console",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -542,6 +559,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "fs-changes",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,mkdir:/tmp/a:/tmp+use=console+use=fs,rm:/README.txt:/bin+use=console+use=fs,mv:/bin/init:/init+use=console+use=fs,mv:/nope:/x+use=console+use=fs,mv:/one+use=console+use=fs",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -573,6 +591,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "power-off",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,shutdown+use=console+power",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -591,6 +610,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "power-refused",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,shutdown+use=console",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -609,6 +629,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "console-input",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console,readline+use=console",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -637,6 +658,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "console-output",
         machine: DEFAULT_MACHINE,
         command_line: "run=console+serve=console+device=console+irq=console+klog,chatter:a+use=console,chatter:b+use=console",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -658,6 +680,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "bench-quick",
         machine: DEFAULT_MACHINE,
         command_line: crate::bench::QUICK_COMMAND_LINE,
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,
@@ -691,14 +714,15 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "fat-files",
         machine: DEFAULT_MACHINE,
         command_line: "",
+        system: Some("fat"),
         disk: Some(&TestDisk {
-            system: Some("fat"),
             make: disks::make_fat_test_disk,
             check: disks::check_fat_test_disk,
             reboot: Some(&QemuTestConfig {
                 name: "fat-files-reboot",
                 machine: DEFAULT_MACHINE,
                 command_line: "",
+                system: None,
                 disk: None,
                 outcome: Outcome::ServersRemain {
                     suite: None,
@@ -752,8 +776,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "disk-driver",
         machine: DEFAULT_MACHINE,
         command_line: "run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,disktest+use=block+dma",
+        system: None,
         disk: Some(&TestDisk {
-            system: None,
             make: disks::make_pattern_disk,
             check: disks::check_pattern_disk,
             reboot: None,
@@ -769,14 +793,54 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // The tutorial's example server (docs/systems.md): greet asks the
+        // greeter for a greeting, which names greet's process.
+        name: "greeter",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,greeter+serve=greeter+use=console,greet+use=console+use=greeter",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["process 3 (greet): leaked frames: "],
+        },
+        expected: &[
+            "greeter: ready",
+            "greet: hello, client 3",
+            "process 3 (greet): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // The tutorial's example system (docs/systems.md): the default
+        // system and the greeter; init starts it from its one line.
+        name: "greeter-system",
+        machine: DEFAULT_MACHINE,
+        command_line: "",
+        system: Some("greeter"),
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "greeter: ready",
+            "annulus:/$ ls /bin/greeter\n/bin/greeter\n",
+        ],
+        input: &[
+            ("annulus:/$ ", "ls /bin/greeter\r"),
+            ("annulus:/$ ", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
         // The disk benchmark in quick mode on the FAT system's servers and
         // disk: it still runs and reports every figure (`cargo xtask bench
         // --system fat` measures).
         name: "bench-disk-quick",
         machine: DEFAULT_MACHINE,
         command_line: crate::bench::DISK_QUICK_COMMAND_LINE,
+        system: Some("fat"),
         disk: Some(&TestDisk {
-            system: Some("fat"),
             make: disks::copy_system_disk,
             check: disks::no_check,
             reboot: None,
@@ -799,6 +863,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "fault-report",
         machine: DEFAULT_MACHINE,
         command_line: "crash=write-text",
+        system: None,
         disk: None,
         outcome: Outcome::FatalReport,
         expected: &[
@@ -817,6 +882,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         name: "panic-report",
         machine: DEFAULT_MACHINE,
         command_line: "crash=panic",
+        system: None,
         disk: None,
         outcome: Outcome::FatalReport,
         expected: &[
@@ -991,7 +1057,7 @@ fn runs_on_systems<'a, Built>(
 ) -> Vec<(String, &'a QemuTestConfig, &'a Built)> {
     let mut runs = Vec::new();
     for &config in selected {
-        if let Some(only) = config.disk.and_then(|disk| disk.system) {
+        if let Some(only) = config.system {
             if let Some((_, build)) = built.iter().find(|(system, _)| system == only) {
                 runs.push((config.name.to_string(), config, build));
             }
@@ -1468,6 +1534,7 @@ mod tests {
         name: "test-config",
         machine: &[],
         command_line: "selftest",
+        system: None,
         disk: None,
         outcome: Outcome::SelfTestPasses,
         expected: &["GICv3", "memory   256 MiB"],
@@ -1534,16 +1601,19 @@ selftest: 2 passed, 0 failed
         let system_row = QemuTestConfig {
             name: "shell",
             command_line: "",
+            system: None,
             ..CONFIG
         };
         let run_row = QemuTestConfig {
             name: "ring",
             command_line: "run=ringtest",
+            system: None,
             ..CONFIG
         };
         let self_test = QemuTestConfig {
             name: "machine",
             command_line: "selftest",
+            system: None,
             ..CONFIG
         };
         let built = [("default".to_string(), 1), ("fat".to_string(), 2)];
@@ -1594,6 +1664,7 @@ selftest: 2 passed, 0 failed
             name: "fatal",
             machine: &[],
             command_line: "crash=panic",
+            system: None,
             disk: None,
             outcome: Outcome::FatalReport,
             expected: &["KERNEL PANIC at", "powering off"],
@@ -1613,6 +1684,7 @@ selftest: 2 passed, 0 failed
         name: "programs",
         machine: &[],
         command_line: "run=bystander,hostile",
+        system: None,
         disk: None,
         outcome: Outcome::ProgramsEnd { suite: None },
         expected: &["hostile: done"],
@@ -1684,6 +1756,7 @@ selftest: 2 passed, 0 failed
         name: "console",
         machine: &[],
         command_line: "run=console+serve=console,chatter:a+use=console,chatter:b+use=console",
+        system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
             suite: None,

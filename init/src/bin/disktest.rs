@@ -19,6 +19,9 @@ use libring::ops::{self, SubmissionOptions};
 use libring::println;
 use libring::runtime::{self, Arguments, with_ring};
 
+use init::fail;
+use init::suite::{Failure, expect};
+
 libring::entry!(main);
 
 /// The disk xtask gives: 4 MiB.
@@ -35,21 +38,6 @@ fn pattern(offset: u64) -> u32 {
 /// What the write case puts there instead: the pattern's complement.
 fn written(offset: u64) -> u32 {
     !pattern(offset)
-}
-
-struct Failure(alloc::string::String);
-
-macro_rules! fail {
-    ($($argument:tt)*) => {
-        return Err(Failure(alloc::format!($($argument)*)))
-    };
-}
-
-fn expect<T: core::fmt::Debug + PartialEq>(what: &str, got: T, want: T) -> Result<(), Failure> {
-    if got != want {
-        fail!("{what}: got {got:?}, want {want:?}");
-    }
-    Ok(())
 }
 
 /// Does `bytes`, read from byte `start`, hold `word` of each offset?

@@ -23,6 +23,9 @@ use libring::process::spawn_request;
 use libring::runtime::{self, Arguments, with_ring};
 use zerocopy::FromBytes;
 
+use init::fail;
+use init::suite::{Failure, expect};
+
 libring::entry!(main);
 
 /// spawn+wait cycles in a row for the frame count check.
@@ -96,23 +99,8 @@ fn main(_arguments: Arguments) -> i32 {
     failed as i32
 }
 
-struct Failure(alloc::string::String);
-
 /// One case: `Err` says what went wrong.
 type Case = fn(&Handles) -> Result<(), Failure>;
-
-macro_rules! fail {
-    ($($argument:tt)*) => {
-        return Err(Failure(alloc::format!($($argument)*)))
-    };
-}
-
-fn expect<T: core::fmt::Debug + PartialEq>(what: &str, got: T, want: T) -> Result<(), Failure> {
-    if got != want {
-        fail!("{what}: got {got:?}, want {want:?}");
-    }
-    Ok(())
-}
 
 /// Starts `path` with `arguments` through the proc server, handing the
 /// child `handles` (by `spawn_handles` role).
