@@ -34,15 +34,24 @@ impl BlockDevice for MemoryDisk {
     }
 }
 
-/// A formatted disk of `mebibytes` MiB.
+/// A formatted disk of `mebibytes` MiB (`fatfs` picks the FAT type for
+/// the size unless `fat_type` says).
 fn formatted(mebibytes: usize) -> MemoryDisk {
+    formatted_as(mebibytes, None)
+}
+
+fn formatted_as(mebibytes: usize, fat_type: Option<fatfs::FatType>) -> MemoryDisk {
     let disk = MemoryDisk {
         bytes: Rc::new(RefCell::new(vec![0; mebibytes << 20])),
         syncs: Rc::new(RefCell::new(0)),
     };
     let cache = Rc::new(RefCell::new(Cache::new(disk.clone())));
     let mut volume = Volume::for_tests(cache.clone());
-    fatfs::format_volume(&mut volume, fatfs::FormatVolumeOptions::new()).unwrap();
+    let mut options = fatfs::FormatVolumeOptions::new();
+    if let Some(fat_type) = fat_type {
+        options = options.fat_type(fat_type);
+    }
+    fatfs::format_volume(&mut volume, options).unwrap();
     cache.borrow_mut().flush().unwrap();
     disk
 }
@@ -200,4 +209,26 @@ fn paths_are_made_canonical() {
     assert_eq!(canonical("/../..").unwrap(), "/");
     assert_eq!(canonical("a//b").unwrap(), "/a/b");
     assert_eq!(canonical(&"n".repeat(256)), Err(Errno::NameTooLong));
+}
+
+#[test]
+fn fat12_and_fat16_volumes_work_the_same() {
+    for (fat_type, name) in [
+        (fatfs::FatType::Fat12, "FAT12"),
+        (fatfs::FatType::Fat16, "FAT16"),
+    ] {
+        let disk = formatted_as(16, Some(fat_type));
+        let mut fat = Fat::mount(disk.clone()).unwrap();
+        assert_eq!(fat.kind(), name);
+        fat.mkdir("/A Folder").unwrap();
+        let node = fat.open("/A Folder/some long name.text", CREATE).unwrap();
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 7) as u8).collect();
+        fat.write(node, 0, &bytes, false).unwrap();
+        let mut again = Fat::mount(disk).unwrap();
+        assert_eq!(
+            read_all(&mut again, "/a folder/SOME LONG NAME.TEXT").unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
 }
