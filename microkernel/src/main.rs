@@ -325,7 +325,11 @@ mod kernel {
             Some(PsciMethod::Smc) => kprintln!("  psci     via smc"),
             None => kprintln!("  psci     none: shutdown will only halt"),
         }
-        kprintln!("  virtio   {} mmio slots", info.virtio_mmio.len());
+        kprintln!(
+            "  virtio   {} mmio slots, {} with a device",
+            info.virtio_mmio.len(),
+            microkernel::virtio::count()
+        );
         if !info.bootargs.is_empty() {
             kprintln!("  bootargs {}", info.bootargs);
         }

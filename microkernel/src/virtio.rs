@@ -18,8 +18,21 @@ const DEVICE_ID_OFFSET: usize = 0x008;
 /// Device IDs (virtio 1.2, 5 "Device Types"); 0 means an empty slot.
 pub const BLOCK: u32 = 2;
 
-/// The slots that hold a device, with its device ID, in the tree's order.
-static FOUND: spin::Once<heapless::Vec<(Device, u32), MAX_VIRTIO_SLOTS>> = spin::Once::new();
+/// The `Status` register: writing 0 resets the device (virtio 1.2,
+/// 2.4 "Device Reset"; 4.2.2).
+const STATUS_OFFSET: usize = 0x070;
+
+/// A slot that holds a device: where the kernel mapped its registers,
+/// and its device ID.
+#[derive(Clone, Copy)]
+struct Found {
+    device: Device,
+    mapped: usize,
+    id: u32,
+}
+
+/// The slots that hold a device, in the tree's order.
+static FOUND: spin::Once<heapless::Vec<Found, MAX_VIRTIO_SLOTS>> = spin::Once::new();
 
 /// Reads each slot's magic value and device ID (after the memory and
 /// interrupt set-up: it maps the slots in the kernel's device window).
@@ -41,7 +54,11 @@ pub fn probe(slots: &[Device]) {
                 )
             };
             if magic == MAGIC && device_id != 0 {
-                let _ = found.push((*slot, device_id));
+                let _ = found.push(Found {
+                    device: *slot,
+                    mapped: base,
+                    id: device_id,
+                });
             }
         }
         found
@@ -57,8 +74,26 @@ pub fn find(name: &str) -> Option<Device> {
     FOUND
         .get()?
         .iter()
-        .find(|(_, id)| *id == kind)
-        .map(|(device, _)| *device)
+        .find(|found| found.id == kind)
+        .map(|found| found.device)
+}
+
+/// Resets the virtio device whose registers are `registers`, if it is
+/// one: called when a process holding its device handle ends, so that a
+/// driver that dies in the middle of a request cannot leave the device
+/// writing into frames about to be given to someone else. Its driver
+/// (the next one) starts it again from scratch, as virtio drivers do.
+pub fn reset(registers: boot::boot_info::PhysicalRange) {
+    let Some(found) = FOUND.get().and_then(|found| {
+        found
+            .iter()
+            .find(|found| found.device.registers == registers)
+    }) else {
+        return;
+    };
+    // SAFETY: `mapped` maps the slot's registers (from `probe`); writing
+    // 0 to Status is the reset the virtio spec defines for any device.
+    unsafe { ((found.mapped + STATUS_OFFSET) as *mut u32).write_volatile(0) };
 }
 
 /// How many slots hold a device (for the boot log).

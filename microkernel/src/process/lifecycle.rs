@@ -607,6 +607,11 @@ fn tear_down(id: ProcessId) {
         // children it holds handles to are no longer its to wait for.
         for object in process.handles.objects() {
             handle_dropped(&mut system, object);
+            // A virtio device it may have driven is reset, so that it
+            // stops reading and writing the DMA memory freed below.
+            if let Object::Device { registers } = object {
+                crate::virtio::reset(registers);
+            }
         }
         crate::ring::drivers::process_ended(&mut system, id);
         crate::ring::drivers::log_reader_ended(&mut system, id);

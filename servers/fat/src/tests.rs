@@ -232,3 +232,27 @@ fn fat12_and_fat16_volumes_work_the_same() {
         );
     }
 }
+
+#[test]
+fn small_reads_see_every_write_through_the_volume() {
+    use fatfs::{Read, Seek, SeekFrom, Write};
+    let disk = formatted(8);
+    let cache = Rc::new(RefCell::new(Cache::new(disk)));
+    let mut volume = Volume::for_tests(cache.clone());
+    let mut word = [0u8; 4];
+    volume.seek(SeekFrom::Start(8190)).unwrap();
+    volume.read(&mut word).unwrap(); // fills the window with block 1
+    // A write across the end of block 1 into block 2.
+    volume.seek(SeekFrom::Start(8191)).unwrap();
+    volume.write(&[1, 2, 3, 4]).unwrap();
+    volume.seek(SeekFrom::Start(8190)).unwrap();
+    volume.read(&mut word).unwrap();
+    assert_eq!(word[1..], [1, 2, 3]);
+    volume.seek(SeekFrom::Start(8192)).unwrap();
+    volume.read(&mut word).unwrap();
+    assert_eq!(word[..3], [2, 3, 4]);
+    // The cache (and so the disk, at the next flush) has them too.
+    let mut direct = [0u8; 4];
+    cache.borrow_mut().read(8191, &mut direct).unwrap();
+    assert_eq!(direct, [1, 2, 3, 4]);
+}

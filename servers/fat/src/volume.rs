@@ -23,9 +23,11 @@
 
 extern crate alloc;
 
-use crate::cache::{BlockDevice, Cache};
+use crate::cache::{BLOCK, BlockDevice, Cache};
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use fatfs::{
@@ -56,18 +58,64 @@ impl fatfs::IoError for DiskError {
 }
 
 /// What `fatfs` reads and writes: the cache, from a position.
+///
+/// `fatfs` reads a directory entry field by field and the allocation
+/// table 4 bytes at a time, so most reads are a few bytes. Those come from
+/// `window`, a copy of the last block such a read touched, without a
+/// lookup in the cache; every write goes through here too, and into the
+/// window where they overlap.
 pub struct Volume<D: BlockDevice> {
     cache: Rc<RefCell<Cache<D>>>,
     position: u64,
+    /// The block index and bytes of the window.
+    window: Option<(u64, Box<[u8]>)>,
 }
 
 impl<D: BlockDevice> Volume<D> {
+    fn new(cache: Rc<RefCell<Cache<D>>>) -> Volume<D> {
+        Volume {
+            cache,
+            position: 0,
+            window: None,
+        }
+    }
+
     /// The volume over `cache`, for formatting a disk in host tests.
     #[cfg(test)]
     pub fn for_tests(cache: Rc<RefCell<Cache<D>>>) -> Volume<D> {
-        Volume { cache, position: 0 }
+        Volume::new(cache)
+    }
+
+    /// Reads a piece that lies in one whole block through the window;
+    /// `None` if it does not (a big read, or the disk's last block).
+    fn read_small(&mut self, buffer: &mut [u8]) -> Result<Option<usize>, DiskError> {
+        let block = BLOCK as u64;
+        let (index, within) = (self.position / block, (self.position % block) as usize);
+        if buffer.len() > SMALL || within + buffer.len() > BLOCK {
+            return Ok(None);
+        }
+        if (index + 1) * block > self.cache.borrow().size() {
+            return Ok(None);
+        }
+        if self.window.as_ref().is_none_or(|(held, _)| *held != index) {
+            let mut bytes = self
+                .window
+                .take()
+                .map_or_else(|| vec![0; BLOCK].into_boxed_slice(), |(_, bytes)| bytes);
+            self.cache
+                .borrow_mut()
+                .read(index * block, &mut bytes)
+                .map_err(DiskError)?;
+            self.window = Some((index, bytes));
+        }
+        let (_, bytes) = self.window.as_ref().expect("just filled");
+        buffer.copy_from_slice(&bytes[within..within + buffer.len()]);
+        Ok(Some(buffer.len()))
     }
 }
+
+/// Reads of at most this many bytes go through the window.
+const SMALL: usize = 512;
 
 impl<D: BlockDevice> IoBase for Volume<D> {
     type Error = DiskError;
@@ -75,11 +123,14 @@ impl<D: BlockDevice> IoBase for Volume<D> {
 
 impl<D: BlockDevice> Read for Volume<D> {
     fn read(&mut self, buffer: &mut [u8]) -> Result<usize, DiskError> {
-        let count = self
-            .cache
-            .borrow_mut()
-            .read(self.position, buffer)
-            .map_err(DiskError)?;
+        let count = match self.read_small(buffer)? {
+            Some(count) => count,
+            None => self
+                .cache
+                .borrow_mut()
+                .read(self.position, buffer)
+                .map_err(DiskError)?,
+        };
         self.position += count as u64;
         Ok(count)
     }
@@ -87,6 +138,20 @@ impl<D: BlockDevice> Read for Volume<D> {
 
 impl<D: BlockDevice> Write for Volume<D> {
     fn write(&mut self, bytes: &[u8]) -> Result<usize, DiskError> {
+        // The window keeps showing what the disk will hold: the part of
+        // the write that falls in it is written there too.
+        if let Some((held, window)) = self.window.as_mut() {
+            let start = *held * BLOCK as u64;
+            let (from, to) = (
+                self.position.max(start),
+                (self.position + bytes.len() as u64).min(start + BLOCK as u64),
+            );
+            if from < to {
+                let source = (from - self.position) as usize..(to - self.position) as usize;
+                window[(from - start) as usize..(to - start) as usize]
+                    .copy_from_slice(&bytes[source]);
+            }
+        }
         let count = self
             .cache
             .borrow_mut()
@@ -150,10 +215,7 @@ fn error(error: fatfs::Error<DiskError>) -> Errno {
 }
 
 fn mount<D: BlockDevice>(cache: &Rc<RefCell<Cache<D>>>) -> Result<Fs<D>, Errno> {
-    let volume = Volume {
-        cache: cache.clone(),
-        position: 0,
-    };
+    let volume = Volume::new(cache.clone());
     let options = FsOptions::new()
         .time_provider(NullTimeProvider::new())
         .oem_cp_converter(LossyOemCpConverter::new());

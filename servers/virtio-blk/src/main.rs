@@ -1,7 +1,8 @@
 //! virtio-blk: the disk driver, a server at EL0. It drives the first
-//! virtio block device through the `virtio-drivers` crate and serves the
-//! disk's bytes to its clients (the FAT file server). `docs/drivers.md`
-//! tells the whole story.
+//! virtio block device with the `virtio-drivers` crate's transport and
+//! virtqueue (`device.rs` has the block requests) and serves the disk's
+//! bytes to its clients (the FAT file server). `docs/drivers.md` tells the
+//! whole story.
 //!
 //! Started with, in this order: the service handle of its endpoint, the
 //! device's registers, its interrupt, and the DMA right (the manifest's
@@ -11,7 +12,7 @@
 //! | --- | --- |
 //! | `READ` at `offset` | reads the disk from byte `offset` into the buffer, up to the disk's end: both multiples of 512 (`EINVAL`); completes with the bytes read (0 at the end) |
 //! | `WRITE` at `offset` | writes the buffer to the disk there, the same way; `EPERM` on a read-only disk |
-//! | `FSYNC` | completes when every write before it is on the disk itself (a virtio flush) |
+//! | `FSYNC` | completes when every write before it is on the disk itself (a virtio flush request; at once for a disk without a write cache) |
 //! | `STAT` | a `FileStatus` whose `size` is the disk's size in bytes |
 //! | anything else | `EINVAL` |
 //!
@@ -30,13 +31,16 @@
 fn main() {}
 
 #[cfg(target_os = "none")]
+mod device;
+#[cfg(target_os = "none")]
 mod hal;
 
 #[cfg(target_os = "none")]
 mod server {
     extern crate alloc;
 
-    use super::hal::{self, AnnulusHal};
+    use super::device::{self, Header, Request};
+    use super::hal;
     use alloc::boxed::Box;
     use alloc::collections::VecDeque;
     use alloc::vec;
@@ -50,7 +54,6 @@ mod server {
     use libring::ring::{Kernel, Ring};
     use libring::runtime::{self, Arguments, with_ring};
     use libring::server::{Event, Server};
-    use virtio_drivers::device::blk::{BlkReq, BlkResp, SECTOR_SIZE, VirtIOBlk};
     use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
     use virtio_drivers::transport::{DeviceType, Transport};
     use zerocopy::IntoBytes;
@@ -69,7 +72,10 @@ mod server {
     const IRQ_WAIT_USER_DATA: u64 = 1;
     const IRQ_ACK_USER_DATA: u64 = 2;
 
-    type Device = VirtIOBlk<AnnulusHal, MmioTransport<'static>>;
+    /// Bytes per sector: what offsets and lengths are multiples of.
+    const SECTOR_SIZE: usize = 512;
+
+    type Device = device::Disk<MmioTransport<'static>>;
 
     struct Disk {
         device: Device,
@@ -78,10 +84,10 @@ mod server {
         size: u64,
         /// DMA memory: what the device reads from and writes into.
         data: &'static mut [u8],
-        /// The header and status of the device request in flight (the
-        /// driver crate copies them to DMA memory through the `Hal`).
-        request: BlkReq,
-        response: BlkResp,
+        /// The header and status of the device request in flight (copied
+        /// to DMA memory through the `Hal`).
+        header: Header,
+        status: [u8; 1],
         /// Requests that arrived while another was served.
         waiting: VecDeque<RequestMessage>,
     }
@@ -102,7 +108,7 @@ mod server {
         println!(
             "virtio-blk: a disk of {} KiB{}",
             disk.size / 1024,
-            if disk.device.readonly() {
+            if disk.device.read_only() {
                 ", read only"
             } else {
                 ""
@@ -150,35 +156,33 @@ mod server {
             if transport.device_type() != DeviceType::Block {
                 return Err("not a block device");
             }
-            let device = VirtIOBlk::new(transport).map_err(|_| "cannot start the device")?;
+            let device = device::Disk::new(transport).map_err(|_| "cannot start the device")?;
             let data = hal::allocate(CHUNK).map_err(|_| "no DMA memory")?;
             let wait = ops::irq_wait(interrupt).with_user_data(IRQ_WAIT_USER_DATA);
             with_ring(|ring| push(ring, wait).and_then(|()| ring.submit()))
                 .map_err(|_| "cannot wait for the interrupt")?;
-            let size = device.capacity() * SECTOR_SIZE as u64;
-            let mut disk = Disk {
+            let size = device.sectors() * SECTOR_SIZE as u64;
+            Ok(Disk {
                 device,
                 interrupt,
                 size,
                 data,
-                request: BlkReq::default(),
-                response: BlkResp::default(),
+                header: Header::default(),
+                status: [0],
                 waiting: VecDeque::new(),
-            };
-            disk.device.enable_interrupts();
-            Ok(disk)
+            })
         }
 
         fn answer(&mut self, server: &mut Server, message: &RequestMessage) -> Result<i32, Errno> {
             match Opcode::try_from(message.opcode) {
                 Ok(Opcode::Read) => self.transfer(server, message, false),
                 Ok(Opcode::Write) => self.transfer(server, message, true),
-                Ok(Opcode::Fsync) => {
-                    // The driver crate has no flush that leaves the wait to
-                    // us: this one polls the queue until the device answers.
-                    self.device.flush().map_err(|_| Errno::Io)?;
+                Ok(Opcode::Fsync) if self.device.has_write_cache() => {
+                    self.device_request(server, Request::Flush, 0)?;
                     Ok(0)
                 }
+                // No write cache: every write was stable when it was done.
+                Ok(Opcode::Fsync) => Ok(0),
                 Ok(Opcode::Stat) => {
                     let status = FileStatus {
                         size: self.size,
@@ -212,19 +216,24 @@ mod server {
             {
                 return Err(Errno::InvalidArgument);
             }
-            if write && self.device.readonly() {
+            if write && self.device.read_only() {
                 return Err(Errno::NotPermitted);
             }
             let length = length.min(self.size - start);
             let mut done = 0;
             while done < length {
                 let piece = (length - done).min(CHUNK as u64) as usize;
-                let block = ((start + done) / sector) as usize;
+                let sector = (start + done) / sector;
                 if write {
                     let buffer = &mut self.data[..piece];
                     with_ring(|ring| server.copy_in(ring, message, done, buffer))?;
                 }
-                self.device_request(server, block, piece, write)?;
+                let request = if write {
+                    Request::Write { sector }
+                } else {
+                    Request::Read { sector }
+                };
+                self.device_request(server, request, piece)?;
                 if !write {
                     let buffer = &self.data[..piece];
                     with_ring(|ring| server.copy_out(ring, message, done, buffer))?;
@@ -234,57 +243,43 @@ mod server {
             Ok(done as i32)
         }
 
-        /// One device request for `length` bytes of the data buffer from
-        /// block `block`; returns when the device has done it.
+        /// One device request, with the first `length` bytes of the data
+        /// buffer; returns when the device has done it.
         fn device_request(
             &mut self,
             server: &mut Server,
-            block: usize,
+            request: Request,
             length: usize,
-            write: bool,
         ) -> Result<(), Errno> {
+            self.header = Header::new(request);
             let Disk {
                 device,
                 data,
-                request,
-                response,
+                header,
+                status,
                 ..
             } = self;
-            let buffer = &mut data[..length];
-            // SAFETY: `request`, `buffer` and `response` are fields of
-            // `self`, which this function holds borrowed until the device
-            // has finished with them (the loop below), and passes the same
+            // SAFETY: `header`, the data and `status` are fields of `self`,
+            // which this function holds borrowed until the device has
+            // finished with them (the loop below), and passes the same
             // ones to complete it.
-            let token = unsafe {
-                if write {
-                    device.write_blocks_nb(block, request, buffer, response)
-                } else {
-                    device.read_blocks_nb(block, request, buffer, response)
-                }
-            }
-            .map_err(|_| Errno::Io)?;
-            while self.device.peek_used() != Some(token) {
+            let token = unsafe { device.submit(header, &mut data[..length], status) }
+                .map_err(|_| Errno::Io)?;
+            while !self.device.finished(token) {
                 wait_for_interrupt(server, self.interrupt, &mut self.waiting)?;
-                let _ = self.device.ack_interrupt();
+                self.device.acknowledge_interrupt();
                 acknowledge(self.interrupt);
             }
             let Disk {
                 device,
                 data,
-                request,
-                response,
+                header,
+                status,
                 ..
             } = self;
-            let buffer = &mut data[..length];
             // SAFETY: the same buffers as the request above, now done.
-            unsafe {
-                if write {
-                    device.complete_write_blocks(token, request, buffer, response)
-                } else {
-                    device.complete_read_blocks(token, request, buffer, response)
-                }
-            }
-            .map_err(|_| Errno::Io)
+            unsafe { device.complete(token, header, &mut data[..length], status) }
+                .map_err(|_| Errno::Io)
         }
 
         /// An interrupt that came when no request was in flight (one whose
@@ -292,7 +287,7 @@ mod server {
         fn interrupted(&mut self, completion: Completion) {
             if completion.user_data == IRQ_WAIT_USER_DATA {
                 rearm(self.interrupt, completion);
-                let _ = self.device.ack_interrupt();
+                self.device.acknowledge_interrupt();
                 acknowledge(self.interrupt);
             }
         }
