@@ -328,6 +328,34 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // The file system suite against the FAT server, on a copy of the
+        // fat system's disk (the boot image's files are there): the same
+        // protocol as ramfs, errors and all.
+        name: "fat-fstest",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,fstest:hold+use=fs,fstest+use=fs",
+        system: Some("fat"),
+        disk: Some(&TestDisk {
+            make: disks::copy_system_disk,
+            check: disks::check_volume,
+            reboot: None,
+        }),
+        outcome: Outcome::ServersRemain {
+            suite: Some("fstest"),
+            until: &[
+                "process 3 (fstest): leaked frames: ",
+                "process 4 (fstest): leaked frames: ",
+            ],
+        },
+        expected: &[
+            "fat: a FAT32 volume of 307200 KiB",
+            "fstest: 11 passed, 0 failed",
+            "process 3 (fstest): exited with code 0",
+            "process 4 (fstest): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // The proc server and the process operations (spawntest): SPAWN
         // with arguments and handles, WAIT and its reasons, KILL, bad
         // paths, malformed and malicious ELF files, the kernel's checks of

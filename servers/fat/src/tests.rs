@@ -200,7 +200,51 @@ fn rename_moves_replaces_and_open_nodes_follow() {
     assert_eq!(fat.path_of(node).unwrap(), "/c/two");
     assert_eq!(fat.rename("/missing", "/x"), Err(Errno::NotFound));
     fat.unlink("/c/two").unwrap();
-    assert_eq!(fat.read(node, 0, 1), Err(Errno::NotFound));
+    assert_eq!(fat.open("/c/two", READ), Err(Errno::NotFound));
+    // Both replaced and removed files live on for the nodes that have
+    // them open, until their last close, as on Unix.
+    assert_eq!(fat.read(node, 0, 2), Ok(&b"1+"[..]));
+    assert_eq!(fat.read(other, 0, 1), Ok(&b"2"[..]));
+    assert_eq!(fat.hidden_files(), 2);
+    assert_eq!(names(&mut fat, "/"), ["a", "c"]);
+    fat.close(node);
+    fat.close(other);
+    assert_eq!(fat.hidden_files(), 0);
+}
+
+#[test]
+fn files_removed_while_open_go_at_the_next_mount_if_not_before() {
+    let disk = formatted(8);
+    let mut fat = Fat::mount(disk.clone()).unwrap();
+    let node = fat.open("/kept open", CREATE).unwrap();
+    fat.write(node, 0, b"x", false).unwrap();
+    fat.unlink("/kept open").unwrap();
+    assert_eq!(fat.hidden_files(), 1);
+    // The server stops without closing it; the next one cleans up.
+    drop(fat);
+    let fat = Fat::mount(disk).unwrap();
+    assert_eq!(fat.hidden_files(), 0);
+}
+
+#[test]
+fn listings_are_sorted_and_continue_where_they_stopped() {
+    let mut fat = Fat::mount(formatted(8)).unwrap();
+    for name in ["/zeta", "/alpha", "/Mid"] {
+        fat.open(name, CREATE).unwrap();
+    }
+    let root = fat.open("/", READ).unwrap();
+    let first = fat.entry(root, 0).unwrap().unwrap().0;
+    // A change between two READDIRs of one listing does not shift it.
+    fat.open("/beta", CREATE).unwrap();
+    let rest: Vec<String> = (1..3)
+        .map(|index| fat.entry(root, index).unwrap().unwrap().0)
+        .collect();
+    assert_eq!(
+        [first.as_str(), &rest[0], &rest[1]],
+        ["Mid", "alpha", "zeta"]
+    );
+    assert_eq!(fat.entry(root, 3).unwrap(), None);
+    assert_eq!(names(&mut fat, "/"), ["Mid", "alpha", "beta", "zeta"]);
 }
 
 #[test]

@@ -184,10 +184,19 @@ type Fs<D> = FileSystem<Volume<D>, NullTimeProvider, LossyOemCpConverter>;
 type Dir<'a, D> = fatfs::Dir<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>;
 type File<'a, D> = fatfs::File<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>;
 
-/// An open file or directory: its canonical path.
+/// An open file or directory.
 struct Node {
+    /// Its canonical path.
     path: String,
+    /// A directory's entries, sorted by name, as `READDIR` from entry 0
+    /// found them: later `READDIR`s of the same listing continue in it.
+    listing: Option<Vec<(String, Status)>>,
 }
+
+/// Where a file removed while open waits for its last close: renamed to
+/// `/.unlinked-N` (hidden from listings), removed when no node names it,
+/// and at the next mount if the server did not live that long.
+const UNLINKED: &str = ".unlinked-";
 
 /// A FAT volume, served.
 pub struct Fat<D: BlockDevice> {
@@ -197,6 +206,8 @@ pub struct Fat<D: BlockDevice> {
     nodes: Vec<Option<Node>>,
     /// What `read` returns.
     buffer: Vec<u8>,
+    /// The number of the next `/.unlinked-N`.
+    unlinked: u64,
 }
 
 fn error(error: fatfs::Error<DiskError>) -> Errno {
@@ -259,6 +270,11 @@ fn under(path: &str, prefix: &str) -> bool {
     path == prefix || path.starts_with(&(prefix + "/"))
 }
 
+/// Is a directory entry called `name` listed?
+fn shown(name: &str) -> bool {
+    name != "." && name != ".." && !name.starts_with(UNLINKED)
+}
+
 /// What a path names.
 enum Found {
     Directory,
@@ -270,12 +286,86 @@ impl<D: BlockDevice> Fat<D> {
     pub fn mount(device: D) -> Result<Fat<D>, Errno> {
         let cache = Rc::new(RefCell::new(Cache::new(device)));
         let fs = mount(&cache)?;
-        Ok(Fat {
+        let mut fat = Fat {
             cache,
             fs: Some(fs),
             nodes: Vec::new(),
             buffer: Vec::new(),
-        })
+            unlinked: 0,
+        };
+        fat.remove_unlinked()?;
+        Ok(fat)
+    }
+
+    /// How many `/.unlinked-N` files there are.
+    #[cfg(test)]
+    pub fn hidden_files(&self) -> usize {
+        self.fs()
+            .unwrap()
+            .root_dir()
+            .iter()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .is_ok_and(|entry| entry.file_name().starts_with(UNLINKED))
+            })
+            .count()
+    }
+
+    /// Removes the `/.unlinked-N` files a server that stopped left.
+    fn remove_unlinked(&mut self) -> Result<(), Errno> {
+        let mut left = Vec::new();
+        for entry in self.fs()?.root_dir().iter() {
+            let name = entry.map_err(error)?.file_name();
+            if name.starts_with(UNLINKED) {
+                left.push(name);
+            }
+        }
+        if left.is_empty() {
+            return Ok(());
+        }
+        for name in &left {
+            self.fs()?.root_dir().remove(name).map_err(error)?;
+        }
+        self.sync()
+    }
+
+    /// Moves the entry at canonical `from` to canonical `to` (which is
+    /// not there); open nodes follow what they name. Not synced.
+    fn move_entry(&mut self, from: &str, to: &str) -> Result<(), Errno> {
+        let (Some((from_parent, from_name)), Some((to_parent, to_name))) = (split(from), split(to))
+        else {
+            return Err(Errno::Busy); // the root
+        };
+        {
+            let source = self.directory(from_parent)?;
+            let target = self.directory(to_parent)?;
+            source.rename(from_name, &target, to_name).map_err(error)?;
+        }
+        for node in self.nodes.iter_mut().flatten() {
+            if under(&node.path, from) {
+                node.path = String::from(to) + &node.path[from.len()..];
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the file at canonical `path` away from its name: removed,
+    /// or, while a node has it open, moved to `/.unlinked-N` until its
+    /// last close. Not synced.
+    fn remove_file(&mut self, path: &str) -> Result<(), Errno> {
+        let open = self
+            .nodes
+            .iter()
+            .flatten()
+            .any(|node| node.path.eq_ignore_ascii_case(path));
+        if open {
+            self.unlinked += 1;
+            let hidden = alloc::format!("/{UNLINKED}{}", self.unlinked);
+            return self.move_entry(path, &hidden);
+        }
+        let (parent, name) = split(path).ok_or(Errno::Busy)?;
+        self.directory(parent)?.remove(name).map_err(error)
     }
 
     /// "FAT32", say.
@@ -354,7 +444,10 @@ impl<D: BlockDevice> Fat<D> {
     }
 
     fn add_node(&mut self, path: String) -> usize {
-        let node = Some(Node { path });
+        let node = Some(Node {
+            path,
+            listing: None,
+        });
         match self.nodes.iter().position(Option::is_none) {
             Some(index) => {
                 self.nodes[index] = node;
@@ -367,16 +460,45 @@ impl<D: BlockDevice> Fat<D> {
         }
     }
 
-    /// Entries of the directory at `path`, but `.` and `..`.
+    /// Entries of the directory at `path`, but `.`, `..` and files
+    /// waiting for their last close.
     fn count_entries(&self, path: &str) -> Result<u64, Errno> {
         let mut count = 0;
         for entry in self.directory(path)?.iter() {
             let name = entry.map_err(error)?.file_name();
-            if name != "." && name != ".." {
+            if shown(&name) {
                 count += 1;
             }
         }
         Ok(count)
+    }
+
+    /// The directory at `path`'s entries with their status, sorted by
+    /// name (a FAT directory keeps the order entries were made in).
+    fn listing(&self, path: &str) -> Result<Vec<(String, Status)>, Errno> {
+        let mut listing = Vec::new();
+        for entry in self.directory(path)?.iter() {
+            let entry = entry.map_err(error)?;
+            let name = entry.file_name();
+            if !shown(&name) {
+                continue;
+            }
+            let status = if entry.is_dir() {
+                let inside = canonical(&(String::from(path) + "/" + &name))?;
+                Status {
+                    kind: Kind::Directory,
+                    size: self.count_entries(&inside)?,
+                }
+            } else {
+                Status {
+                    kind: Kind::File,
+                    size: entry.len(),
+                }
+            };
+            listing.push((name, status));
+        }
+        listing.sort_by(|left, right| left.0.cmp(&right.0));
+        Ok(listing)
     }
 
     fn create(&mut self, path: &str) -> Result<(), Errno> {
@@ -440,8 +562,22 @@ impl<D: BlockDevice> Backend for Fat<D> {
     }
 
     fn close(&mut self, node: usize) {
-        if let Some(slot) = self.nodes.get_mut(node) {
-            *slot = None;
+        let Some(closed) = self.nodes.get_mut(node).and_then(Option::take) else {
+            return;
+        };
+        // The last close of a file removed while open removes it.
+        let still_open = self
+            .nodes
+            .iter()
+            .flatten()
+            .any(|node| node.path == closed.path);
+        if closed.path.starts_with(&alloc::format!("/{UNLINKED}")) && !still_open {
+            let removed = self
+                .directory("/")
+                .and_then(|root| root.remove(&closed.path[1..]).map_err(error));
+            if removed.is_ok() {
+                let _ = self.sync();
+            }
         }
     }
 
@@ -532,32 +668,20 @@ impl<D: BlockDevice> Backend for Fat<D> {
 
     fn entry(&mut self, node: usize, index: usize) -> Result<Option<(String, Status)>, Errno> {
         let path = self.path(node)?;
-        let directory = self.directory(&path)?;
-        let mut seen = 0;
-        for entry in directory.iter() {
-            let entry = entry.map_err(error)?;
-            let name = entry.file_name();
-            if name == "." || name == ".." {
-                continue;
+        let listed = self.nodes[node]
+            .as_ref()
+            .is_some_and(|node| node.listing.is_some());
+        // Entry 0 starts a listing: the directory is read whole, sorted.
+        if index == 0 || !listed {
+            let listing = self.listing(&path)?;
+            if let Some(node) = self.nodes[node].as_mut() {
+                node.listing = Some(listing);
             }
-            if seen == index {
-                let status = if entry.is_dir() {
-                    let inside = canonical(&(path.clone() + "/" + &name))?;
-                    Status {
-                        kind: Kind::Directory,
-                        size: self.count_entries(&inside)?,
-                    }
-                } else {
-                    Status {
-                        kind: Kind::File,
-                        size: entry.len(),
-                    }
-                };
-                return Ok(Some((name, status)));
-            }
-            seen += 1;
         }
-        Ok(None)
+        Ok(self.nodes[node]
+            .as_ref()
+            .and_then(|node| node.listing.as_ref())
+            .and_then(|listing| listing.get(index).cloned()))
     }
 
     fn mkdir(&mut self, path: &str) -> Result<(), Errno> {
@@ -575,51 +699,46 @@ impl<D: BlockDevice> Backend for Fat<D> {
 
     fn unlink(&mut self, path: &str) -> Result<(), Errno> {
         let path = canonical(path)?;
-        let (parent, name) = split(&path).ok_or(Errno::Busy)?;
-        {
-            let directory = self.directory(parent)?;
-            find(&directory, name)?.ok_or(Errno::NotFound)?;
-            directory.remove(name).map_err(error)?;
+        match self.look_up(&path)? {
+            _ if split(&path).is_none() => return Err(Errno::Busy), // the root
+            Found::File => self.remove_file(&path)?,
+            Found::Directory => {
+                let (parent, name) = split(&path).ok_or(Errno::Busy)?;
+                self.directory(parent)?.remove(name).map_err(error)?;
+            }
         }
         self.sync()
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), Errno> {
         let (from, to) = (canonical(from)?, canonical(to)?);
-        let (Some((from_parent, from_name)), Some((to_parent, to_name))) =
-            (split(&from), split(&to))
-        else {
+        let (Some(_), Some((to_parent, to_name))) = (split(&from), split(&to)) else {
             return Err(Errno::Busy); // the root
         };
         let moved = self.look_up(&from)?;
-        if from.eq_ignore_ascii_case(&to) && from == to {
+        // The destination's folder must be there (ENOENT, ENOTDIR) before
+        // anything else is said of it.
+        self.directory(to_parent)?;
+        if from == to {
             return Ok(());
         }
-        if under(&to, &from) && !from.eq_ignore_ascii_case(&to) {
+        let same_name = from.eq_ignore_ascii_case(&to);
+        if under(&to, &from) && !same_name {
             return Err(Errno::InvalidArgument); // into itself
         }
-        // rename(2) replaces what is there: a file by a file, an empty
-        // directory by a directory.
+        // rename(2) replaces what is there: a file by a file (which lives
+        // on for whoever has it open), an empty directory by a directory.
         match (self.look_up(&to), moved) {
             (Ok(Found::File), Found::Directory) => return Err(Errno::NotADirectory),
             (Ok(Found::Directory), Found::File) => return Err(Errno::IsADirectory),
-            (Ok(_), _) if !from.eq_ignore_ascii_case(&to) => {
+            (Ok(Found::File), Found::File) if !same_name => self.remove_file(&to)?,
+            (Ok(Found::Directory), Found::Directory) if !same_name => {
                 self.directory(to_parent)?.remove(to_name).map_err(error)?;
             }
             (Ok(_), _) | (Err(Errno::NotFound), _) => {}
             (Err(error), _) => return Err(error),
         }
-        {
-            let source = self.directory(from_parent)?;
-            let target = self.directory(to_parent)?;
-            source.rename(from_name, &target, to_name).map_err(error)?;
-        }
-        // Open nodes follow what they name.
-        for node in self.nodes.iter_mut().flatten() {
-            if under(&node.path, &from) {
-                node.path = to.clone() + &node.path[from.len()..];
-            }
-        }
+        self.move_entry(&from, &to)?;
         self.sync()
     }
 
