@@ -821,6 +821,29 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // A disk driver killed: drivertest starts virtio-blk itself, kills
+        // it, and finds the device reset by the kernel (Status 0), the
+        // driver's client told ESRVDEAD, and a second driver working.
+        name: "driver-reset",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=drivertest+device=virtio-blk+irq=virtio-blk+dma+spawn+bootimage",
+        system: None,
+        disk: Some(&TestDisk {
+            make: disks::make_pattern_disk,
+            check: disks::no_check,
+            reboot: None,
+        }),
+        outcome: Outcome::ServersRemain {
+            suite: Some("drivertest"),
+            until: &["process 1 (drivertest): leaked frames: "],
+        },
+        expected: &[
+            "drivertest: a killed driver's device is reset, and starts again: ok",
+            "process 1 (drivertest): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // The tutorial's example server (docs/systems.md): greet asks the
         // greeter for a greeting, which names greet's process.
         name: "greeter",
