@@ -130,8 +130,19 @@ fn spawn_wait(
         let _ = ring.run(ops::close(file));
         written
     })?;
+    spawn_and_wait(
+        processes,
+        "/tmp/true",
+        (plan.operations / SPAWNS_PER_FIGURE).max(1),
+    )
+}
+
+/// `SPAWN` of the program at `path` with no handles, `WAIT`, `CLOSE`,
+/// `count` times (after one that is not counted: it grows the servers'
+/// buffers); the instructions per cycle.
+fn spawn_and_wait(processes: u32, path: &str, count: u64) -> Result<f64, libring::abi::Errno> {
     let mut request = [0u8; 64];
-    let length = libring::process::spawn_request("/tmp/true", &["true"], &mut request)?;
+    let length = libring::process::spawn_request(path, &["true"], &mut request)?;
     let request = &request[..length];
     let cycle = || -> Result<(), libring::abi::Errno> {
         with_ring(|ring| {
@@ -141,10 +152,9 @@ fn spawn_wait(
             waited.map(|_| ())
         })
     };
-    // The first one grows the servers' buffers.
     cycle()?;
     let mut failed = None;
-    let figure = measure((plan.operations / SPAWNS_PER_FIGURE).max(1), || {
+    let figure = measure(count, || {
         if let Err(error) = cycle() {
             failed = Some(error);
         }
@@ -205,28 +215,9 @@ fn disk(quick: bool) -> i32 {
         Err(error) => libring::println!("bench: fat_read_1m_per_kib failed: {error:?}"),
     }
     let spawns = if quick { 2 } else { 50 };
-    let mut request = [0u8; 64];
-    let Ok(length) = libring::process::spawn_request("/bin/true", &["true"], &mut request) else {
-        return 1;
-    };
-    let request = &request[..length];
-    let cycle = || -> Result<(), libring::abi::Errno> {
-        with_ring(|ring| {
-            let child = ring.run(ops::spawn(processes, request, [0; 6]))? as u32;
-            let waited = ring.run(ops::wait(child, &mut []));
-            let _ = ring.run(ops::close(child));
-            waited.map(|_| ())
-        })
-    };
-    let mut failed = cycle().err();
-    let figure = measure(spawns, || {
-        if let Err(error) = cycle() {
-            failed = Some(error);
-        }
-    });
-    match failed {
-        None => report("fat_spawn_wait", figure, spawns),
-        Some(error) => libring::println!("bench: fat_spawn_wait failed: {error:?}"),
+    match spawn_and_wait(processes, "/bin/true", spawns) {
+        Ok(figure) => report("fat_spawn_wait", figure, spawns),
+        Err(error) => libring::println!("bench: fat_spawn_wait failed: {error:?}"),
     }
     libring::println!("bench: done");
     0

@@ -354,12 +354,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         Opcode::Map | Opcode::Unmap => {
             let address = submission.address;
             let length = submission.length as u64;
-            let aligned = address.is_multiple_of(PAGE_SIZE) && length.is_multiple_of(PAGE_SIZE);
-            let inside = address >= MAP_BASE
-                && address
-                    .checked_add(length)
-                    .is_some_and(|end| end <= MAP_LIMIT);
-            if length == 0 || !aligned || !inside {
+            if !whole_pages_in_map_area(address, length) {
                 return invalid;
             }
             if opcode == Opcode::Map {
@@ -488,12 +483,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         Opcode::DmaMap => {
             let address = submission.address;
             let length = submission.length as u64;
-            let aligned = address.is_multiple_of(PAGE_SIZE) && length.is_multiple_of(PAGE_SIZE);
-            let inside = address >= MAP_BASE
-                && address
-                    .checked_add(length)
-                    .is_some_and(|end| end <= MAP_LIMIT);
-            if length == 0 || length > DMA_MAX as u64 || !aligned || !inside {
+            if length > DMA_MAX as u64 || !whole_pages_in_map_area(address, length) {
                 return invalid;
             }
             Operation::DmaMap {
@@ -540,6 +530,17 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             },
         },
     })
+}
+
+/// Is `[address, address + length)` one or more whole pages inside the
+/// map area (`MAP`, `UNMAP`, `DMA_MAP`)?
+fn whole_pages_in_map_area(address: u64, length: u64) -> bool {
+    let aligned = address.is_multiple_of(PAGE_SIZE) && length.is_multiple_of(PAGE_SIZE);
+    let inside = address >= MAP_BASE
+        && address
+            .checked_add(length)
+            .is_some_and(|end| end <= MAP_LIMIT);
+    length != 0 && aligned && inside
 }
 
 fn deadline(nanoseconds: u64, absolute: bool) -> Deadline {

@@ -252,34 +252,34 @@ mod server {
             length: usize,
         ) -> Result<(), Errno> {
             self.header = Header::new(request);
-            let Disk {
-                device,
-                data,
-                header,
-                status,
-                ..
-            } = self;
+            let (device, header, data, status) = self.request_buffers(length);
             // SAFETY: `header`, the data and `status` are fields of `self`,
             // which this function holds borrowed until the device has
             // finished with them (the loop below), and passes the same
             // ones to complete it.
-            let token = unsafe { device.submit(header, &mut data[..length], status) }
-                .map_err(|_| Errno::Io)?;
+            let token = unsafe { device.submit(header, data, status) }.map_err(|_| Errno::Io)?;
             while !self.device.finished(token) {
                 wait_for_interrupt(server, self.interrupt, &mut self.waiting)?;
                 self.device.acknowledge_interrupt();
                 acknowledge(self.interrupt);
             }
-            let Disk {
-                device,
-                data,
-                header,
-                status,
-                ..
-            } = self;
+            let (device, header, data, status) = self.request_buffers(length);
             // SAFETY: the same buffers as the request above, now done.
-            unsafe { device.complete(token, header, &mut data[..length], status) }
-                .map_err(|_| Errno::Io)
+            unsafe { device.complete(token, header, data, status) }.map_err(|_| Errno::Io)
+        }
+
+        /// The device and the three buffers of the request in flight (the
+        /// first `length` bytes of the data buffer).
+        fn request_buffers(
+            &mut self,
+            length: usize,
+        ) -> (&mut Device, &Header, &mut [u8], &mut [u8; 1]) {
+            (
+                &mut self.device,
+                &self.header,
+                &mut self.data[..length],
+                &mut self.status,
+            )
         }
 
         /// An interrupt that came when no request was in flight (one whose
