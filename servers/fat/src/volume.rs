@@ -25,6 +25,7 @@ extern crate alloc;
 
 use crate::cache::{BLOCK, BlockDevice, Cache};
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec;
@@ -94,21 +95,25 @@ impl<D: BlockDevice> Volume<D> {
         if buffer.len() > SMALL || within + buffer.len() > BLOCK {
             return Ok(None);
         }
+        // Most reads: in the window already.
+        if let Some((held, bytes)) = &self.window
+            && *held == index
+        {
+            buffer.copy_from_slice(&bytes[within..within + buffer.len()]);
+            return Ok(Some(buffer.len()));
+        }
         if (index + 1) * block > self.cache.borrow().size() {
             return Ok(None);
         }
-        if self.window.as_ref().is_none_or(|(held, _)| *held != index) {
-            let mut bytes = self
-                .window
-                .take()
-                .map_or_else(|| vec![0; BLOCK].into_boxed_slice(), |(_, bytes)| bytes);
-            self.cache
-                .borrow_mut()
-                .read(index * block, &mut bytes)
-                .map_err(DiskError)?;
-            self.window = Some((index, bytes));
-        }
-        let (_, bytes) = self.window.as_ref().expect("just filled");
+        let mut bytes = self
+            .window
+            .take()
+            .map_or_else(|| vec![0; BLOCK].into_boxed_slice(), |(_, bytes)| bytes);
+        self.cache
+            .borrow_mut()
+            .read(index * block, &mut bytes)
+            .map_err(DiskError)?;
+        let (_, bytes) = self.window.insert((index, bytes));
         buffer.copy_from_slice(&bytes[within..within + buffer.len()]);
         Ok(Some(buffer.len()))
     }
@@ -208,6 +213,11 @@ pub struct Fat<D: BlockDevice> {
     buffer: Vec<u8>,
     /// The number of the next `/.unlinked-N`.
     unlinked: u64,
+    /// What paths looked up since the last change name (by lower-case
+    /// canonical path): spares `OPEN` the walk a `READ` will make again
+    /// (a spawn is both). Emptied by every [`Fat::sync`], which every
+    /// change ends with.
+    kinds: RefCell<BTreeMap<String, Found>>,
 }
 
 fn error(error: fatfs::Error<DiskError>) -> Errno {
@@ -276,6 +286,7 @@ fn shown(name: &str) -> bool {
 }
 
 /// What a path names.
+#[derive(Clone, Copy)]
 enum Found {
     Directory,
     File,
@@ -292,6 +303,7 @@ impl<D: BlockDevice> Fat<D> {
             nodes: Vec::new(),
             buffer: Vec::new(),
             unlinked: 0,
+            kinds: RefCell::new(BTreeMap::new()),
         };
         fat.remove_unlinked()?;
         Ok(fat)
@@ -333,6 +345,7 @@ impl<D: BlockDevice> Fat<D> {
     /// Moves the entry at canonical `from` to canonical `to` (which is
     /// not there); open nodes follow what they name. Not synced.
     fn move_entry(&mut self, from: &str, to: &str) -> Result<(), Errno> {
+        self.kinds.get_mut().clear();
         let (Some((from_parent, from_name)), Some((to_parent, to_name))) = (split(from), split(to))
         else {
             return Err(Errno::Busy); // the root
@@ -354,6 +367,7 @@ impl<D: BlockDevice> Fat<D> {
     /// or, while a node has it open, moved to `/.unlinked-N` until its
     /// last close. Not synced.
     fn remove_file(&mut self, path: &str) -> Result<(), Errno> {
+        self.kinds.get_mut().clear();
         let open = self
             .nodes
             .iter()
@@ -390,6 +404,7 @@ impl<D: BlockDevice> Fat<D> {
     /// Puts everything changed on the disk: unmounts (FSInfo, the dirty
     /// flag cleared), flushes the cache and the disk, mounts again.
     pub fn sync(&mut self) -> Result<(), Errno> {
+        self.kinds.get_mut().clear();
         let unmounted = match self.fs.take() {
             Some(fs) => fs.unmount().map_err(error),
             None => Ok(()),
@@ -417,12 +432,18 @@ impl<D: BlockDevice> Fat<D> {
         let Some((parent, name)) = split(path) else {
             return Ok(Found::Directory); // the root
         };
+        let key = path.to_ascii_lowercase();
+        if let Some(&found) = self.kinds.borrow().get(&key) {
+            return Ok(found);
+        }
         let entry = find(&self.directory(parent)?, name)?.ok_or(Errno::NotFound)?;
-        Ok(if entry.is_dir() {
+        let found = if entry.is_dir() {
             Found::Directory
         } else {
             Found::File
-        })
+        };
+        self.kinds.borrow_mut().insert(key, found);
+        Ok(found)
     }
 
     /// The file at canonical `path`.
