@@ -54,8 +54,17 @@ pub fn probe(slots: &[Device]) {
                 )
             };
             if magic == MAGIC && device_id != 0 {
+                // The line is a level: high while InterruptStatus is not 0
+                // (virtio 1.2, 4.2.3.4). QEMU's device tree calls it edge
+                // triggered, and routed as an edge, a completion that
+                // comes while the status is still set from the one before
+                // raises no new edge: the driver never hears of it. As a
+                // level it stays pending until the driver has cleared the
+                // status, and `IRQ_ACK` unmasks it (`drivers.rs`).
+                let mut device = *slot;
+                device.interrupt.trigger = boot::boot_info::Trigger::Level;
                 let _ = found.push(Found {
-                    device: *slot,
+                    device,
                     mapped: base,
                     id: device_id,
                 });
