@@ -168,17 +168,19 @@ mod kernel {
                 let grant = match option.split_once('=') {
                     Some(("serve", endpoint)) => process::Grant::Serve(endpoint),
                     Some(("use", endpoint)) => process::Grant::Use(endpoint),
-                    // `device=D?`: only if the machine has D.
-                    Some(("device", device)) => match device.strip_suffix('?') {
-                        Some(device) if microkernel::virtio::find(device).is_none() => continue,
-                        Some(device) => process::Grant::Device(device),
-                        None => process::Grant::Device(device),
-                    },
-                    Some(("irq", device)) => match device.strip_suffix('?') {
-                        Some(device) if microkernel::virtio::find(device).is_none() => continue,
-                        Some(device) => process::Grant::Interrupt(device),
-                        None => process::Grant::Interrupt(device),
-                    },
+                    Some((kind @ ("device" | "irq"), device)) => {
+                        // `D?`: only if the machine has D.
+                        let device = match device.strip_suffix('?') {
+                            Some(device) if !microkernel::virtio::present(device) => continue,
+                            Some(device) => device,
+                            None => device,
+                        };
+                        if kind == "device" {
+                            process::Grant::Device(device)
+                        } else {
+                            process::Grant::Interrupt(device)
+                        }
+                    }
                     None if option == "dma" => process::Grant::Dma,
                     None if option == "klog" => process::Grant::KernelLog,
                     None if option == "bootimage" => process::Grant::BootImage,

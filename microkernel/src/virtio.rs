@@ -87,10 +87,19 @@ pub fn find(name: &str) -> Option<Device> {
         .map(|found| found.device)
 }
 
+/// Does the machine have the device a manifest or command line names
+/// (`console`, the UART, or a virtio kind)?
+pub fn present(name: &str) -> bool {
+    match name {
+        "console" => crate::boot_info().is_some_and(|info| info.console.is_some()),
+        _ => find(name).is_some(),
+    }
+}
+
 /// Resets the virtio device whose registers are `registers`, if it is
-/// one: called when a process holding its device handle ends, so that a
-/// driver that dies in the middle of a request cannot leave the device
-/// writing into frames about to be given to someone else. Its driver
+/// one: called when a process that mapped them ends, so that a driver
+/// that dies in the middle of a request cannot leave the device writing
+/// into frames about to be given to someone else. Its driver
 /// (the next one) starts it again from scratch, as virtio drivers do.
 pub fn reset(registers: boot::boot_info::PhysicalRange) {
     let Some(found) = FOUND.get().and_then(|found| {

@@ -56,8 +56,7 @@ pub fn strip_program(elf_bytes: &[u8]) -> Result<Vec<u8>> {
         if !bytes.is_empty() {
             let address = program_header.p_vaddr(endian);
             let mut start = file.len() as u64;
-            start += (address % SEGMENT_ALIGNMENT + SEGMENT_ALIGNMENT
-                - start % SEGMENT_ALIGNMENT)
+            start += (address % SEGMENT_ALIGNMENT + SEGMENT_ALIGNMENT - start % SEGMENT_ALIGNMENT)
                 % SEGMENT_ALIGNMENT;
             file.resize(start as usize, 0);
             file.extend_from_slice(bytes);
@@ -144,7 +143,11 @@ mod tests {
         let fat = fat_elf();
         let thin = strip_program(&fat).unwrap();
         // Headers (176 bytes), 300 bytes, then 40 bytes at 0x10 into a line.
-        assert!(thin.len() <= 176 + 300 + 64 + 40, "still {} bytes", thin.len());
+        assert!(
+            thin.len() <= 176 + 300 + 64 + 40,
+            "still {} bytes",
+            thin.len()
+        );
         assert_eq!(segments(&thin), segments(&fat));
         assert_eq!(&thin[40..48], &[0; 8], "no section headers");
     }

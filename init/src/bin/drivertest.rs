@@ -95,6 +95,21 @@ fn run(rights: &Rights) -> Result<(), Failure> {
             status(base)
         );
     }
+    // A process that holds the device's handle but never mapped it ends:
+    // the running driver's device is left alone.
+    let holder = start(rights, "true", &[rights.device])?;
+    let _ = with_ring(|ring| ring.run(ops::wait(holder, &mut [])));
+    if status(base) & DRIVER_OK == 0 {
+        fail!(
+            "a holder's end stopped the device: Status {:#x}",
+            status(base)
+        );
+    }
+    expect(
+        "STAT after the holder's end",
+        disk_size(first.client),
+        Ok(4 << 20),
+    )?;
     with_ring(|ring| ring.run(ops::kill(first.process)))
         .map_err(|error| Failure(alloc::format!("KILL: {error:?}")))?;
     let _ = with_ring(|ring| ring.run(ops::wait(first.process, &mut [])));
@@ -122,6 +137,10 @@ fn run(rights: &Rights) -> Result<(), Failure> {
         &sector[4..8],
         &2_654_435_761u32.to_le_bytes()[..],
     )?;
+    // This program mapped the registers too, so its own end resets the
+    // device: the second driver goes first.
+    let _ = with_ring(|ring| ring.run(ops::kill(second.process)));
+    let _ = with_ring(|ring| ring.run(ops::wait(second.process, &mut [])));
     println!("drivertest: a killed driver's device is reset, and starts again: ok");
     Ok(())
 }
@@ -132,35 +151,46 @@ fn disk_size(client: u32) -> Result<u64, Errno> {
     Ok(status.size)
 }
 
+/// Starts `bin/<name>` from the boot image with `handles`; returns its
+/// process handle.
+fn start(rights: &Rights, name: &str, handles: &[u32]) -> Result<u32, Failure> {
+    let path = alloc::format!("bin/{name}");
+    let file = cpio_reader::iter_files(rights.image)
+        .find(|entry| entry.name().trim_start_matches("./") == path)
+        .map(|entry| entry.file())
+        .ok_or(Failure(alloc::format!("no {path} in the boot image")))?;
+    let handles: alloc::vec::Vec<(Give, Option<usize>)> = handles
+        .iter()
+        .map(|&handle| (Give { handle, request: 0 }, None))
+        .collect();
+    let mut argument_text = alloc::vec::Vec::from(name.as_bytes());
+    argument_text.push(0);
+    let child = Child {
+        name,
+        file,
+        argument_text: &argument_text,
+        handles: &handles,
+    };
+    with_ring(|ring| process::start(ring, rights.spawner, &child))
+        .map(|started| started.handle)
+        .map_err(|error| Failure(alloc::format!("starting {name}: {error:?}")))
+}
+
 /// Starts `bin/virtio-blk` with a new endpoint and the disk, as init
 /// would from a manifest line; returns it and a client of it.
 fn start_driver(rights: &Rights) -> Result<Driver, Failure> {
-    let file = cpio_reader::iter_files(rights.image)
-        .find(|entry| entry.name().trim_start_matches("./") == "bin/virtio-blk")
-        .map(|entry| entry.file())
-        .ok_or(Failure("no bin/virtio-blk in the boot image".into()))?;
     let made = with_ring(|ring| {
         let service = ring.run(ops::endpoint_create(b"block"))? as u32;
         let client = ring.run(ops::mint(service, 7))? as u32;
-        let own = |handle| (Give { handle, request: 0 }, None);
-        let handles = [
-            own(service),
-            own(rights.device),
-            own(rights.interrupt),
-            own(rights.dma),
-        ];
-        let child = Child {
-            name: "virtio-blk",
-            file,
-            argument_text: b"virtio-blk\0",
-            handles: &handles,
-        };
-        let started = process::start(ring, rights.spawner, &child);
-        let _ = ring.run(ops::close(service));
-        started.map(|started| Driver {
-            process: started.handle,
-            client,
-        })
+        Ok::<_, Errno>((service, client))
     });
-    made.map_err(|error| Failure(alloc::format!("starting the driver: {error:?}")))
+    let (service, client) =
+        made.map_err(|error| Failure(alloc::format!("an endpoint: {error:?}")))?;
+    let handles = [service, rights.device, rights.interrupt, rights.dma];
+    let started = start(rights, "virtio-blk", &handles);
+    let _ = with_ring(|ring| ring.run(ops::close(service)));
+    Ok(Driver {
+        process: started?,
+        client,
+    })
 }

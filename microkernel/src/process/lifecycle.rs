@@ -14,6 +14,7 @@ use crate::sync::IrqMutex;
 use crate::{initrd, kprintln, mm, power};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use boot::boot_info::PhysicalRange;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use libring::abi::{
@@ -46,6 +47,9 @@ pub struct Process {
     pub handles: HandleTable,
     /// How many process handles name it (see [`Ended`]).
     pub process_handles: u32,
+    /// The device register blocks it has mapped (`MAP_DEVICE`): the
+    /// devices it may have set to work, reset when it ends.
+    pub mapped_devices: Vec<PhysicalRange>,
     /// Free frames and heap pages just before it was created, for the
     /// leak report when it ends.
     frames_before: usize,
@@ -319,6 +323,7 @@ pub fn launch(
         system_calls: 0,
         handles,
         process_handles,
+        mapped_devices: Vec::new(),
         frames_before,
         heap_pages_before,
     };
@@ -607,11 +612,11 @@ fn tear_down(id: ProcessId) {
         // children it holds handles to are no longer its to wait for.
         for object in process.handles.objects() {
             handle_dropped(&mut system, object);
-            // A virtio device it may have driven is reset, so that it
-            // stops reading and writing the DMA memory freed below.
-            if let Object::Device { registers } = object {
-                crate::virtio::reset(registers);
-            }
+        }
+        // A virtio device it mapped, and so may have set to work, is
+        // reset, so that it stops using the DMA memory freed below.
+        for &registers in &process.mapped_devices {
+            crate::virtio::reset(registers);
         }
         crate::ring::drivers::process_ended(&mut system, id);
         crate::ring::drivers::log_reader_ended(&mut system, id);

@@ -130,7 +130,13 @@ pub fn map_device(
 ) -> Result<i32, Errno> {
     let process = system.process(id).ok_or(Errno::BadHandle)?;
     let offset = match process.handles.get(handle)? {
-        Object::Device { registers } => process.address_space.map_device(address, registers)?,
+        Object::Device { registers } => {
+            let offset = process.address_space.map_device(address, registers)?;
+            if !process.mapped_devices.contains(&registers) {
+                process.mapped_devices.push(registers);
+            }
+            offset
+        }
         Object::BootImage { image } => process.address_space.map_boot_image(address, image)?,
         _ => return Err(Errno::NotPermitted),
     };
