@@ -156,6 +156,16 @@ pub fn write_whole(action: impl FnOnce(&mut dyn FnMut(&[u8]))) {
     action(&mut write);
 }
 
+/// Writes `action`'s output straight to the UART, even while the log is
+/// kept for a reader (the hang dump, which must come out when the reader
+/// itself is stuck).
+pub fn print_direct(action: impl FnOnce(&mut dyn core::fmt::Write)) {
+    let mut console = CONSOLE.lock();
+    let buffering = core::mem::replace(&mut console.buffering, false);
+    action(&mut *console);
+    console.buffering = buffering;
+}
+
 /// Waits until everything written has left the UART.
 pub fn flush() {
     if let Some(uart) = CONSOLE.lock().uart.as_ref() {

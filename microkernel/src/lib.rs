@@ -32,6 +32,8 @@ pub mod arch;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
+pub mod hang_dump;
+#[cfg(target_os = "none")]
 pub mod initrd;
 #[cfg(target_os = "none")]
 pub mod interrupts;

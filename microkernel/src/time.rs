@@ -49,6 +49,7 @@ fn on_tick(_interrupt: u32) {
     scheduler::tick(now);
     let mut system = crate::process::SYSTEM.lock();
     crate::ring::expire_timers(&mut system, now_nanoseconds());
+    crate::hang_dump::tick(&system, now_nanoseconds());
     crate::ring::drivers::deliver_log(&mut system);
 }
 

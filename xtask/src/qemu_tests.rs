@@ -119,6 +119,11 @@ pub enum Outcome {
     FatalReport,
 }
 
+/// The command line of rows that boot the system: `hangdump=20` makes a
+/// run that hangs show, before the 60 s timeout, what each process waits
+/// for (`microkernel/src/hang_dump.rs`); a run that works ends long before.
+const HANG_DUMP: &str = "hangdump=20";
+
 /// The default machine, for rows that test something other than hardware.
 const DEFAULT_MACHINE: &[&str] = &[
     "-M",
@@ -333,7 +338,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // protocol as ramfs, errors and all.
         name: "fat-fstest",
         machine: DEFAULT_MACHINE,
-        command_line: "run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,fstest:hold+use=fs,fstest+use=fs",
+        command_line: "hangdump=20 run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,fstest:hold+use=fs,fstest+use=fs",
         system: Some("fat"),
         disk: Some(&TestDisk {
             make: disks::copy_system_disk,
@@ -387,7 +392,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // call count shows only ring_enter.
         name: "shell-session",
         machine: DEFAULT_MACHINE,
-        command_line: "",
+        command_line: HANG_DUMP,
         system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
@@ -425,7 +430,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // powers off.
         name: "shell-commands",
         machine: DEFAULT_MACHINE,
-        command_line: "",
+        command_line: HANG_DUMP,
         system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
@@ -520,7 +525,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // Up and edited, ^C throwing a line away.
         name: "shell-editing",
         machine: DEFAULT_MACHINE,
-        command_line: "",
+        command_line: HANG_DUMP,
         system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
@@ -741,7 +746,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // on the same disk reads back what the first wrote.
         name: "fat-files",
         machine: DEFAULT_MACHINE,
-        command_line: "",
+        command_line: HANG_DUMP,
         system: Some("fat"),
         disk: Some(&TestDisk {
             make: disks::make_fat_test_disk,
@@ -749,7 +754,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             reboot: Some(&QemuTestConfig {
                 name: "fat-files-reboot",
                 machine: DEFAULT_MACHINE,
-                command_line: "",
+                command_line: HANG_DUMP,
                 system: None,
                 disk: None,
                 outcome: Outcome::ServersRemain {
@@ -803,7 +808,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // finds exactly those changed in the image.
         name: "disk-driver",
         machine: DEFAULT_MACHINE,
-        command_line: "run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,disktest+use=block+dma",
+        command_line: "hangdump=20 run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,disktest+use=block+dma",
         system: None,
         disk: Some(&TestDisk {
             make: disks::make_pattern_disk,
@@ -826,7 +831,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // driver's client told ESRVDEAD, and a second driver working.
         name: "driver-reset",
         machine: DEFAULT_MACHINE,
-        command_line: "run=drivertest+device=virtio-blk+irq=virtio-blk+dma+spawn+bootimage",
+        command_line: "hangdump=20 run=drivertest+device=virtio-blk+irq=virtio-blk+dma+spawn+bootimage",
         system: None,
         disk: Some(&TestDisk {
             make: disks::make_pattern_disk,
@@ -867,7 +872,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // system and the greeter; init starts it from its one line.
         name: "greeter-system",
         machine: DEFAULT_MACHINE,
-        command_line: "",
+        command_line: HANG_DUMP,
         system: Some("greeter"),
         disk: None,
         outcome: Outcome::ServersRemain {
@@ -1651,7 +1656,7 @@ selftest: 2 passed, 0 failed
     fn rows_that_boot_the_system_run_on_every_system() {
         let system_row = QemuTestConfig {
             name: "shell",
-            command_line: "",
+            command_line: HANG_DUMP,
             system: None,
             ..CONFIG
         };
