@@ -26,6 +26,19 @@ pub const LINEAR_MAP_BASE: usize = 0xffff_0000_0000_0000;
 /// The highest physical address the linear map can reach (one level-0 entry,
 /// 512 GiB).
 pub const LINEAR_MAP_LIMIT: u64 = 1 << 39;
+/// Kernel thread stacks live here, one per slot of `STACK_SLOT_SIZE`
+/// bytes: the lower half of each slot is never mapped (the guard), the
+/// upper half is the stack. So an address in the window whose bit
+/// `STACK_SLOT_GUARD_BIT` is clear is in a guard, which is how the
+/// exception entry tells an overflowed stack (`arch::exceptions`).
+pub const STACK_WINDOW_BASE: usize = 0xffff_fffe_0000_0000;
+/// The stack window's size (1 GiB; the exception entry's test relies on it
+/// being exactly the GiB at `STACK_WINDOW_BASE`).
+pub const STACK_WINDOW_SIZE: usize = 1 << 30;
+/// One stack's slot: 16 KiB of guard below 16 KiB of stack.
+pub const STACK_SLOT_SIZE: usize = 32 * 1024;
+/// The bit of an address that is set in a stack and clear in its guard.
+pub const STACK_SLOT_GUARD_BIT: u32 = 14;
 /// Device register blocks are mapped from here up, in the order the kernel
 /// asks for them.
 pub const DEVICE_WINDOW_BASE: usize = 0xffff_ffff_0000_0000;
@@ -93,7 +106,10 @@ pub mod early_descriptor {
 
 // The regions start at the bottom of the high half and do not overlap.
 const _: () = assert!(LINEAR_MAP_BASE == usize::MAX << VIRTUAL_ADDRESS_BITS);
-const _: () = assert!(LINEAR_MAP_BASE + LINEAR_MAP_LIMIT as usize <= DEVICE_WINDOW_BASE);
+const _: () = assert!(LINEAR_MAP_BASE + LINEAR_MAP_LIMIT as usize <= STACK_WINDOW_BASE);
+const _: () = assert!(STACK_WINDOW_BASE + STACK_WINDOW_SIZE <= DEVICE_WINDOW_BASE);
+const _: () = assert!(STACK_WINDOW_BASE.is_multiple_of(STACK_WINDOW_SIZE));
+const _: () = assert!(STACK_SLOT_SIZE == 2 << STACK_SLOT_GUARD_BIT);
 const _: () = assert!(DEVICE_WINDOW_BASE + DEVICE_WINDOW_SIZE <= KERNEL_BASE);
 
 /// The physical address `physical` as seen through the linear map.

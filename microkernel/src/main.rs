@@ -97,9 +97,10 @@ mod kernel {
             let how = match crash {
                 "write-text" => CRASH_WRITE_TEXT,
                 "panic" => CRASH_PANIC,
+                "stack-overflow" => CRASH_STACK_OVERFLOW,
                 _ => fail(
                     "command line",
-                    format_args!("crash= takes write-text or panic"),
+                    format_args!("crash= takes write-text, panic or stack-overflow"),
                 ),
             };
             scheduler::start("crash", crash_on_purpose, how)
@@ -111,9 +112,11 @@ mod kernel {
 
     const CRASH_WRITE_TEXT: u64 = 1;
     const CRASH_PANIC: u64 = 2;
+    const CRASH_STACK_OVERFLOW: u64 = 3;
 
-    /// `crash=write-text` or `crash=panic` on the command line: fail on
-    /// purpose, so `cargo xtask test` can check the fatal reports.
+    /// `crash=write-text`, `crash=panic` or `crash=stack-overflow` on the
+    /// command line: fail on purpose, so `cargo xtask test` can check the
+    /// fatal reports.
     fn crash_on_purpose(how: u64) {
         if how == CRASH_WRITE_TEXT {
             let text = crash_on_purpose as *const () as *mut u32;
@@ -121,7 +124,28 @@ mod kernel {
             // so this store faults and the kernel reports it and stops.
             unsafe { text.write_volatile(0) };
         }
+        if how == CRASH_STACK_OVERFLOW {
+            let depth = recurse(u64::MAX);
+            kprintln!("crash: recursed {depth} deep and came back");
+        }
         panic!("crash requested on the command line");
+    }
+
+    /// Calls itself `depth` times, 1 KiB of stack a call: runs into the
+    /// kernel stack's guard page long before it ends.
+    #[inline(never)]
+    fn recurse(depth: u64) -> u64 {
+        let mut buffer = [0u8; 1024];
+        // The buffer is written and read through volatile pointers, so the
+        // compiler cannot drop it or turn the call into a loop.
+        // SAFETY: a local array.
+        unsafe { core::ptr::write_volatile(&mut buffer[depth as usize % 1024], depth as u8) };
+        if depth == 0 {
+            return 0;
+        }
+        let below = recurse(depth - 1);
+        // SAFETY: a local array.
+        below + unsafe { core::ptr::read_volatile(&buffer[0]) } as u64 + 1
     }
 
     /// What runs when the command line names nothing: `init`, with every

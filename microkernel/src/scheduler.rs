@@ -24,10 +24,10 @@ use crate::{kprintln, mm, time};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use boot::layout::PAGE_SIZE;
 
-/// A kernel thread's stack: 16 KiB.
-pub const STACK_PAGES: usize = 4;
+/// A kernel thread's stack: 16 KiB, with a guard below it
+/// (`mm::stacks`).
+pub const STACK_PAGES: usize = mm::stacks::STACK_PAGES;
 
 pub type ThreadId = usize;
 
@@ -50,8 +50,9 @@ pub struct Thread {
     pub name: &'static str,
     pub state: State,
     context: Context,
-    /// Physical address of the stack's first page (`STACK_PAGES` pages).
-    stack: u64,
+    /// Its stack, in the stack window (`None`: the boot stack, which the
+    /// idle thread keeps).
+    stack: Option<mm::stacks::Stack>,
     /// For a thread that runs a process: the process's `TTBR0_EL1` value,
     /// loaded whenever this thread is switched to.
     user_tables: Option<u64>,
@@ -123,15 +124,13 @@ fn new_thread(
     entry: ThreadEntry,
     argument: u64,
 ) -> Result<Box<Thread>, OutOfMemory> {
-    let stack =
-        mm::with_frames(|frames| frames.allocate_contiguous(STACK_PAGES)).ok_or(OutOfMemory)?;
-    let stack_top = boot::layout::physical_to_virtual(stack) + STACK_PAGES * PAGE_SIZE;
+    let stack = mm::stacks::allocate().ok_or(OutOfMemory)?;
     Ok(Box::new(Thread {
         id,
         name,
         state: State::Ready,
-        context: Context::new(stack_top as u64, entry as usize as u64, argument),
-        stack,
+        context: Context::new(stack.top() as u64, entry as usize as u64, argument),
+        stack: Some(stack),
         user_tables: None,
         owner: 0,
     }))
@@ -167,7 +166,7 @@ fn install_idle_thread() {
         name: "idle",
         state: State::Running,
         context: Context::default(),
-        stack: 0, // the boot stack, part of the kernel image
+        stack: None, // the boot stack, part of the kernel image
         user_tables: None,
         owner: 0,
     });
@@ -272,8 +271,24 @@ pub fn current_stack_top() -> u64 {
     let mut guard = SCHEDULER.lock();
     let scheduler = guard.as_mut().expect("scheduler started");
     let current = scheduler.current;
-    let stack = scheduler.thread(current).stack;
-    boot::layout::physical_to_virtual(stack) as u64 + (STACK_PAGES * PAGE_SIZE) as u64
+    let stack = scheduler
+        .thread(current)
+        .stack
+        .expect("a process thread has a stack");
+    stack.top() as u64
+}
+
+/// The thread whose stack is in slot `slot` of the stack window, and its
+/// name; `None` if there is none, or if the scheduler is busy (for the
+/// overflow report, which must not wait for a lock its own thread holds).
+pub fn thread_of_stack(slot: usize) -> Option<(ThreadId, &'static str)> {
+    let guard = SCHEDULER.try_lock()?;
+    let scheduler = guard.as_ref()?;
+    scheduler
+        .threads
+        .iter()
+        .find(|thread| thread.stack.is_some_and(|stack| stack.slot() == slot))
+        .map(|thread| (thread.id, thread.name))
 }
 
 /// Ends the calling thread.
@@ -424,7 +439,9 @@ fn reap_exited() {
         );
     }
     for thread in finished {
-        mm::with_frames(|frames| frames.free_contiguous(thread.stack, STACK_PAGES));
+        if let Some(stack) = thread.stack {
+            mm::stacks::free(stack);
+        }
     }
 }
 

@@ -264,6 +264,23 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // LINK chains of REPLYs, each unblocking the next: the kernel
+        // starts each unblocked request from one loop, so its stack does
+        // not grow with the chain (docs/trust.md).
+        name: "attack-reply-chain",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=bystander,attack:reply-chain",
+        system: None,
+        disk: None,
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            "attack reply-chain: 1000 REPLYs chained in 33 rounds, each one unblocking the next",
+            "process 2 (attack): exited with code 0",
+            "process 2 (attack): leaked frames: 0;",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // Processes that break the rules are killed with the reason logged;
         // the others go on.
         name: "faulting-processes",
@@ -930,6 +947,24 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "FAR    0x",
             "fault  Permission { level: 3 }",
             "x29 0x",
+            "powering off",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // A kernel thread that overflows its stack hits the guard page
+        // below it and is reported by name, instead of writing over
+        // whatever lies below.
+        name: "kernel-stack-overflow",
+        machine: DEFAULT_MACHINE,
+        command_line: "crash=stack-overflow",
+        system: None,
+        disk: None,
+        outcome: Outcome::FatalReport,
+        expected: &[
+            "kernel stack overflow: thread 1 (crash) of process 0 ran into its guard page",
+            "SP     0xfffffffe0000",
+            "FAR    0xfffffffe0000",
             "powering off",
         ],
         input: &[],

@@ -191,6 +191,16 @@ pub fn flush_user_page(asid: u16, address: u64) {
     };
 }
 
+/// Drops the TLB entries for one kernel page (any ASID), after it was
+/// unmapped.
+pub fn flush_kernel_page(address: usize) {
+    let operand = (address as u64 >> 12) & 0xfff_ffff_ffff;
+    // SAFETY: TLB maintenance only drops cached translations.
+    unsafe {
+        asm!("dsb ishst", "tlbi vaae1is, {}", "dsb ish", "isb", in(reg) operand, options(nostack, preserves_flags))
+    };
+}
+
 /// Drops every TLB entry tagged with `asid`, before the ASID is reused.
 pub fn flush_asid(asid: u16) {
     let operand = (asid as u64) << 48;

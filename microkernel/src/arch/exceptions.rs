@@ -87,9 +87,25 @@ core::arch::global_asm!(
     r#"
 // One vector entry: make room for a TrapFrame, save x0 and x1, and go to
 // the common code with the entry's number in x0.
+//
+// First, though, the stack is checked: a kernel thread's stack lies in the
+// stack window, above a guard that is never mapped (mm::stacks). If the new
+// stack pointer is in the window with its guard bit clear, the stack has
+// overflowed: storing the frame would fault again, for ever, so the entry
+// goes to kernel_stack_overflow instead. x0 is kept in TPIDR_EL1 (which
+// nothing else uses) while it is borrowed for the test.
 .macro VECTOR_ENTRY number
     .balign 0x80
     sub     sp, sp, #{frame_size}
+    msr     tpidr_el1, x0
+    mov     x0, sp
+    mvn     x0, x0
+    lsr     x0, x0, #30
+    cmp     x0, #{window_complement}
+    b.ne    1f
+    mov     x0, sp
+    tbz     x0, #{guard_bit}, kernel_stack_overflow
+1:  mrs     x0, tpidr_el1
     stp     x0, x1, [sp, #0]
     mov     x0, #\number
     b       exception_common
@@ -115,6 +131,19 @@ exception_vectors:
     VECTOR_ENTRY 13
     VECTOR_ENTRY 14
     VECTOR_ENTRY 15
+
+// The stack pointer is in a guard. Move to the overflow stack and report;
+// the machine stops there.
+kernel_stack_overflow:
+    mov     x0, sp
+    adrp    x1, {overflow_stack}
+    add     x1, x1, :lo12:{overflow_stack}
+    add     x1, x1, #{overflow_stack_size}
+    mov     sp, x1
+    mrs     x1, elr_el1
+    mrs     x2, far_el1
+    mrs     x3, esr_el1
+    bl      report_kernel_stack_overflow    // (sp, elr, far, esr), never returns
 
 exception_common:
     stp     x2, x3, [sp, #16]
@@ -163,7 +192,56 @@ exception_common:
     eret
 "#,
     frame_size = const FRAME_SIZE,
+    window_complement = const (!boot::layout::STACK_WINDOW_BASE) >> 30,
+    guard_bit = const boot::layout::STACK_SLOT_GUARD_BIT,
+    overflow_stack = sym OVERFLOW_STACK,
+    overflow_stack_size = const OVERFLOW_STACK_SIZE,
 );
+
+// The entry's test takes the window to be exactly one GiB-aligned GiB.
+const _: () = assert!(boot::layout::STACK_WINDOW_SIZE == 1 << 30);
+const _: () = assert!((!boot::layout::STACK_WINDOW_BASE) >> 30 < 4096);
+
+/// Bytes of the stack the overflow report runs on.
+const OVERFLOW_STACK_SIZE: usize = 8192;
+
+/// The stack [`report_kernel_stack_overflow`] runs on (one: the machine
+/// stops after the report).
+#[repr(C, align(16))]
+struct OverflowStack([u8; OVERFLOW_STACK_SIZE]);
+
+#[unsafe(no_mangle)]
+static mut OVERFLOW_STACK: OverflowStack = OverflowStack([0; OVERFLOW_STACK_SIZE]);
+
+/// A kernel stack ran into its guard: says whose, and where, and stops.
+/// Runs on [`OVERFLOW_STACK`], with interrupts masked (as the exception
+/// left them).
+#[unsafe(no_mangle)]
+extern "C" fn report_kernel_stack_overflow(
+    stack_pointer: u64,
+    link: u64,
+    fault_address: u64,
+    syndrome: u64,
+) -> ! {
+    crate::console::prepare_for_fatal_report();
+    let slot = crate::mm::stacks::slot_of(stack_pointer as usize);
+    let thread = slot.and_then(crate::scheduler::thread_of_stack);
+    kprintln!();
+    match thread {
+        Some((id, name)) => kprintln!(
+            "kernel stack overflow: thread {} ({}) of process {} ran into its guard page",
+            id,
+            name,
+            crate::scheduler::current_owner()
+        ),
+        None => kprintln!("kernel stack overflow: a thread ran into its guard page"),
+    }
+    kprintln!("  SP     {:#018x}", stack_pointer);
+    kprintln!("  ELR    {:#018x}", link);
+    kprintln!("  FAR    {:#018x}", fault_address);
+    kprintln!("  ESR    {:#018x}", syndrome);
+    power::shutdown_after_failure()
+}
 
 unsafe extern "C" {
     static exception_vectors: u8;

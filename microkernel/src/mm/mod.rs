@@ -14,6 +14,8 @@ pub mod page_table;
 pub mod kernel_heap;
 #[cfg(target_os = "none")]
 pub mod setup;
+#[cfg(target_os = "none")]
+pub mod stacks;
 
 #[cfg(target_os = "none")]
 pub use setup::{free_frames, map_device, with_frames};

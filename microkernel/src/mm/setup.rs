@@ -233,6 +233,11 @@ pub fn with_frames<R>(action: impl FnOnce(&mut FrameAllocator<'static>) -> R) ->
     )
 }
 
+/// Physical address of the kernel's level-0 table (TTBR1's).
+pub(super) fn kernel_root() -> u64 {
+    KERNEL_ROOT.load(Ordering::Relaxed)
+}
+
 /// Free frames right now.
 pub fn free_frames() -> usize {
     with_frames(|frames| frames.free_frames())

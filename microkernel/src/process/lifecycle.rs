@@ -108,6 +108,8 @@ pub struct System {
     /// Ended processes someone may still `WAIT` for.
     pub ended: Vec<Ended>,
     pub waits: Vec<Waiting>,
+    /// Rings marked by `engine::advance_later`, not yet advanced.
+    pub advances_due: u32,
     next_id: ProcessId,
     /// Set while the boot programs are being started: the machine stops
     /// when the last process ends, but not while more are on their way.
@@ -125,6 +127,7 @@ pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
     unstarted: IdMap::new(),
     ended: Vec::new(),
     waits: Vec::new(),
+    advances_due: 0,
     next_id: 1,
     starting: false,
 });
@@ -269,12 +272,36 @@ pub fn unstarted(name: &str) -> Result<Unstarted, Errno> {
 /// given to it with `PROCESS_GIVE`) die, so their clients get `ESRVDEAD`
 /// instead of waiting for a server that will never run.
 pub fn discard(system: &mut System, id: ProcessId, unstarted: Unstarted) {
-    let objects: Vec<Object> = unstarted.handles.objects().collect();
-    for object in objects {
-        handle_dropped(system, object);
+    for object in unstarted.handles.objects() {
+        let_go_of(system, object);
     }
     let _ = unstarted.address_space.destroy();
     crate::ring::forward::process_ended(system, id);
+    discard_orphans(system);
+}
+
+/// Throws away every unstarted process whose last handle has gone, one
+/// after another. One may have held the last handle of the next (a
+/// builder can give an unstarted process a handle to another), so this is
+/// a loop, never a recursion, however long such a line is. Bound: each
+/// pass removes one unstarted process.
+fn discard_orphans(system: &mut System) {
+    loop {
+        let orphan = system
+            .unstarted
+            .iter()
+            .find(|(_, unstarted)| unstarted.process_handles == 0)
+            .map(|(id, _)| id);
+        let Some(id) = orphan else { return };
+        let Some(unstarted) = system.unstarted.remove(id) else {
+            return;
+        };
+        for object in unstarted.handles.objects() {
+            let_go_of(system, object);
+        }
+        let _ = unstarted.address_space.destroy();
+        crate::ring::forward::process_ended(system, id);
+    }
 }
 
 /// Gives unstarted process `id` (already built: program mapped, handles
@@ -621,6 +648,9 @@ fn tear_down(id: ProcessId) {
         crate::ring::drivers::process_ended(&mut system, id);
         crate::ring::drivers::log_reader_ended(&mut system, id);
         system.waits.retain(|waiting| waiting.waiter != id);
+        // Clients whose requests it held were answered: start what that
+        // unblocked in their rings.
+        crate::ring::engine::settle(&mut system);
         // Its status, for whoever holds a handle to it, once it is gone.
         let ending = process.ending.clone().unwrap_or(Ending::Exited(0));
         system.ended.push(Ended {
@@ -700,8 +730,9 @@ fn report_ending(system: &mut System, id: ProcessId) {
         let waiting = system.waits.swap_remove(index);
         let result = tell_waiter(system, &waiting, &ending);
         crate::ring::engine::finish(system, waiting.waiter, waiting.request, result);
-        crate::ring::engine::advance(system, waiting.waiter);
+        crate::ring::engine::advance_later(system, waiting.waiter);
     }
+    crate::ring::engine::settle(system);
 }
 
 /// Writes why a process ended into `waiting`'s buffer (cut to fit) and
@@ -749,6 +780,14 @@ pub fn handle_copied(system: &mut System, object: Object) {
 /// hears its client handle is gone; an unstarted process whose last
 /// handle this was is thrown away, an ended one forgotten.
 pub fn handle_dropped(system: &mut System, object: Object) {
+    let_go_of(system, object);
+    discard_orphans(system);
+}
+
+/// [`handle_dropped`]'s first half: counts the handle as gone. An
+/// unstarted process left with no handle stays in `System::unstarted`
+/// with a count of 0 until [`discard_orphans`] throws it away.
+fn let_go_of(system: &mut System, object: Object) {
     match object {
         Object::Client { endpoint, badge } => {
             crate::ring::forward::client_handle_closed(system, endpoint, badge)
@@ -761,9 +800,7 @@ pub fn handle_dropped(system: &mut System, object: Object) {
             if *count > 0 {
                 return;
             }
-            if let Some(unstarted) = system.unstarted.remove(id) {
-                discard(system, id, *unstarted);
-            } else if let Some(index) = system
+            if let Some(index) = system
                 .ended
                 .iter()
                 .position(|ended| ended.id == id && ended.reported)

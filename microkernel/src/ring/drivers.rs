@@ -245,7 +245,7 @@ pub fn deliver_log(system: &mut System) {
         _ => Errno::Fault.result(),
     };
     super::engine::finish(system, reader, request, result);
-    super::engine::advance(system, reader);
+    super::engine::advance_later(system, reader);
 }
 
 /// The `LOG_READ` request `request` of process `id` ended early.

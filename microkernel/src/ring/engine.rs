@@ -41,6 +41,7 @@ pub fn enter(id: ProcessId, to_submit: u32, min_complete: u32, flags: u32) -> i6
     // The process may have made room in its CQ for requests waiting at
     // its endpoints.
     forward::deliver_to(&mut system, id);
+    settle(&mut system);
     // One lookup of the process for the rest (the tables are behind one
     // lock, so each lookup is a search: see `id_map`).
     let Some(mut process) = system.process(id) else {
@@ -174,6 +175,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             if !ring.requests.is_empty() {
                 advance(system, id);
             }
+            settle(system);
             return taken;
         };
         let result =
@@ -213,7 +215,56 @@ fn is_chain_head(requests: &[Request], index: usize) -> bool {
         .any(|request| request.chain == chain)
 }
 
+/// Asks for process `id`'s ring to be advanced by the outermost caller
+/// ([`settle`]) instead of now.
+///
+/// Work that completes a request (a `REPLY`, a process ending, a timer)
+/// may unblock the next member of another ring's chain, and that member
+/// may itself be a `REPLY` that completes a third request, and so on,
+/// as deep as user programs like. Starting it on the spot would make the
+/// kernel recurse once per link; marking it here and starting it from
+/// the loop in [`settle`] keeps the kernel stack flat, whatever the
+/// chains look like.
+pub fn advance_later(system: &mut System, id: ProcessId) {
+    if let Some(process) = system.process(id)
+        && !process.ring.advance_due
+    {
+        process.ring.advance_due = true;
+        system.advances_due += 1;
+    }
+}
+
+/// Advances every ring [`advance_later`] marked, until none is marked.
+/// Called by the outermost kernel code that completes requests
+/// (`ring_enter`, the tick, a process's tear-down), with the lock held.
+///
+/// Bound: each pass starts at least one request or unmarks a ring, and a
+/// request starts once; so the passes are at most the requests pending
+/// in the whole system (at most `CQ_ENTRIES` per process) plus the
+/// processes, all with interrupts masked.
+pub fn settle(system: &mut System) {
+    while system.advances_due > 0 {
+        let marked = system
+            .processes
+            .values_mut()
+            .find(|process| process.ring.advance_due)
+            .map(|process| {
+                process.ring.advance_due = false;
+                process.id
+            });
+        let Some(id) = marked else {
+            // Every marked ring belonged to a process that has gone.
+            system.advances_due = 0;
+            return;
+        };
+        system.advances_due -= 1;
+        advance(system, id);
+    }
+}
+
 /// Starts every request whose turn has come, until none is left to start.
+/// Never calls itself: requests this completes in other rings (or in
+/// this one) are left to [`settle`].
 pub fn advance(system: &mut System, id: ProcessId) {
     loop {
         let Some(process) = system.process(id) else {

@@ -453,7 +453,7 @@ pub fn reply(
             };
         }
         engine::finish(system, client, client_request, result);
-        engine::advance(system, client);
+        engine::advance_later(system, client);
     }
     // A handle nobody could take (the client gave up, or its table is
     // full) is closed, as if the server had closed it.
@@ -590,7 +590,7 @@ pub fn process_ended(system: &mut System, id: ProcessId) {
     for (client, client_request) in orphans {
         if client != id {
             engine::finish(system, client, client_request, Errno::ServerDead.result());
-            engine::advance(system, client);
+            engine::advance_later(system, client);
         }
     }
 }

@@ -70,6 +70,9 @@ pub struct KernelRing {
     pub poll_idle_microseconds: u64,
     /// Set to make the poller stop.
     pub poller_stop: bool,
+    /// A request of this ring completed deep inside other work: the
+    /// outermost caller starts what it unblocked (`engine::settle`).
+    pub advance_due: bool,
 }
 
 impl KernelRing {
@@ -87,6 +90,7 @@ impl KernelRing {
             chain_open: false,
             waiter: None,
             poller: None,
+            advance_due: false,
             poll_idle_microseconds: 0,
             poller_stop: false,
         }

@@ -53,8 +53,9 @@ pub fn expire_timers(system: &mut System, now: u64) {
         let process = timer.process;
         fire(system, timer, now);
         // A completed request may let the next member of its chain start.
-        engine::advance(system, process);
+        engine::advance_later(system, process);
     }
+    engine::settle(system);
 }
 
 fn fire(system: &mut System, timer: Timer, now: u64) {

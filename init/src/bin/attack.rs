@@ -1,0 +1,339 @@
+//! attack: hostile programs, one per argument, each against one of the
+//! kernel's bounds. A test runs each beside `bystander` and checks that
+//! the kernel stays up, the bystander is served to its last line, and
+//! every frame comes back when the attacker ends.
+//!
+//! - `reply-chain`: LINK chains whose members are `REPLY`s to requests
+//!   that other chains wait behind, so that one `REPLY` unblocks the
+//!   next, and that one the next: a kernel that starts an unblocked
+//!   member on the spot recurses once per link until its stack runs out.
+//!   It needs no handle: it serves an endpoint it makes itself.
+//! - `map-all`: `MAP`s memory until the kernel refuses, then asks the
+//!   kernel for more work (endpoints, handles, timers, requests) that
+//!   needs kernel memory, and expects clean errors, never a panic.
+//! - `mint-flood`: `MINT` then `CLOSE`, a million times, on an endpoint
+//!   nobody receives on: each close sends the server a `RELEASE`, which
+//!   must be bounded, not queued without end.
+//! - `endpoint-flood`: `ENDPOINT_CREATE` until the kernel refuses.
+//!
+//! Each prints one line of what it did and what it was told; the test
+//! reads it, so an attack that did not happen cannot pass.
+
+#![no_std]
+#![no_main]
+
+use libring::abi::{
+    Completion, Errno, MAP_BASE, PAGE_SIZE, RequestMessage, Submission, submission_flags,
+};
+use libring::ops::{self, SubmissionOptions};
+use libring::ring::Ring;
+use libring::runtime::{Arguments, Syscall, with_ring};
+
+libring::entry!(main);
+
+fn main(arguments: Arguments) -> i32 {
+    let how = arguments.get(1).unwrap_or("");
+    let result = match how {
+        "reply-chain" => reply_chain(),
+        "map-all" => map_all(),
+        "mint-flood" => mint_flood(),
+        "endpoint-flood" => endpoint_flood(),
+        _ => {
+            libring::println!(
+                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood"
+            );
+            return 2;
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            libring::println!("attack {how}: failed: {}", error.description());
+            1
+        }
+    }
+}
+
+/// Submits `submission` and waits for its completion (a blocking call).
+fn run(submission: Submission) -> Result<i32, Errno> {
+    with_ring(|ring| ring.run(submission))
+}
+
+/// An endpoint of our own, and a client handle to it.
+fn own_endpoint(name: &[u8]) -> Result<(u32, u32), Errno> {
+    let service = run(ops::endpoint_create(name))? as u32;
+    let client = run(ops::mint(service, 7))? as u32;
+    Ok((service, client))
+}
+
+// ------------------------------------------------------------- reply-chain
+
+/// The kernel's table of forwarded requests, as far as this program can
+/// tell: the slab's rules (a freed slot is reused last-in first-out, with
+/// its generation one higher; a new slot starts at generation 1). In a
+/// system of its own (`run=`), this program makes every forward there is,
+/// so it can name a request before the kernel has made it. Each guess is
+/// checked when the request arrives.
+struct ForwardIds {
+    generations: [u32; 128],
+    slots: usize,
+    free: heapless::Vec<u32, 128>,
+}
+
+impl ForwardIds {
+    fn next(&mut self) -> u64 {
+        let index = match self.free.pop() {
+            Some(index) => index as usize,
+            None => {
+                self.slots += 1;
+                self.slots - 1
+            }
+        };
+        self.generations[index] = self.generations[index].wrapping_add(1).max(1);
+        ((self.generations[index] as u64) << 32) | index as u64
+    }
+
+    fn freed(&mut self, id: u64) {
+        let _ = self.free.push((id & 0xffff_ffff) as u32);
+    }
+}
+
+/// Pairs per round: each round's chains fill the SQ (2 entries a pair).
+const PAIRS_PER_ROUND: usize = 31;
+/// Pairs in all.
+const PAIRS: usize = 1_000;
+const SLOTS: usize = 64;
+const RECEIVE_DATA: u64 = 1 << 40;
+
+fn reply_chain() -> Result<(), Errno> {
+    let (service, client) = own_endpoint(b"attack")?;
+    let mut messages = [RequestMessage::default(); SLOTS];
+    let mut ids = ForwardIds {
+        generations: [0; 128],
+        slots: 0,
+        free: heapless::Vec::new(),
+    };
+    with_ring(|ring| -> Result<(), Errno> {
+        push(
+            ring,
+            ops::receive(service, messages.as_mut_ptr() as u64, SLOTS as u32)
+                .with_user_data(RECEIVE_DATA),
+        )?;
+        ring.submit()?;
+        Ok(())
+    })?;
+    let mut chained = 0;
+    let mut rounds = 0;
+    while chained < PAIRS {
+        let pairs = PAIRS_PER_ROUND.min(PAIRS - chained);
+        // The forward each CONTROL will get, in the order the kernel makes
+        // them: chain i's CONTROL, then (after the last chain) one more.
+        let mut expected = [0u64; PAIRS_PER_ROUND + 1];
+        for id in expected.iter_mut().take(pairs + 1) {
+            *id = ids.next();
+        }
+        with_ring(|ring| -> Result<(), Errno> {
+            // Chain i: CONTROL i, then REPLY to CONTROL i+1. Each REPLY
+            // waits behind its chain's CONTROL; answering CONTROL 0 lets
+            // REPLY 1 run, which answers CONTROL 1, which lets REPLY 2 run...
+            for (index, pair) in expected.windows(2).take(pairs).enumerate() {
+                let mut control = ops::control(client, [0; 3]).with_user_data(index as u64);
+                control.flags |= submission_flags::LINK;
+                push(ring, control)?;
+                push(
+                    ring,
+                    ops::reply(pair[1], 0, 0).with_user_data(1000 + index as u64),
+                )?;
+            }
+            push(
+                ring,
+                ops::control(client, [0; 3]).with_user_data(pairs as u64),
+            )?;
+            ring.submit()?;
+            // Every CONTROL arrives at our own endpoint, with the id
+            // foreseen.
+            let mut arrived = 0;
+            while arrived < pairs + 1 {
+                ring.submit_and_wait(1)?;
+                while let Some(completion) = ring.completion() {
+                    if completion.user_data != RECEIVE_DATA {
+                        return unexpected(completion);
+                    }
+                    let slot = completion.result as usize;
+                    let request = messages.get(slot).ok_or(Errno::Fault)?.request;
+                    if !expected[..=pairs].contains(&request) {
+                        libring::println!(
+                            "attack reply-chain: request id {request:#x} was not foreseen"
+                        );
+                        return Err(Errno::InvalidArgument);
+                    }
+                    arrived += 1;
+                }
+            }
+            // The first answer sets the whole line going.
+            push(ring, ops::reply(expected[0], 0, 0).with_user_data(2000))?;
+            ring.submit()?;
+            // Every CONTROL, every REPLY and the first answer complete, all
+            // with 0.
+            let mut completed = 0;
+            while completed < 2 * pairs + 2 {
+                ring.submit_and_wait(1)?;
+                while let Some(completion) = ring.completion() {
+                    if completion.result != 0 || completion.user_data == RECEIVE_DATA {
+                        return unexpected(completion);
+                    }
+                    completed += 1;
+                }
+            }
+            Ok(())
+        })?;
+        for &id in expected.iter().take(pairs + 1) {
+            ids.freed(id);
+        }
+        chained += pairs;
+        rounds += 1;
+    }
+    libring::println!(
+        "attack reply-chain: {chained} REPLYs chained in {rounds} rounds, each one unblocking the next; the kernel is still here"
+    );
+    Ok(())
+}
+
+fn push(ring: &mut Ring<Syscall>, submission: Submission) -> Result<(), Errno> {
+    if ring.push(submission).is_err() {
+        ring.submit()?;
+        ring.push(submission).map_err(|_| Errno::Busy)?;
+    }
+    Ok(())
+}
+
+fn unexpected(completion: Completion) -> Result<(), Errno> {
+    libring::println!(
+        "attack reply-chain: unexpected completion {} for {}",
+        completion.result,
+        completion.user_data
+    );
+    Err(Errno::InvalidArgument)
+}
+
+// ----------------------------------------------------------------- map-all
+
+/// Far above the program's own heap.
+const MAP_AREA: u64 = MAP_BASE + (1 << 36);
+const PIECE: u32 = 1 << 20;
+
+fn map_all() -> Result<(), Errno> {
+    let before = run(ops::system_info(libring::abi::SystemValue::FreeFrames))?;
+    // Big pieces first, then single pages, until the kernel says no.
+    let mut mapped: u64 = 0;
+    let mut refusal = None;
+    for piece in [PIECE, PAGE_SIZE as u32] {
+        loop {
+            match run(ops::map(MAP_AREA + mapped, piece, true)) {
+                Ok(_) => mapped += piece as u64,
+                Err(error) => {
+                    refusal = Some(error);
+                    break;
+                }
+            }
+        }
+    }
+    let refusal = refusal.unwrap_or(Errno::InvalidArgument);
+    let free = run(ops::system_info(libring::abi::SystemValue::FreeFrames))?;
+    // Now everything that needs kernel memory: each may fail, none may
+    // bring the kernel down.
+    let mut refused = 0;
+    let mut done = 0;
+    for _ in 0..64 {
+        match run(ops::endpoint_create(b"starved")) {
+            Ok(service) => {
+                done += 1;
+                for _ in 0..64 {
+                    match run(ops::mint(service as u32, 1)) {
+                        Ok(_) => done += 1,
+                        Err(_) => refused += 1,
+                    }
+                }
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    let timers = with_ring(|ring| -> Result<u32, Errno> {
+        let mut armed = 0;
+        for index in 0..64 {
+            if ring
+                .push(ops::timeout(1_000_000).with_user_data(index))
+                .is_ok()
+            {
+                armed += 1;
+            }
+        }
+        ring.submit()?;
+        let mut seen = 0;
+        while seen < armed {
+            ring.submit_and_wait(1)?;
+            seen += ring.completions().count() as u32;
+        }
+        Ok(seen)
+    })?;
+    libring::println!(
+        "attack map-all: mapped {} KiB of {} KiB free, then {}; {} kernel objects made, {} refused, {} timers ran; free frames {}",
+        mapped / 1024,
+        before as u64 * PAGE_SIZE / 1024,
+        refusal.name(),
+        done,
+        refused,
+        timers,
+        free
+    );
+    Ok(())
+}
+
+// -------------------------------------------------------------- mint-flood
+
+const FLOOD: u32 = 1_000_000;
+
+fn mint_flood() -> Result<(), Errno> {
+    let (service, _) = own_endpoint(b"flood")?;
+    let mut closed = 0u32;
+    let mut refused = 0u32;
+    let mut first_refusal = None;
+    for _ in 0..FLOOD {
+        match run(ops::mint(service, 3)) {
+            Ok(handle) => {
+                run(ops::close(handle as u32))?;
+                closed += 1;
+            }
+            Err(error) => {
+                refused += 1;
+                first_refusal.get_or_insert(error);
+            }
+        }
+    }
+    let heap = run(ops::system_info(libring::abi::SystemValue::FreeFrames))?;
+    libring::println!(
+        "attack mint-flood: {closed} handles minted and closed, {refused} refused ({}); free frames {heap}",
+        first_refusal.map_or("none", Errno::name)
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------- endpoint-flood
+
+fn endpoint_flood() -> Result<(), Errno> {
+    let mut made = 0;
+    let refusal = loop {
+        match run(ops::endpoint_create(b"many")) {
+            Ok(_) => made += 1,
+            Err(error) => break error,
+        }
+        if made == 1_000_000 {
+            break Errno::InvalidArgument;
+        }
+    };
+    libring::println!(
+        "attack endpoint-flood: {made} endpoints made, then {}",
+        refusal.name()
+    );
+    Ok(())
+}
