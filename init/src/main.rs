@@ -254,6 +254,7 @@ fn start_server<'a>(
     argument_text.push(0);
     let child = Child {
         name: entry.program,
+        memory_bytes: entry.memory_mib.map_or(0, |mib| mib as u64 * 1024 * 1024),
         file,
         argument_text: &argument_text,
         handles: &handles,

@@ -22,6 +22,7 @@
 //! | `bootimage` | the boot image, to map read only |
 //! | `power` | the right to power off |
 //! | `spawn` | the right to build processes |
+//! | `memory=MIB` | a memory budget of MIB MiB (1 to 4096) instead of the kernel's default, 32 MiB (not a handle) |
 //!
 //! Handles are given in the order the grants are written. The `shell` role
 //! comes last and serves nothing: init starts it through the proc server,
@@ -61,6 +62,8 @@ pub struct Entry<'a> {
     /// `bin/<program>` in the boot image.
     pub program: &'a str,
     pub grants: Vec<Grant<'a>, GRANTS_MAX>,
+    /// Its memory budget in MiB (`memory=`); `None`: the kernel's default.
+    pub memory_mib: Option<u32>,
 }
 
 /// What is wrong with a manifest, and on which line (0: the whole file).
@@ -94,7 +97,16 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
             return Err(error("a line after the shell's (the shell comes last)"));
         }
         let mut grants = Vec::new();
+        let mut memory_mib = None;
         for word in words {
+            if let Some(mib) = word.strip_prefix("memory=") {
+                match mib.parse::<u32>() {
+                    Ok(mib @ 1..=4096) if memory_mib.is_none() => memory_mib = Some(mib),
+                    Ok(_) if memory_mib.is_some() => return Err(error("memory= given twice")),
+                    _ => return Err(error("memory= takes MiB, 1 to 4096")),
+                }
+                continue;
+            }
             let grant = match word.split_once('=') {
                 None if word == "serve" => Grant::Serve,
                 None if word == "klog" => Grant::KernelLog,
@@ -129,6 +141,7 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
                 role,
                 program,
                 grants,
+                memory_mib,
             })
             .map_err(|_| error("more than 12 roles"))?;
     }
@@ -173,6 +186,7 @@ shell    sh       use=console use=fs use=proc power
             [Grant::Serve, Grant::BootImage]
         );
         assert_eq!(entries[2].line, 4);
+        assert_eq!(entries[1].memory_mib, None);
         assert_eq!(entries[3].program, "sh");
         assert_eq!(
             entries[3].grants.as_slice(),
@@ -183,6 +197,17 @@ shell    sh       use=console use=fs use=proc power
                 Grant::Power
             ]
         );
+    }
+
+    #[test]
+    fn a_memory_budget_is_not_a_grant() {
+        let entries = parse("fs ramfs serve memory=96 bootimage\nshell sh use=fs").unwrap();
+        assert_eq!(entries[0].memory_mib, Some(96));
+        assert_eq!(
+            entries[0].grants.as_slice(),
+            [Grant::Serve, Grant::BootImage]
+        );
+        assert_eq!(entries[1].memory_mib, None);
     }
 
     #[test]
@@ -208,6 +233,18 @@ shell    sh       use=console use=fs use=proc power
                 "a line after the shell's (the shell comes last)",
             ),
             ("shell sh serve", 1, "the shell serves nothing"),
+            ("a x memory=0\nshell sh", 1, "memory= takes MiB, 1 to 4096"),
+            (
+                "a x memory=4097\nshell sh",
+                1,
+                "memory= takes MiB, 1 to 4096",
+            ),
+            (
+                "a x memory=lots\nshell sh",
+                1,
+                "memory= takes MiB, 1 to 4096",
+            ),
+            ("a x memory=8 memory=9\nshell sh", 1, "memory= given twice"),
             (
                 "a x serve serve serve serve serve serve serve serve serve\nshell sh",
                 1,

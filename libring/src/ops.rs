@@ -433,13 +433,23 @@ pub const fn fsync(handle: u32) -> Submission {
 
 /// `PROCESS_CREATE`: a new, empty, unstarted process called `name`, with
 /// the spawner handle `spawner`; completes with a process handle to it.
+/// It may hold the kernel's default memory budget (32 MiB).
 pub fn process_create(spawner: u32, name: &[u8]) -> Submission {
-    with_buffer(
+    process_create_with_budget(spawner, name, 0)
+}
+
+/// `PROCESS_CREATE` with a memory budget: the new process may hold at
+/// most `memory_bytes` of memory, its page tables included (0: the
+/// default, 32 MiB; `docs/trust.md`).
+pub fn process_create_with_budget(spawner: u32, name: &[u8], memory_bytes: u64) -> Submission {
+    let mut submission = with_buffer(
         Opcode::ProcessCreate,
         spawner,
         name.as_ptr() as u64,
         name.len(),
-    )
+    );
+    submission.offset = memory_bytes;
+    submission
 }
 
 /// `PROCESS_MAP`: `memory_bytes` of new memory at `destination` in the

@@ -35,6 +35,8 @@ pub struct Give {
 pub struct Child<'a> {
     /// The process's name (as `ps` shows it): 1 to 31 bytes.
     pub name: &'a str,
+    /// Its memory budget in bytes (0: the kernel's default).
+    pub memory_bytes: u64,
     /// The program file: an AArch64 ELF executable.
     pub file: &'a [u8],
     /// The arguments, each followed by a NUL, the program's name first.
@@ -65,7 +67,11 @@ pub fn start<K: Kernel>(ring: &mut Ring<K>, spawner: u32, child: &Child) -> Resu
     if arguments.len() > STARTUP_ARGUMENTS_MAX || arguments.last().is_some_and(|&last| last != 0) {
         return Err(Errno::InvalidArgument);
     }
-    let process = ring.run(ops::process_create(spawner, child.name.as_bytes()))? as u32;
+    let process = ring.run(ops::process_create_with_budget(
+        spawner,
+        child.name.as_bytes(),
+        child.memory_bytes,
+    ))? as u32;
     match build(ring, process, child, &plan) {
         Ok(id) => Ok(Started {
             handle: process,

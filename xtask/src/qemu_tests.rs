@@ -281,6 +281,48 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // Nine processes MAP all they can: each stops at its budget
+        // (32 MiB), and together they stop at the kernel's reserve, with
+        // ENOMEM; then they ask for kernel memory (endpoints, handles,
+        // timers), which fails cleanly or works. The bystander is served
+        // throughout and every frame comes back.
+        name: "attack-map-all",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=bystander,attack:map-all,attack:map-all,attack:map-all,attack:map-all,attack:map-all,attack:map-all,attack:map-all,attack:map-all,attack:map-all",
+        system: None,
+        disk: None,
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            // Each is refused (by its budget or by the kernel's reserve),
+            // then makes 256 kernel objects (a full handle table), and
+            // its timers all run.
+            ", then ENOMEM; 256 kernel objects made, 64 refused, 64 timers ran",
+            "process 2 (attack): exited with code 0",
+            "process 10 (attack): exited with code 0",
+            "process 10 (attack): leaked frames: 0;",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // MINT and CLOSE a million times on an endpoint nobody receives
+        // on: the RELEASEs the kernel owes the server are bounded
+        // (MAX_CLIENT_HANDLES), then MINT fails with ENOMEM; and
+        // ENDPOINT_CREATE until it fails.
+        name: "attack-mint-flood",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=bystander,attack:mint-flood,attack:endpoint-flood",
+        system: None,
+        disk: None,
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            "attack mint-flood: 1023 handles minted and closed, 998977 refused (ENOMEM)",
+            "attack endpoint-flood: 16 endpoints made, then ENOMEM",
+            "process 2 (attack): leaked frames: 0;",
+            "process 3 (attack): leaked frames: 0;",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // Processes that break the rules are killed with the reason logged;
         // the others go on.
         name: "faulting-processes",

@@ -126,6 +126,8 @@ pub fn parse(path: &str, text: &str, programs: &[String]) -> Result<Vec<Role>, S
                 Some(("device" | "irq", device)) => {
                     return Err(error(at, format!("{text}: no device called {device}")));
                 }
+                // A memory budget: init's parser checks the number.
+                Some(("memory", _)) => {}
                 _ => return Err(error(at, format!("{text}: not a grant"))),
             }
         }

@@ -167,6 +167,7 @@ fn start(rights: &Rights, name: &str, handles: &[u32]) -> Result<u32, Failure> {
     argument_text.push(0);
     let child = Child {
         name,
+        memory_bytes: 0,
         file,
         argument_text: &argument_text,
         handles: &handles,

@@ -13,9 +13,19 @@
 //! otherwise: kernel addresses, unmapped pages, ranges that wrap all give
 //! `EFAULT`.
 //!
+//! Every frame an address space takes (pages and tables) is counted
+//! against its **budget** (`frame_budget`, set when the process is built:
+//! `trust.md`), and none is taken that would leave fewer free frames
+//! than the kernel keeps for itself: [`KERNEL_RESERVE_FRAMES`], plus
+//! [`KERNEL_ALLOWANCE_FRAMES`] for each live address space (its kernel
+//! stack and the kernel's records of its requests, handles and
+//! endpoints). So no process, nor all of them together, can take the
+//! memory the kernel heap grows into.
+//!
 //! # Invariants
 //! - Every page mapped in a process's tables is a frame of RAM that the
 //!   process owns alone; [`AddressSpace::destroy`] frees them all.
+//! - `owned_frames <= frame_budget`.
 //! - An ASID belongs to at most one live address space; ASID 0 means "no
 //!   process" and is never handed out.
 
@@ -26,11 +36,35 @@ use crate::mm::setup::FrameTables;
 use crate::mm::with_frames;
 use crate::sync::IrqMutex;
 use boot::layout::physical_to_virtual;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use libring::abi::{Errno, PAGE_SIZE, USER_LIMIT};
 
 /// 8-bit ASIDs: 255 live processes at most (`TCR_EL1.AS = 0`).
 const ASID_COUNT: usize = 256;
 static ASIDS: IrqMutex<[u64; ASID_COUNT / 64]> = IrqMutex::new([1, 0, 0, 0]); // ASID 0 taken
+
+/// Frames that user allocations never take, whatever the budgets: the
+/// kernel's own (4 MiB).
+pub const KERNEL_RESERVE_FRAMES: usize = 1024;
+
+/// Frames kept back for each live address space, for the kernel memory
+/// its process may make the kernel use (64 KiB): its kernel stack (4
+/// frames) and, at the most, 128 request records, 128 forwarded requests,
+/// 256 handles, `MAX_ENDPOINTS` endpoints and their queues.
+pub const KERNEL_ALLOWANCE_FRAMES: usize = 16;
+
+/// A process's frame budget when its builder names none: 32 MiB.
+pub const DEFAULT_FRAME_BUDGET: usize = 8192;
+
+/// `KERNEL_ALLOWANCE_FRAMES` times the live address spaces.
+static ALLOWANCES: AtomicUsize = AtomicUsize::new(0);
+
+/// May user memory take `count` more frames? Only if the kernel's reserve
+/// and allowances stay free after it.
+fn frames_to_spare(count: usize) -> bool {
+    let kept = KERNEL_RESERVE_FRAMES + ALLOWANCES.load(Ordering::Relaxed);
+    crate::mm::free_frames() >= count + kept
+}
 
 /// What a user page allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +92,8 @@ pub struct AddressSpace {
     /// Frames this address space holds: every mapped page and every table.
     /// `destroy` checks that it gives back exactly this many.
     owned_frames: usize,
+    /// The most frames it may hold.
+    frame_budget: usize,
 }
 
 /// An address space's tables, to walk and not to change, used only by
@@ -80,10 +116,12 @@ impl TableMemory for TablesToRead {
     }
 }
 
-/// Table pages from the frame allocator, counted as they are made.
+/// Table pages from the frame allocator, counted as they are made, and
+/// no more than `allowed` of them.
 struct CountedTables<'a, 'bitmap> {
     tables: FrameTables<'a, 'bitmap>,
     made: usize,
+    allowed: usize,
 }
 
 impl TableMemory for CountedTables<'_, '_> {
@@ -92,6 +130,10 @@ impl TableMemory for CountedTables<'_, '_> {
     }
 
     fn allocate_table(&mut self) -> Option<u64> {
+        let kept = KERNEL_RESERVE_FRAMES + ALLOWANCES.load(Ordering::Relaxed);
+        if self.made >= self.allowed || self.tables.frames.free_frames() < kept + 1 {
+            return None;
+        }
         let table = self.tables.allocate_table()?;
         self.made += 1;
         Some(table)
@@ -118,15 +160,22 @@ fn free_asid(asid: u16) {
 impl AddressSpace {
     /// An empty address space. `OutOfMemory` when there is no frame or no
     /// ASID left.
-    pub fn new() -> Result<AddressSpace, Errno> {
+    pub fn new(frame_budget: usize) -> Result<AddressSpace, Errno> {
+        if frame_budget < 1 || !frames_to_spare(1 + KERNEL_ALLOWANCE_FRAMES) {
+            return Err(Errno::OutOfMemory);
+        }
         let asid = allocate_asid().ok_or(Errno::OutOfMemory)?;
         let root = with_frames(|frames| FrameTables { frames }.allocate_table());
         match root {
-            Some(root) => Ok(AddressSpace {
-                root,
-                asid,
-                owned_frames: 1,
-            }),
+            Some(root) => {
+                ALLOWANCES.fetch_add(KERNEL_ALLOWANCE_FRAMES, Ordering::Relaxed);
+                Ok(AddressSpace {
+                    root,
+                    asid,
+                    owned_frames: 1,
+                    frame_budget,
+                })
+            }
             None => {
                 free_asid(asid);
                 Err(Errno::OutOfMemory)
@@ -177,6 +226,9 @@ impl AddressSpace {
     /// `address`; returns the first frame. On failure nothing stays mapped
     /// or allocated.
     fn map_fresh(&mut self, address: u64, count: usize, access: UserAccess) -> Result<u64, Errno> {
+        if self.owned_frames + count > self.frame_budget || !frames_to_spare(count) {
+            return Err(Errno::OutOfMemory);
+        }
         let allocated = with_frames(|frames| match count {
             1 => frames.allocate(),
             _ => frames.allocate_contiguous(count),
@@ -222,10 +274,12 @@ impl AddressSpace {
         attributes: Attributes,
     ) -> Result<(), MapError> {
         let root = self.root;
+        let allowed = self.frame_budget.saturating_sub(self.owned_frames);
         let (result, tables_made) = with_frames(|frames| {
             let mut tables = CountedTables {
                 tables: FrameTables { frames },
                 made: 0,
+                allowed,
             };
             let result = page_table::map(
                 &mut tables,
@@ -558,6 +612,7 @@ impl AddressSpace {
             freed
         });
         free_asid(self.asid);
+        ALLOWANCES.fetch_sub(KERNEL_ALLOWANCE_FRAMES, Ordering::Relaxed);
         self.owned_frames.saturating_sub(freed)
     }
 }

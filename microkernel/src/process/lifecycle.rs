@@ -215,7 +215,7 @@ pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<Proces
         length = end;
     }
 
-    let mut unstarted = unstarted(name)?;
+    let mut unstarted = unstarted(name, super::address_space::DEFAULT_FRAME_BUDGET)?;
     if let Err(error) = map_program(&mut unstarted.address_space, &plan, file) {
         let _ = unstarted.address_space.destroy();
         return Err(error);
@@ -246,8 +246,9 @@ pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<Proces
     Ok(id)
 }
 
-/// A new, empty process called `name` (cut to 32 bytes).
-pub fn unstarted(name: &str) -> Result<Unstarted, Errno> {
+/// A new, empty process called `name` (cut to 32 bytes) that may hold
+/// `frame_budget` frames (`address_space`).
+pub fn unstarted(name: &str, frame_budget: usize) -> Result<Unstarted, Errno> {
     let frames_before = mm::free_frames();
     let heap_pages_before = crate::heap_pages_held();
     let mut short_name = heapless::String::new();
@@ -258,7 +259,7 @@ pub fn unstarted(name: &str) -> Result<Unstarted, Errno> {
     }
     Ok(Unstarted {
         name: short_name,
-        address_space: AddressSpace::new()?,
+        address_space: AddressSpace::new(frame_budget)?,
         handles: HandleTable::new(),
         process_handles: 0,
         mapped_bytes: 0,
@@ -414,6 +415,8 @@ fn grant_handles(
             Grant::Use(name) => {
                 let endpoint = crate::ring::forward::find_endpoint(system, name)
                     .ok_or(CreateError::NoSuchService)?;
+                crate::ring::forward::client_handle_made(system, endpoint, false)
+                    .map_err(|_| CreateError::NoSuchService)?;
                 Object::Client {
                     endpoint,
                     badge: id as u64,

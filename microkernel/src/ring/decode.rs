@@ -115,6 +115,8 @@ pub enum Operation {
         handle: u32,
         address: u64,
         length: u32,
+        /// The new process's memory budget in bytes (0: the default).
+        memory_bytes: u64,
     },
     ProcessMap {
         handle: u32,
@@ -261,10 +263,17 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             handle: true,
             ..Uses::default()
         },
-        Opcode::ProcessCreate | Opcode::Wait => Uses {
+        Opcode::Wait => Uses {
             handle: true,
             address: true,
             length: true,
+            ..Uses::default()
+        },
+        Opcode::ProcessCreate => Uses {
+            handle: true,
+            address: true,
+            length: true,
+            offset: true,
             ..Uses::default()
         },
         Opcode::ProcessMap => Uses {
@@ -425,6 +434,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             handle: submission.handle,
             address: submission.address,
             length: submission.length,
+            memory_bytes: submission.offset,
         },
         Opcode::ProcessMap => Operation::ProcessMap {
             handle: submission.handle,

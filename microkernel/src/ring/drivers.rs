@@ -158,9 +158,6 @@ pub fn dma_map(
     if process.handles.get(handle)? != Object::Dma {
         return Err(Errno::NotPermitted);
     }
-    if length / PAGE_SIZE >= crate::mm::free_frames() as u64 {
-        return Err(Errno::OutOfMemory);
-    }
     let first = process
         .address_space
         .map_new_contiguous(address, length, UserAccess::ReadWrite)?;

@@ -409,12 +409,8 @@ fn run_immediate(
             } else {
                 crate::process::address_space::UserAccess::ReadOnly
             };
-            let enough = (length / libring::abi::PAGE_SIZE) < mm::free_frames() as u64;
-            match if enough {
-                process.address_space.map_new(address, length, access)
-            } else {
-                Err(Errno::OutOfMemory)
-            } {
+            // The address space checks the budget and the kernel's reserve.
+            match process.address_space.map_new(address, length, access) {
                 Ok(()) => 0,
                 Err(error) => error.result(),
             }
@@ -440,7 +436,9 @@ fn run_immediate(
             handle,
             address,
             length,
-        } => processes::create(system, id, handle, address, length).unwrap_or_else(Errno::result),
+            memory_bytes,
+        } => processes::create(system, id, handle, address, length, memory_bytes)
+            .unwrap_or_else(Errno::result),
         Operation::ProcessMap {
             handle,
             address,

@@ -52,7 +52,19 @@ pub struct Endpoint {
     /// `PROCESS_GIVE`), and how many extra: only the last handle's close
     /// sends `RELEASE`.
     pub copies: alloc::vec::Vec<(u64, u32)>,
+    /// Client handles made to it (`MINT`, or given at boot) whose
+    /// `RELEASE` the server has not answered yet: each is a `RELEASE` the
+    /// kernel will have to queue, so their number is bounded
+    /// ([`MAX_CLIENT_HANDLES`]).
+    pub outstanding: u32,
 }
+
+/// The most client handles a server's endpoints may have outstanding
+/// together (`Endpoint::outstanding`): past it `MINT` fails with
+/// `ENOMEM`, so a server that never answers its `RELEASE`s, or a process
+/// that mints and closes without end on an endpoint of its own, holds at
+/// most this many queued `RELEASE`s in the kernel.
+pub const MAX_CLIENT_HANDLES: u32 = 1024;
 
 /// An armed `RECEIVE`.
 #[derive(Clone, Copy)]
@@ -101,6 +113,7 @@ pub fn create_endpoint(system: &mut System, server: ProcessId, name: &str) -> Op
         queue: VecDeque::new(),
         dead: false,
         copies: alloc::vec::Vec::new(),
+        outstanding: 0,
     };
     system.endpoints.insert(id, endpoint);
     Some(id)
@@ -429,9 +442,15 @@ pub fn reply(
                 .get(handle)?,
         ),
     };
-    system.forwards.remove(request);
+    let released = system
+        .forwards
+        .remove(request)
+        .is_some_and(|forward| forward.message.opcode == Opcode::Release as u8);
     if let (Some(target), Some(slot)) = (system.endpoints.get_mut(endpoint), slot) {
         target.busy_slots &= !(1 << slot);
+        if released {
+            target.outstanding = target.outstanding.saturating_sub(1);
+        }
     }
     if let Some(process) = system.process(server)
         && passed.is_some()
@@ -512,12 +531,53 @@ pub fn copy(
 }
 
 /// `MINT`: a new client handle to the endpoint of service handle `handle`.
+/// Fails with `ENOMEM` when the endpoint's server has
+/// [`MAX_CLIENT_HANDLES`] outstanding on its endpoints together.
 pub fn mint(system: &mut System, server: ProcessId, handle: u32, badge: u64) -> Result<i32, Errno> {
     let process = system.process(server).ok_or(Errno::BadHandle)?;
     let Object::Service { endpoint } = process.handles.get(handle)? else {
         return Err(Errno::NotPermitted);
     };
-    Ok(process.handles.insert(Object::Client { endpoint, badge })? as i32)
+    client_handle_made(system, endpoint, true)?;
+    let process = system.process(server).ok_or(Errno::BadHandle)?;
+    match process.handles.insert(Object::Client { endpoint, badge }) {
+        Ok(handle) => Ok(handle as i32),
+        Err(error) => {
+            if let Some(target) = system.endpoints.get_mut(endpoint) {
+                target.outstanding -= 1;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Counts a new client handle to `endpoint` (its `RELEASE` to come).
+/// With `bounded`, fails with `ENOMEM` if the endpoint's server has
+/// [`MAX_CLIENT_HANDLES`] outstanding already (the kernel's own grants at
+/// boot are not bounded: the manifest names a few).
+pub fn client_handle_made(
+    system: &mut System,
+    endpoint: EndpointId,
+    bounded: bool,
+) -> Result<(), Errno> {
+    let server = system
+        .endpoints
+        .get(endpoint)
+        .ok_or(Errno::ServerDead)?
+        .server;
+    let outstanding: u32 = system
+        .endpoints
+        .values()
+        .filter(|other| other.server == server)
+        .map(|other| other.outstanding)
+        .sum();
+    if bounded && outstanding >= MAX_CLIENT_HANDLES {
+        return Err(Errno::OutOfMemory);
+    }
+    if let Some(target) = system.endpoints.get_mut(endpoint) {
+        target.outstanding += 1;
+    }
+    Ok(())
 }
 
 /// The client cancelled request `client_request` (or it was cut off by

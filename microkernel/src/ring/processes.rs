@@ -89,12 +89,17 @@ pub fn create(
     handle: u32,
     address: u64,
     length: u32,
+    memory_bytes: u64,
 ) -> Result<i32, Errno> {
     if handle_object(system, caller, handle)? != Object::Spawner {
         return Err(Errno::NotPermitted);
     }
     let name: heapless::String<NAME_MAX> = read_name(system, caller, address, length)?;
-    let mut unstarted = process::unstarted(&name)?;
+    let budget = match memory_bytes {
+        0 => process::address_space::DEFAULT_FRAME_BUDGET,
+        bytes => usize::try_from(bytes.div_ceil(PAGE_SIZE)).map_err(|_| Errno::InvalidArgument)?,
+    };
+    let mut unstarted = process::unstarted(&name, budget)?;
     let id = system.allocate_id();
     let caller_process = system.process(caller).ok_or(Errno::BadHandle)?;
     let handle = match caller_process.handles.insert(Object::Process { id }) {

@@ -146,6 +146,8 @@ mod server {
                 });
             let child = Child {
                 name: if name.is_empty() { "?" } else { name },
+                // Programs get the kernel's default budget.
+                memory_bytes: 0,
                 file: &self.file[..length],
                 argument_text,
                 handles: &handles,
