@@ -611,7 +611,10 @@ pub struct RequestMessage {
     pub length: u32,
     /// The client's `operation_flags`.
     pub operation_flags: u32,
-    pub reserved2: u32,
+    /// The process id of the client (0 for a `RELEASE`, which the kernel
+    /// sends). Clients that share a badge (copies of one handle) are told
+    /// apart by it, so a server can bound what each one holds.
+    pub client: u32,
     /// The client's `offset`.
     pub offset: u64,
     /// The client's `arguments`.
@@ -731,6 +734,8 @@ pub enum Errno {
     NoSuchDevice = 19,
     /// No room left on the device (`ENOSPC`).
     NoSpace = 28,
+    /// A file would grow past what its file server allows (`EFBIG`).
+    FileTooBig = 27,
     /// Out of memory.
     OutOfMemory = 12,
     /// An address the caller does not own, or a range that wraps.
@@ -767,10 +772,11 @@ impl Errno {
 
     /// The error a negative result stands for, if it is one of ours.
     pub fn from_result(result: i32) -> Option<Errno> {
-        const ALL: [Errno; 21] = [
+        const ALL: [Errno; 22] = [
             Errno::Io,
             Errno::NoSuchDevice,
             Errno::NoSpace,
+            Errno::FileTooBig,
             Errno::NotPermitted,
             Errno::NotExecutable,
             Errno::NoSuchProcess,
@@ -805,6 +811,7 @@ impl Errno {
             Errno::Io => "Input/output error",
             Errno::NoSuchDevice => "No such device",
             Errno::NoSpace => "No space left on device",
+            Errno::FileTooBig => "File too large",
             Errno::OutOfMemory => "Out of memory",
             Errno::Fault => "Bad address",
             Errno::Busy => "Busy",
@@ -828,6 +835,7 @@ impl Errno {
             Errno::Io => "EIO",
             Errno::NoSuchDevice => "ENODEV",
             Errno::NoSpace => "ENOSPC",
+            Errno::FileTooBig => "EFBIG",
             Errno::OutOfMemory => "ENOMEM",
             Errno::Fault => "EFAULT",
             Errno::Busy => "EBUSY",
@@ -935,6 +943,7 @@ mod tests {
             (Errno::Io, 5, "EIO"),
             (Errno::NoSuchDevice, 19, "ENODEV"),
             (Errno::NoSpace, 28, "ENOSPC"),
+            (Errno::FileTooBig, 27, "EFBIG"),
         ] {
             assert_eq!(Errno::from_result(-number), Some(errno));
             assert_eq!(errno.name(), name);

@@ -160,10 +160,18 @@ mod serve {
     /// Bytes of `READDIR` records made per request at most.
     const LISTING: usize = 4096;
 
+    /// The most files one client process may have open at once: past it
+    /// `OPEN` fails with `ENOMEM`, so one process cannot use up the
+    /// client handles the kernel lets a server have outstanding
+    /// (`MAX_CLIENT_HANDLES`, 1,024) and leave the others none.
+    pub const OPEN_PER_CLIENT: usize = 64;
+
     /// One open file, behind the handles minted for it.
     struct OpenFile<N> {
         node: N,
         append: bool,
+        /// The process that opened it.
+        client: u32,
         /// Part of the badge, so an old handle of a reused slot is refused.
         generation: u32,
     }
@@ -297,6 +305,16 @@ mod serve {
         ) -> Result<u32, Errno> {
             let options = OpenOptions::from_flags(message.operation_flags)?;
             let append = message.operation_flags & open_flags::APPEND != 0;
+            let client = message.client;
+            let own = self
+                .open
+                .iter()
+                .flatten()
+                .filter(|file| file.client == client)
+                .count();
+            if own >= OPEN_PER_CLIENT {
+                return Err(Errno::OutOfMemory);
+            }
             let path = self.path(server, message, base)?;
             let node = self.backend.open(&path, options)?;
             let generation = self.next_generation;
@@ -316,6 +334,7 @@ mod serve {
                     self.open[index] = Some(OpenFile {
                         node,
                         append,
+                        client,
                         generation,
                     });
                     Ok(handle as u32)

@@ -323,6 +323,83 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // A client that writes far past the ends of files and opens all
+        // it can, beside the file system suite: ramfs refuses what passes
+        // its limits (ENOSPC, EFBIG, ENOMEM) and goes on serving.
+        name: "attack-files",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=ramfs+serve=fs+bootimage,attack:far-write+use=fs,fstest:hold+use=fs,fstest+use=fs",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: Some("fstest"),
+            until: &[
+                "process 4 (fstest): leaked frames: ",
+                "attack far-write: cleaned up",
+            ],
+        },
+        expected: &[
+            "attack far-write: 1 byte at 16 MiB - 1 into 4 files: ok ENOSPC ENOSPC ENOSPC; at 4 GiB - 2: EFBIG; nothing at 32 MiB: ok, size unchanged; 60 more files open, then ENOMEM",
+            "fstest: 11 passed, 0 failed",
+            "process 2 (attack): exited with code 0",
+            "process 4 (fstest): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // The same against the FAT server: the far writes fit the disk
+        // (16 MiB of zeros each, GAP_MAX), 4 GiB is past what FAT holds.
+        name: "attack-files-fat",
+        machine: DEFAULT_MACHINE,
+        command_line: "hangdump=20 run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,attack:far-write+use=fs,fstest:hold+use=fs,fstest+use=fs",
+        system: Some("fat"),
+        disk: Some(&TestDisk {
+            make: disks::copy_system_disk,
+            check: disks::check_volume,
+            reboot: None,
+        }),
+        outcome: Outcome::ServersRemain {
+            suite: Some("fstest"),
+            until: &[
+                "process 5 (fstest): leaked frames: ",
+                "attack far-write: cleaned up",
+            ],
+        },
+        expected: &[
+            "attack far-write: 1 byte at 16 MiB - 1 into 4 files: ok ok ok ok; at 4 GiB - 2: EFBIG; nothing at 32 MiB: ok, size unchanged; 60 more files open, then ENOMEM",
+            "fstest: 11 passed, 0 failed",
+            "process 3 (attack): exited with code 0",
+            "process 5 (fstest): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // One client takes console READs until refused, another writes
+        // 64 KiB at a time, beside a chatter whose lines must all come
+        // through whole.
+        name: "attack-console",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,attack:read-hog+use=console,attack:big-write+use=console,chatter:a+use=console",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &[
+                "process 4 (chatter): leaked frames: ",
+                "attack read-hog: letting go",
+                "attack big-write: 8 WRITEs",
+            ],
+        },
+        expected: &[
+            "attack read-hog: 2 console READs taken, 30 refused (EBUSY)",
+            "attack big-write: 8 WRITEs of 65536 bytes, each took at most 4096",
+            "process 2 (attack): exited with code 0",
+            "process 3 (attack): exited with code 0",
+            "process 4 (chatter): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // Processes that break the rules are killed with the reason logged;
         // the others go on.
         name: "faulting-processes",

@@ -15,12 +15,21 @@
 //!   nobody receives on: each close sends the server a `RELEASE`, which
 //!   must be bounded, not queued without end.
 //! - `endpoint-flood`: `ENDPOINT_CREATE` until the kernel refuses.
+//! - `far-write` (needs `use=fs`): one byte at 16 MiB - 1 into four
+//!   files, one byte at 4 GiB - 2, nothing at 32 MiB, then as many files
+//!   open as the server allows; holds all of it for two seconds while
+//!   another client uses the file system, then cleans up.
+//! - `read-hog` (needs `use=console`): console `READ`s until refused,
+//!   held for two seconds.
+//! - `big-write` (needs `use=console`): 8 `WRITE`s of 64 KiB each.
 //!
 //! Each prints one line of what it did and what it was told; the test
 //! reads it, so an attack that did not happen cannot pass.
 
 #![no_std]
 #![no_main]
+
+extern crate alloc;
 
 use libring::abi::{
     Completion, Errno, MAP_BASE, PAGE_SIZE, RequestMessage, Submission, submission_flags,
@@ -38,9 +47,12 @@ fn main(arguments: Arguments) -> i32 {
         "map-all" => map_all(),
         "mint-flood" => mint_flood(),
         "endpoint-flood" => endpoint_flood(),
+        "far-write" => far_write(),
+        "read-hog" => read_hog(),
+        "big-write" => big_write(),
         _ => {
             libring::println!(
-                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood"
+                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write"
             );
             return 2;
         }
@@ -334,6 +346,137 @@ fn endpoint_flood() -> Result<(), Errno> {
     libring::println!(
         "attack endpoint-flood: {made} endpoints made, then {}",
         refusal.name()
+    );
+    Ok(())
+}
+
+// --------------------------------------------------------------- far-write
+
+/// How long the file and console attacks hold what they took.
+const HOLD_NANOSECONDS: u64 = 2_000_000_000;
+
+/// The result of `submission`, as a name: `ok` or the error's.
+fn told(submission: Submission) -> &'static str {
+    match run(submission) {
+        Ok(_) => "ok",
+        Err(error) => error.name(),
+    }
+}
+
+fn far_write() -> Result<(), Errno> {
+    use core::fmt::Write;
+    use libring::abi::open_flags;
+    let fs = libring::runtime::file_system().ok_or(Errno::BadHandle)?;
+    let flags = open_flags::READ | open_flags::WRITE | open_flags::CREATE;
+    let mut files = heapless::Vec::<u32, 4>::new();
+    for name in FAR_FILES {
+        let file = run(ops::open(fs, name.as_bytes(), flags))? as u32;
+        let _ = files.push(file);
+    }
+    let mut far = heapless::String::<64>::new();
+    for &file in &files {
+        let _ = write!(far, "{} ", told(ops::write(file, b"x", (16 << 20) - 1)));
+    }
+    let beyond = told(ops::write(files[0], b"x", (4 << 30) - 2));
+    let mut before = libring::abi::FileStatus::default();
+    run(ops::stat(files[3], &mut before))?;
+    let nothing = told(ops::write(files[3], b"", 32 << 20));
+    let mut after = libring::abi::FileStatus::default();
+    run(ops::stat(files[3], &mut after))?;
+    let size = if after.size == before.size {
+        "unchanged"
+    } else {
+        "changed"
+    };
+    // Then open files until refused (at most 200).
+    let mut opened = heapless::Vec::<u32, 200>::new();
+    let refusal = loop {
+        match run(ops::open(fs, FAR_FILES[0].as_bytes(), open_flags::READ)) {
+            Ok(handle) => {
+                if opened.push(handle as u32).is_err() {
+                    break "none";
+                }
+            }
+            Err(error) => break error.name(),
+        }
+    };
+    libring::println!(
+        "attack far-write: 1 byte at 16 MiB - 1 into 4 files: {}; at 4 GiB - 2: {beyond}; nothing at 32 MiB: {nothing}, size {size}; {} more files open, then {refusal}",
+        far.trim_end(),
+        opened.len()
+    );
+    // Hold it all while the other client works.
+    run(ops::timeout(HOLD_NANOSECONDS))?;
+    for handle in opened.iter().chain(files.iter()) {
+        let _ = run(ops::close(*handle));
+    }
+    for name in FAR_FILES {
+        let _ = run(ops::unlink(fs, name.as_bytes()));
+    }
+    libring::println!("attack far-write: cleaned up");
+    Ok(())
+}
+
+const FAR_FILES: [&str; 4] = ["/tmp/far0", "/tmp/far1", "/tmp/far2", "/tmp/far3"];
+
+// ---------------------------------------------------------------- read-hog
+
+fn read_hog() -> Result<(), Errno> {
+    let console = libring::runtime::console().ok_or(Errno::BadHandle)?;
+    let mut buffers = [[0u8; 16]; 32];
+    let (taken, refused) = with_ring(|ring| -> Result<(u32, u32), Errno> {
+        for (index, buffer) in buffers.iter_mut().enumerate() {
+            push(
+                ring,
+                ops::read(console, buffer, 0).with_user_data(index as u64),
+            )?;
+        }
+        // The refused ones come back at once; the others wait for input.
+        push(ring, ops::timeout(500_000_000).with_user_data(1000))?;
+        ring.submit()?;
+        let (mut refused, mut ended) = (0, 0);
+        loop {
+            ring.submit_and_wait(1)?;
+            let mut done = false;
+            while let Some(completion) = ring.completion() {
+                match completion.user_data {
+                    1000 => done = true,
+                    _ if completion.result == Errno::Busy.result() => refused += 1,
+                    _ => ended += 1,
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        Ok((32 - refused - ended, refused))
+    })?;
+    libring::println!("attack read-hog: {taken} console READs taken, {refused} refused (EBUSY)");
+    run(ops::timeout(HOLD_NANOSECONDS))?;
+    libring::println!("attack read-hog: letting go");
+    // Ending cancels the READs still held.
+    Ok(())
+}
+
+// --------------------------------------------------------------- big-write
+
+const BIG_WRITES: u32 = 8;
+
+fn big_write() -> Result<(), Errno> {
+    let console = libring::runtime::console().ok_or(Errno::BadHandle)?;
+    // 64 KiB of lines that say what they are.
+    const LINE: &[u8] = b"attack big-write: a line of the 64 KiB writes\n";
+    let mut buffer = alloc::vec![0u8; 64 << 10];
+    for (index, byte) in buffer.iter_mut().enumerate() {
+        *byte = LINE[index % LINE.len()];
+    }
+    let mut longest = 0;
+    for _ in 0..BIG_WRITES {
+        let written = run(ops::write(console, &buffer, 0))? as u32;
+        longest = longest.max(written);
+    }
+    libring::println!(
+        "\nattack big-write: {BIG_WRITES} WRITEs of 65536 bytes, each took at most {longest}"
     );
     Ok(())
 }

@@ -31,7 +31,17 @@ fn cat(fs: u32, console: u32, path: &str) -> Result<(), Errno> {
                 Ok(count) => count as usize,
                 Err(error) => break Err(error),
             };
-            if let Err(error) = ring.run(ops::write(console, &buffer[..count], 0)) {
+            // The console may take less than all of it (a short write).
+            let mut rest = &buffer[..count];
+            let mut failed = None;
+            while !rest.is_empty() && failed.is_none() {
+                match ring.run(ops::write(console, rest, 0)) {
+                    Ok(written) if written > 0 => rest = &rest[written as usize..],
+                    Ok(_) => failed = Some(Errno::Io),
+                    Err(error) => failed = Some(error),
+                }
+            }
+            if let Some(error) = failed {
                 break Err(error);
             }
             offset += count as u64;

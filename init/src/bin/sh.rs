@@ -39,6 +39,11 @@ libring::entry!(main);
 
 /// `user_data` of the console `READ`.
 const READ_TAG: u64 = 1;
+/// User data of the pause before a console `READ` the console was too busy
+/// to take (`EBUSY`) is tried again.
+const RETRY_TAG: u64 = 2;
+/// That pause: 50 ms.
+const RETRY_NANOSECONDS: u64 = 50_000_000;
 /// `user_data` of a job's `WAIT`: this bit and the job's number.
 const JOB_TAG: u64 = 1 << 32;
 /// Bytes read from the console at a time.
@@ -211,8 +216,18 @@ impl Shell {
                     .extend(&self.input[..(count as usize).min(INPUT_MAX)]),
                 // ^C in cooked mode or a cancelled read: read again.
                 count if count == Errno::Interrupted.result() || count == 0 => {}
+                // The console has no place for another READ now (other
+                // programs hold them): not the console's end. Try again
+                // after a pause (`reading` stays set until then).
+                busy if busy == Errno::Busy.result() => {
+                    let pause = ops::timeout(RETRY_NANOSECONDS).with_user_data(RETRY_TAG);
+                    with_ring(|ring| ring.push(pause)).map_err(|_| Errno::Busy)?;
+                    self.reading = true;
+                }
                 error => return Err(Errno::from_result(error).unwrap_or(Errno::InvalidArgument)),
             }
+        } else if completion.user_data == RETRY_TAG {
+            self.reading = false;
         } else if completion.user_data & JOB_TAG != 0 {
             let number = (completion.user_data & 0xffff_ffff) as u32;
             if let Some(index) = self.jobs.iter().position(|job| job.number == number) {

@@ -196,6 +196,7 @@ pub fn submit(
         },
         length,
         operation_flags,
+        client,
         offset,
         arguments,
         ..RequestMessage::default()

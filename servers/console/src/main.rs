@@ -72,6 +72,11 @@ mod server {
     /// Bytes copied from a client per `COPY_IN`.
     const WRITE_PIECE: usize = 256;
 
+    /// The most bytes one `WRITE` puts out; a longer one is a short write
+    /// (the client writes the rest with another), so one client's huge
+    /// `WRITE` does not keep the others waiting.
+    const WRITE_MAX: u64 = 4096;
+
     /// User data of the `IRQ_WAIT`, of each `IRQ_ACK`, of the `LOG_READ`.
     const IRQ_WAIT_USER_DATA: u64 = 1;
     const IRQ_ACK_USER_DATA: u64 = 2;
@@ -206,13 +211,14 @@ mod server {
             }
         }
 
-        /// A `WRITE`: the client's bytes to the UART, whole, before any
-        /// other request. Returns the result for the client: the bytes
-        /// written, or the error if none could be.
+        /// A `WRITE`: the client's bytes to the UART, at most
+        /// [`WRITE_MAX`] of them, before any other request. Returns the
+        /// result for the client: the bytes written, or the error if none
+        /// could be.
         fn write<K: Kernel>(&mut self, ring: &mut Ring<K>, message: &RequestMessage) -> i32 {
             let mut piece = [0u8; WRITE_PIECE];
             let mut written: u64 = 0;
-            loop {
+            while written < WRITE_MAX {
                 match self.server.copy_in(ring, message, written, &mut piece) {
                     Ok(0) => break,
                     Ok(count) => {

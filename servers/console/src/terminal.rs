@@ -60,6 +60,9 @@ pub struct Terminal {
     reads_max: usize,
 }
 
+/// The most `READ`s one client process may have waiting.
+pub const READS_PER_CLIENT: usize = 2;
+
 impl Terminal {
     /// A terminal in cooked mode where at most `reads_max` `READ`s may wait
     /// (keep it below the number of message slots, so a slot stays free
@@ -73,9 +76,19 @@ impl Terminal {
     }
 
     /// A client's `READ` arrives: it waits behind the older ones. Fails
-    /// with [`Errno::Busy`] when `reads_max` are waiting already.
+    /// with [`Errno::Busy`] when `reads_max` are waiting already, or
+    /// [`READS_PER_CLIENT`] of the same client process: so one process
+    /// cannot take every place and leave the others (the shell) none.
     pub fn read(&mut self, message: RequestMessage) -> Result<(), Errno> {
         if self.reads.len() >= self.reads_max {
+            return Err(Errno::Busy);
+        }
+        let own = self
+            .reads
+            .iter()
+            .filter(|read| read.client == message.client)
+            .count();
+        if own >= READS_PER_CLIENT {
             return Err(Errno::Busy);
         }
         self.reads.push_back(message).map_err(|_| Errno::Busy)
@@ -136,11 +149,13 @@ impl Terminal {
 mod tests {
     use super::*;
 
-    /// A `READ` request `request` for `length` bytes.
+    /// A `READ` request `request` for `length` bytes, from a client
+    /// process of its own (numbered like the request).
     fn read_request(request: u64, length: u32) -> RequestMessage {
         RequestMessage {
             request,
             length,
+            client: request as u32,
             ..RequestMessage::default()
         }
     }
@@ -225,6 +240,21 @@ mod tests {
         assert!(terminal.next_answer(&mut buffer).is_some());
         assert_eq!(terminal.give_up_oldest().map(|read| read.request), Some(1));
         assert_eq!(answer(&mut terminal), Some((2, 8, b"keep me\n".to_vec())));
+    }
+
+    #[test]
+    fn one_client_cannot_take_every_place() {
+        let mut terminal = Terminal::new(8);
+        let from = |request, client| RequestMessage {
+            client,
+            ..read_request(request, 8)
+        };
+        terminal.read(from(1, 7)).unwrap();
+        terminal.read(from(2, 7)).unwrap();
+        assert_eq!(terminal.read(from(3, 7)), Err(Errno::Busy));
+        // Another process still gets its place, sharing the badge or not.
+        terminal.read(from(4, 9)).unwrap();
+        assert_eq!(terminal.waiting_reads(), 3);
     }
 
     #[test]

@@ -300,3 +300,28 @@ fn small_reads_see_every_write_through_the_volume() {
     cache.borrow_mut().read(8191, &mut direct).unwrap();
     assert_eq!(direct, [1, 2, 3, 4]);
 }
+
+#[test]
+fn far_writes_are_refused_before_anything_is_written() {
+    let mut fat = Fat::mount(formatted(8)).unwrap();
+    let node = fat.open("/far", CREATE).unwrap();
+    // A gap past GAP_MAX, or an end past what FAT holds: EFBIG.
+    let gap = crate::volume::GAP_MAX + 1;
+    assert_eq!(fat.write(node, gap, b"x", false), Err(Errno::FileTooBig));
+    assert_eq!(
+        fat.write(node, u32::MAX as u64, b"x", false),
+        Err(Errno::FileTooBig)
+    );
+    assert_eq!(
+        fat.write(node, u64::MAX, b"x", false),
+        Err(Errno::FileTooBig)
+    );
+    // A gap the 8 MiB volume has no room for: ENOSPC.
+    assert_eq!(fat.write(node, 12 << 20, b"x", false), Err(Errno::NoSpace));
+    // Writing nothing, far away, changes nothing.
+    assert_eq!(fat.write(node, 1 << 20, b"", false), Ok(0));
+    assert_eq!(fat.stat(node).unwrap().size, 0);
+    // Nothing was written by any of those; a near write still works.
+    assert_eq!(fat.write(node, 4096, b"y", false), Ok(1));
+    assert_eq!(fat.stat(node).unwrap().size, 4097);
+}

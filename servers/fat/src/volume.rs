@@ -42,6 +42,15 @@ use libring::file_server::{Backend, Kind, NAME_MAX, OpenOptions, Status};
 /// `WRITE` brings.
 pub const TRANSFER_MAX: usize = 16 << 20;
 
+/// The most a `WRITE` may leave as a gap of zeros past a file's end. FAT
+/// has no sparse files: the zeros are written, so a far write costs the
+/// disk space and the time of writing them, while every other client
+/// waits. Past this the write fails with `EFBIG`.
+pub const GAP_MAX: u64 = 16 << 20;
+
+/// The largest file FAT can hold: 4 GiB - 1.
+pub const FILE_MAX: u64 = u32::MAX as u64;
+
 /// A disk error, as `fatfs` carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiskError(pub Errno);
@@ -401,6 +410,12 @@ impl<D: BlockDevice> Fat<D> {
         self.fs.as_ref().ok_or(Errno::Io)
     }
 
+    /// Bytes free on the volume (whole clusters).
+    fn free_bytes(&self) -> Result<u64, Errno> {
+        let stats = self.fs()?.stats().map_err(error)?;
+        Ok(u64::from(stats.free_clusters()) * u64::from(stats.cluster_size()))
+    }
+
     /// Puts everything changed on the disk: unmounts (FSInfo, the dirty
     /// flag cleared), flushes the cache and the disk, mounts again.
     pub fn sync(&mut self) -> Result<(), Errno> {
@@ -644,12 +659,23 @@ impl<D: BlockDevice> Backend for Fat<D> {
         bytes: &[u8],
         append: bool,
     ) -> Result<usize, Errno> {
+        // Writing nothing changes nothing, wherever.
+        if bytes.is_empty() {
+            return Ok(0);
+        }
         let path = self.path(node)?;
+        let free = self.free_bytes()?;
         let mut file = self.file(&path)?;
         let size = u64::from(file.size().unwrap_or(0));
         let start = if append { size } else { offset };
-        // A FAT file holds less than 4 GiB.
-        if start + bytes.len() as u64 > u64::from(u32::MAX) {
+        let end = start
+            .checked_add(bytes.len() as u64)
+            .ok_or(Errno::FileTooBig)?;
+        if end > FILE_MAX || start.saturating_sub(size) > GAP_MAX {
+            return Err(Errno::FileTooBig);
+        }
+        // Refused before anything is written: growth that cannot fit.
+        if end.saturating_sub(size) > free {
             return Err(Errno::NoSpace);
         }
         let written = (|| {

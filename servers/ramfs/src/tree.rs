@@ -10,8 +10,19 @@
 //! readable and writable through the open handles and is freed when the
 //! last one closes ([`Tree::close`]).
 //!
+//! Everything the tree holds is counted in `stored`: the memory of each
+//! file's own bytes (its capacity; bytes still borrowed from the boot
+//! image cost nothing) and [`NODE_COST`] for each node. A change that
+//! would take it past the tree's limit fails with `ENOSPC`, before it
+//! allocates anything, so the server never runs out of memory on a
+//! client's request (`docs/trust.md`). A write far past a file's end
+//! fills the gap with zeros, and the gap counts too.
+//!
 //! # Invariants
 //! - Node 0 is the root directory; it is its own parent and never goes.
+//! - `stored` is the sum of [`NODE_COST`] per node and the capacity of
+//!   every file's owned bytes, and never exceeds `limit` after a change
+//!   a client asked for.
 //! - A directory entry names a live node whose `parent` is that directory.
 //! - A node is freed exactly when it is unlinked and no longer open.
 
@@ -29,8 +40,25 @@ pub const ROOT: NodeId = 0;
 
 pub use libring::file_server::{Kind, NAME_MAX, OpenOptions, PATH_MAX, Status};
 
-/// The largest a file may grow (a ramfs lives in the server's heap).
+/// The largest a file may grow (`EFBIG` past it).
 pub const FILE_MAX: usize = 16 << 20;
+
+/// What a node costs beside its bytes: the node, its name and its place
+/// in its directory, rounded up.
+pub const NODE_COST: usize = 256;
+
+/// What a tree may hold (`stored`) unless told otherwise: 32 MiB, half of
+/// the 64 MiB the default system gives ramfs, so that a file's bytes can
+/// move when it grows and the server's own heap has room.
+pub const STORE_MAX: usize = 32 << 20;
+
+/// The memory a file's contents hold of their own.
+fn cost(contents: &Contents) -> usize {
+    match contents {
+        Contents::File(Cow::Owned(bytes)) => bytes.capacity(),
+        _ => 0,
+    }
+}
 
 enum Contents {
     /// A file's bytes: borrowed from the boot image until first written
@@ -69,6 +97,10 @@ pub struct Tree {
     nodes: Vec<Option<Node>>,
     /// Freed places in `nodes`, used again first.
     free: Vec<NodeId>,
+    /// Bytes held, as the module header counts them.
+    stored: usize,
+    /// The most `stored` may reach.
+    limit: usize,
 }
 
 impl Default for Tree {
@@ -78,8 +110,13 @@ impl Default for Tree {
 }
 
 impl Tree {
-    /// A tree with an empty root directory.
+    /// A tree with an empty root directory that may hold [`STORE_MAX`].
     pub fn new() -> Tree {
+        Tree::with_limit(STORE_MAX)
+    }
+
+    /// A tree with an empty root directory that may hold `limit` bytes.
+    pub fn with_limit(limit: usize) -> Tree {
         let root = Node {
             contents: Contents::Directory(BTreeMap::new()),
             parent: ROOT,
@@ -89,6 +126,21 @@ impl Tree {
         Tree {
             nodes: alloc::vec![Some(root)],
             free: Vec::new(),
+            stored: NODE_COST,
+            limit,
+        }
+    }
+
+    /// Bytes held now (see the module header).
+    pub fn stored(&self) -> usize {
+        self.stored
+    }
+
+    /// Fails with `ENOSPC` unless `more` bytes fit beside what is held.
+    fn room_for(&self, more: usize) -> Result<(), Errno> {
+        match self.stored.checked_add(more) {
+            Some(total) if total <= self.limit => Ok(()),
+            _ => Err(Errno::NoSpace),
         }
     }
 
@@ -221,6 +273,8 @@ impl Tree {
         if self.entries(directory)?.contains_key(name) {
             return Err(Errno::Exists);
         }
+        self.room_for(NODE_COST + cost(&contents))?;
+        self.stored += NODE_COST + cost(&contents);
         let id = self.add_node(contents, directory);
         self.entries_mut(directory)?.insert(name.to_string(), id);
         Ok(id)
@@ -241,7 +295,12 @@ impl Tree {
             }
             Err(error) => return Err(error),
         };
-        let node = self.node_mut(id)?;
+        let node = self
+            .nodes
+            .get_mut(id)
+            .and_then(Option::as_mut)
+            .ok_or(Errno::BadHandle)?;
+        let before = cost(&node.contents);
         match &mut node.contents {
             Contents::Directory(_) if options.write || options.truncate => {
                 return Err(Errno::IsADirectory);
@@ -259,6 +318,9 @@ impl Tree {
             _ => {}
         }
         node.opens += 1;
+        // A truncation gives memory back; the copy of a boot-image file
+        // takes some (at most the boot image, so not checked).
+        self.stored = self.stored - before + cost(&node.contents);
         Ok(id)
     }
 
@@ -273,8 +335,10 @@ impl Tree {
 
     /// Frees node `id` (unlinked and closed).
     fn forget(&mut self, id: NodeId) {
-        if id != ROOT && self.nodes.get(id).is_some_and(Option::is_some) {
-            self.nodes[id] = None;
+        if id != ROOT
+            && let Some(node) = self.nodes.get_mut(id).and_then(Option::take)
+        {
+            self.stored -= NODE_COST + cost(&node.contents);
             self.free.push(id);
         }
     }
@@ -307,7 +371,9 @@ impl Tree {
     }
 
     /// Writes `data` into file `id` at `offset` (at its end, with
-    /// `append`), filling any gap with zeros. `ENOMEM` past [`FILE_MAX`].
+    /// `append`), filling any gap with zeros. `EFBIG` past [`FILE_MAX`],
+    /// `ENOSPC` if the tree's limit would be passed (nothing changes
+    /// then). Writing nothing changes nothing, wherever.
     pub fn write(
         &mut self,
         id: NodeId,
@@ -315,27 +381,47 @@ impl Tree {
         data: &[u8],
         append: bool,
     ) -> Result<usize, Errno> {
+        let (stored, limit) = (self.stored, self.limit);
         let Contents::File(contents) = &mut self.node_mut(id)?.contents else {
             return Err(Errno::IsADirectory);
         };
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let length = contents.len();
+        let start = if append {
+            length
+        } else {
+            usize::try_from(offset).map_err(|_| Errno::FileTooBig)?
+        };
+        let end = start.checked_add(data.len()).ok_or(Errno::FileTooBig)?;
+        if end > FILE_MAX {
+            return Err(Errno::FileTooBig);
+        }
+        // What the bytes will hold afterwards: room for `end` bytes, and
+        // room to grow (doubling, up to FILE_MAX) when they must move.
+        let before = match contents {
+            Cow::Owned(bytes) => bytes.capacity(),
+            Cow::Borrowed(_) => 0,
+        };
+        let after = match contents {
+            Cow::Owned(bytes) if end <= bytes.capacity() => bytes.capacity(),
+            _ => end.max(length).max((before * 2).min(FILE_MAX)),
+        };
+        if stored - before + after > limit {
+            return Err(Errno::NoSpace);
+        }
         // A file still borrowed from the boot image is copied now.
         let bytes = contents.to_mut();
-        let start = if append {
-            bytes.len()
-        } else {
-            usize::try_from(offset).map_err(|_| Errno::OutOfMemory)?
-        };
-        let end = start.checked_add(data.len()).ok_or(Errno::OutOfMemory)?;
-        if end > FILE_MAX {
-            return Err(Errno::OutOfMemory);
-        }
         if end > bytes.len() {
             bytes
-                .try_reserve(end - bytes.len())
-                .map_err(|_| Errno::OutOfMemory)?;
+                .try_reserve_exact(after - bytes.len())
+                .map_err(|_| Errno::NoSpace)?;
             bytes.resize(end, 0);
         }
         bytes[start..end].copy_from_slice(data);
+        let now = bytes.capacity();
+        self.stored = self.stored - before + now;
         Ok(data.len())
     }
 
@@ -761,16 +847,62 @@ mod tests {
         let id = tree.open("/big", CREATE).unwrap();
         assert_eq!(
             tree.write(id, FILE_MAX as u64, b"x", false),
-            Err(Errno::OutOfMemory)
+            Err(Errno::FileTooBig)
         );
         assert_eq!(
             tree.write(id, u64::MAX, b"x", false),
-            Err(Errno::OutOfMemory)
+            Err(Errno::FileTooBig)
         );
         assert_eq!(tree.write(id, FILE_MAX as u64 - 1, b"x", false), Ok(1));
         assert_eq!(tree.stat(id).unwrap().size, FILE_MAX as u64);
         let root = tree.lookup("/").unwrap();
         assert_eq!(tree.write(root, 0, b"x", false), Err(Errno::IsADirectory));
         assert_eq!(tree.read(root, 0, &mut [0u8; 1]), Err(Errno::IsADirectory));
+    }
+
+    #[test]
+    fn far_writes_stop_at_the_trees_limit_and_change_nothing() {
+        let mut tree = Tree::with_limit(40 << 20);
+        let mut files = alloc::vec::Vec::new();
+        for name in ["/a", "/b", "/c"] {
+            files.push(tree.open(name, CREATE).unwrap());
+        }
+        // One byte at 16 MiB - 1: 16 MiB of zeros, twice; the third would
+        // pass 40 MiB.
+        let far = FILE_MAX as u64 - 1;
+        assert_eq!(tree.write(files[0], far, b"x", false), Ok(1));
+        assert_eq!(tree.write(files[1], far, b"x", false), Ok(1));
+        let held = tree.stored();
+        assert_eq!(tree.write(files[2], far, b"x", false), Err(Errno::NoSpace));
+        assert_eq!(tree.stat(files[2]).unwrap().size, 0);
+        assert_eq!(tree.stored(), held);
+        // Small things still fit; removing a big file gives its room back.
+        assert_eq!(tree.write(files[2], 0, b"small", false), Ok(5));
+        tree.close(files[0]);
+        tree.unlink("/a").unwrap();
+        assert!(tree.stored() < held - (15 << 20));
+        assert_eq!(tree.write(files[2], far, b"x", false), Ok(1));
+    }
+
+    #[test]
+    fn writing_nothing_changes_nothing() {
+        let mut tree = Tree::new();
+        let id = tree.open("/f", CREATE).unwrap();
+        assert_eq!(tree.write(id, 1 << 20, b"", false), Ok(0));
+        assert_eq!(tree.stat(id).unwrap().size, 0);
+    }
+
+    #[test]
+    fn nodes_stop_at_the_trees_limit() {
+        let mut tree = Tree::with_limit(NODE_COST * 11);
+        for index in 0..10 {
+            let path = alloc::format!("/f{index}");
+            let id = tree.open(&path, CREATE).unwrap();
+            tree.close(id);
+        }
+        assert_eq!(tree.open("/one-too-many", CREATE), Err(Errno::NoSpace));
+        assert_eq!(tree.mkdir("/dir"), Err(Errno::NoSpace));
+        tree.unlink("/f0").unwrap();
+        assert!(tree.mkdir("/dir").is_ok());
     }
 }
