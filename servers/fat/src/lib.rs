@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod cache;
+pub mod raw;
 pub mod volume;
 
 #[cfg(test)]

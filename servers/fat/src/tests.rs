@@ -325,3 +325,92 @@ fn far_writes_are_refused_before_anything_is_written() {
     assert_eq!(fat.write(node, 4096, b"y", false), Ok(1));
     assert_eq!(fat.stat(node).unwrap().size, 4097);
 }
+
+/// `fsck.fat -n` on the disk's bytes: its output if it finds the volume
+/// clean, `Err` with its complaint otherwise. (xtask and `.ci/run`
+/// install dosfstools; without it the test fails, it does not pass.)
+fn fsck(disk: &MemoryDisk, name: &str) -> Result<String, String> {
+    let path = std::env::temp_dir().join(format!("annulus-fat-{name}-{}.img", std::process::id()));
+    std::fs::write(&path, &*disk.bytes.borrow()).unwrap();
+    let program = ["/usr/sbin/fsck.fat", "/sbin/fsck.fat", "fsck.fat"]
+        .into_iter()
+        .find(|program| std::path::Path::new(program).exists())
+        .unwrap_or("fsck.fat");
+    let output = std::process::Command::new(program)
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .map_err(|problem| format!("cannot run {program}: {problem}"));
+    let _ = std::fs::remove_file(&path);
+    let output = output?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+#[test]
+fn every_kind_of_change_leaves_a_clean_volume() {
+    for (mebibytes, fat_type) in [
+        (4, fatfs::FatType::Fat12),
+        (16, fatfs::FatType::Fat16),
+        (64, fatfs::FatType::Fat32),
+    ] {
+        every_kind_of_change(formatted_as(mebibytes, Some(fat_type)), fat_type);
+    }
+}
+
+fn every_kind_of_change(disk: MemoryDisk, fat_type: fatfs::FatType) {
+    let mut fat = Fat::mount(disk.clone()).unwrap();
+    let write_file = |fat: &mut Fat<MemoryDisk>, path: &str, bytes: &[u8]| {
+        let node = fat.open(path, CREATE).unwrap();
+        fat.write(node, 0, bytes, false).unwrap();
+        fat.close(node);
+    };
+    // Directories in directories, files in them, a big file.
+    fat.mkdir("/a").unwrap();
+    fat.mkdir("/a/b").unwrap();
+    fat.mkdir("/a/b/deep").unwrap();
+    write_file(&mut fat, "/a/b/deep/file.txt", b"deep");
+    write_file(&mut fat, "/a/one", b"one");
+    write_file(&mut fat, "/big", &vec![7u8; 300_000]);
+    // A directory moved across directories, to the root and back down.
+    fat.rename("/a/b", "/c").unwrap();
+    assert_eq!(read_all(&mut fat, "/c/deep/file.txt").unwrap(), b"deep");
+    fat.mkdir("/x").unwrap();
+    fat.mkdir("/x/y").unwrap();
+    fat.rename("/c", "/x/y/c").unwrap();
+    fat.rename("/x/y/c/deep", "/a/deep").unwrap();
+    // Files moved across directories, and over another file.
+    fat.rename("/a/one", "/x/one").unwrap();
+    write_file(&mut fat, "/x/two", b"two");
+    fat.rename("/x/two", "/x/one").unwrap();
+    // Names that differ only in case.
+    write_file(&mut fat, "/Case", b"case");
+    fat.rename("/Case", "/CASE").unwrap();
+    fat.rename("/x/y", "/x/Y").unwrap();
+    // Writes at offsets, truncation, removal of files and directories.
+    let node = fat.open("/big", CREATE).unwrap();
+    fat.write(node, 1 << 20, b"end", false).unwrap();
+    fat.close(node);
+    let truncate = OpenOptions {
+        truncate: true,
+        ..CREATE
+    };
+    let node = fat.open("/x/one", truncate).unwrap();
+    fat.close(node);
+    fat.unlink("/a/deep/file.txt").unwrap();
+    fat.unlink("/a/deep").unwrap();
+    write_file(&mut fat, "/gone", b"soon");
+    fat.unlink("/gone").unwrap();
+    assert_eq!(names(&mut fat, "/"), ["CASE", "a", "big", "x"]);
+    assert_eq!(names(&mut fat, "/x"), ["Y", "one"]);
+    assert_eq!(names(&mut fat, "/x/Y/c"), Vec::<String>::new());
+    fat.sync().unwrap();
+    if let Err(complaint) = fsck(&disk, "every-change") {
+        panic!("{fat_type:?}: fsck.fat -n found problems:\n{complaint}");
+    }
+}

@@ -24,6 +24,7 @@
 extern crate alloc;
 
 use crate::cache::{BLOCK, BlockDevice, Cache};
+use crate::raw;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
@@ -195,6 +196,7 @@ impl<D: BlockDevice> Seek for Volume<D> {
 }
 
 type Fs<D> = FileSystem<Volume<D>, NullTimeProvider, LossyOemCpConverter>;
+
 type Dir<'a, D> = fatfs::Dir<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>;
 type File<'a, D> = fatfs::File<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>;
 
@@ -227,6 +229,11 @@ pub struct Fat<D: BlockDevice> {
     /// (a spawn is both). Emptied by every [`Fat::sync`], which every
     /// change ends with.
     kinds: RefCell<BTreeMap<String, Found>>,
+    /// A directory moved to another parent: where its `..` entry is on the
+    /// volume (byte offset) and the cluster it must name. The crate's
+    /// rename leaves `..` naming the old parent; [`Fat::sync`] mends it
+    /// while the file system is unmounted.
+    parent_link: Option<(u64, u32)>,
 }
 
 fn error(error: fatfs::Error<DiskError>) -> Errno {
@@ -313,6 +320,7 @@ impl<D: BlockDevice> Fat<D> {
             buffer: Vec::new(),
             unlinked: 0,
             kinds: RefCell::new(BTreeMap::new()),
+            parent_link: None,
         };
         fat.remove_unlinked()?;
         Ok(fat)
@@ -369,7 +377,51 @@ impl<D: BlockDevice> Fat<D> {
                 node.path = String::from(to) + &node.path[from.len()..];
             }
         }
+        if !from_parent.eq_ignore_ascii_case(to_parent) {
+            self.parent_link = self.parent_link_of(to)?;
+        }
         Ok(())
+    }
+
+    /// If `moved` (canonical) is a directory, where its `..` entry is and
+    /// the first cluster of the directory that holds it (0 for the root,
+    /// as FAT has it), for [`Fat::sync`] to write.
+    fn parent_link_of(&self, moved: &str) -> Result<Option<(u64, u32)>, Errno> {
+        // The short name of each directory on the way, from the crate
+        // (before the cache is borrowed: the crate reads through it).
+        let mut names: Vec<[u8; 11]> = Vec::new();
+        let mut directory = self.fs()?.root_dir();
+        for name in moved.split('/').filter(|name| !name.is_empty()) {
+            let entry = find(&directory, name)?.ok_or(Errno::NotFound)?;
+            if !entry.is_dir() {
+                return Ok(None);
+            }
+            names.push(raw::stored_short_name(entry.short_file_name_as_bytes()));
+            directory = entry.to_dir();
+        }
+        // Then the same walk on the disk's own bytes.
+        let mut cache = self.cache.borrow_mut();
+        let geometry = raw::Geometry::read(&mut cache)?;
+        let (mut place, mut holder) = (geometry.root(), geometry.root());
+        for stored in &names {
+            let cluster = geometry
+                .find_entry(&mut cache, place, |_, entry| {
+                    let directory = entry[11] & 0x10 != 0 && entry[11] != 0x0f;
+                    (directory && entry[..11] == stored[..]).then(|| raw::entry_cluster(entry))
+                })?
+                .ok_or(Errno::Io)?;
+            holder = place;
+            place = raw::Place::Cluster(cluster);
+        }
+        let raw::Place::Cluster(moved_cluster) = place else {
+            return Ok(None); // the root
+        };
+        let parent = match holder {
+            raw::Place::Cluster(cluster) if holder != geometry.root() => cluster,
+            _ => 0,
+        };
+        // A directory's first cluster holds `.`, then `..`.
+        Ok(Some((geometry.cluster_at(moved_cluster)? + 32, parent)))
     }
 
     /// Takes the file at canonical `path` away from its name: removed,
@@ -424,6 +476,17 @@ impl<D: BlockDevice> Fat<D> {
             Some(fs) => fs.unmount().map_err(error),
             None => Ok(()),
         };
+        if let Some((at, cluster)) = self.parent_link.take() {
+            let mut dot_dot = [0u8; 32];
+            let mut cache = self.cache.borrow_mut();
+            cache.read(at, &mut dot_dot)?;
+            // Only a `..` entry is changed: anything else means the
+            // offset was wrong, and nothing is written.
+            if &dot_dot[..11] == b"..         " {
+                cache.write(at + 20, &((cluster >> 16) as u16).to_le_bytes())?;
+                cache.write(at + 26, &(cluster as u16).to_le_bytes())?;
+            }
+        }
         let flushed = self.cache.borrow_mut().flush();
         self.fs = Some(mount(&self.cache)?);
         unmounted.and(flushed)
@@ -785,7 +848,18 @@ impl<D: BlockDevice> Backend for Fat<D> {
             (Ok(_), _) | (Err(Errno::NotFound), _) => {}
             (Err(error), _) => return Err(error),
         }
-        self.move_entry(&from, &to)?;
+        if same_name {
+            // The crate takes a new name that differs only in case for the
+            // entry that is already there, and changes nothing: go by a
+            // name of its own in the same folder.
+            self.unlinked += 1;
+            let step = alloc::format!("{to_parent}/{UNLINKED}{}", self.unlinked);
+            let step = canonical(&step)?;
+            self.move_entry(&from, &step)?;
+            self.move_entry(&step, &to)?;
+        } else {
+            self.move_entry(&from, &to)?;
+        }
         self.sync()
     }
 
