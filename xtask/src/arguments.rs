@@ -19,10 +19,11 @@ Commands:
   build [--release]      Build the kernel Image and the initrd into target/annulus/
   run [MACHINE OPTIONS] [-- QEMU ARGUMENTS...]
                          Build, then boot Annulus in QEMU (quit with Ctrl-A then X)
-  test [--host-only | --qemu-only] [--release] [--timeout SECONDS] [NAME]
+  test [--host-only | --qemu-only] [--release] [--long] [--timeout SECONDS] [NAME]
                          Run the host unit tests, then boot each QEMU test
                          configuration in self-test mode; with NAME, only the
-                         tests whose name contains NAME
+                         tests whose name contains NAME; --long adds the long
+                         campaigns (a million-submission flood, ...)
   gdb [MACHINE OPTIONS] [-- QEMU ARGUMENTS...]
                          Boot in QEMU, paused at the first instruction, and
                          attach gdb-multiarch
@@ -95,6 +96,9 @@ pub struct TestOptions {
     pub timeout: Duration,
     /// Keep only the tests whose name contains this.
     pub filter: Option<String>,
+    /// Run the long campaigns too (`LONG_QEMU_TESTS`): minutes, not
+    /// seconds, so not part of `.ci/run`.
+    pub long: bool,
 }
 
 impl Default for TestOptions {
@@ -105,6 +109,7 @@ impl Default for TestOptions {
             run_qemu: true,
             timeout: Duration::from_secs(60),
             filter: None,
+            long: false,
         }
     }
 }
@@ -237,6 +242,7 @@ fn parse_test_options(arguments: &[String]) -> Result<TestOptions> {
         match flag {
             "--host-only" if inline_value.is_none() => options.run_qemu = false,
             "--qemu-only" if inline_value.is_none() => options.run_host = false,
+            "--long" if inline_value.is_none() => options.long = true,
             "--release" if inline_value.is_none() => options.profile = Profile::Release,
             "--timeout" => {
                 let value = option_value(flag, inline_value, &mut remaining)?;

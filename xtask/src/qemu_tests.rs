@@ -135,6 +135,27 @@ const DEFAULT_MACHINE: &[&str] = &[
 ];
 
 /// The test matrix, run in this order.
+/// The long campaigns, run only by `cargo xtask test --long` (not by
+/// `.ci/run`): each takes minutes.
+pub const LONG_QEMU_TESTS: &[QemuTestConfig] = &[QemuTestConfig {
+    // The hostile flood of the `hostile` row, ten times longer: a
+    // million random submissions and scribbles on the ring.
+    name: "hostile-long",
+    machine: DEFAULT_MACHINE,
+    command_line: "run=bystander,hostile:1000000",
+    system: None,
+    disk: None,
+    outcome: Outcome::ProgramsEnd { suite: None },
+    expected: &[
+        "hostile: done: 10",
+        "process 2 (hostile): exited with code 0",
+        // The bystander ends first here, so the machine's free-frame
+        // change is not the hostile's alone: only its own frames count.
+        "process 2 (hostile): leaked frames: 0;",
+    ],
+    input: &[],
+}];
+
 pub const QEMU_TESTS: &[QemuTestConfig] = &[
     QemuTestConfig {
         name: "a72-gicv3-256M",
@@ -1113,8 +1134,10 @@ const LINES_SHOWN_ON_FAILURE: usize = 40;
 /// Builds the kernel, then runs every configuration whose name contains the
 /// filter, one after the other.
 pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
+    let long: &[QemuTestConfig] = if options.long { LONG_QEMU_TESTS } else { &[] };
     let selected: Vec<&QemuTestConfig> = QEMU_TESTS
         .iter()
+        .chain(long)
         .filter(|config| {
             options
                 .filter
@@ -2053,10 +2076,11 @@ selftest: 2 passed, 0 failed
 
     #[test]
     fn matrix_names_are_unique_and_usable_as_file_names() {
-        for (index, config) in QEMU_TESTS.iter().enumerate() {
+        let all: Vec<&QemuTestConfig> = QEMU_TESTS.iter().chain(LONG_QEMU_TESTS).collect();
+        for (index, config) in all.iter().enumerate() {
             assert!(!config.name.contains(['/', ' ']), "{}", config.name);
             assert!(
-                QEMU_TESTS[index + 1..]
+                all[index + 1..]
                     .iter()
                     .all(|other| other.name != config.name),
                 "{} appears twice",

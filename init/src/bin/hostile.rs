@@ -2,8 +2,9 @@
 //! the ring's indices, to show that nothing a process writes to its shared
 //! memory can panic the kernel, hang another process, or leak memory.
 //!
-//! It writes at least 100,000 submissions (seeded, so a failure repeats)
-//! with random opcodes, flags, handles, lengths and arguments, and
+//! It writes at least 100,000 submissions, or as many as its first
+//! argument says (`hostile:1000000`, the `--long` row), seeded so a
+//! failure repeats, with random opcodes, flags, handles, lengths and arguments, and
 //! addresses drawn from kernel space, unmapped memory, the ring itself and
 //! its own stack; and every few batches it writes random values into the
 //! ring header, the kernel's words included. It bypasses the client
@@ -34,6 +35,7 @@ use libring::runtime::{Arguments, Syscall};
 libring::entry!(main);
 
 /// At least this many submissions are written and published.
+/// Unless the first argument says how many (`hostile:1000000`).
 const TOTAL: u64 = 100_000;
 const SEED: u64 = 0x005e_ed0f_a55a_17ed;
 
@@ -128,8 +130,12 @@ fn random_submission(random: &mut Random) -> Submission {
     submission
 }
 
-fn main(_arguments: Arguments) -> i32 {
-    libring::println!("hostile: flooding with {TOTAL} random submissions, seed {SEED:#x}");
+fn main(arguments: Arguments) -> i32 {
+    let total = arguments
+        .get(1)
+        .and_then(|count| count.parse::<u64>().ok())
+        .unwrap_or(TOTAL);
+    libring::println!("hostile: flooding with {total} random submissions, seed {SEED:#x}");
     // From here on the client library's view of the ring is stale: only
     // raw accesses. The kernel's head is tracked from ring_enter's results.
     let mut kernel = Syscall;
@@ -137,7 +143,7 @@ fn main(_arguments: Arguments) -> i32 {
     let mut kernel_head = header(header_offset::SQ_HEAD).load(Ordering::Acquire);
     let (mut written, mut taken, mut busy, mut refused) = (0u64, 0u64, 0u64, 0u64);
     let mut round = 0u64;
-    while written < TOTAL {
+    while written < total {
         round += 1;
         let count = random.below(32) as u32 + 1;
         for index in 0..count {
@@ -147,7 +153,7 @@ fn main(_arguments: Arguments) -> i32 {
             );
         }
         written += count as u64;
-        let scribble = round.is_multiple_of(8) && written + 3200 < TOTAL;
+        let scribble = round.is_multiple_of(8) && written + 3200 < total;
         let tail = if scribble && random.below(2) == 0 {
             random.next() as u32
         } else {
