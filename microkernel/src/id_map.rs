@@ -39,6 +39,12 @@ impl<K: Ord + Copy + Into<u64>, V> IdMap<K, V> {
         self.entries.binary_search_by(|(key, _)| key.cmp(&id))
     }
 
+    /// Makes room for one more entry, so that the next [`IdMap::insert`]
+    /// allocates nothing; `Err` if the heap has none.
+    pub fn try_reserve_one(&mut self) -> Result<(), alloc::collections::TryReserveError> {
+        self.entries.try_reserve(1)
+    }
+
     /// Adds (or replaces) the value for `id`. Cheapest, a push, when `id`
     /// is larger than every id in the map, which is how the kernel uses it.
     pub fn insert(&mut self, id: K, value: V) {

@@ -49,6 +49,16 @@ impl<T> Slab<T> {
         (slot.generation == (id >> 32) as u32 && slot.value.is_some()).then_some(index)
     }
 
+    /// Makes sure the next [`Slab::insert`] allocates nothing: `Err` if
+    /// the heap has no room for one more slot (and its place on the free
+    /// list, for when it is removed).
+    pub fn try_reserve_one(&mut self) -> Result<(), alloc::collections::TryReserveError> {
+        if self.free.is_empty() {
+            self.slots.try_reserve(1)?;
+        }
+        self.free.try_reserve(1)
+    }
+
     /// Adds `value` and returns its id.
     pub fn insert(&mut self, value: T) -> u64 {
         let index = match self.free.pop() {

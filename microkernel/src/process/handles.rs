@@ -79,6 +79,7 @@ impl HandleTable {
     pub fn insert(&mut self, object: Object) -> Result<u32, Errno> {
         if self.slots.is_empty() {
             // Slot 0 is never handed out, so that 0 means "no handle".
+            self.slots.try_reserve(2).map_err(|_| Errno::OutOfMemory)?;
             self.slots.push(Slot {
                 generation: 0,
                 object: None,
@@ -90,7 +91,7 @@ impl HandleTable {
             slot.object = Some(object);
             return Ok(handle_number(index, slot.generation));
         }
-        if self.slots.len() > MAX_HANDLES {
+        if self.slots.len() > MAX_HANDLES || self.slots.try_reserve(1).is_err() {
             return Err(Errno::OutOfMemory);
         }
         self.slots.push(Slot {

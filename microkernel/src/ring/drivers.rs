@@ -54,6 +54,10 @@ pub fn irq_wait(
         Some(route) if route.request.is_some() => return Err(Errno::Busy),
         Some(route) => route.request = Some(request),
         None => {
+            system
+                .routes
+                .try_reserve(1)
+                .map_err(|_| Errno::OutOfMemory)?;
             interrupts::register(interrupt.id, interrupt.trigger, routed_interrupt)
                 .map_err(|_| Errno::Busy)?;
             system.routes.push(Route {
@@ -131,6 +135,12 @@ pub fn map_device(
     let process = system.process(id).ok_or(Errno::BadHandle)?;
     let offset = match process.handles.get(handle)? {
         Object::Device { registers } => {
+            // Room to remember the device (so that it is reset when the
+            // process ends) first: no room, no mapping.
+            process
+                .mapped_devices
+                .try_reserve(1)
+                .map_err(|_| Errno::OutOfMemory)?;
             let offset = process.address_space.map_device(address, registers)?;
             if !process.mapped_devices.contains(&registers) {
                 process.mapped_devices.push(registers);

@@ -148,6 +148,18 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
                     continue;
                 }
             }
+            // The record needs room in the ring's list; if the kernel heap
+            // has none, the submission fails alone (its chain is cut as if
+            // it had failed: the members after it are refused too).
+            if ring.requests.try_reserve(1).is_err() {
+                ring.post_final(Completion {
+                    user_data: submission.user_data,
+                    result: Errno::OutOfMemory.result(),
+                    flags: 0,
+                });
+                ring.chain_open = false;
+                continue;
+            }
             if !ring.chain_open {
                 ring.next_chain += 1;
             }
@@ -319,8 +331,10 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             return;
         }
         Operation::Timeout { deadline, .. } => {
-            process.ring.requests[index].running = true;
-            timers::arm(system, id, request_id, deadline);
+            if let Err(error) = timers::arm(system, id, request_id, deadline) {
+                return finish(system, id, request_id, error.result());
+            }
+            mark_running(system, id, request_id);
             if linked {
                 arm_link_timeout(system, id, request_id);
             }
@@ -586,7 +600,12 @@ fn arm_link_timeout(system: &mut System, id: ProcessId, request_id: u64) {
     if let Ok(Operation::LinkTimeout { deadline }) = requests[next].operation {
         requests[next].running = true;
         let timeout_id = requests[next].id;
-        timers::arm(system, id, timeout_id, deadline);
+        // With no room for its timer the link timeout fails at once
+        // (`ENOMEM`); the request it guards runs on unguarded.
+        if let Err(error) = timers::arm(system, id, timeout_id, deadline) {
+            complete(system, id, timeout_id, error.result());
+            wake_waiter(system, id);
+        }
     }
 }
 

@@ -96,7 +96,9 @@ pub struct Forward {
 
 /// Creates an endpoint served by `server`.
 /// `None` once the 32-bit endpoint ids have run out (ids are never reused).
+/// `None` too if the kernel heap has no room for it.
 pub fn create_endpoint(system: &mut System, server: ProcessId, name: &str) -> Option<EndpointId> {
+    system.endpoints.try_reserve_one().ok()?;
     system.next_endpoint = system.next_endpoint.checked_add(1)?;
     let id = system.next_endpoint;
     let mut short = heapless::String::new();
@@ -210,14 +212,22 @@ pub fn submit(
             grant,
             slot: None,
         },
-    );
-    Ok(())
+    )
 }
 
 /// Puts `forward` in the table (its message gets the id the table gives
 /// it), queues it at its endpoint, and delivers what can be delivered.
-fn queue(system: &mut System, forward: Forward) {
+/// `ENOMEM`, with nothing changed, if the kernel heap has no room for it.
+fn queue(system: &mut System, forward: Forward) -> Result<(), Errno> {
     let endpoint = forward.endpoint;
+    let room = system.forwards.try_reserve_one().is_ok()
+        && system
+            .endpoints
+            .get_mut(endpoint)
+            .is_none_or(|target| target.queue.try_reserve(1).is_ok());
+    if !room {
+        return Err(Errno::OutOfMemory);
+    }
     let id = system.forwards.insert(forward);
     if let Some(forward) = system.forwards.get_mut(id) {
         forward.message.request = id;
@@ -226,6 +236,7 @@ fn queue(system: &mut System, forward: Forward) {
         target.queue.push_back(id);
     }
     deliver(system, endpoint);
+    Ok(())
 }
 
 /// A client handle to `endpoint` with `badge` is gone (closed, or its
@@ -256,7 +267,10 @@ pub fn client_handle_closed(system: &mut System, endpoint: EndpointId, badge: u6
         opcode: Opcode::Release as u8,
         ..RequestMessage::default()
     };
-    queue(
+    // No room for it (the kernel heap is full): the server never hears of
+    // this handle's end, and keeps what it named until it ends itself.
+    // Its count of outstanding handles goes down all the same.
+    let queued = queue(
         system,
         Forward {
             endpoint,
@@ -266,6 +280,11 @@ pub fn client_handle_closed(system: &mut System, endpoint: EndpointId, badge: u6
             slot: None,
         },
     );
+    if queued.is_err()
+        && let Some(target) = system.endpoints.get_mut(endpoint)
+    {
+        target.outstanding = target.outstanding.saturating_sub(1);
+    }
 }
 
 /// A client handle to `endpoint` with `badge` has been copied: one more
@@ -274,14 +293,17 @@ pub fn client_handle_copied(system: &mut System, endpoint: EndpointId, badge: u6
     let Some(target) = system.endpoints.get_mut(endpoint) else {
         return;
     };
-    match target
+    if let Some((_, extra)) = target
         .copies
         .iter_mut()
         .find(|(copied, _)| *copied == badge)
     {
-        Some((_, extra)) => *extra += 1,
-        None => target.copies.push((badge, 1)),
+        *extra += 1;
+    } else if target.copies.try_reserve(1).is_ok() {
+        target.copies.push((badge, 1));
     }
+    // (No room to count the copy: its close sends the RELEASE early, which
+    // a server must take anyway, as a client may send one itself.)
 }
 
 /// The client of forwarded request `request` (pending, delivered to

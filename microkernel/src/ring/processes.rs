@@ -308,6 +308,10 @@ pub fn wait(
     match reported {
         Some(ending) => Ok(Some(process::tell_waiter(system, &waiting, &ending))),
         None => {
+            system
+                .waits
+                .try_reserve(1)
+                .map_err(|_| Errno::OutOfMemory)?;
             system.waits.push(waiting);
             Ok(None)
         }

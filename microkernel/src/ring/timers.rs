@@ -17,14 +17,25 @@ pub struct Timer {
     pub deadline: u64,
 }
 
-/// Arms a timer for `request` of process `id`.
-pub fn arm(system: &mut System, id: ProcessId, request: u64, deadline: Deadline) {
+/// Arms a timer for `request` of process `id`. `ENOMEM` if the kernel
+/// heap has no room for it.
+pub fn arm(
+    system: &mut System,
+    id: ProcessId,
+    request: u64,
+    deadline: Deadline,
+) -> Result<(), Errno> {
     let deadline = absolute(deadline);
+    system
+        .timers
+        .try_reserve(1)
+        .map_err(|_| Errno::OutOfMemory)?;
     system.timers.push(Timer {
         process: id,
         request,
         deadline,
     });
+    Ok(())
 }
 
 /// Drops `request`'s timer, if it has one.
