@@ -22,8 +22,12 @@ pub fn qemu_arguments(image: &Path) -> Vec<String> {
     ]
 }
 
-/// Makes a system's disk at `image`: a FAT32 volume of `size_mib` MiB
-/// (`mkfs.fat`) holding `files` (the boot image's, from
+/// The disk space past a system disk's volume, for the FAT server's
+/// journal: 4 MiB.
+pub const JOURNAL_KIB: u64 = 4096;
+
+/// Makes a system's disk at `image`: `size_mib` MiB, of which all but the
+/// last [`JOURNAL_KIB`] is a FAT32 volume (`mkfs.fat`) holding `files` (the boot image's, from
 /// [`crate::initrd::files`]) and an empty `tmp/`, copied in with `mcopy`
 /// from a staging folder beside the image.
 pub fn make_system_disk(
@@ -62,9 +66,12 @@ pub fn make_system_disk(
         .map_err(|error| format!("cannot make {}: {error}", image.display()))?;
     drop(file);
     let mut mkfs = Command::new(crate::tools::program_path(crate::tools::MKFS_FAT));
-    // 4 KiB clusters: a cluster is a block of the FAT server's cache.
+    // 4 KiB clusters: a cluster is a block of the FAT server's cache. The
+    // volume leaves the disk's last JOURNAL_KIB to the FAT server's
+    // journal (servers/fat/src/cache.rs).
     mkfs.args(["-F", "32", "-s", "8", "-n", "ANNULUS"])
-        .arg(image);
+        .arg(image)
+        .arg((u64::from(size_mib) * 1024 - JOURNAL_KIB).to_string());
     run_quietly(&mut mkfs)?;
     let mut mcopy = Command::new("mcopy");
     mcopy

@@ -510,7 +510,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             ],
         },
         expected: &[
-            "fat: a FAT32 volume of 307200 KiB",
+            "fat: a FAT32 volume of 303093 KiB, with a journal of 4104 KiB",
             "fstest: 11 passed, 0 failed",
             "process 3 (fstest): exited with code 0",
             "process 4 (fstest): exited with code 0",
@@ -934,7 +934,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             until: &["annulus: powering off"],
         },
         expected: &[
-            "fat: a FAT32 volume of 307200 KiB",
+            "fat: a FAT32 volume of 303093 KiB, with a journal of 4104 KiB",
             "annulus:/$ cat \"/docs/Sub Folder/A Long File Name.txt\"\nwritten on the host\n",
             "annulus:/$ ls \"/docs/Sub Folder\"\nA Long File Name.txt\n",
             "annulus:/$ ls /tmp\nFrom Annulus.txt\ncopy.bin\n",
@@ -1063,7 +1063,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             until: &["bench: done"],
         },
         expected: &[
-            "fat: a FAT32 volume of 307200 KiB",
+            "fat: a FAT32 volume of 303093 KiB, with a journal of 4104 KiB",
             "bench: fat_write_1m_per_kib ",
             "bench: fat_read_1m_per_kib ",
             "bench: fat_spawn_wait ",

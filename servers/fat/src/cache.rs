@@ -9,10 +9,32 @@
 //! writes every dirty block, runs of them in one request each, and asks
 //! the disk to make them stable (`FSYNC`).
 //!
+//! **The journal.** A flush writes many blocks, and the power can go
+//! between any two of them: a new directory entry on the disk without the
+//! allocation table that gives its cluster, say. So when the disk has
+//! room past the volume for a journal ([`Journal`]), a flush first writes
+//! every dirty block, with a header that lists where each belongs and a
+//! checksum over all of it, to the journal in one go, and asks the disk
+//! to make it stable; only then does it write the blocks home. A cut
+//! during the journal write leaves a journal whose checksum fails, and
+//! the volume as it was before the flush; a cut during the home writes
+//! leaves a whole journal, which [`Cache::recover`] (at the next mount)
+//! writes home again. Either way the next mount sees the volume as it was
+//! before the flush or after it, never between.
+//!
+//! ```text
+//!  flush:   journal ◄─ header (indexes, checksum) + dirty blocks ; sync
+//!           home    ◄─ dirty blocks, runs of neighbours           ; sync
+//!  mount:   journal whole? ──yes──► home ◄─ its blocks ; sync
+//! ```
+//!
 //! # Invariants
 //! - Every block in `blocks` holds the disk's bytes at `index * BLOCK`,
 //!   as the disk has them, or (dirty) as they will be after the next flush.
 //! - At most [`CAPACITY`] blocks are kept; only clean ones are evicted.
+//! - The journal on the disk is either torn (its checksum fails), empty,
+//!   or holds the last flush whose blocks it lists, so writing it home
+//!   again at any time changes nothing or finishes that flush.
 
 extern crate alloc;
 
@@ -28,6 +50,40 @@ pub const BLOCK: usize = 4096;
 pub const READ_AHEAD: usize = 32;
 /// Blocks kept at most: 4 MiB.
 pub const CAPACITY: usize = 1024;
+
+/// Where the journal is: past the end of the volume, in the disk's last
+/// blocks. The blocks of one flush must fit in it with their header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Journal {
+    /// Its first block (a block index on the disk).
+    pub first: u64,
+    /// How many blocks it has.
+    pub blocks: u64,
+}
+
+/// The journal's first eight bytes.
+const JOURNAL_MAGIC: [u8; 8] = *b"ANJOURNL";
+/// Header bytes before the list of block indexes: magic, count, checksum.
+const JOURNAL_HEAD: usize = 24;
+
+/// The checksum of a journal: 64-bit FNV-1a over 8-byte words, of the
+/// index list and then the blocks.
+fn checksum(words: impl Iterator<Item = u64>) -> u64 {
+    words.fold(0xcbf2_9ce4_8422_2325, |hash, word| {
+        (hash ^ word).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes
+        .chunks_exact(8)
+        .map(|word| u64::from_le_bytes(word.try_into().unwrap_or_default()))
+}
+
+/// Header blocks for a journal of `count` blocks.
+fn header_blocks(count: usize) -> usize {
+    (JOURNAL_HEAD + 8 * count).div_ceil(BLOCK)
+}
 
 /// What the cache reads from and writes to: the disk driver through the
 /// ring, or memory in host tests. Offsets and lengths are multiples of 512.
@@ -55,6 +111,13 @@ pub struct Cache<D: BlockDevice> {
     pub requests: u64,
     /// Staging for runs of blocks.
     run: Vec<u8>,
+    /// The journal, if the disk has room for one.
+    journal: Option<Journal>,
+    /// Staging for a journal write.
+    journal_bytes: Vec<u8>,
+    /// Flushes that went through the journal, and ones too big for it.
+    pub journaled: u64,
+    pub unjournaled: u64,
 }
 
 impl<D: BlockDevice> Cache<D> {
@@ -65,7 +128,100 @@ impl<D: BlockDevice> Cache<D> {
             clock: 0,
             requests: 0,
             run: vec![0; READ_AHEAD * BLOCK],
+            journal: None,
+            journal_bytes: Vec::new(),
+            journaled: 0,
+            unjournaled: 0,
         }
+    }
+
+    /// Flushes go through `journal` from now on.
+    pub fn use_journal(&mut self, journal: Journal) {
+        self.journal = Some(journal);
+    }
+
+    /// The journal in use, if any.
+    pub fn journal(&self) -> Option<Journal> {
+        self.journal
+    }
+
+    /// Writes home the blocks of a whole journal (a flush the power cut
+    /// short), and returns how many; 0 if the journal is empty or torn.
+    /// Called before the volume is mounted, with nothing dirty cached;
+    /// what is cached is dropped.
+    pub fn recover(&mut self) -> Result<usize, Errno> {
+        let Some(journal) = self.journal else {
+            return Ok(0);
+        };
+        let mut head = vec![0u8; BLOCK];
+        self.device.read(journal.first * BLOCK as u64, &mut head)?;
+        if head[..8] != JOURNAL_MAGIC {
+            return Ok(0);
+        }
+        let count = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize;
+        let headers = header_blocks(count);
+        if count == 0 || (headers + count) as u64 > journal.blocks {
+            return Ok(0);
+        }
+        let mut bytes = vec![0u8; (headers + count) * BLOCK];
+        self.device.read(journal.first * BLOCK as u64, &mut bytes)?;
+        let stored = u64::from_le_bytes(bytes[16..24].try_into().unwrap_or_default());
+        let (header, blocks) = bytes.split_at(headers * BLOCK);
+        let indexes = &header[JOURNAL_HEAD..JOURNAL_HEAD + 8 * count];
+        if checksum(words(indexes).chain(words(blocks))) != stored {
+            return Ok(0); // torn: the flush it held never began at home
+        }
+        for (index, block) in words(indexes).zip(blocks.chunks_exact(BLOCK)) {
+            if index >= self.block_count() || index >= journal.first {
+                return Ok(0); // not a block of the volume: not ours
+            }
+            let size = self.block_length(index);
+            self.device.write(index * BLOCK as u64, &block[..size])?;
+        }
+        self.device.sync()?;
+        // What was read before (the boot sector, to find the journal, and
+        // its read-ahead) is older than what was just written home.
+        self.blocks.retain(|_, block| block.dirty);
+        Ok(count)
+    }
+
+    /// Writes the dirty blocks `dirty` (sorted) to the journal, with their
+    /// header, and makes it stable. `false` if they do not fit: the
+    /// journal is emptied instead (so it can never be written home over
+    /// newer blocks), and the flush goes without it.
+    fn write_journal(&mut self, dirty: &[u64]) -> Result<bool, Errno> {
+        let Some(journal) = self.journal else {
+            return Ok(false);
+        };
+        let headers = header_blocks(dirty.len());
+        if (headers + dirty.len()) as u64 > journal.blocks {
+            let empty = vec![0u8; BLOCK];
+            self.device.write(journal.first * BLOCK as u64, &empty)?;
+            self.device.sync()?;
+            return Ok(false);
+        }
+        let mut bytes = core::mem::take(&mut self.journal_bytes);
+        bytes.clear();
+        bytes.resize((headers + dirty.len()) * BLOCK, 0);
+        bytes[..8].copy_from_slice(&JOURNAL_MAGIC);
+        bytes[8..12].copy_from_slice(&(dirty.len() as u32).to_le_bytes());
+        for (slot, index) in dirty.iter().enumerate() {
+            let at = JOURNAL_HEAD + 8 * slot;
+            bytes[at..at + 8].copy_from_slice(&index.to_le_bytes());
+            let data = headers * BLOCK + slot * BLOCK;
+            bytes[data..data + BLOCK].copy_from_slice(&self.blocks[index].bytes);
+        }
+        let (header, blocks) = bytes.split_at(headers * BLOCK);
+        let indexes = &header[JOURNAL_HEAD..JOURNAL_HEAD + 8 * dirty.len()];
+        let sum = checksum(words(indexes).chain(words(blocks)));
+        bytes[16..24].copy_from_slice(&sum.to_le_bytes());
+        self.requests += 1;
+        let written = self
+            .device
+            .write(journal.first * BLOCK as u64, &bytes)
+            .and_then(|()| self.device.sync());
+        self.journal_bytes = bytes;
+        written.map(|()| true)
     }
 
     pub fn size(&self) -> u64 {
@@ -127,6 +283,14 @@ impl<D: BlockDevice> Cache<D> {
             .filter(|(_, block)| block.dirty)
             .map(|(&index, _)| index)
             .collect();
+        if dirty.is_empty() {
+            return self.device.sync();
+        }
+        if self.write_journal(&dirty)? {
+            self.journaled += 1;
+        } else if self.journal.is_some() {
+            self.unjournaled += 1;
+        }
         let mut next = 0;
         while next < dirty.len() {
             let first = dirty[next];

@@ -92,11 +92,28 @@ mod server {
                 return 1;
             }
         };
-        println!(
-            "fat: a {} volume of {} KiB",
-            volume.kind(),
-            status.size / 1024
-        );
+        let (volume_bytes, journal_bytes) = volume.sizes().unwrap_or((status.size, 0));
+        if journal_bytes > 0 {
+            println!(
+                "fat: a {} volume of {} KiB, with a journal of {} KiB",
+                volume.kind(),
+                volume_bytes / 1024,
+                journal_bytes / 1024
+            );
+        } else {
+            println!(
+                "fat: a {} volume of {} KiB, with no room for a journal: a power cut \
+                 in the middle of a change can leave it for fsck.fat to mend",
+                volume.kind(),
+                volume_bytes / 1024
+            );
+        }
+        if volume.recovered() > 0 {
+            println!(
+                "fat: the journal held a change the power cut short: {} blocks written again",
+                volume.recovered()
+            );
+        }
         let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
         let mut file_system = FileServer::new(volume, service);
         let Ok(mut server) = with_ring(|ring| Server::new(ring, slots, service)) else {

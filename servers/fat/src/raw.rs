@@ -1,7 +1,8 @@
 //! The FAT volume read straight from its blocks, for the few things the
 //! `fatfs` crate does not do: finding where a directory's entries are on
 //! the disk, so that a directory moved to another parent gets a `..` that
-//! names its new parent.
+//! names its new parent; and where the volume ends, so that the disk's
+//! blocks past it can hold the cache's journal.
 //!
 //! ```text
 //!  boot sector ─► geometry: where the FATs, the root directory and the
@@ -33,6 +34,8 @@ pub struct Geometry {
     fat_bits: u32,
     /// One past the highest cluster number.
     cluster_end: u32,
+    /// The volume's size in bytes (the disk may be larger).
+    pub volume_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +120,7 @@ impl Geometry {
             root,
             fat_bits,
             cluster_end: (clusters + 2).min(u64::from(u32::MAX)) as u32,
+            volume_bytes: total * bytes_per_sector,
         })
     }
 

@@ -414,3 +414,193 @@ fn every_kind_of_change(disk: MemoryDisk, fat_type: fatfs::FatType) {
         panic!("{fat_type:?}: fsck.fat -n found problems:\n{complaint}");
     }
 }
+
+// ------------------------------------------------------------ power cuts
+
+/// A disk whose power goes after a number of writes: that write lands
+/// half (its first half of sectors), and every later one not at all.
+#[derive(Clone)]
+struct CutDisk {
+    bytes: Rc<RefCell<Vec<u8>>>,
+    /// Writes still to land whole (`None`: the power stays on).
+    writes_left: Rc<RefCell<Option<u32>>>,
+    /// Writes made so far (landed or not).
+    writes: Rc<RefCell<u32>>,
+}
+
+impl BlockDevice for CutDisk {
+    fn size(&self) -> u64 {
+        self.bytes.borrow().len() as u64
+    }
+    fn read(&mut self, offset: u64, buffer: &mut [u8]) -> Result<(), Errno> {
+        let start = offset as usize;
+        buffer.copy_from_slice(&self.bytes.borrow()[start..start + buffer.len()]);
+        Ok(())
+    }
+    fn write(&mut self, offset: u64, bytes: &[u8]) -> Result<(), Errno> {
+        *self.writes.borrow_mut() += 1;
+        let landing = match *self.writes_left.borrow() {
+            None => bytes.len(),
+            Some(0) => 0,
+            Some(1) => bytes.len() / 1024 * 512, // torn, on a sector
+            Some(_) => bytes.len(),
+        };
+        if let Some(left) = self.writes_left.borrow_mut().as_mut() {
+            *left = left.saturating_sub(1);
+        }
+        let start = offset as usize;
+        self.bytes.borrow_mut()[start..start + landing].copy_from_slice(&bytes[..landing]);
+        Ok(())
+    }
+    fn sync(&mut self) -> Result<(), Errno> {
+        Ok(())
+    }
+}
+
+/// Every file and directory under `path`, with each file's bytes.
+fn tree<D: BlockDevice>(fat: &mut Fat<D>, path: &str, into: &mut Vec<(String, Option<Vec<u8>>)>) {
+    let node = fat.open(path, READ).unwrap();
+    let mut index = 0;
+    while let Some((name, status)) = fat.entry(node, index).unwrap() {
+        index += 1;
+        let child = if path == "/" {
+            format!("/{name}")
+        } else {
+            format!("{path}/{name}")
+        };
+        if status.kind == Kind::Directory {
+            into.push((child.clone(), None));
+            tree(fat, &child, into);
+        } else {
+            let file = fat.open(&child, READ).unwrap();
+            let bytes = fat.read(file, 0, 1 << 24).unwrap().to_vec();
+            fat.close(file);
+            into.push((child, Some(bytes)));
+        }
+    }
+    fat.close(node);
+}
+
+/// Each path with its length (or `dir`), for messages.
+fn summary(state: &[(String, Option<Vec<u8>>)]) -> Vec<String> {
+    state
+        .iter()
+        .map(|(path, bytes)| match bytes {
+            Some(bytes) => format!("{path}: {}", bytes.len()),
+            None => format!("{path}: dir"),
+        })
+        .collect()
+}
+
+/// One change of the power-cut workload.
+type Change = fn(&mut Fat<CutDisk>);
+
+/// The workload: each step is one request, so one sync.
+const CHANGES: [Change; 12] = [
+    |fat| fat.mkdir("/d").unwrap(),
+    |fat| {
+        let node = fat.open("/d/a", CREATE).unwrap();
+        fat.close(node);
+    },
+    |fat| {
+        let node = fat.open("/d/a", CREATE).unwrap();
+        fat.write(node, 0, &[b'a'; 9000], false).unwrap();
+        fat.close(node);
+    },
+    |fat| fat.mkdir("/d/sub").unwrap(),
+    |fat| fat.rename("/d/sub", "/moved").unwrap(),
+    |fat| fat.rename("/d/a", "/moved/a").unwrap(),
+    |fat| {
+        let node = fat.open("/b", CREATE).unwrap();
+        fat.close(node);
+    },
+    |fat| {
+        let node = fat.open("/b", CREATE).unwrap();
+        fat.write(node, 5000, b"far", false).unwrap();
+        fat.close(node);
+    },
+    |fat| fat.rename("/b", "/moved/a").unwrap(),
+    |fat| fat.unlink("/d").unwrap(),
+    |fat| fat.rename("/moved", "/Moved").unwrap(),
+    |fat| fat.unlink("/Moved/a").unwrap(),
+];
+
+fn cut_disk(image: &[u8], writes_left: Option<u32>) -> CutDisk {
+    CutDisk {
+        bytes: Rc::new(RefCell::new(image.to_vec())),
+        writes_left: Rc::new(RefCell::new(writes_left)),
+        writes: Rc::new(RefCell::new(0)),
+    }
+}
+
+/// A FAT32 volume of 64 MiB with 1 MiB of disk past it for the journal.
+fn journaled_image() -> Vec<u8> {
+    let disk = formatted_as(64, Some(fatfs::FatType::Fat32));
+    let mut bytes = disk.bytes.borrow().clone();
+    bytes.resize(bytes.len() + (1 << 20), 0);
+    bytes
+}
+
+#[test]
+fn a_power_cut_at_any_write_leaves_the_volume_before_or_after_each_change() {
+    let image = journaled_image();
+    // The states after 0, 1, ... changes, with the power on; and the
+    // device writes each change ends at.
+    let disk = cut_disk(&image, None);
+    let mut fat = Fat::mount(disk.clone()).unwrap();
+    assert!(
+        fat.cache().journal().is_some(),
+        "the disk has room for a journal"
+    );
+    let mut states = Vec::new();
+    let mut ends = Vec::new();
+    let mut state = Vec::new();
+    tree(&mut fat, "/", &mut state);
+    states.push(state);
+    for change in CHANGES {
+        change(&mut fat);
+        ends.push(*disk.writes.borrow());
+        let mut state = Vec::new();
+        tree(&mut fat, "/", &mut state);
+        states.push(state);
+    }
+    let total = *disk.writes.borrow();
+    assert_eq!(fat.cache().unjournaled, 0);
+    // Now cut the power after every number of writes in turn.
+    let mut checked = 0;
+    for cut in 0..total {
+        let disk = cut_disk(&image, Some(cut));
+        let mut fat = Fat::mount(disk.clone()).unwrap();
+        for change in CHANGES {
+            change(&mut fat);
+        }
+        drop(fat);
+        // Changes whose writes all landed were acknowledged before the cut.
+        let acknowledged = ends.iter().filter(|&&end| end <= cut).count();
+        // The next mount finishes what the journal holds.
+        let after = cut_disk(&disk.bytes.borrow(), None);
+        let mut fat = Fat::mount(after.clone()).unwrap();
+        let mut state = Vec::new();
+        tree(&mut fat, "/", &mut state);
+        assert!(
+            state == states[acknowledged]
+                || states
+                    .get(acknowledged + 1)
+                    .is_some_and(|next| *next == state),
+            "cut after {cut} writes ({acknowledged} changes acknowledged): {:?}, expected {:?} or {:?}",
+            summary(&state),
+            summary(&states[acknowledged]),
+            states.get(acknowledged + 1).map(|next| summary(next))
+        );
+        drop(fat);
+        let volume = MemoryDisk {
+            bytes: after.bytes.clone(),
+            syncs: Rc::new(RefCell::new(0)),
+        };
+        if let Err(complaint) = fsck(&volume, "cut") {
+            panic!("cut after {cut} writes: fsck.fat -n found problems:\n{complaint}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2 * CHANGES.len() as u32, "only {checked} cuts");
+}

@@ -23,7 +23,7 @@
 
 extern crate alloc;
 
-use crate::cache::{BLOCK, BlockDevice, Cache};
+use crate::cache::{BLOCK, BlockDevice, Cache, Journal};
 use crate::raw;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -48,6 +48,14 @@ pub const TRANSFER_MAX: usize = 16 << 20;
 /// disk space and the time of writing them, while every other client
 /// waits. Past this the write fails with `EFBIG`.
 pub const GAP_MAX: u64 = 16 << 20;
+
+/// The fewest blocks past the volume that make a journal (256 KiB).
+pub const JOURNAL_MIN_BLOCKS: u64 = 64;
+
+/// The most bytes a `WRITE` puts in one sync: a longer write (or a gap
+/// of zeros) is synced piece by piece, so each sync's blocks fit the
+/// journal and the cache together.
+pub const WRITE_PIECE: usize = 1 << 20;
 
 /// The largest file FAT can hold: 4 GiB - 1.
 pub const FILE_MAX: u64 = u32::MAX as u64;
@@ -199,6 +207,8 @@ type Fs<D> = FileSystem<Volume<D>, NullTimeProvider, LossyOemCpConverter>;
 
 type Dir<'a, D> = fatfs::Dir<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>;
 type File<'a, D> = fatfs::File<'a, Volume<D>, NullTimeProvider, LossyOemCpConverter>;
+/// What writes one piece of a `WRITE` into an open file.
+type Fill<'a, D> = dyn FnMut(&mut File<'_, D>) -> Result<(), fatfs::Error<DiskError>> + 'a;
 
 /// An open file or directory.
 struct Node {
@@ -234,6 +244,8 @@ pub struct Fat<D: BlockDevice> {
     /// rename leaves `..` naming the old parent; [`Fat::sync`] mends it
     /// while the file system is unmounted.
     parent_link: Option<(u64, u32)>,
+    /// Blocks the journal gave back at mount.
+    recovered: usize,
 }
 
 fn error(error: fatfs::Error<DiskError>) -> Errno {
@@ -312,6 +324,7 @@ impl<D: BlockDevice> Fat<D> {
     /// Reads the volume on `device`; `EIO` if it holds no FAT file system.
     pub fn mount(device: D) -> Result<Fat<D>, Errno> {
         let cache = Rc::new(RefCell::new(Cache::new(device)));
+        let recovered = Fat::start_journal(&mut cache.borrow_mut())?;
         let fs = mount(&cache)?;
         let mut fat = Fat {
             cache,
@@ -321,9 +334,45 @@ impl<D: BlockDevice> Fat<D> {
             unlinked: 0,
             kinds: RefCell::new(BTreeMap::new()),
             parent_link: None,
+            recovered: 0,
         };
         fat.remove_unlinked()?;
+        fat.recovered = recovered;
         Ok(fat)
+    }
+
+    /// If the disk has at least [`JOURNAL_MIN_BLOCKS`] whole blocks past
+    /// the volume, flushes go through a journal there (`cache.rs`); a
+    /// flush the power cut short is finished first. Returns how many
+    /// blocks that wrote home.
+    fn start_journal(cache: &mut Cache<D>) -> Result<usize, Errno> {
+        let Ok(geometry) = raw::Geometry::read(cache) else {
+            return Ok(0); // no FAT volume: mounting will say so
+        };
+        let first = geometry.volume_bytes.div_ceil(BLOCK as u64);
+        let blocks = (cache.size() / BLOCK as u64).saturating_sub(first);
+        if blocks < JOURNAL_MIN_BLOCKS {
+            return Ok(0);
+        }
+        cache.use_journal(Journal { first, blocks });
+        cache.recover()
+    }
+
+    /// Blocks written home from the journal at mount (a flush the power
+    /// cut short), for the server to report.
+    pub fn recovered(&self) -> usize {
+        self.recovered
+    }
+
+    /// The volume's size in bytes (its boot sector's), and its journal's
+    /// (0: the disk has no room past the volume for one).
+    pub fn sizes(&self) -> Result<(u64, u64), Errno> {
+        let mut cache = self.cache.borrow_mut();
+        let volume = raw::Geometry::read(&mut cache)?.volume_bytes;
+        let journal = cache
+            .journal()
+            .map_or(0, |journal| journal.blocks * BLOCK as u64);
+        Ok((volume, journal))
     }
 
     /// How many `/.unlinked-N` files there are.
@@ -381,6 +430,27 @@ impl<D: BlockDevice> Fat<D> {
             self.parent_link = self.parent_link_of(to)?;
         }
         Ok(())
+    }
+
+    /// Writes into the file at `path` from offset `at` with `fill` (given
+    /// the file, already there), then syncs, what did reach the cache
+    /// going to the disk even if `fill` failed.
+    fn write_piece(
+        &mut self,
+        path: &str,
+        at: u64,
+        fill: &mut Fill<'_, D>,
+    ) -> Result<(), Errno> {
+        let mut file = self.file(path)?;
+        let written = (|| {
+            file.seek(SeekFrom::Start(at))?;
+            fill(&mut file)?;
+            file.flush()
+        })();
+        drop(file);
+        let synced = self.sync();
+        written.map_err(error)?;
+        synced
     }
 
     /// If `moved` (canonical) is a directory, where its `..` entry is and
@@ -728,7 +798,7 @@ impl<D: BlockDevice> Backend for Fat<D> {
         }
         let path = self.path(node)?;
         let free = self.free_bytes()?;
-        let mut file = self.file(&path)?;
+        let file = self.file(&path)?;
         let size = u64::from(file.size().unwrap_or(0));
         let start = if append { size } else { offset };
         let end = start
@@ -741,25 +811,33 @@ impl<D: BlockDevice> Backend for Fat<D> {
         if end.saturating_sub(size) > free {
             return Err(Errno::NoSpace);
         }
-        let written = (|| {
-            file.seek(SeekFrom::End(0))?;
-            // Writing past the end: zeros up to the offset first.
-            let zeros = [0u8; 512];
-            let mut end = size;
-            while end < start {
-                let piece = (start - end).min(zeros.len() as u64) as usize;
-                file.write_all(&zeros[..piece])?;
-                end += piece as u64;
-            }
-            file.seek(SeekFrom::Start(start))?;
-            file.write_all(bytes)?;
-            file.flush()
-        })();
         drop(file);
-        // What did reach the cache goes to the disk either way.
-        let synced = self.sync();
-        written.map_err(error)?;
-        synced.map(|()| bytes.len())
+        // From the old end (writing past it: zeros up to the offset first)
+        // or the offset, to the new end, in pieces of at most WRITE_PIECE
+        // bytes, each synced on its own so that a sync fits the journal.
+        // A write of one piece is all on the disk or not at all; a cut
+        // between pieces of a longer one leaves the file with the pieces
+        // synced so far.
+        let zeros = [0u8; 512];
+        let mut at = size.min(start);
+        while at < end {
+            let piece_end = (at + WRITE_PIECE as u64).min(end);
+            self.write_piece(&path, at, &mut |file| {
+                let mut gap = start.min(piece_end).saturating_sub(at);
+                while gap > 0 {
+                    let part = gap.min(zeros.len() as u64) as usize;
+                    file.write_all(&zeros[..part])?;
+                    gap -= part as u64;
+                }
+                if piece_end > start {
+                    let from = (at.max(start) - start) as usize;
+                    file.write_all(&bytes[from..(piece_end - start) as usize])?;
+                }
+                Ok(())
+            })?;
+            at = piece_end;
+        }
+        Ok(bytes.len())
     }
 
     fn stat(&mut self, node: usize) -> Result<Status, Errno> {
