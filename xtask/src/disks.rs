@@ -107,7 +107,7 @@ pub fn run_quietly(command: &mut Command) -> Result<()> {
 
 /// Runs an mtools command on `image` (`mcopy`, `mmd`, `mtype`, ...);
 /// returns what it printed.
-fn mtools(tool: &str, image: &Path, arguments: &[&str]) -> Result<Vec<u8>> {
+pub fn mtools(tool: &str, image: &Path, arguments: &[&str]) -> Result<Vec<u8>> {
     let mut command = Command::new(tool);
     command
         .env("MTOOLS_SKIP_CHECK", "1")

@@ -35,6 +35,7 @@ mod disks;
 mod host_tests;
 mod initrd;
 mod kernel_image;
+mod power_cut;
 mod profile;
 mod qemu;
 mod qemu_tests;

@@ -125,7 +125,7 @@ pub enum Outcome {
 const HANG_DUMP: &str = "hangdump=20";
 
 /// The default machine, for rows that test something other than hardware.
-const DEFAULT_MACHINE: &[&str] = &[
+pub const DEFAULT_MACHINE: &[&str] = &[
     "-M",
     "virt,gic-version=3",
     "-cpu",
@@ -1145,7 +1145,12 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
                 .is_none_or(|filter| config.name.contains(filter))
         })
         .collect();
-    if selected.is_empty() {
+    // The power-cut campaign (`power_cut.rs`) is a row of its own.
+    let power_cut = options
+        .filter
+        .as_deref()
+        .is_none_or(|filter| POWER_CUT.contains(filter));
+    if selected.is_empty() && !power_cut {
         println!("xtask: no QEMU test configuration matches the filter");
         return Ok(TestCounts::default());
     }
@@ -1216,7 +1221,7 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
             verdict = (disk.check)(&image);
             if let (Ok(()), Some(reboot)) = (&verdict, disk.reboot) {
                 let log = log_directory.join(format!("{name}-reboot.log"));
-                verdict = boot_with_disk(reboot, built, &log, options.timeout, Some(&image))
+                verdict = boot_with_disk(reboot, built, &log, options.timeout, Some(&image), None)
                     .and_then(|run| {
                         if run.timed_out {
                             Err(timed_out_reason(&run.serial, options.timeout))
@@ -1266,8 +1271,48 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
             }
         }
     }
+    if power_cut {
+        let kills = if options.long {
+            POWER_CUT_KILLS_LONG
+        } else {
+            POWER_CUT_KILLS
+        };
+        print!("qemu {POWER_CUT} ({kills} kills) ... ");
+        let _ = std::io::stdout().flush();
+        let started = Instant::now();
+        let fat = built
+            .iter()
+            .find(|(system, _)| system == "fat")
+            .map(|(_, built)| built)
+            .ok_or("no fat system in systems/")?;
+        let findings = crate::power_cut::campaign(fat, &log_directory, kills, options.timeout)?;
+        let summary = format!(
+            "{} kills, {} fsck failures, {} times the files were not those of an acknowledged change; {} acknowledged changes in all, {} recoveries from the journal",
+            findings.kills,
+            findings.fsck_failures,
+            findings.lost,
+            findings.acknowledged,
+            findings.journal_replays
+        );
+        if findings.problems.is_empty() {
+            counts.passed += 1;
+            println!("ok ({:.1} s): {summary}", started.elapsed().as_secs_f64());
+        } else {
+            counts.failed += 1;
+            println!("FAILED: {summary}");
+            for problem in &findings.problems {
+                println!("    {problem}");
+            }
+        }
+    }
     Ok(counts)
 }
+
+/// The power-cut campaign's name, and how many times it kills QEMU in a
+/// run of `cargo xtask test` and with `--long`.
+const POWER_CUT: &str = "power-cut";
+const POWER_CUT_KILLS: u32 = 20;
+const POWER_CUT_KILLS_LONG: u32 = 200;
 
 /// What one boot produced.
 pub struct QemuRun {
@@ -1334,17 +1379,27 @@ pub fn boot(
     log_path: &Path,
     timeout: Duration,
 ) -> Result<QemuRun> {
-    boot_with_disk(config, built, log_path, timeout, None)
+    boot_with_disk(config, built, log_path, timeout, None, None)
+}
+
+/// When to cut the power on a run: `delay` after a line containing the
+/// text has been printed, QEMU is killed (`power_cut.rs`).
+#[derive(Clone, Copy)]
+pub struct PowerCut {
+    pub after: &'static str,
+    pub delay: Duration,
 }
 
 /// [`boot`], on the disk image `disk` as it is, if given (a reboot);
 /// otherwise on the row's disk made fresh, or a copy of the system's.
-fn boot_with_disk(
+/// With `cut`, QEMU is killed as it says (the run is then not timed out).
+pub fn boot_with_disk(
     config: &QemuTestConfig,
     built: &BuiltKernel,
     log_path: &Path,
     timeout: Duration,
     disk: Option<&Path>,
+    cut: Option<PowerCut>,
 ) -> Result<QemuRun> {
     let mut log = std::fs::File::create(log_path)
         .map_err(|error| format!("cannot create {}: {error}", log_path.display()))?;
@@ -1412,8 +1467,19 @@ fn boot_with_disk(
     // Set once a `ServersRemain` run has printed all it waits for: the run
     // ends when this passes with no more output.
     let mut quiet_deadline: Option<Instant> = None;
+    // Set once the text a power cut waits for has appeared.
+    let mut cut_deadline: Option<Instant> = None;
     let mut timed_out = loop {
-        let wait_until = quiet_deadline.map_or(deadline, |quiet| quiet.min(deadline));
+        if let Some(cut_at) = cut_deadline
+            && Instant::now() >= cut_at
+        {
+            let _ = qemu.kill();
+            break false;
+        }
+        let wait_until = quiet_deadline
+            .into_iter()
+            .chain(cut_deadline)
+            .fold(deadline, Instant::min);
         match piece_receiver.recv_timeout(wait_until.saturating_duration_since(Instant::now())) {
             Ok(piece) => {
                 for line in lines.push(&piece) {
@@ -1429,9 +1495,16 @@ fn boot_with_disk(
                 if !until.is_empty() && all_present(&serial, until) {
                     quiet_deadline = Some(Instant::now() + QUIET_AFTER_UNTIL);
                 }
+                if let Some(cut) = cut
+                    && cut_deadline.is_none()
+                    && serial.contains(cut.after)
+                {
+                    cut_deadline = Some(Instant::now() + cut.delay);
+                }
             }
             // The serial port closed: QEMU is exiting.
             Err(RecvTimeoutError::Disconnected) => break false,
+            Err(RecvTimeoutError::Timeout) if cut_deadline.is_some() => continue,
             Err(RecvTimeoutError::Timeout) if quiet_deadline.is_some() => {
                 // Done, and quiet: the servers would run for ever.
                 let _ = qemu.kill();

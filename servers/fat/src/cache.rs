@@ -145,8 +145,10 @@ impl<D: BlockDevice> Cache<D> {
         self.journal
     }
 
-    /// Writes home the blocks of a whole journal (a flush the power cut
-    /// short), and returns how many; 0 if the journal is empty or torn.
+    /// Writes home the blocks of a whole journal that differ from what is
+    /// home (a flush the power cut short), and returns how many; 0 if the
+    /// journal is empty or torn, or its flush finished (the journal keeps
+    /// the last flush after it is done).
     /// Called before the volume is mounted, with nothing dirty cached;
     /// what is cached is dropped.
     pub fn recover(&mut self) -> Result<usize, Errno> {
@@ -171,18 +173,27 @@ impl<D: BlockDevice> Cache<D> {
         if checksum(words(indexes).chain(words(blocks))) != stored {
             return Ok(0); // torn: the flush it held never began at home
         }
+        if words(indexes).any(|index| index >= self.block_count() || index >= journal.first) {
+            return Ok(0); // not blocks of the volume: not a journal of ours
+        }
+        let mut home = vec![0u8; BLOCK];
+        let mut written = 0;
         for (index, block) in words(indexes).zip(blocks.chunks_exact(BLOCK)) {
-            if index >= self.block_count() || index >= journal.first {
-                return Ok(0); // not a block of the volume: not ours
-            }
             let size = self.block_length(index);
-            self.device.write(index * BLOCK as u64, &block[..size])?;
+            self.device.read(index * BLOCK as u64, &mut home[..size])?;
+            if home[..size] != block[..size] {
+                self.device.write(index * BLOCK as u64, &block[..size])?;
+                written += 1;
+            }
+        }
+        if written == 0 {
+            return Ok(0);
         }
         self.device.sync()?;
         // What was read before (the boot sector, to find the journal, and
         // its read-ahead) is older than what was just written home.
         self.blocks.retain(|_, block| block.dirty);
-        Ok(count)
+        Ok(written)
     }
 
     /// Writes the dirty blocks `dirty` (sorted) to the journal, with their

@@ -435,12 +435,7 @@ impl<D: BlockDevice> Fat<D> {
     /// Writes into the file at `path` from offset `at` with `fill` (given
     /// the file, already there), then syncs, what did reach the cache
     /// going to the disk even if `fill` failed.
-    fn write_piece(
-        &mut self,
-        path: &str,
-        at: u64,
-        fill: &mut Fill<'_, D>,
-    ) -> Result<(), Errno> {
+    fn write_piece(&mut self, path: &str, at: u64, fill: &mut Fill<'_, D>) -> Result<(), Errno> {
         let mut file = self.file(path)?;
         let written = (|| {
             file.seek(SeekFrom::Start(at))?;
