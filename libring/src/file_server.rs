@@ -232,9 +232,17 @@ mod serve {
                     .path(server, message, base)
                     .and_then(|path| self.backend.unlink(&path).map(|()| 0)),
                 (Ok(Opcode::Rename), _) => self.rename(server, message, base),
-                // How many files are open (for tests: nothing leaks).
+                // How many files are open (for tests: nothing leaks), in
+                // all or (`[1, pid, 0]`) those process `pid` opened.
                 (Ok(Opcode::Control), None) if message.arguments == [0; 3] => {
                     Ok(self.open.iter().flatten().count() as i32)
+                }
+                (Ok(Opcode::Control), None) if message.arguments[0] == 1 => {
+                    let client = message.arguments[1];
+                    let count = self.open.iter().flatten();
+                    Ok(count
+                        .filter(|file| u64::from(file.client) == client)
+                        .count() as i32)
                 }
                 // File operations need a handle from OPEN.
                 (_, None) => Err(Errno::BadHandle),

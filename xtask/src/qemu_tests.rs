@@ -395,6 +395,29 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // A directory of 20,000 files, listed whole twice, beside the file
+        // system suite: each READDIR is bounded work (4 KiB of records),
+        // and the suite's requests are served between them.
+        name: "attack-big-dir",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=ramfs+serve=fs+bootimage,attack:big-dir+use=fs,fstest:hold+use=fs,fstest+use=fs",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: Some("fstest"),
+            until: &[
+                "process 4 (fstest): leaked frames: ",
+                "process 2 (attack): leaked frames: ",
+            ],
+        },
+        expected: &[
+            "attack big-dir: 20000 entries made, 20000 listed, twice, in ",
+            "fstest: 11 passed, 0 failed",
+            "process 2 (attack): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // One client takes console READs until refused, another writes
         // 64 KiB at a time, beside a chatter whose lines must all come
         // through whole.

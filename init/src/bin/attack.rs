@@ -22,6 +22,9 @@
 //! - `read-hog` (needs `use=console`): console `READ`s until refused,
 //!   held for two seconds.
 //! - `big-write` (needs `use=console`): 8 `WRITE`s of 64 KiB each.
+//! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
+//!   time) in one directory, then `READDIR`s of all of it, twice, while
+//!   another client works.
 //!
 //! Each prints one line of what it did and what it was told; the test
 //! reads it, so an attack that did not happen cannot pass.
@@ -50,9 +53,10 @@ fn main(arguments: Arguments) -> i32 {
         "far-write" => far_write(),
         "read-hog" => read_hog(),
         "big-write" => big_write(),
+        "big-dir" => big_dir(),
         _ => {
             libring::println!(
-                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write"
+                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir"
             );
             return 2;
         }
@@ -477,6 +481,75 @@ fn big_write() -> Result<(), Errno> {
     }
     libring::println!(
         "\nattack big-write: {BIG_WRITES} WRITEs of 65536 bytes, each took at most {longest}"
+    );
+    Ok(())
+}
+
+// ----------------------------------------------------------------- big-dir
+
+const BIG_DIR_FILES: u32 = 20_000;
+
+fn big_dir() -> Result<(), Errno> {
+    use libring::abi::{DirectoryEntry, open_flags};
+    use zerocopy::FromBytes;
+    let fs = libring::runtime::file_system().ok_or(Errno::BadHandle)?;
+    run(ops::mkdir(fs, b"/tmp/many"))?;
+    // 32 MKDIRs in flight at a time (each path lent until its completion).
+    let mut paths: alloc::vec::Vec<alloc::string::String> = alloc::vec::Vec::new();
+    for first in (0..BIG_DIR_FILES).step_by(32) {
+        paths.clear();
+        for index in first..(first + 32).min(BIG_DIR_FILES) {
+            paths.push(alloc::format!("/tmp/many/entry-{index:05}"));
+        }
+        with_ring(|ring| -> Result<(), Errno> {
+            for (slot, path) in paths.iter().enumerate() {
+                push(
+                    ring,
+                    ops::mkdir(fs, path.as_bytes()).with_user_data(slot as u64),
+                )?;
+            }
+            ring.submit()?;
+            let mut done = 0;
+            while done < paths.len() {
+                ring.submit_and_wait(1)?;
+                while let Some(completion) = ring.completion() {
+                    libring::ring::check_result(completion.result)?;
+                    done += 1;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    let directory = run(ops::open(
+        fs,
+        b"/tmp/many",
+        open_flags::READ | open_flags::DIRECTORY,
+    ))? as u32;
+    let mut buffer = alloc::vec![0u8; 4096];
+    let mut requests = 0;
+    let mut listed = 0;
+    for _ in 0..2 {
+        let mut next = 0u64;
+        loop {
+            let filled = run(ops::readdir(directory, &mut buffer, next))? as usize;
+            requests += 1;
+            if filled == 0 {
+                break;
+            }
+            let mut at = 0;
+            while let Ok((head, _)) = DirectoryEntry::read_from_prefix(&buffer[at..filled]) {
+                at += DirectoryEntry::record_size(head.name_length as usize);
+                next += 1;
+                if at >= filled {
+                    break;
+                }
+            }
+        }
+        listed = next;
+    }
+    run(ops::close(directory))?;
+    libring::println!(
+        "attack big-dir: {BIG_DIR_FILES} entries made, {listed} listed, twice, in {requests} READDIRs"
     );
     Ok(())
 }

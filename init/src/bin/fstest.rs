@@ -48,8 +48,17 @@ fn close(handle: u32) {
 }
 
 /// How many files the server has open (its `CONTROL [0, 0, 0]`).
+/// How many files process `process` has open at the server (the
+/// server counts by the process that opened them, so other clients of
+/// the same server make no difference).
+fn open_files_of(fs: u32, process: u64) -> Result<i32, Errno> {
+    run(ops::control(fs, [1, process, 0]))
+}
+
+/// How many files this process has open.
 fn open_files(fs: u32) -> Result<i32, Errno> {
-    run(ops::control(fs, [0; 3]))
+    let me = run(ops::system_info(libring::abi::SystemValue::ProcessId))?;
+    open_files_of(fs, me as u64)
 }
 
 fn write_at(file: u32, bytes: &[u8], offset: u64) -> Result<i32, Errno> {
@@ -416,10 +425,15 @@ fn hold(fs: u32) -> i32 {
             return 1;
         }
     }
+    // Its process id, for the suite to ask the server about.
+    let Ok(me) = run(ops::system_info(libring::abi::SystemValue::ProcessId)) else {
+        return 1;
+    };
     match open(fs, "/tmp/held-done", CREATE) {
         Ok(done) => {
+            let written = write_at(done, &me.to_le_bytes(), 0);
             close(done);
-            0
+            i32::from(written.is_err())
         }
         Err(_) => 1,
     }
@@ -437,19 +451,27 @@ fn within_two_seconds(mut done: impl FnMut() -> bool) -> bool {
 }
 
 fn files_of_an_ended_process_are_released(fs: u32) -> Outcome {
+    let mut holder = None;
     let held = within_two_seconds(|| {
-        open(fs, "/tmp/held-done", open_flags::READ).is_ok_and(|file| {
-            close(file);
-            true
-        })
+        let Ok(file) = open(fs, "/tmp/held-done", open_flags::READ) else {
+            return false;
+        };
+        let id = read_at(file, 4, 0);
+        close(file);
+        holder = id
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .map(u32::from_le_bytes);
+        holder.is_some()
     });
     expect("the holder made /tmp/held-done", held, true)?;
+    let holder = u64::from(holder.unwrap_or(0));
     // The holder ends without closing its two files; once it has, the
-    // server has nothing open (this suite holds nothing at this point).
-    let released = within_two_seconds(|| open_files(fs) == Ok(0));
+    // server has none of its files open.
+    let released = within_two_seconds(|| open_files_of(fs, holder) == Ok(0));
     expect(
         "released at the holder's end",
-        (released, open_files(fs)),
+        (released, open_files_of(fs, holder)),
         (true, Ok(0)),
     )?;
     for path in ["/tmp/held-1", "/tmp/held-2", "/tmp/held-done"] {
