@@ -137,6 +137,10 @@ pub trait Backend {
     fn fsync(&mut self, node: Self::Node) -> Result<(), Errno>;
     /// The most bytes one `WRITE` may bring (it is copied in whole first).
     fn write_max(&self) -> usize;
+    /// The bytes [`Backend::read`] gave have been copied to the client: a
+    /// backend that read them into a buffer of its own may let a large
+    /// one go, so one client's big `READ` does not keep its memory.
+    fn read_done(&mut self) {}
 }
 
 #[cfg(all(feature = "runtime", target_os = "none"))]
@@ -161,9 +165,8 @@ mod serve {
     const LISTING: usize = 4096;
 
     /// The most files one client process may have open at once: past it
-    /// `OPEN` fails with `ENOMEM`, so one process cannot use up the
-    /// client handles the kernel lets a server have outstanding
-    /// (`MAX_CLIENT_HANDLES`, 1,024) and leave the others none.
+    /// `OPEN` fails with `ENOMEM`, so one process cannot fill the
+    /// server's table of open files (its memory) for the others.
     pub const OPEN_PER_CLIENT: usize = 64;
 
     /// One open file, behind the handles minted for it.
@@ -390,8 +393,9 @@ mod serve {
             if bytes.is_empty() {
                 return Ok(0);
             }
-            let copied = with_ring(|ring| server.copy_out(ring, message, 0, bytes))?;
-            Ok(copied as i32)
+            let copied = with_ring(|ring| server.copy_out(ring, message, 0, bytes));
+            self.backend.read_done();
+            Ok(copied? as i32)
         }
 
         /// `WRITE`: all of the client's bytes are copied in first, with one

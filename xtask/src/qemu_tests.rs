@@ -326,8 +326,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
     },
     QemuTestConfig {
         // MINT and CLOSE a million times on an endpoint nobody receives
-        // on: the RELEASEs the kernel owes the server are bounded
-        // (MAX_CLIENT_HANDLES), then MINT fails with ENOMEM; and
+        // on: the RELEASEs the server owes are bounded
+        // (MAX_RELEASES_OWED), then MINT fails with ENOMEM; and
         // ENDPOINT_CREATE until it fails.
         name: "attack-mint-flood",
         machine: DEFAULT_MACHINE,
@@ -336,7 +336,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         disk: None,
         outcome: Outcome::ProgramsEnd { suite: None },
         expected: &[
-            "attack mint-flood: 1023 handles minted and closed, 998977 refused (ENOMEM)",
+            "attack mint-flood: 1024 handles minted and closed, 998976 refused (ENOMEM)",
             "attack endpoint-flood: 16 endpoints made, then ENOMEM",
             "process 2 (attack): leaked frames: 0;",
             "process 3 (attack): leaked frames: 0;",
@@ -414,6 +414,42 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "attack big-dir: 20000 entries made, 20000 listed, twice, in ",
             "fstest: 11 passed, 0 failed",
             "process 2 (attack): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // Twenty processes each hold as many open files as ramfs allows
+        // one client: ramfs must still open files, and proc still spawn,
+        // for everyone else (live client handles are their holders').
+        name: "attack-fs-starve",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=ramfs+serve=fs+bootimage,proc+serve=proc+spawn+use=fs,attack:fs-starve+use=fs+use=proc",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["attack fs-starve: after the hogs ended"],
+        },
+        expected: &[
+            "attack open-hog: 64 open, then ENOMEM",
+            "attack fs-starve: 20 open-hogs started, then none; now OPEN: ok; SPAWN /bin/true: ok",
+            "attack fs-starve: after the hogs ended, OPEN: ok",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // RELEASEs a process sends itself and answers do not pay back the
+        // RELEASEs its server owes: MINT stays refused.
+        name: "attack-release-forge",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=bystander,attack:release-forge",
+        system: None,
+        disk: None,
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            "attack release-forge: 1024 RELEASEs queued at flood (bound reached), then 0 forge handles minted past the bound and closed (mint at flood now: ENOMEM)",
+            "process 2 (attack): exited with code 0",
+            "process 2 (attack): leaked frames: 0;",
         ],
         input: &[],
     },

@@ -22,6 +22,12 @@
 //! - `read-hog` (needs `use=console`): console `READ`s until refused,
 //!   held for two seconds.
 //! - `big-write` (needs `use=console`): 8 `WRITE`s of 64 KiB each.
+//! - `fs-starve` (needs `use=fs`, `use=proc`): starts 20 `open-hog`s
+//!   (each opens files until refused and holds them 3 s), then OPENs and
+//!   SPAWNs itself: a server's clients together holding many handles
+//!   must not stop it serving others.
+//! - `release-forge`: fills the RELEASEs its own endpoint may owe, then
+//!   sends RELEASEs itself and answers them: those must not count.
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
@@ -54,9 +60,12 @@ fn main(arguments: Arguments) -> i32 {
         "read-hog" => read_hog(),
         "big-write" => big_write(),
         "big-dir" => big_dir(),
+        "open-hog" => open_hog(),
+        "fs-starve" => fs_starve(),
+        "release-forge" => release_forge(),
         _ => {
             libring::println!(
-                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir"
+                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge"
             );
             return 2;
         }
@@ -551,5 +560,208 @@ fn big_dir() -> Result<(), Errno> {
     libring::println!(
         "attack big-dir: {BIG_DIR_FILES} entries made, {listed} listed, twice, in {requests} READDIRs"
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- open-hog
+// Many processes, each within OPEN_PER_CLIENT, together hold many client
+// handles of one server: that server must still mint for the others.
+
+fn open_hog() -> Result<(), Errno> {
+    use libring::abi::open_flags;
+    let fs = libring::runtime::file_system().ok_or(Errno::BadHandle)?;
+    let mut opened = 0u32;
+    let refusal = loop {
+        match run(ops::open(
+            fs,
+            b"/tmp/hog",
+            open_flags::READ | open_flags::CREATE,
+        )) {
+            Ok(_) => opened += 1,
+            Err(error) => break error.name(),
+        }
+        if opened == 300 {
+            break "none";
+        }
+    };
+    libring::println!("attack open-hog: {opened} open, then {refusal}");
+    run(ops::timeout(3_000_000_000))?;
+    Ok(())
+}
+
+// ----------------------------------------------------------- release-forge
+// A RELEASE a client sends itself, answered by the server, must not count
+// as one the server owed: else MAX_RELEASES_OWED could be passed.
+
+/// Forges one RELEASE through client handle `handle` to our own endpoint
+/// `service`, receives it, answers it; stops receiving again.
+fn forge_one(service: u32, handle: u32, messages: &mut [RequestMessage; 1]) -> Result<i32, Errno> {
+    use libring::abi::Opcode;
+    with_ring(|ring| -> Result<i32, Errno> {
+        push(
+            ring,
+            ops::receive(service, messages.as_mut_ptr() as u64, 1).with_user_data(77),
+        )?;
+        push(
+            ring,
+            libring::abi::Submission {
+                opcode: Opcode::Release as u8,
+                handle,
+                user_data: 78,
+                ..libring::abi::Submission::default()
+            },
+        )?;
+        ring.submit()?;
+        let (mut got, mut done, mut receive_ended, mut cancelled) = (false, None, false, false);
+        while !(done.is_some() && receive_ended) {
+            ring.submit_and_wait(1)?;
+            while let Some(completion) = ring.completion() {
+                match completion.user_data {
+                    77 if completion.flags & libring::abi::completion_flags::MORE != 0 && !got => {
+                        got = true;
+                        push(
+                            ring,
+                            ops::reply(messages[0].request, 0, 0).with_user_data(79),
+                        )?;
+                        push(ring, ops::cancel(77).with_user_data(80))?;
+                        ring.submit()?;
+                        cancelled = true;
+                    }
+                    77 => receive_ended = true,
+                    78 => done = Some(completion.result),
+                    _ => {}
+                }
+            }
+        }
+        let _ = cancelled;
+        Ok(done.unwrap_or(-1))
+    })
+}
+
+fn release_forge() -> Result<(), Errno> {
+    let mut messages = [RequestMessage::default(); 1];
+    let forge = run(ops::endpoint_create(b"forge"))? as u32;
+    let flood = run(ops::endpoint_create(b"flood"))? as u32;
+    let mut current = run(ops::mint(forge, 9))? as u32;
+    // Mint and close on `flood` until refused (nobody receives there).
+    let mut closed = 0u32;
+    while let Ok(handle) = run(ops::mint(flood, 3)) {
+        run(ops::close(handle as u32))?;
+        closed += 1;
+    }
+    let mut live = heapless::Vec::<u32, 250>::new();
+    loop {
+        let answered = forge_one(forge, current, &mut messages)?;
+        if answered != 0 {
+            libring::println!("attack release-forge: forged RELEASE answered {answered}");
+            break;
+        }
+        // The forged answer took one off the count: one more mint.
+        let Ok(next) = run(ops::mint(forge, 9)) else {
+            break;
+        };
+        if live.push(current).is_err() {
+            let _ = run(ops::close(next as u32));
+            break;
+        }
+        current = next as u32;
+    }
+    let extra = live.len() as u32;
+    for handle in live.iter() {
+        run(ops::close(*handle))?;
+    }
+    let still = told(ops::mint(flood, 3));
+    // Every closed forge handle's RELEASE is queued at `forge`: receive them.
+    let mut slots = [RequestMessage::default(); 64];
+    let delivered = with_ring(|ring| -> Result<u32, Errno> {
+        push(
+            ring,
+            ops::receive(forge, slots.as_mut_ptr() as u64, 64).with_user_data(90),
+        )?;
+        push(ring, ops::timeout(300_000_000).with_user_data(91))?;
+        ring.submit()?;
+        let mut count = 0;
+        loop {
+            ring.submit_and_wait(1)?;
+            let mut stop = false;
+            while let Some(completion) = ring.completion() {
+                match completion.user_data {
+                    90 if completion.result >= 0 => {
+                        let message = slots[completion.result as usize];
+                        if message.opcode == libring::abi::Opcode::Release as u8
+                            && message.client == 0
+                        {
+                            count += 1;
+                        }
+                        push(ring, ops::reply(message.request, 0, 0).with_user_data(92))?;
+                        ring.submit()?;
+                    }
+                    91 => stop = true,
+                    _ => {}
+                }
+            }
+            if stop {
+                break;
+            }
+        }
+        Ok(count)
+    })?;
+    libring::println!(
+        "attack release-forge: {closed} RELEASEs queued at flood (bound reached), then {extra} forge handles minted past the bound and closed (mint at flood now: {still}); {delivered} kernel RELEASEs were queued at forge"
+    );
+    Ok(())
+}
+
+// --------------------------------------------------------------- fs-starve
+// One client with a proc handle (as any shell user with `&`) starts 20
+// open-hogs; OPEN and SPAWN must still work for others.
+
+fn fs_starve() -> Result<(), Errno> {
+    use libring::abi::{open_flags, spawn_handles};
+    use libring::process::spawn_request;
+    let fs = libring::runtime::file_system().ok_or(Errno::BadHandle)?;
+    let processes = libring::runtime::processes().ok_or(Errno::BadHandle)?;
+    let mut handles = [0u32; spawn_handles::COUNT];
+    handles[spawn_handles::FILE_SYSTEM] = fs;
+    let mut request = [0u8; 256];
+    let length = spawn_request("/bin/attack", &["attack", "open-hog"], &mut request)?;
+    let mut children = heapless::Vec::<u32, 32>::new();
+    let mut refusal = "none";
+    for _ in 0..20 {
+        match run(ops::spawn(processes, &request[..length], handles)) {
+            Ok(child) => {
+                let _ = children.push(child as u32);
+            }
+            Err(error) => {
+                refusal = error.name();
+                break;
+            }
+        }
+    }
+    run(ops::timeout(1_000_000_000))?;
+    let open = told(ops::open(
+        fs,
+        b"/tmp/victim",
+        open_flags::READ | open_flags::WRITE | open_flags::CREATE,
+    ));
+    let length = spawn_request("/bin/true", &["true"], &mut request)?;
+    let spawn = told(ops::spawn(
+        processes,
+        &request[..length],
+        [0; spawn_handles::COUNT],
+    ));
+    libring::println!(
+        "attack fs-starve: {} open-hogs started, then {refusal}; now OPEN: {open}; SPAWN /bin/true: {spawn}",
+        children.len()
+    );
+    for &child in &children {
+        let _ = run(ops::wait(child, &mut []));
+    }
+    let open = told(ops::open(
+        fs,
+        b"/tmp/victim",
+        open_flags::READ | open_flags::WRITE | open_flags::CREATE,
+    ));
+    libring::println!("attack fs-starve: after the hogs ended, OPEN: {open}");
     Ok(())
 }

@@ -48,10 +48,13 @@ static ASIDS: IrqMutex<[u64; ASID_COUNT / 64]> = IrqMutex::new([1, 0, 0, 0]); //
 pub const KERNEL_RESERVE_FRAMES: usize = 1024;
 
 /// Frames kept back for each live address space, for the kernel memory
-/// its process may make the kernel use (64 KiB): its kernel stack (4
-/// frames) and, at the most, 128 request records, 128 forwarded requests,
-/// 256 handles, `MAX_ENDPOINTS` endpoints and their queues.
-pub const KERNEL_ALLOWANCE_FRAMES: usize = 16;
+/// its process may make the kernel use (256 KiB): its kernel stack (16
+/// KiB) and, at the most, 128 request records (grown to 256 places, 26
+/// KiB), 128 forwarded requests (18 KiB), 256 handles (6 KiB) and the
+/// `RELEASE` each will cost when closed (36 KiB), 16 endpoints, the 1,024
+/// `RELEASE`s a server may owe (`forward::MAX_RELEASES_OWED`, 144 KiB),
+/// timers and `WAIT`s (4 KiB); about 250 KiB.
+pub const KERNEL_ALLOWANCE_FRAMES: usize = 64;
 
 /// A process's frame budget when its builder names none: 32 MiB.
 pub const DEFAULT_FRAME_BUDGET: usize = 8192;

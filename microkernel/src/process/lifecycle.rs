@@ -415,8 +415,6 @@ fn grant_handles(
             Grant::Use(name) => {
                 let endpoint = crate::ring::forward::find_endpoint(system, name)
                     .ok_or(CreateError::NoSuchService)?;
-                crate::ring::forward::client_handle_made(system, endpoint, false)
-                    .map_err(|_| CreateError::NoSuchService)?;
                 Object::Client {
                     endpoint,
                     badge: id as u64,

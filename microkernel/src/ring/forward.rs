@@ -52,19 +52,20 @@ pub struct Endpoint {
     /// `PROCESS_GIVE`), and how many extra: only the last handle's close
     /// sends `RELEASE`.
     pub copies: alloc::vec::Vec<(u64, u32)>,
-    /// Client handles made to it (`MINT`, or given at boot) whose
-    /// `RELEASE` the server has not answered yet: each is a `RELEASE` the
-    /// kernel will have to queue, so their number is bounded
-    /// ([`MAX_CLIENT_HANDLES`]).
-    pub outstanding: u32,
+    /// `RELEASE`s the kernel has queued or delivered here (one per client
+    /// handle closed) that the server has not answered yet.
+    pub releases_owed: u32,
 }
 
-/// The most client handles a server's endpoints may have outstanding
-/// together (`Endpoint::outstanding`): past it `MINT` fails with
-/// `ENOMEM`, so a server that never answers its `RELEASE`s, or a process
-/// that mints and closes without end on an endpoint of its own, holds at
-/// most this many queued `RELEASE`s in the kernel.
-pub const MAX_CLIENT_HANDLES: u32 = 1024;
+/// The most `RELEASE`s a server's endpoints may owe together
+/// (`Endpoint::releases_owed`): past it `MINT` fails with `ENOMEM`, so a
+/// server that never answers its `RELEASE`s (a process that mints and
+/// closes without end on an endpoint of its own, say) makes the kernel
+/// keep at most this many, plus one for each handle to it still held,
+/// which its holder's handle table bounds. Live handles are not counted:
+/// they are their holders' (256 a process), so clients that hold many
+/// cannot stop a server from minting for others.
+pub const MAX_RELEASES_OWED: u32 = 1024;
 
 /// An armed `RECEIVE`.
 #[derive(Clone, Copy)]
@@ -115,7 +116,7 @@ pub fn create_endpoint(system: &mut System, server: ProcessId, name: &str) -> Op
         queue: VecDeque::new(),
         dead: false,
         copies: alloc::vec::Vec::new(),
-        outstanding: 0,
+        releases_owed: 0,
     };
     system.endpoints.insert(id, endpoint);
     Some(id)
@@ -269,7 +270,6 @@ pub fn client_handle_closed(system: &mut System, endpoint: EndpointId, badge: u6
     };
     // No room for it (the kernel heap is full): the server never hears of
     // this handle's end, and keeps what it named until it ends itself.
-    // Its count of outstanding handles goes down all the same.
     let queued = queue(
         system,
         Forward {
@@ -280,10 +280,10 @@ pub fn client_handle_closed(system: &mut System, endpoint: EndpointId, badge: u6
             slot: None,
         },
     );
-    if queued.is_err()
+    if queued.is_ok()
         && let Some(target) = system.endpoints.get_mut(endpoint)
     {
-        target.outstanding = target.outstanding.saturating_sub(1);
+        target.releases_owed += 1;
     }
 }
 
@@ -465,14 +465,15 @@ pub fn reply(
                 .get(handle)?,
         ),
     };
-    let released = system
-        .forwards
-        .remove(request)
-        .is_some_and(|forward| forward.message.opcode == Opcode::Release as u8);
+    // Only the kernel's own RELEASEs (no client) were counted: a client
+    // may send RELEASE itself, and answering that pays nothing back.
+    let released = system.forwards.remove(request).is_some_and(|forward| {
+        forward.client.is_none() && forward.message.opcode == Opcode::Release as u8
+    });
     if let (Some(target), Some(slot)) = (system.endpoints.get_mut(endpoint), slot) {
         target.busy_slots &= !(1 << slot);
         if released {
-            target.outstanding = target.outstanding.saturating_sub(1);
+            target.releases_owed = target.releases_owed.saturating_sub(1);
         }
     }
     if let Some(process) = system.process(server)
@@ -554,53 +555,29 @@ pub fn copy(
 }
 
 /// `MINT`: a new client handle to the endpoint of service handle `handle`.
-/// Fails with `ENOMEM` when the endpoint's server has
-/// [`MAX_CLIENT_HANDLES`] outstanding on its endpoints together.
+/// Fails with `ENOMEM` when the endpoint's server owes
+/// [`MAX_RELEASES_OWED`] `RELEASE`s on its endpoints together.
 pub fn mint(system: &mut System, server: ProcessId, handle: u32, badge: u64) -> Result<i32, Errno> {
     let process = system.process(server).ok_or(Errno::BadHandle)?;
     let Object::Service { endpoint } = process.handles.get(handle)? else {
         return Err(Errno::NotPermitted);
     };
-    client_handle_made(system, endpoint, true)?;
-    let process = system.process(server).ok_or(Errno::BadHandle)?;
-    match process.handles.insert(Object::Client { endpoint, badge }) {
-        Ok(handle) => Ok(handle as i32),
-        Err(error) => {
-            if let Some(target) = system.endpoints.get_mut(endpoint) {
-                target.outstanding -= 1;
-            }
-            Err(error)
-        }
-    }
-}
-
-/// Counts a new client handle to `endpoint` (its `RELEASE` to come).
-/// With `bounded`, fails with `ENOMEM` if the endpoint's server has
-/// [`MAX_CLIENT_HANDLES`] outstanding already (the kernel's own grants at
-/// boot are not bounded: the manifest names a few).
-pub fn client_handle_made(
-    system: &mut System,
-    endpoint: EndpointId,
-    bounded: bool,
-) -> Result<(), Errno> {
-    let server = system
+    let serving = system
         .endpoints
         .get(endpoint)
         .ok_or(Errno::ServerDead)?
         .server;
-    let outstanding: u32 = system
+    let owed: u32 = system
         .endpoints
         .values()
-        .filter(|other| other.server == server)
-        .map(|other| other.outstanding)
+        .filter(|other| other.server == serving)
+        .map(|other| other.releases_owed)
         .sum();
-    if bounded && outstanding >= MAX_CLIENT_HANDLES {
+    if owed >= MAX_RELEASES_OWED {
         return Err(Errno::OutOfMemory);
     }
-    if let Some(target) = system.endpoints.get_mut(endpoint) {
-        target.outstanding += 1;
-    }
-    Ok(())
+    let process = system.process(server).ok_or(Errno::BadHandle)?;
+    Ok(process.handles.insert(Object::Client { endpoint, badge })? as i32)
 }
 
 /// The client cancelled request `client_request` (or it was cut off by

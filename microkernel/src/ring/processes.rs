@@ -110,6 +110,14 @@ pub fn create(
         }
     };
     unstarted.process_handles = 1;
+    if system.unstarted.try_reserve_one().is_err() {
+        // (The handle names nothing yet: closing it is all that is left.)
+        let _ = system
+            .process(caller)
+            .map(|process| process.handles.remove(handle));
+        let _ = unstarted.address_space.destroy();
+        return Err(Errno::OutOfMemory);
+    }
     system
         .unstarted
         .insert(id, alloc::boxed::Box::new(unstarted));
@@ -243,7 +251,11 @@ pub fn start(
     if length as u64 > PAGE_SIZE || !(PROGRAM_BASE..STARTUP_ADDRESS).contains(&entry) {
         return Err(Errno::InvalidArgument);
     }
-    let mut startup = alloc::vec![0u8; length as usize];
+    let mut startup = alloc::vec::Vec::new();
+    startup
+        .try_reserve_exact(length as usize)
+        .map_err(|_| Errno::OutOfMemory)?;
+    startup.resize(length as usize, 0);
     system
         .process(caller)
         .ok_or(Errno::BadHandle)?
@@ -359,7 +371,10 @@ pub fn list(
     length: u32,
 ) -> Result<i32, Errno> {
     let room = length as usize / size_of::<ProcessRecord>();
-    let mut records = alloc::vec::Vec::with_capacity(room.min(system.processes.len()));
+    let mut records = alloc::vec::Vec::new();
+    records
+        .try_reserve_exact(room.min(system.processes.len()))
+        .map_err(|_| Errno::OutOfMemory)?;
     for process in system.processes.values().take(room) {
         let mut record = ProcessRecord {
             id: process.id,

@@ -760,6 +760,13 @@ impl<D: BlockDevice> Backend for Fat<D> {
             return Ok(&[]);
         }
         let length = (length as u64).min(size - offset).min(TRANSFER_MAX as u64) as usize;
+        // The buffer grows to the largest READ asked for (16 MiB at most),
+        // fallibly: with no room the READ fails, not the server.
+        if buffer.len() < length {
+            buffer
+                .try_reserve_exact(length - buffer.len())
+                .map_err(|_| Errno::OutOfMemory)?;
+        }
         buffer.resize(length, 0);
         let mut filled = 0;
         let result = file.seek(SeekFrom::Start(offset)).map(|_| ());
@@ -942,5 +949,13 @@ impl<D: BlockDevice> Backend for Fat<D> {
 
     fn write_max(&self) -> usize {
         TRANSFER_MAX
+    }
+
+    /// A read buffer grown past 1 MiB goes: the next large `READ` makes
+    /// another, and meanwhile the memory is the server's to use again.
+    fn read_done(&mut self) {
+        if self.buffer.capacity() > 1 << 20 {
+            self.buffer = Vec::new();
+        }
     }
 }
