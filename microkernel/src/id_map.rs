@@ -39,6 +39,14 @@ impl<K: Ord + Copy + Into<u64>, V> IdMap<K, V> {
         self.entries.binary_search_by(|(key, _)| key.cmp(&id))
     }
 
+    /// Gives back room past twice what it holds, once it has more than
+    /// `keep` places.
+    pub fn shrink(&mut self, keep: usize) {
+        if self.entries.capacity() > keep && self.entries.len() * 4 < self.entries.capacity() {
+            self.entries.shrink_to(keep.max(self.entries.len() * 2));
+        }
+    }
+
     /// Makes room for one more entry, so that the next [`IdMap::insert`]
     /// allocates nothing; `Err` if the heap has none.
     pub fn try_reserve_one(&mut self) -> Result<(), alloc::collections::TryReserveError> {

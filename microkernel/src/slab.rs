@@ -10,10 +10,16 @@
 //! already answered) finds nothing instead of a newer request in the same
 //! slot.
 //!
+//! A burst (a server that owed a thousand `RELEASE`s) can grow the table
+//! far past what it usually holds; once it is empty again,
+//! [`Slab::shrink_if_empty`] gives its memory back. New slots then start
+//! at a generation above every one used so far, so no old id can name a
+//! new entry.
+//!
 //! # Invariants
 //! - A slot is either on the free list or holds a value, never both.
-//! - An id is never given out twice (until a slot has been reused 2^32
-//!   times), and never 0.
+//! - An id is never given out twice (until generations have gone round
+//!   2^32), and never 0.
 
 use alloc::vec::Vec;
 
@@ -28,6 +34,9 @@ pub struct Slab<T> {
     slots: Vec<Slot<T>>,
     /// Empty slots, to be filled before the vector grows.
     free: Vec<u32>,
+    /// The generation a new slot starts from: above every generation any
+    /// slot had before the table was last emptied and shrunk.
+    floor: u32,
 }
 
 impl<T> Slab<T> {
@@ -35,7 +44,21 @@ impl<T> Slab<T> {
         Slab {
             slots: Vec::new(),
             free: Vec::new(),
+            floor: 0,
         }
+    }
+
+    /// If nothing is in the table and it has grown past `keep` slots,
+    /// lets its memory go (a burst is over). Ids given before stay
+    /// unused: new slots start above their generations.
+    pub fn shrink_if_empty(&mut self, keep: usize) {
+        if !self.is_empty() || self.slots.capacity() <= keep {
+            return;
+        }
+        let highest = self.slots.iter().map(|slot| slot.generation).max();
+        self.floor = highest.map_or(self.floor, |highest| highest.wrapping_add(1).max(1));
+        self.slots = Vec::new();
+        self.free = Vec::new();
     }
 
     fn id(index: usize, generation: u32) -> u64 {
@@ -65,7 +88,7 @@ impl<T> Slab<T> {
             Some(index) => index as usize,
             None => {
                 self.slots.push(Slot {
-                    generation: 0,
+                    generation: self.floor,
                     value: None,
                 });
                 self.slots.len() - 1
@@ -198,5 +221,24 @@ mod tests {
         }
         assert_eq!(slab.len(), 6);
         assert!(slab.iter().all(|(id, value)| slab.get(id) == Some(value)));
+    }
+
+    #[test]
+    fn an_emptied_table_shrinks_and_never_gives_an_old_id_again() {
+        let mut slab = Slab::new();
+        let ids: Vec<u64> = (0..100).map(|value| slab.insert(value)).collect();
+        for &id in &ids {
+            slab.remove(id);
+        }
+        slab.shrink_if_empty(16);
+        assert_eq!(slab.slots.capacity(), 0);
+        let new: Vec<u64> = (0..100).map(|value| slab.insert(value)).collect();
+        for id in &ids {
+            assert!(!new.contains(id), "{id:#x} given twice");
+            assert_eq!(slab.get(*id), None);
+        }
+        // Not shrunk while anything is in it, or when small.
+        slab.shrink_if_empty(16);
+        assert_eq!(slab.len(), 100);
     }
 }

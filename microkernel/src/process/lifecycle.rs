@@ -144,6 +144,25 @@ impl System {
         id
     }
 
+    /// Gives back the memory of tables a burst grew and that are (almost)
+    /// empty again: the forwarded requests (once none is left), timers,
+    /// `WAIT`s, ended processes' statuses, endpoints. Called when a
+    /// process ends, so what it made the kernel hold comes back with it.
+    pub fn shrink_emptied(&mut self) {
+        /// Places a table keeps whatever it holds.
+        const KEEP: usize = 64;
+        fn shrink<T>(table: &mut Vec<T>) {
+            if table.capacity() > KEEP && table.len() * 4 < table.capacity() {
+                table.shrink_to(KEEP.max(table.len() * 2));
+            }
+        }
+        self.forwards.shrink_if_empty(KEEP);
+        shrink(&mut self.timers);
+        shrink(&mut self.waits);
+        shrink(&mut self.ended);
+        self.endpoints.shrink(KEEP);
+    }
+
     /// The process whose thread is `thread`.
     pub fn process_of_thread(&mut self, thread: ThreadId) -> Option<ProcessId> {
         self.processes
@@ -652,6 +671,7 @@ fn tear_down(id: ProcessId) {
         // Clients whose requests it held were answered: start what that
         // unblocked in their rings.
         crate::ring::engine::settle(&mut system);
+        system.shrink_emptied();
         // Its status, for whoever holds a handle to it, once it is gone.
         let ending = process.ending.clone().unwrap_or(Ending::Exited(0));
         system.ended.push(Ended {
