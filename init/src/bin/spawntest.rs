@@ -410,10 +410,38 @@ fn kernel_checks(handles: &Handles) -> Result<(), Failure> {
         with_ring(|ring| ring.run(ops::process_create(spawner, b""))),
         Err(Errno::InvalidArgument),
     )?;
+    // A budget must cover the kernel's allowance (256 KiB) and a page; a
+    // small one then stops PROCESS_MAP at it.
+    expect(
+        "a 128 KiB budget",
+        with_ring(|ring| ring.run(ops::process_create_with_budget(spawner, b"tiny", 128 << 10))),
+        Err(Errno::OutOfMemory),
+    )?;
+    let small = with_ring(|ring| {
+        ring.run(ops::process_create_with_budget(
+            spawner,
+            b"small",
+            512 << 10,
+        ))
+    })
+    .map_err(|error| Failure(alloc::format!("create small: {}", error.name())))?
+        as u32;
+    let page = [0u8; 4096];
+    let base = libring::abi::PROGRAM_BASE;
+    expect(
+        "256 KiB in a 512 KiB budget (256 KiB of it the kernel's)",
+        with_ring(|ring| ring.run(ops::process_map(small, &page, base, 256 << 10, 0))),
+        Err(Errno::OutOfMemory),
+    )?;
+    expect(
+        "128 KiB in it",
+        with_ring(|ring| ring.run(ops::process_map(small, &page, base, 128 << 10, 0))),
+        Ok(0),
+    )?;
+    let _ = with_ring(|ring| ring.run(ops::close(small)));
     let child = with_ring(|ring| ring.run(ops::process_create(spawner, b"built")))
         .map_err(|error| Failure(alloc::format!("create: {}", error.name())))?
         as u32;
-    let page = [0u8; 4096];
     let map = |destination: u64, size: u64, flags: u32| {
         with_ring(|ring| ring.run(ops::process_map(child, &page, destination, size, flags)))
     };

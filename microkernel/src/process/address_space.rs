@@ -13,14 +13,16 @@
 //! otherwise: kernel addresses, unmapped pages, ranges that wrap all give
 //! `EFAULT`.
 //!
-//! Every frame an address space takes (pages and tables) is counted
-//! against its **budget** (`frame_budget`, set when the process is built:
-//! `trust.md`), and none is taken that would leave fewer free frames
-//! than the kernel keeps for itself: [`KERNEL_RESERVE_FRAMES`], plus
-//! [`KERNEL_ALLOWANCE_FRAMES`] for each live address space (its kernel
+//! A process's **budget** (set when it is built: `trust.md`) covers all
+//! the memory it can make the machine hold: [`KERNEL_ALLOWANCE_FRAMES`]
+//! of it are kept back for the kernel memory it may cause (its kernel
 //! stack and the kernel's records of its requests, handles and
-//! endpoints). So no process, nor all of them together, can take the
-//! memory the kernel heap grows into.
+//! endpoints), and the rest (`frame_budget`) is for the frames its
+//! address space takes, pages and tables. None is taken that would leave
+//! fewer free frames than the kernel keeps for itself:
+//! [`KERNEL_RESERVE_FRAMES`], plus the allowance of each live address
+//! space. So no process, nor all of them together, can take the memory
+//! the kernel heap grows into.
 //!
 //! # Invariants
 //! - Every page mapped in a process's tables is a frame of RAM that the
@@ -56,7 +58,8 @@ pub const KERNEL_RESERVE_FRAMES: usize = 1024;
 /// timers and `WAIT`s (4 KiB); about 250 KiB.
 pub const KERNEL_ALLOWANCE_FRAMES: usize = 64;
 
-/// A process's frame budget when its builder names none: 32 MiB.
+/// A process's budget when its builder names none: 32 MiB (in frames),
+/// of which 256 KiB are the kernel's allowance.
 pub const DEFAULT_FRAME_BUDGET: usize = 8192;
 
 /// `KERNEL_ALLOWANCE_FRAMES` times the live address spaces.
@@ -95,7 +98,7 @@ pub struct AddressSpace {
     /// Frames this address space holds: every mapped page and every table.
     /// `destroy` checks that it gives back exactly this many.
     owned_frames: usize,
-    /// The most frames it may hold.
+    /// The most frames it may hold (its budget less the allowance).
     frame_budget: usize,
 }
 
@@ -161,9 +164,11 @@ fn free_asid(asid: u16) {
 }
 
 impl AddressSpace {
-    /// An empty address space. `OutOfMemory` when there is no frame or no
-    /// ASID left.
-    pub fn new(frame_budget: usize) -> Result<AddressSpace, Errno> {
+    /// An empty address space for a process whose budget is `budget`
+    /// frames. `OutOfMemory` when there is no frame or no ASID left, or
+    /// the budget does not cover the kernel's allowance and a page.
+    pub fn new(budget: usize) -> Result<AddressSpace, Errno> {
+        let frame_budget = budget.saturating_sub(KERNEL_ALLOWANCE_FRAMES);
         if frame_budget < 1 || !frames_to_spare(1 + KERNEL_ALLOWANCE_FRAMES) {
             return Err(Errno::OutOfMemory);
         }
