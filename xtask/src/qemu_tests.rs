@@ -135,6 +135,14 @@ pub const DEFAULT_MACHINE: &[&str] = &[
 ];
 
 /// The test matrix, run in this order.
+/// A fresh copy of the fat system's disk, found clean by `fsck.fat -n`
+/// after the run.
+const FAT_SYSTEM_DISK: TestDisk = TestDisk {
+    make: disks::copy_system_disk,
+    check: disks::check_volume,
+    reboot: None,
+};
+
 /// The long campaigns, run only by `cargo xtask test --long` (not by
 /// `.ci/run`): each takes minutes.
 pub const LONG_QEMU_TESTS: &[QemuTestConfig] = &[QemuTestConfig {
@@ -374,11 +382,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         machine: DEFAULT_MACHINE,
         command_line: "hangdump=20 run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,attack:far-write+use=fs,fstest:hold+use=fs,fstest+use=fs",
         system: Some("fat"),
-        disk: Some(&TestDisk {
-            make: disks::copy_system_disk,
-            check: disks::check_volume,
-            reboot: None,
-        }),
+        disk: Some(&FAT_SYSTEM_DISK),
         outcome: Outcome::ServersRemain {
             suite: Some("fstest"),
             until: &[
@@ -556,11 +560,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         machine: DEFAULT_MACHINE,
         command_line: "hangdump=20 run=virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,fstest:hold+use=fs,fstest+use=fs",
         system: Some("fat"),
-        disk: Some(&TestDisk {
-            make: disks::copy_system_disk,
-            check: disks::check_volume,
-            reboot: None,
-        }),
+        disk: Some(&FAT_SYSTEM_DISK),
         outcome: Outcome::ServersRemain {
             suite: Some("fstest"),
             until: &[

@@ -14,14 +14,19 @@ struct MemoryDisk {
     syncs: Rc<RefCell<u32>>,
 }
 
+/// Reads from a disk held in memory.
+fn read_memory(bytes: &RefCell<Vec<u8>>, offset: u64, buffer: &mut [u8]) -> Result<(), Errno> {
+    let start = offset as usize;
+    buffer.copy_from_slice(&bytes.borrow()[start..start + buffer.len()]);
+    Ok(())
+}
+
 impl BlockDevice for MemoryDisk {
     fn size(&self) -> u64 {
         self.bytes.borrow().len() as u64
     }
     fn read(&mut self, offset: u64, buffer: &mut [u8]) -> Result<(), Errno> {
-        let start = offset as usize;
-        buffer.copy_from_slice(&self.bytes.borrow()[start..start + buffer.len()]);
-        Ok(())
+        read_memory(&self.bytes, offset, buffer)
     }
     fn write(&mut self, offset: u64, bytes: &[u8]) -> Result<(), Errno> {
         let start = offset as usize;
@@ -433,9 +438,7 @@ impl BlockDevice for CutDisk {
         self.bytes.borrow().len() as u64
     }
     fn read(&mut self, offset: u64, buffer: &mut [u8]) -> Result<(), Errno> {
-        let start = offset as usize;
-        buffer.copy_from_slice(&self.bytes.borrow()[start..start + buffer.len()]);
-        Ok(())
+        read_memory(&self.bytes, offset, buffer)
     }
     fn write(&mut self, offset: u64, bytes: &[u8]) -> Result<(), Errno> {
         *self.writes.borrow_mut() += 1;
