@@ -205,6 +205,14 @@ mod serve {
         /// Handles one request and replies to it.
         pub fn answer(&mut self, server: &mut Server, message: &RequestMessage) {
             let opcode = Opcode::try_from(message.opcode);
+            // No ballast to finish with (`runtime::restore_ballast`): only
+            // what gives memory back (`RELEASE`, `UNLINK`) goes ahead;
+            // everything else is refused until then.
+            let gives_back = matches!(opcode, Ok(Opcode::Release | Opcode::Unlink));
+            if !gives_back && !crate::runtime::restore_ballast() {
+                with_ring(|ring| server.reply(ring, message.request, Errno::OutOfMemory.result()));
+                return;
+            }
             // The directory relative paths start from: the root for the
             // file system handle, the open directory for one of its
             // handles (as openat(2) does).

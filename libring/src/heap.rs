@@ -102,6 +102,11 @@ impl<Source: PageSource> Heap<Source> {
         self.bytes_in_use
     }
 
+    /// The page source, for its owner's own bookkeeping.
+    pub fn source_mut(&mut self) -> &mut Source {
+        &mut self.source
+    }
+
     /// Memory for `layout`, or null when there is none (the `GlobalAlloc`
     /// contract).
     pub fn allocate(&mut self, layout: Layout) -> *mut u8 {

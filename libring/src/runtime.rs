@@ -73,6 +73,8 @@ mod start;
 #[cfg(target_os = "none")]
 mod syscall;
 
+#[cfg(target_os = "none")]
+pub use allocator::{keep_ballast, restore_ballast};
 pub use arguments::{ArgumentIterator, Arguments};
 pub use handles::{HANDLES_MAX, StartupHandles};
 pub use log_writer::{LOG_BUFFER_SIZE, LogWriter};

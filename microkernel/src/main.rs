@@ -183,14 +183,26 @@ mod kernel {
         let interrupts = cpu::disable_interrupts();
         for program in list.split(',').filter(|program| !program.is_empty()) {
             // name[:argument...][+serve=E][+use=E][+device=D][+irq=D]
-            // [+klog][+bootimage][+power][+spawn]...
+            // [+klog][+bootimage][+power][+spawn][+memory=MIB]...
             let mut options = program.split('+');
             let mut parts = options.next().unwrap_or_default().split(':');
             let name = parts.next().unwrap_or_default();
             let mut grants: heapless::Vec<process::Grant, 12> = heapless::Vec::new();
             let mut bad_option = None;
+            let mut budget = process::address_space::DEFAULT_FRAME_BUDGET;
             for option in options {
                 let grant = match option.split_once('=') {
+                    // Not a handle: the process's memory budget, in MiB.
+                    Some(("memory", mib)) => match mib.parse::<usize>() {
+                        Ok(mib @ 1..=4096) => {
+                            budget = mib * 256;
+                            continue;
+                        }
+                        _ => {
+                            bad_option = Some(option);
+                            break;
+                        }
+                    },
                     Some(("serve", endpoint)) => process::Grant::Serve(endpoint),
                     Some(("use", endpoint)) => process::Grant::Use(endpoint),
                     Some((kind @ ("device" | "irq"), device)) => {
@@ -234,7 +246,7 @@ mod kernel {
                 kprintln!("annulus: cannot start {}: more than 8 arguments", program);
                 continue;
             }
-            match process::create(name, &arguments, &grants) {
+            match process::create(name, &arguments, &grants, budget) {
                 Ok(id) => {
                     started += 1;
                     kprintln!("annulus: started process {} ({})", id, program);

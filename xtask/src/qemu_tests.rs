@@ -458,6 +458,27 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // ramfs with a 3 MiB budget, filled by one client until refused:
+        // its memory runs out long before its store limit, and it must
+        // refuse (its ballast finishes the request in progress), not die;
+        // once the client removes its files, ramfs serves again.
+        name: "attack-fill",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=ramfs+serve=fs+bootimage+memory=3,attack:fill+use=fs",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["process 2 (attack): leaked frames: "],
+        },
+        expected: &[
+            "attack fill: ",
+            "of 200 long-named folders; all removed; a new file: ok",
+            "process 2 (attack): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // One client takes console READs until refused, another writes
         // 64 KiB at a time, beside a chatter whose lines must all come
         // through whole.

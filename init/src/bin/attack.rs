@@ -28,6 +28,9 @@
 //!   must not stop it serving others.
 //! - `release-forge`: fills the RELEASEs its own endpoint may owe, then
 //!   sends RELEASEs itself and answers them: those must not count.
+//! - `fill` (needs `use=fs`): makes 8 KiB files (a new name each, each in
+//!   a new folder) until the server refuses, then removes them all and
+//!   makes one more: a server whose memory runs out must refuse, not die.
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
@@ -60,12 +63,13 @@ fn main(arguments: Arguments) -> i32 {
         "read-hog" => read_hog(),
         "big-write" => big_write(),
         "big-dir" => big_dir(),
+        "fill" => fill(),
         "open-hog" => open_hog(),
         "fs-starve" => fs_starve(),
         "release-forge" => release_forge(),
         _ => {
             libring::println!(
-                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge"
+                "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge|fill"
             );
             return 2;
         }
@@ -763,5 +767,61 @@ fn fs_starve() -> Result<(), Errno> {
         open_flags::READ | open_flags::WRITE | open_flags::CREATE,
     ));
     libring::println!("attack fs-starve: after the hogs ended, OPEN: {open}");
+    Ok(())
+}
+
+// -------------------------------------------------------------------- fill
+
+fn fill() -> Result<(), Errno> {
+    use libring::abi::open_flags;
+    let fs = libring::runtime::file_system().ok_or(Errno::BadHandle)?;
+    let bytes = alloc::vec![7u8; 8192];
+    let flags = open_flags::CREATE | open_flags::WRITE;
+    let mut made = 0u32;
+    let refusal = loop {
+        let folder = alloc::format!("/tmp/fill-{made:05}");
+        if let Err(error) = run(ops::mkdir(fs, folder.as_bytes())) {
+            break error;
+        }
+        let path = alloc::format!("{folder}/file");
+        let file = match run(ops::open(fs, path.as_bytes(), flags)) {
+            Ok(file) => file as u32,
+            Err(error) => break error,
+        };
+        let written = run(ops::write(file, &bytes, 0));
+        let _ = run(ops::close(file));
+        if let Err(error) = written {
+            break error;
+        }
+        made += 1;
+        if made == 100_000 {
+            break Errno::InvalidArgument;
+        }
+    };
+    // Out of room for files: now many small things that the server must
+    // allocate for (a folder with a long name each), refused or not.
+    let mut folders = 0;
+    for index in 0..200 {
+        let folder = alloc::format!("/tmp/long-{index:03}-{}", "x".repeat(200));
+        if run(ops::mkdir(fs, folder.as_bytes())).is_ok() {
+            folders += 1;
+        }
+    }
+    for index in 0..200 {
+        let folder = alloc::format!("/tmp/long-{index:03}-{}", "x".repeat(200));
+        let _ = run(ops::unlink(fs, folder.as_bytes()));
+    }
+    // Remove all of it (what the last round made too).
+    for index in 0..=made {
+        let folder = alloc::format!("/tmp/fill-{index:05}");
+        let path = alloc::format!("{folder}/file");
+        let _ = run(ops::unlink(fs, path.as_bytes()));
+        let _ = run(ops::unlink(fs, folder.as_bytes()));
+    }
+    let again = told(ops::open(fs, b"/tmp/after-fill", flags));
+    libring::println!(
+        "attack fill: {made} files of 8 KiB made, then {}; then {folders} of 200 long-named folders; all removed; a new file: {again}",
+        refusal.name()
+    );
     Ok(())
 }

@@ -6,10 +6,23 @@
 //! addresses are not used again: with half a terabyte of room, running out
 //! of addresses is not a worry for a teaching system.
 //!
+//! **Ballast.** A server's allocations on a request's path (a path, a
+//! directory entry, a buffer) are ordinary `Vec`s and `String`s, and an
+//! allocation that fails ends the program. So a server keeps ballast
+//! ([`keep_ballast`]): pages it maps and does not use. When the kernel
+//! refuses memory (the server's budget is spent, or the machine's), the
+//! ballast is unmapped, so its frames are free again, and the allocation
+//! tried once more: the request in progress finishes. Before each new
+//! request the server asks for its ballast back ([`restore_ballast`]); if
+//! it cannot have it, it refuses the request with `ENOMEM` instead of
+//! starting something it may not be able to finish, until clients give
+//! memory back (close files, remove them).
+//!
 //! # Invariants
 //! - Every address below `next` and at or above [`MAP_BASE`] was handed
 //!   out at most once.
 //! - The heap is only used with its lock held.
+//! - The ballast, when held, is mapped and never handed out.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -25,20 +38,48 @@ use crate::ops;
 struct MappedPages {
     /// Where the next mapping goes.
     next: u64,
+    /// The ballast's size in pages (0: none wanted).
+    ballast_pages: u64,
+    /// Where the ballast is mapped, while it is held.
+    ballast: Option<u64>,
 }
 
-impl PageSource for MappedPages {
-    fn allocate_pages(&mut self, count: usize) -> Option<NonNull<u8>> {
-        let length = u64::try_from(count).ok()?.checked_mul(PAGE_SIZE)?;
+impl MappedPages {
+    /// Maps `length` bytes at the next address; its address.
+    fn map(&mut self, length: u64) -> Option<u64> {
         // One MAP covers at most u32::MAX bytes.
         let map_length = u32::try_from(length).ok()?;
         let end = self.next.checked_add(length)?;
-        if count == 0 || end > MAP_LIMIT {
+        if length == 0 || end > MAP_LIMIT {
             return None;
         }
         let address = self.next;
         with_ring(|ring| ring.run(ops::map(address, map_length, true))).ok()?;
         self.next = end;
+        Some(address)
+    }
+
+    /// Lets the ballast go, if it is held: its frames are free again.
+    fn spend_ballast(&mut self) -> bool {
+        let Some(address) = self.ballast.take() else {
+            return false;
+        };
+        let length = (self.ballast_pages * PAGE_SIZE) as u32;
+        let _ = with_ring(|ring| ring.run(ops::unmap(address, length)));
+        true
+    }
+}
+
+impl PageSource for MappedPages {
+    fn allocate_pages(&mut self, count: usize) -> Option<NonNull<u8>> {
+        let length = u64::try_from(count).ok()?.checked_mul(PAGE_SIZE)?;
+        let address = match self.map(length) {
+            Some(address) => address,
+            // Refused: the ballast goes, and the request in progress gets
+            // its memory from what it frees.
+            None if self.spend_ballast() => self.map(length)?,
+            None => return None,
+        };
         NonNull::new(address as *mut u8)
     }
 
@@ -69,4 +110,33 @@ unsafe impl GlobalAlloc for UserHeap {
 }
 
 #[global_allocator]
-static HEAP: UserHeap = UserHeap(Mutex::new(Heap::new(MappedPages { next: MAP_BASE })));
+static HEAP: UserHeap = UserHeap(Mutex::new(Heap::new(MappedPages {
+    next: MAP_BASE,
+    ballast_pages: 0,
+    ballast: None,
+})));
+
+/// From now on keep `bytes` of ballast (rounded up to pages; see the
+/// module header). Returns whether it could be mapped now.
+pub fn keep_ballast(bytes: usize) -> bool {
+    {
+        let mut heap = HEAP.0.lock();
+        let source = heap.source_mut();
+        source.spend_ballast();
+        source.ballast_pages = (bytes as u64).div_ceil(PAGE_SIZE);
+    }
+    restore_ballast()
+}
+
+/// Maps the ballast again if it was spent: `true` if it is held now (or
+/// none is wanted), `false` if the kernel still has no memory for it.
+pub fn restore_ballast() -> bool {
+    let mut heap = HEAP.0.lock();
+    let source = heap.source_mut();
+    if source.ballast.is_some() || source.ballast_pages == 0 {
+        return true;
+    }
+    let length = source.ballast_pages * PAGE_SIZE;
+    source.ballast = source.map(length);
+    source.ballast.is_some()
+}

@@ -214,10 +214,16 @@ pub fn init() {
 }
 
 /// Creates a process running `bin/<name>` from the initrd with `arguments`
-/// (the program's name comes first in its argv) and makes it runnable.
+/// (the program's name comes first in its argv) and a budget of `budget`
+/// frames, and makes it runnable.
 /// (The boot programs of the `run=` command line; everything later is
 /// built by the proc server, `docs/spawn.md`.)
-pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<ProcessId, CreateError> {
+pub fn create(
+    name: &str,
+    arguments: &[&str],
+    grants: &[Grant],
+    budget: usize,
+) -> Result<ProcessId, CreateError> {
     let mut path: heapless::String<64> = heapless::String::new();
     write!(path, "bin/{name}").map_err(|_| CreateError::NoSuchFile)?;
     let file = initrd::find(&path).ok_or(CreateError::NoSuchFile)?;
@@ -234,7 +240,7 @@ pub fn create(name: &str, arguments: &[&str], grants: &[Grant]) -> Result<Proces
         length = end;
     }
 
-    let mut unstarted = unstarted(name, super::address_space::DEFAULT_FRAME_BUDGET)?;
+    let mut unstarted = unstarted(name, budget)?;
     if let Err(error) = map_program(&mut unstarted.address_space, &plan, file) {
         let _ = unstarted.address_space.destroy();
         return Err(error);

@@ -38,6 +38,11 @@ mod server {
     /// Requests in progress at once.
     const SLOTS: usize = 16;
 
+    /// Memory kept aside to finish a request with when the kernel has no
+    /// more (`runtime::keep_ballast`): a request may fill the cache's
+    /// blocks.
+    const BALLAST: usize = 1 << 20;
+
     /// The disk, through the disk driver's handle.
     struct Disk {
         handle: u32,
@@ -115,6 +120,11 @@ mod server {
             );
         }
         let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
+        // Room to finish a request when memory runs out (the cache's
+        // blocks, the crate's own allocations): `runtime::keep_ballast`.
+        if !runtime::keep_ballast(BALLAST) {
+            println!("fat: no memory for its ballast");
+        }
         let mut file_system = FileServer::new(volume, service);
         let Ok(mut server) = with_ring(|ring| Server::new(ring, slots, service)) else {
             println!("fat: cannot serve");

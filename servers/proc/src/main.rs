@@ -87,6 +87,10 @@ mod server {
             libring::println!("proc: cannot serve");
             return 1;
         };
+        // Room to finish a SPAWN when memory runs out: `runtime::keep_ballast`.
+        if !runtime::keep_ballast(256 << 10) {
+            libring::println!("proc: no memory for its ballast");
+        }
         loop {
             match with_ring(|ring| server.wait(ring)) {
                 Ok(Event::Request { message, .. }) => spawner.answer(&mut server, &message),
@@ -103,6 +107,8 @@ mod server {
         /// Handles one request and replies to it.
         fn answer(&mut self, server: &mut Server, message: &RequestMessage) {
             let result = match Opcode::try_from(message.opcode) {
+                // No ballast to finish with: refused until there is.
+                Ok(Opcode::Spawn) if !runtime::restore_ballast() => Errno::OutOfMemory.result(),
                 Ok(Opcode::Spawn) => match self.spawn(server, message) {
                     Ok(handle) => {
                         with_ring(|ring| server.reply_passing(ring, message.request, 0, handle));
@@ -192,6 +198,8 @@ mod server {
                 }
                 // Grown outside `with_ring`: the heap may need the ring to grow.
                 let grown = (file.len() * 2).clamp(FIRST_BUFFER, FILE_MAX);
+                file.try_reserve_exact(grown - file.len())
+                    .map_err(|_| Errno::OutOfMemory)?;
                 file.resize(grown, 0);
             }
             let count =

@@ -37,6 +37,10 @@ mod server {
     /// Requests in progress at once.
     const SLOTS: usize = 16;
 
+    /// Memory kept aside to finish a request with when the kernel has no
+    /// more (`runtime::keep_ballast`).
+    const BALLAST: usize = 256 << 10;
+
     fn main(_arguments: Arguments) -> i32 {
         let (service, boot_image) = match *runtime::handles() {
             [service] => (service, None),
@@ -55,6 +59,11 @@ mod server {
             }
         }
         let _ = tree.mkdir("/tmp");
+        // Room to finish a request when memory runs out (a path, a name,
+        // a directory's new entry): see `runtime::keep_ballast`.
+        if !runtime::keep_ballast(BALLAST) {
+            libring::println!("ramfs: no memory for its ballast");
+        }
         let mut file_system = FileServer::new(Memory(tree), service);
         let Ok(mut server) = with_ring(|ring| Server::new(ring, slots, service)) else {
             libring::println!("ramfs: cannot serve");
