@@ -343,6 +343,11 @@ mod serve {
             let index = match self.open.iter().position(Option::is_none) {
                 Some(index) => index,
                 None => {
+                    // The table grows by doubling: fallibly.
+                    if self.open.try_reserve(1).is_err() {
+                        self.backend.close(node);
+                        return Err(Errno::OutOfMemory);
+                    }
                     self.open.push(None);
                     self.open.len() - 1
                 }

@@ -87,8 +87,10 @@ mod server {
             libring::println!("proc: cannot serve");
             return 1;
         };
-        // Room to finish a SPAWN when memory runs out: `runtime::keep_ballast`.
-        if !runtime::keep_ballast(256 << 10) {
+        // Room to finish a SPAWN when memory runs out (`runtime::keep_ballast`):
+        // the program's buffer grows fallibly; the rest (the startup page,
+        // the handle list) is a few KiB.
+        if !runtime::keep_ballast(16 << 10) {
             libring::println!("proc: no memory for its ballast");
         }
         loop {

@@ -38,8 +38,9 @@ mod server {
     const SLOTS: usize = 16;
 
     /// Memory kept aside to finish a request with when the kernel has no
-    /// more (`runtime::keep_ballast`).
-    const BALLAST: usize = 256 << 10;
+    /// more (`runtime::keep_ballast`): what one request allocates beside
+    /// what it allocates fallibly (a path, a name, a directory's node).
+    const BALLAST: usize = 32 << 10;
 
     fn main(_arguments: Arguments) -> i32 {
         let (service, boot_image) = match *runtime::handles() {

@@ -283,6 +283,18 @@ impl Tree {
             return Err(Errno::Exists);
         }
         self.room_for(NODE_COST + cost(&contents))?;
+        // The node table (and the free list, so that forgetting a node
+        // never allocates) grow by doubling: fallibly, so a full heap is
+        // ENOSPC here and not the server's end.
+        let want = self.nodes.len() + 1;
+        if self.nodes.try_reserve(1).is_err()
+            || self
+                .free
+                .try_reserve(want.saturating_sub(self.free.len()))
+                .is_err()
+        {
+            return Err(Errno::NoSpace);
+        }
         self.stored += NODE_COST + cost(&contents);
         let id = self.add_node(contents, directory);
         self.entries_mut(directory)?.insert(name.to_string(), id);
