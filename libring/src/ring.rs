@@ -139,6 +139,10 @@ pub struct Ring<K: Kernel> {
     /// Set once a kernel-written index is found impossible; never cleared.
     /// A `Cell` so that `&self` readers like `ready` can record it too.
     broken: Cell<bool>,
+    /// Tests only: runs in [`Ring::run`] right after it has looked at the
+    /// CQ, to post a completion in the gap a real kernel could post in.
+    #[cfg(test)]
+    after_collect: Option<std::boxed::Box<dyn FnMut()>>,
 }
 
 // SAFETY: a Ring is the process's only user of its region (the promise
@@ -210,6 +214,8 @@ impl<K: Kernel> Ring<K> {
             stash: Stash::new(),
             run_count: 0,
             broken: Cell::new(false),
+            #[cfg(test)]
+            after_collect: None,
         };
         // Start from the indices the kernel set up, usually all equal (and
         // not necessarily zero). They must already make sense.
@@ -355,16 +361,25 @@ impl<K: Kernel> Ring<K> {
             self.push(own)?;
         }
         loop {
-            if let Some(result) = self.collect(token)? {
-                return check_result(result);
+            // The CQ as `collect` looked at it: `seen` completions still
+            // there, none of them ours.
+            let seen = match self.collect(token)? {
+                Ok(result) => return check_result(result),
+                Err(seen) => seen,
+            };
+            #[cfg(test)]
+            if let Some(hook) = self.after_collect.as_mut() {
+                hook();
             }
-            let waiting = self.cq_waiting().ok_or(Errno::Fault)?;
-            if waiting >= self.cq_entries {
+            if seen >= self.cq_entries {
                 return Err(Errno::Busy);
             }
-            // Wait for one more completion than the CQ holds now. The first
-            // pass also publishes and submits our submission.
-            match self.submit_and_wait(waiting + 1) {
+            // Wait for one more completion than `collect` saw, not than the
+            // CQ holds now: ours may have landed since, and then it is the
+            // one more, and the kernel returns at once. (Counting it as one
+            // already there would wait for a completion that never comes.)
+            // The first pass also publishes and submits our submission.
+            match self.submit_and_wait(seen + 1) {
                 // The kernel had no CQ slot to reserve for it yet, and
                 // waited for completions instead; `collect` moves them out
                 // of the way, and the next pass offers it again.
@@ -377,7 +392,9 @@ impl<K: Kernel> Ring<K> {
     /// Looks for the completion tagged `token`: takes completions off the
     /// CQ into the stash until it turns up or the stash is full, then, if
     /// need be, looks through the rest of the CQ without taking anything.
-    fn collect(&mut self, token: u64) -> Result<Option<i32>, Errno> {
+    /// `Ok(Ok(result))` if found; `Ok(Err(seen))` if not, with `seen` the
+    /// completions it looked at that are still in the CQ.
+    fn collect(&mut self, token: u64) -> Result<Result<i32, u32>, Errno> {
         for _ in 0..self.cq_entries {
             if self.stash.is_full() {
                 break;
@@ -386,7 +403,7 @@ impl<K: Kernel> Ring<K> {
                 break;
             };
             if completion.user_data == token {
-                return Ok(Some(completion.result));
+                return Ok(Ok(completion.result));
             }
             if completion.user_data & RESERVED_USER_DATA == 0 {
                 self.stash.push(completion);
@@ -399,7 +416,7 @@ impl<K: Kernel> Ring<K> {
         let found = (0..waiting)
             .map(|position| self.read_cq_slot(self.cq_head.wrapping_add(position)))
             .find(|completion| completion.user_data == token);
-        Ok(found.map(|completion| completion.result))
+        Ok(found.map(|completion| completion.result).ok_or(waiting))
     }
 
     /// The heart of `submit` and `submit_and_wait`: publish, then decide

@@ -31,6 +31,8 @@ pub mod slab;
 pub mod arch;
 #[cfg(target_os = "none")]
 pub mod console;
+#[cfg(test)]
+mod eret_check;
 #[cfg(target_os = "none")]
 pub mod hang_dump;
 #[cfg(target_os = "none")]

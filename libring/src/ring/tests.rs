@@ -804,3 +804,37 @@ fn corrupt_indices_never_reach_outside_the_region() {
         );
     }
 }
+
+#[test]
+fn run_waits_for_no_more_than_it_saw_when_its_completion_lands_in_between() {
+    let region = Region::new(0);
+    let (mut ring, script) = region.ring();
+    // The kernel takes the submission on the first call and posts nothing
+    // then; its completion lands after `run` has looked at the CQ (empty)
+    // and before it decides how many to wait for.
+    script.borrow_mut().hold_calls = 1;
+    let base = region.base;
+    let late = Rc::clone(&script);
+    let mut posted = false;
+    ring.after_collect = Some(Box::new(move || {
+        let mut script = late.borrow_mut();
+        if posted || script.held.is_empty() {
+            return;
+        }
+        posted = true;
+        let completion = script.held.pop_front().unwrap();
+        // SAFETY: the region outlives the ring.
+        let tail = unsafe { AtomicU32::from_ptr(base.add(header_offset::CQ_TAIL).cast::<u32>()) };
+        let index = tail.load(Ordering::Acquire);
+        post_at(base, index, completion);
+        tail.store(index.wrapping_add(1), Ordering::Release);
+    }));
+    assert_eq!(ring.run(ops::system_info(SystemValue::ProcessId)), Ok(42));
+    // Every wait asked for no more completions than there were to have:
+    // a kernel would have blocked for ever on one that asked for 2.
+    let calls = script.borrow().calls.clone();
+    assert!(
+        calls.iter().all(|&(_, min_complete, _)| min_complete <= 1),
+        "{calls:?}"
+    );
+}
