@@ -132,7 +132,13 @@ mod server {
         };
         loop {
             match with_ring(|ring| server.wait(ring)) {
-                Ok(Event::Request { message, .. }) => file_system.answer(&mut server, &message),
+                Ok(Event::Request { message, .. }) => {
+                    file_system.answer(&mut server, &message);
+                    // Damage the request ran into (it was answered EIO).
+                    if let Some(said) = file_system.backend.take_damage() {
+                        println!("fat: {said}");
+                    }
+                }
                 Ok(Event::Other(_)) => {}
                 Ok(Event::Stopped(_)) | Err(_) => {
                     println!("fat: the endpoint is gone; stopping");

@@ -16,6 +16,8 @@
 //! loop.
 
 use crate::cache::{BlockDevice, Cache};
+#[cfg(test)]
+use std::vec::Vec;
 use libring::abi::Errno;
 
 /// Where things are on a FAT volume, from its boot sector.
@@ -36,6 +38,9 @@ pub struct Geometry {
     cluster_end: u32,
     /// The volume's size in bytes (the disk may be larger).
     pub volume_bytes: u64,
+    /// How many FAT copies there are, and the bytes of each.
+    fats: u64,
+    fat_bytes: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +126,8 @@ impl Geometry {
             fat_bits,
             cluster_end: (clusters + 2).min(u64::from(u32::MAX)) as u32,
             volume_bytes: total * bytes_per_sector,
+            fats,
+            fat_bytes: fat_sectors * bytes_per_sector,
         })
     }
 
@@ -178,6 +185,59 @@ impl Geometry {
         // A free, reserved or out-of-range cluster inside a chain: damage.
         self.cluster_at(value)?;
         Ok(Some(value))
+    }
+
+    /// Bytes per cluster.
+    pub fn cluster_bytes(&self) -> u64 {
+        self.cluster_bytes
+    }
+
+    /// How many clusters the chain from `first` has: `EIO` if it loops
+    /// (longer than the volume), or a cluster in it is outside the volume
+    /// or free. At most as many steps as the volume has clusters.
+    pub fn chain_length<D: BlockDevice>(&self, cache: &mut Cache<D>, first: u32) -> Result<u64, Errno> {
+        self.cluster_at(first)?;
+        let mut cluster = first;
+        for length in 1..=u64::from(self.cluster_end) {
+            match self.next(cache, cluster)? {
+                Some(next) => cluster = next,
+                None => return Ok(length),
+            }
+        }
+        Err(Errno::Io)
+    }
+
+    /// Sets the allocation table entry of `cluster` to `value` in every
+    /// FAT copy (FAT16 and FAT32; tests make damaged volumes with it).
+    #[cfg(test)]
+    pub fn set_next<D: BlockDevice>(&self, cache: &mut Cache<D>, cluster: u32, value: u32) {
+        for copy in 0..self.fats {
+            let base = self.fat_at + copy * self.fat_bytes;
+            if self.fat_bits == 16 {
+                cache.write(base + u64::from(cluster) * 2, &(value as u16).to_le_bytes()).unwrap();
+            } else {
+                cache.write(base + u64::from(cluster) * 4, &value.to_le_bytes()).unwrap();
+            }
+        }
+    }
+
+    /// The clusters of the chain from `first` (tests; at most 64).
+    #[cfg(test)]
+    pub fn chain<D: BlockDevice>(&self, cache: &mut Cache<D>, first: u32) -> Vec<u32> {
+        let mut chain = vec![first];
+        while let Ok(Some(next)) = self.next(cache, *chain.last().unwrap()) {
+            if chain.len() == 64 {
+                break;
+            }
+            chain.push(next);
+        }
+        chain
+    }
+
+    /// One past the highest cluster number (tests).
+    #[cfg(test)]
+    pub fn cluster_end(&self) -> u32 {
+        self.cluster_end
     }
 
     /// Calls `visit(offset, entry)` for each 32-byte entry of the

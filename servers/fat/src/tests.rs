@@ -2,6 +2,7 @@
 //! (the QEMU tests use the host's `mkfs.fat` and `mtools`).
 
 use crate::cache::{BlockDevice, Cache};
+use crate::raw;
 use crate::volume::{Fat, Volume, canonical};
 use libring::abi::Errno;
 use libring::file_server::{Backend, Kind, OpenOptions};
@@ -616,4 +617,80 @@ fn a_power_cut_at_any_write_leaves_the_volume_before_or_after_each_change() {
     let mut state = Vec::new();
     tree(&mut fat, "/", &mut state);
     assert_eq!(state, states[CHANGES.len()]);
+}
+
+// ------------------------------------------------------- damaged volumes
+
+/// A FAT32 volume with `/d` (a folder holding `inner`), `/f` and `/g`
+/// (files of several clusters), and the first cluster of each.
+fn damaged_fixture() -> (MemoryDisk, raw::Geometry, u32, u32) {
+    let disk = formatted_as(64, Some(fatfs::FatType::Fat32));
+    let mut fat = Fat::mount(disk.clone()).unwrap();
+    fat.mkdir("/d").unwrap();
+    for (path, length) in [("/d/inner", 100), ("/f", 5000), ("/g", 5000)] {
+        let node = fat.open(path, CREATE).unwrap();
+        fat.write(node, 0, &vec![b'x'; length], false).unwrap();
+        fat.close(node);
+    }
+    fat.sync().unwrap();
+    drop(fat);
+    let mut cache = Cache::new(disk.clone());
+    let geometry = raw::Geometry::read(&mut cache).unwrap();
+    let mut first = |name: &[u8; 11]| {
+        geometry
+            .find_entry(&mut cache, geometry.root(), |_, entry| {
+                (entry[..11] == name[..]).then(|| raw::entry_cluster(entry))
+            })
+            .unwrap()
+            .unwrap()
+    };
+    let (d, f) = (first(b"D          "), first(b"F          "));
+    (disk, geometry, d, f)
+}
+
+/// Damages the volume on `disk` with `change`, then mounts it.
+fn damage(disk: &MemoryDisk, change: impl FnOnce(&mut Cache<MemoryDisk>)) -> Fat<MemoryDisk> {
+    let mut cache = Cache::new(disk.clone());
+    change(&mut cache);
+    cache.flush().unwrap();
+    Fat::mount(disk.clone()).unwrap()
+}
+
+#[test]
+fn a_looping_folder_is_an_error_not_a_hang_and_the_rest_is_served() {
+    let (disk, geometry, d, _) = damaged_fixture();
+    let mut fat = damage(&disk, |cache| geometry.set_next(cache, d, d));
+    // Opening the folder is its parent's business; listing it, or
+    // anything in it, is where its chain is followed.
+    let folder = fat.open("/d", READ).unwrap();
+    assert_eq!(fat.entry(folder, 0).map(|_| ()), Err(Errno::Io));
+    fat.close(folder);
+    assert_eq!(fat.open("/d/inner", READ).map(|_| ()), Err(Errno::Io));
+    let said = fat.take_damage().unwrap();
+    assert!(said.contains("/d") && said.contains("fsck.fat"), "{said}");
+    assert_eq!(read_all(&mut fat, "/g").unwrap().len(), 5000);
+}
+
+#[test]
+fn a_looping_file_a_cluster_past_the_end_and_a_short_chain_are_errors() {
+    let (disk, geometry, _, f) = damaged_fixture();
+    let mut cache = Cache::new(disk.clone());
+    let chain = geometry.chain(&mut cache, f);
+    assert!(chain.len() >= 2, "{chain:?}");
+    let last = *chain.last().unwrap();
+    drop(cache);
+    let cases: [(&str, u32, u32); 3] = [
+        ("loops", last, f),
+        ("past the end", chain[0], geometry.cluster_end() + 5),
+        ("short", chain[0], 0x0fff_ffff),
+    ];
+    for (what, cluster, value) in cases {
+        let (disk, geometry, _, _) = damaged_fixture();
+        let mut fat = damage(&disk, |cache| geometry.set_next(cache, cluster, value));
+        assert_eq!(read_all(&mut fat, "/f"), Err(Errno::Io), "{what}");
+        assert!(fat.take_damage().unwrap().contains("/f"), "{what}");
+        // The damaged file only: the rest is served.
+        assert_eq!(read_all(&mut fat, "/g").unwrap().len(), 5000, "{what}");
+        assert_eq!(names(&mut fat, "/d"), ["inner"], "{what}");
+    }
 }

@@ -246,6 +246,16 @@ pub struct Fat<D: BlockDevice> {
     parent_link: Option<(u64, u32)>,
     /// Blocks the journal gave back at mount.
     recovered: usize,
+    /// Where things are on the volume (its boot sector never changes).
+    geometry: raw::Geometry,
+    /// First clusters of chains found whole since the last change, and
+    /// where each directory walked to since then starts (by lower-case
+    /// canonical path): a damaged volume's loops are found before the
+    /// crate follows them (`raw.rs`), once per change.
+    checked: RefCell<BTreeMap<String, raw::Place>>,
+    chains: RefCell<alloc::collections::BTreeSet<u32>>,
+    /// What was found wrong with the volume and not yet said.
+    damage: RefCell<Option<String>>,
 }
 
 fn error(error: fatfs::Error<DiskError>) -> Errno {
@@ -325,6 +335,7 @@ impl<D: BlockDevice> Fat<D> {
     pub fn mount(device: D) -> Result<Fat<D>, Errno> {
         let cache = Rc::new(RefCell::new(Cache::new(device)));
         let recovered = Fat::start_journal(&mut cache.borrow_mut())?;
+        let geometry = raw::Geometry::read(&mut cache.borrow_mut())?;
         let fs = mount(&cache)?;
         let mut fat = Fat {
             cache,
@@ -335,6 +346,10 @@ impl<D: BlockDevice> Fat<D> {
             kinds: RefCell::new(BTreeMap::new()),
             parent_link: None,
             recovered: 0,
+            geometry,
+            checked: RefCell::new(BTreeMap::new()),
+            chains: RefCell::new(alloc::collections::BTreeSet::new()),
+            damage: RefCell::new(None),
         };
         fat.remove_unlinked()?;
         fat.recovered = recovered;
@@ -537,6 +552,8 @@ impl<D: BlockDevice> Fat<D> {
     /// flag cleared), flushes the cache and the disk, mounts again.
     pub fn sync(&mut self) -> Result<(), Errno> {
         self.kinds.get_mut().clear();
+        self.checked.get_mut().clear();
+        self.chains.get_mut().clear();
         let unmounted = match self.fs.take() {
             Some(fs) => fs.unmount().map_err(error),
             None => Ok(()),
@@ -559,15 +576,98 @@ impl<D: BlockDevice> Fat<D> {
 
     /// The directory at canonical `path`, walked name by name.
     fn directory(&self, path: &str) -> Result<Dir<'_, D>, Errno> {
+        self.directory_at(path).map(|(directory, _)| directory)
+    }
+
+    /// The directory at canonical `path`, and where its entries are. Each
+    /// directory's chain of clusters is checked (bounded, `raw.rs`) before
+    /// the crate reads it, so a loop is `EIO`, not a server that spins.
+    fn directory_at(&self, path: &str) -> Result<(Dir<'_, D>, raw::Place), Errno> {
         let mut directory = self.fs()?.root_dir();
+        let mut place = self.geometry.root();
+        self.check_chain(place, "/", 0)?;
+        let mut walked = String::new();
         for name in path.split('/').filter(|name| !name.is_empty()) {
             let entry = find(&directory, name)?.ok_or(Errno::NotFound)?;
             if !entry.is_dir() {
                 return Err(Errno::NotADirectory);
             }
+            walked.push('/');
+            walked.push_str(name);
+            let key = walked.to_ascii_lowercase();
+            let known = self.checked.borrow().get(&key).copied();
+            place = match known {
+                Some(known) => known,
+                None => {
+                    let (cluster, _) = self.raw_entry(place, &entry, true)?;
+                    let found = raw::Place::Cluster(cluster);
+                    self.check_chain(found, &walked, 0)?;
+                    self.checked.borrow_mut().insert(key, found);
+                    found
+                }
+            };
             directory = entry.to_dir();
         }
-        Ok(directory)
+        Ok((directory, place))
+    }
+
+    /// The first cluster and size of `entry` as the entries at `place`
+    /// hold them on the disk (the crate does not say).
+    fn raw_entry(
+        &self,
+        place: raw::Place,
+        entry: &fatfs::DirEntry<'_, Volume<D>, NullTimeProvider, LossyOemCpConverter>,
+        directory: bool,
+    ) -> Result<(u32, u64), Errno> {
+        let stored = raw::stored_short_name(entry.short_file_name_as_bytes());
+        let mut cache = self.cache.borrow_mut();
+        self.geometry
+            .find_entry(&mut cache, place, |_, raw| {
+                let is_directory = raw[11] & 0x10 != 0;
+                let matches = raw[11] != 0x0f && raw[..11] == stored[..] && is_directory == directory;
+                matches.then(|| {
+                    let size = u32::from_le_bytes([raw[28], raw[29], raw[30], raw[31]]);
+                    (raw::entry_cluster(raw), u64::from(size))
+                })
+            })?
+            .ok_or(Errno::Io)
+    }
+
+    /// Checks the chain at `place` (a directory's, or a file's of `size`
+    /// bytes): whole, no loop, inside the volume, long enough for `size`.
+    /// Damage is `EIO`, and remembered for the server to say.
+    fn check_chain(&self, place: raw::Place, path: &str, size: u64) -> Result<(), Errno> {
+        let raw::Place::Cluster(first) = place else {
+            return Ok(()); // the root region of FAT12/16: fixed
+        };
+        if first == 0 && size == 0 {
+            return Ok(()); // an empty file has no cluster
+        }
+        if self.chains.borrow().contains(&first) {
+            return Ok(());
+        }
+        let length = self.geometry.chain_length(&mut self.cache.borrow_mut(), first);
+        let problem = match length {
+            Err(_) => Some("its chain of clusters loops or leaves the volume"),
+            Ok(clusters) if clusters * self.geometry.cluster_bytes() < size => {
+                Some("its size is larger than its clusters")
+            }
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
+            *self.damage.borrow_mut() = Some(alloc::format!(
+                "{path}: {problem}: the volume is damaged (fsck.fat can mend it)"
+            ));
+            return Err(Errno::Io);
+        }
+        self.chains.borrow_mut().insert(first);
+        Ok(())
+    }
+
+    /// What was last found wrong with the volume, if it has not been
+    /// taken yet (the server prints it).
+    pub fn take_damage(&self) -> Option<String> {
+        self.damage.borrow_mut().take()
     }
 
     /// What canonical `path` is.
@@ -589,13 +689,16 @@ impl<D: BlockDevice> Fat<D> {
         Ok(found)
     }
 
-    /// The file at canonical `path`.
+    /// The file at canonical `path`, its chain checked against its size.
     fn file(&self, path: &str) -> Result<File<'_, D>, Errno> {
         let (parent, name) = split(path).ok_or(Errno::IsADirectory)?;
-        let entry = find(&self.directory(parent)?, name)?.ok_or(Errno::NotFound)?;
+        let (directory, place) = self.directory_at(parent)?;
+        let entry = find(&directory, name)?.ok_or(Errno::NotFound)?;
         if entry.is_dir() {
             return Err(Errno::IsADirectory);
         }
+        let (first, size) = self.raw_entry(place, &entry, false)?;
+        self.check_chain(raw::Place::Cluster(first), path, size)?;
         Ok(entry.to_file())
     }
 
