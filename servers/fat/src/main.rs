@@ -98,6 +98,14 @@ mod server {
             }
         };
         let (volume_bytes, journal_bytes) = volume.sizes().unwrap_or((status.size, 0));
+        if volume_bytes > status.size {
+            println!(
+                "fat: the disk ({} KiB) is shorter than its volume ({} KiB): the volume is damaged \
+                 or was made for another disk; what lies past the disk's end reads as an error",
+                status.size / 1024,
+                volume_bytes / 1024
+            );
+        }
         if journal_bytes > 0 {
             println!(
                 "fat: a {} volume of {} KiB, with a journal of {} KiB",
