@@ -294,6 +294,97 @@ pub fn check_pattern_disk(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A FAT32 image's layout, from its boot sector, for damaging it on
+/// purpose (the damaged-volume rows).
+struct Fat32 {
+    cluster_bytes: u64,
+    fat_at: u64,
+    fat_bytes: u64,
+    fats: u64,
+    data_at: u64,
+    root_cluster: u32,
+}
+
+impl Fat32 {
+    fn read(image: &[u8]) -> Result<Fat32> {
+        let u16_at = |at: usize| u64::from(u16::from_le_bytes([image[at], image[at + 1]]));
+        let u32_at = |at: usize| {
+            u64::from(u32::from_le_bytes([
+                image[at],
+                image[at + 1],
+                image[at + 2],
+                image[at + 3],
+            ]))
+        };
+        let sector = u16_at(11);
+        let reserved = u16_at(14);
+        let fats = u64::from(image[16]);
+        let fat_sectors = u32_at(36);
+        if sector == 0 || fat_sectors == 0 || u16_at(22) != 0 {
+            return Err("not a FAT32 image".to_string());
+        }
+        Ok(Fat32 {
+            cluster_bytes: sector * u64::from(image[13]),
+            fat_at: reserved * sector,
+            fat_bytes: fat_sectors * sector,
+            fats,
+            data_at: (reserved + fats * fat_sectors) * sector,
+            root_cluster: u32_at(44) as u32,
+        })
+    }
+
+    /// The first cluster of the root directory's entry with short name
+    /// `name` (11 bytes, as stored), looking at the root's first cluster.
+    fn root_entry(&self, image: &[u8], name: &[u8; 11]) -> Result<u32> {
+        let start = (self.data_at + u64::from(self.root_cluster - 2) * self.cluster_bytes) as usize;
+        image[start..start + self.cluster_bytes as usize]
+            .chunks_exact(32)
+            .find(|entry| entry[..11] == name[..])
+            .map(|entry| {
+                u32::from(u16::from_le_bytes([entry[20], entry[21]])) << 16
+                    | u32::from(u16::from_le_bytes([entry[26], entry[27]]))
+            })
+            .ok_or_else(|| format!("no {} in the root", String::from_utf8_lossy(name)))
+    }
+
+    /// Sets cluster `cluster`'s entry in every FAT copy to `next`.
+    fn set_next(&self, image: &mut [u8], cluster: u32, next: u32) {
+        for copy in 0..self.fats {
+            let at = (self.fat_at + copy * self.fat_bytes + u64::from(cluster) * 4) as usize;
+            image[at..at + 4].copy_from_slice(&next.to_le_bytes());
+        }
+    }
+}
+
+/// The fat system's disk with three kinds of damage: `/tests`'s cluster
+/// points at itself (a looping folder), `/README.txt`'s first cluster at
+/// a cluster far past the volume's end, and `/etc` left whole.
+pub fn damaged_disk(image: &Path, system_disk: Option<&Path>) -> Result<()> {
+    let system_disk = system_disk.ok_or("the system has no disk")?;
+    let mut bytes = std::fs::read(system_disk)
+        .map_err(|error| format!("cannot read {}: {error}", system_disk.display()))?;
+    let layout = Fat32::read(&bytes)?;
+    let tests = layout.root_entry(&bytes, b"TESTS      ")?;
+    layout.set_next(&mut bytes, tests, tests);
+    let readme = layout.root_entry(&bytes, b"README  TXT")?;
+    layout.set_next(&mut bytes, readme, 0x0fff_0000);
+    std::fs::write(image, &bytes)
+        .map_err(|error| format!("cannot write {}: {error}", image.display()))
+}
+
+/// The fat system's disk cut 8 MiB short: shorter than the volume its
+/// boot sector describes.
+pub fn short_disk(image: &Path, system_disk: Option<&Path>) -> Result<()> {
+    copy_system_disk(image, system_disk)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(image)
+        .map_err(|error| format!("cannot open {}: {error}", image.display()))?;
+    let size = file.metadata().map_err(|error| error.to_string())?.len();
+    file.set_len(size - (8 << 20))
+        .map_err(|error| error.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -479,6 +479,60 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // A damaged volume: a folder whose cluster points at itself, a
+        // file whose chain leaves the volume. Each is an error for its own
+        // requests, named on the console; the rest is served.
+        name: "fat-damaged",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,ls:/tests+use=console+use=fs,cat:/README.txt+use=console+use=fs,ls:/etc+use=console+use=fs",
+        system: Some("fat"),
+        disk: Some(&TestDisk {
+            make: disks::damaged_disk,
+            check: disks::no_check,
+            reboot: None,
+        }),
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &[
+                "process 4 (ls): leaked frames: ",
+                "process 5 (cat): leaked frames: ",
+                "process 6 (ls): leaked frames: ",
+            ],
+        },
+        expected: &[
+            "fat: /tests: its chain of clusters loops or leaves the volume: the volume is damaged (fsck.fat can mend it)",
+            "fat: /README.txt: its chain of clusters loops or leaves the volume: the volume is damaged (fsck.fat can mend it)",
+            "ls: /tests: Input/output error",
+            "cat: /README.txt: Input/output error",
+            "system",
+            "process 6 (ls): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // A disk shorter than its volume: said at mount; the files on the
+        // part that is there are served.
+        name: "fat-short-disk",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=console+serve=console+device=console+irq=console+klog,virtio-blk+serve=block+device=virtio-blk+irq=virtio-blk+dma,fat+serve=fs+use=block,ls:/etc+use=console+use=fs",
+        system: Some("fat"),
+        disk: Some(&TestDisk {
+            make: disks::short_disk,
+            check: disks::no_check,
+            reboot: None,
+        }),
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["process 4 (ls): leaked frames: "],
+        },
+        expected: &[
+            "fat: the disk (299008 KiB) is shorter than its volume (303093 KiB)",
+            "system",
+            "process 4 (ls): exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // One client takes console READs until refused, another writes
         // 64 KiB at a time, beside a chatter whose lines must all come
         // through whole.

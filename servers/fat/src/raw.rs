@@ -16,9 +16,9 @@
 //! loop.
 
 use crate::cache::{BlockDevice, Cache};
+use libring::abi::Errno;
 #[cfg(test)]
 use std::vec::Vec;
-use libring::abi::Errno;
 
 /// Where things are on a FAT volume, from its boot sector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +195,11 @@ impl Geometry {
     /// How many clusters the chain from `first` has: `EIO` if it loops
     /// (longer than the volume), or a cluster in it is outside the volume
     /// or free. At most as many steps as the volume has clusters.
-    pub fn chain_length<D: BlockDevice>(&self, cache: &mut Cache<D>, first: u32) -> Result<u64, Errno> {
+    pub fn chain_length<D: BlockDevice>(
+        &self,
+        cache: &mut Cache<D>,
+        first: u32,
+    ) -> Result<u64, Errno> {
         self.cluster_at(first)?;
         let mut cluster = first;
         for length in 1..=u64::from(self.cluster_end) {
@@ -214,9 +218,13 @@ impl Geometry {
         for copy in 0..self.fats {
             let base = self.fat_at + copy * self.fat_bytes;
             if self.fat_bits == 16 {
-                cache.write(base + u64::from(cluster) * 2, &(value as u16).to_le_bytes()).unwrap();
+                cache
+                    .write(base + u64::from(cluster) * 2, &(value as u16).to_le_bytes())
+                    .unwrap();
             } else {
-                cache.write(base + u64::from(cluster) * 4, &value.to_le_bytes()).unwrap();
+                cache
+                    .write(base + u64::from(cluster) * 4, &value.to_le_bytes())
+                    .unwrap();
             }
         }
     }

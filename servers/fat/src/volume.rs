@@ -624,7 +624,8 @@ impl<D: BlockDevice> Fat<D> {
         self.geometry
             .find_entry(&mut cache, place, |_, raw| {
                 let is_directory = raw[11] & 0x10 != 0;
-                let matches = raw[11] != 0x0f && raw[..11] == stored[..] && is_directory == directory;
+                let matches =
+                    raw[11] != 0x0f && raw[..11] == stored[..] && is_directory == directory;
                 matches.then(|| {
                     let size = u32::from_le_bytes([raw[28], raw[29], raw[30], raw[31]]);
                     (raw::entry_cluster(raw), u64::from(size))
@@ -646,7 +647,9 @@ impl<D: BlockDevice> Fat<D> {
         if self.chains.borrow().contains(&first) {
             return Ok(());
         }
-        let length = self.geometry.chain_length(&mut self.cache.borrow_mut(), first);
+        let length = self
+            .geometry
+            .chain_length(&mut self.cache.borrow_mut(), first);
         let problem = match length {
             Err(_) => Some("its chain of clusters loops or leaves the volume"),
             Ok(clusters) if clusters * self.geometry.cluster_bytes() < size => {
