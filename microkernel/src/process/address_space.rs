@@ -65,11 +65,16 @@ pub const DEFAULT_FRAME_BUDGET: usize = 8192;
 /// `KERNEL_ALLOWANCE_FRAMES` times the live address spaces.
 static ALLOWANCES: AtomicUsize = AtomicUsize::new(0);
 
+/// The free frames no user allocation may take: the reserve and the
+/// allowances.
+fn kept_for_the_kernel() -> usize {
+    KERNEL_RESERVE_FRAMES + ALLOWANCES.load(Ordering::Relaxed)
+}
+
 /// May user memory take `count` more frames? Only if the kernel's reserve
 /// and allowances stay free after it.
 fn frames_to_spare(count: usize) -> bool {
-    let kept = KERNEL_RESERVE_FRAMES + ALLOWANCES.load(Ordering::Relaxed);
-    crate::mm::free_frames() >= count + kept
+    crate::mm::free_frames() >= count + kept_for_the_kernel()
 }
 
 /// What a user page allows.
@@ -136,8 +141,9 @@ impl TableMemory for CountedTables<'_, '_> {
     }
 
     fn allocate_table(&mut self) -> Option<u64> {
-        let kept = KERNEL_RESERVE_FRAMES + ALLOWANCES.load(Ordering::Relaxed);
-        if self.made >= self.allowed || self.tables.frames.free_frames() < kept + 1 {
+        // (`frames_to_spare` would take the frame lock, which is held.)
+        if self.made >= self.allowed || self.tables.frames.free_frames() < kept_for_the_kernel() + 1
+        {
             return None;
         }
         let table = self.tables.allocate_table()?;

@@ -271,9 +271,9 @@ pub fn create(
     Ok(id)
 }
 
-/// A new, empty process called `name` (cut to 32 bytes) that may hold
-/// `frame_budget` frames (`address_space`).
-pub fn unstarted(name: &str, frame_budget: usize) -> Result<Unstarted, Errno> {
+/// A new, empty process called `name` (cut to 32 bytes) whose budget is
+/// `budget` frames, the kernel's allowance included (`address_space`).
+pub fn unstarted(name: &str, budget: usize) -> Result<Unstarted, Errno> {
     let frames_before = mm::free_frames();
     let heap_pages_before = crate::heap_pages_held();
     let mut short_name = heapless::String::new();
@@ -284,7 +284,7 @@ pub fn unstarted(name: &str, frame_budget: usize) -> Result<Unstarted, Errno> {
     }
     Ok(Unstarted {
         name: short_name,
-        address_space: AddressSpace::new(frame_budget)?,
+        address_space: AddressSpace::new(budget)?,
         handles: HandleTable::new(),
         process_handles: 0,
         mapped_bytes: 0,

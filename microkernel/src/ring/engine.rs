@@ -98,6 +98,9 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
     let mut available = None;
     let mut taken = 0;
     let mut recorded = false;
+    // An EXIT the kernel had no room to record (it ends the process all
+    // the same, once the indices are published).
+    let mut exit_now = None;
     // Each pass takes submissions until one must run with the whole system
     // in hand (see the fast path below), runs that one, and goes on.
     loop {
@@ -121,6 +124,17 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             ring.advance_sq_head();
             taken += 1;
             let linked = submission.flags & submission_flags::LINK != 0;
+            // The rest of a chain a member of which had no room (below):
+            // cancelled, as after any member that failed.
+            if ring.refusing_chain && !is_exit {
+                ring.refusing_chain = linked;
+                ring.post_final(Completion {
+                    user_data: submission.user_data,
+                    result: Errno::Cancelled.result(),
+                    flags: 0,
+                });
+                continue;
+            }
             // The fast path: an operation that completes at once and is a
             // chain of its own needs nothing but its completion, posted into
             // the slot just reserved; no request is recorded. A NOP or a
@@ -149,15 +163,21 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
                 }
             }
             // The record needs room in the ring's list; if the kernel heap
-            // has none, the submission fails alone (its chain is cut as if
-            // it had failed: the members after it are refused too).
+            // has none, the submission fails with ENOMEM, and the members
+            // after it in its chain with ECANCELED (`refusing_chain`). An
+            // EXIT, which has no completion, ends the process regardless.
             if ring.requests.try_reserve(1).is_err() {
+                if let Ok(Operation::Exit { code }) = operation {
+                    exit_now = Some(code);
+                    break;
+                }
                 ring.post_final(Completion {
                     user_data: submission.user_data,
                     result: Errno::OutOfMemory.result(),
                     flags: 0,
                 });
                 ring.chain_open = false;
+                ring.refusing_chain = linked;
                 continue;
             }
             if !ring.chain_open {
@@ -181,6 +201,10 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             recorded = true;
         }
         ring.publish_indices();
+        if let Some(code) = exit_now {
+            process::end(system, id, Ending::Exited(code));
+            return taken;
+        }
         let Some((user_data, operation)) = immediate else {
             // Start what this drain recorded. (Nothing waits to start when
             // no request is pending.)

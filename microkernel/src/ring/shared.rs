@@ -61,6 +61,9 @@ pub struct KernelRing {
     pub next_chain: u64,
     /// The last submission taken had LINK set: the next joins its chain.
     pub chain_open: bool,
+    /// The chain being taken lost a member for want of kernel memory
+    /// (`engine::drain`): its later members complete with `ECANCELED`.
+    pub refusing_chain: bool,
     /// The process's thread is blocked in `ring_enter` until this many
     /// completions are ready.
     pub waiter: Option<(ThreadId, u32)>,
@@ -88,6 +91,7 @@ impl KernelRing {
             next_request: 0,
             next_chain: 0,
             chain_open: false,
+            refusing_chain: false,
             waiter: None,
             poller: None,
             advance_due: false,

@@ -426,7 +426,7 @@ impl<D: BlockDevice> Fat<D> {
     /// Moves the entry at canonical `from` to canonical `to` (which is
     /// not there); open nodes follow what they name. Not synced.
     fn move_entry(&mut self, from: &str, to: &str) -> Result<(), Errno> {
-        self.kinds.get_mut().clear();
+        self.forget_lookups();
         let (Some((from_parent, from_name)), Some((to_parent, to_name))) = (split(from), split(to))
         else {
             return Err(Errno::Busy); // the root
@@ -467,48 +467,36 @@ impl<D: BlockDevice> Fat<D> {
     /// the first cluster of the directory that holds it (0 for the root,
     /// as FAT has it), for [`Fat::sync`] to write.
     fn parent_link_of(&self, moved: &str) -> Result<Option<(u64, u32)>, Errno> {
-        // The short name of each directory on the way, from the crate
-        // (before the cache is borrowed: the crate reads through it).
-        let mut names: Vec<[u8; 11]> = Vec::new();
-        let mut directory = self.fs()?.root_dir();
-        for name in moved.split('/').filter(|name| !name.is_empty()) {
-            let entry = find(&directory, name)?.ok_or(Errno::NotFound)?;
-            if !entry.is_dir() {
-                return Ok(None);
-            }
-            names.push(raw::stored_short_name(entry.short_file_name_as_bytes()));
-            directory = entry.to_dir();
-        }
-        // Then the same walk on the disk's own bytes.
-        let mut cache = self.cache.borrow_mut();
-        let geometry = raw::Geometry::read(&mut cache)?;
-        let (mut place, mut holder) = (geometry.root(), geometry.root());
-        for stored in &names {
-            let cluster = geometry
-                .find_entry(&mut cache, place, |_, entry| {
-                    let directory = entry[11] & 0x10 != 0 && entry[11] != 0x0f;
-                    (directory && entry[..11] == stored[..]).then(|| raw::entry_cluster(entry))
-                })?
-                .ok_or(Errno::Io)?;
-            holder = place;
-            place = raw::Place::Cluster(cluster);
-        }
-        let raw::Place::Cluster(moved_cluster) = place else {
+        let Some((parent, name)) = split(moved) else {
             return Ok(None); // the root
         };
+        let (directory, holder) = self.directory_at(parent)?;
+        let entry = find(&directory, name)?.ok_or(Errno::NotFound)?;
+        if !entry.is_dir() {
+            return Ok(None);
+        }
+        let (cluster, _) = self.raw_entry(holder, &entry, true)?;
         let parent = match holder {
-            raw::Place::Cluster(cluster) if holder != geometry.root() => cluster,
+            raw::Place::Cluster(cluster) if holder != self.geometry.root() => cluster,
             _ => 0,
         };
         // A directory's first cluster holds `.`, then `..`.
-        Ok(Some((geometry.cluster_at(moved_cluster)? + 32, parent)))
+        Ok(Some((self.geometry.cluster_at(cluster)? + 32, parent)))
+    }
+
+    /// Forgets what lookups learnt (what paths name, where folders start,
+    /// which chains are whole): a change may have made any of it untrue.
+    fn forget_lookups(&mut self) {
+        self.kinds.get_mut().clear();
+        self.checked.get_mut().clear();
+        self.chains.get_mut().clear();
     }
 
     /// Takes the file at canonical `path` away from its name: removed,
     /// or, while a node has it open, moved to `/.unlinked-N` until its
     /// last close. Not synced.
     fn remove_file(&mut self, path: &str) -> Result<(), Errno> {
-        self.kinds.get_mut().clear();
+        self.forget_lookups();
         let open = self
             .nodes
             .iter()
@@ -551,9 +539,7 @@ impl<D: BlockDevice> Fat<D> {
     /// Puts everything changed on the disk: unmounts (FSInfo, the dirty
     /// flag cleared), flushes the cache and the disk, mounts again.
     pub fn sync(&mut self) -> Result<(), Errno> {
-        self.kinds.get_mut().clear();
-        self.checked.get_mut().clear();
-        self.chains.get_mut().clear();
+        self.forget_lookups();
         let unmounted = match self.fs.take() {
             Some(fs) => fs.unmount().map_err(error),
             None => Ok(()),
