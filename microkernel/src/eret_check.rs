@@ -8,6 +8,11 @@
 //! `eret` (back to the nearest label or call), `msr daifset` must come
 //! before any `msr elr_el1` or `msr spsr_el1`. Host-tested on the real
 //! files (`arch/enter_user.s`, `arch/exceptions.s`).
+//!
+//! Two things do not end a stretch: a numbered local label (`1:`, the
+//! target of a branch within it) and the call to `eret_window_probe`,
+//! which keeps the interrupt mask as it finds it. That probe is the same
+//! check made at run time (`arch/eret_window.rs`).
 
 /// The lines (counting from 1) of each `eret` in `assembly` whose stretch
 /// writes `ELR_EL1` or `SPSR_EL1` with interrupts not masked first.
@@ -16,11 +21,24 @@ pub fn unmasked_erets(assembly: &str) -> Vec<usize> {
     // The instructions since the last label or call.
     let mut stretch: Vec<&str> = Vec::new();
     for (index, line) in assembly.lines().enumerate() {
-        let code = line.split("//").next().unwrap_or("").trim();
+        let mut code = line.split("//").next().unwrap_or("").trim();
+        if let Some((label, rest)) = code.split_once(':')
+            && !label.is_empty()
+            && label.bytes().all(|byte| byte.is_ascii_digit())
+        {
+            code = rest.trim(); // a local label: the stretch goes on
+        }
         if code.is_empty() {
             continue;
         }
-        if code.ends_with(':') || code.starts_with("bl ") || code.starts_with("bl\t") {
+        let call = code
+            .strip_prefix("bl")
+            .filter(|rest| rest.starts_with([' ', '\t']));
+        let ends_stretch = match call {
+            Some(target) => target.trim() != "eret_window_probe",
+            None => code.ends_with(':'),
+        };
+        if ends_stretch {
             stretch.clear();
             continue;
         }
@@ -73,5 +91,14 @@ mod tests {
         assert_eq!(unmasked_erets(late), [4]);
         let right = "a:\n    msr daifset, #0xf\n    msr elr_el1, x0\n    eret\n";
         assert!(unmasked_erets(right).is_empty());
+        // A local label or the probe's call does not hide an open window;
+        // any other call or label starts a new stretch.
+        let probed = "a:\n    msr elr_el1, x0\n    cbz w9, 1f\n    bl eret_window_probe\n1:  msr spsr_el1, xzr\n    eret\n";
+        assert_eq!(unmasked_erets(probed), [6]);
+        let masked_probed = "a:\n    msr daifset, #0xf\n    msr elr_el1, x0\n    bl eret_window_probe\n1:\n    eret\n";
+        assert!(unmasked_erets(masked_probed).is_empty());
+        let after_call =
+            "a:\n    msr daifset, #0xf\n    bl something\n    msr elr_el1, x0\n    eret\n";
+        assert_eq!(unmasked_erets(after_call), [5]);
     }
 }

@@ -122,6 +122,13 @@ pub fn handle_irq() {
     scheduler::preempt_if_needed();
 }
 
+/// Sends software-generated interrupt `id` (0-15) to this core.
+pub fn send_to_this_core(id: u32) {
+    if let Some(gic) = GIC.get() {
+        gic.send_to_this_core(id);
+    }
+}
+
 /// Removes the handler of interrupt `id` and disables it.
 pub fn unregister(id: u32) {
     HANDLERS.lock().retain(|(registered, _)| *registered != id);

@@ -28,6 +28,10 @@ pub fn shutdown() -> ! {
     // its caller killed), and shows here.
     let (ring_enter, other) = crate::syscall::counts();
     kprintln!("annulus: system calls: ring_enter (0) {ring_enter}, any other number {other}");
+    let probed = crate::arch::eret_window::probed();
+    if probed > 0 {
+        kprintln!("annulus: debug=eret-window: {probed} returns probed");
+    }
     kprintln!("annulus: powering off");
     power_off()
 }

@@ -713,6 +713,64 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // debug=eret-window: every return from the kernel sends itself an
+        // interrupt between writing ELR_EL1 and its eret
+        // (microkernel/src/arch/eret_window.rs). The paths mask first, so
+        // each interrupt waits until after the eret, and the system works
+        // as ever; a path with the window open would "return" a process
+        // to kernel code (killed, a permission fault) or hang.
+        name: "eret-window",
+        machine: DEFAULT_MACHINE,
+        command_line: "hangdump=20 debug=eret-window",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "kernel: debug=eret-window: every return interrupts itself (SGI 15)",
+            "annulus:/$ ls /\nREADME.txt\nbin/\netc/\ntests/\ntmp/\n",
+            "annulus:/$ cat /tmp/a\nhi\n",
+            "[1] done: sleep (exited with code 0)",
+            "annulus: debug=eret-window: * returns probed",
+        ],
+        input: &[
+            ("annulus:/$ ", "ls /\r"),
+            ("annulus:/$ ", "echo hi > /tmp/a\r"),
+            ("annulus:/$ ", "cat /tmp/a\r"),
+            ("annulus:/$ ", "sleep 20 &\r"),
+            ("[1] ", "wait\r"),
+            ("[1] done", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
+        // The same probe on a GICv2 (its SGIs are sent through the
+        // distributor, not a system register), under the ring suite.
+        name: "eret-window-gicv2",
+        machine: &[
+            "-M",
+            "virt,gic-version=2",
+            "-cpu",
+            "cortex-a53",
+            "-m",
+            "128M",
+        ],
+        command_line: "debug=eret-window run=ringtest",
+        system: None,
+        disk: None,
+        outcome: Outcome::ProgramsEnd {
+            suite: Some("ringtest"),
+        },
+        expected: &[
+            "GICv2",
+            "kernel: debug=eret-window: every return interrupts itself (SGI 15)",
+            "process 1 (ringtest): exited with code 0",
+            "annulus: debug=eret-window: * returns probed",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // Every built-in and tool of the shell, and their errors, one
         // clear line each: cd/pwd, mkdir, mv, rm, >>, ps, & with jobs,
         // kill and wait, missing files, unknown commands, a file that is

@@ -13,7 +13,12 @@ enter_user:
     msr     daifset, #0xf
     mov     sp, x3
     msr     elr_el1, x0
-    msr     sp_el0, x1
+    // debug=eret-window (arch/eret_window.rs): an interrupt forced in here.
+    adrp    x9, ERET_WINDOW_PROBE
+    ldrb    w9, [x9, :lo12:ERET_WINDOW_PROBE]
+    cbz     w9, 1f
+    bl      eret_window_probe
+1:  msr     sp_el0, x1
     msr     spsr_el1, xzr           // EL0t, DAIF all clear
     mov     x0, x2
     mov     x1, xzr

@@ -1,3 +1,14 @@
+// With debug=eret-window on the command line, an interrupt forced into
+// the window between the write of ELR_EL1 and the eret
+// (arch/eret_window.rs). Off, three instructions: load, test, branch.
+.macro MAYBE_PROBE_ERET_WINDOW
+    adrp    x9, ERET_WINDOW_PROBE
+    ldrb    w9, [x9, :lo12:ERET_WINDOW_PROBE]
+    cbz     w9, 1f
+    bl      eret_window_probe
+1:
+.endm
+
 // One vector entry: make room for a TrapFrame, save x0 and x1, and go to
 // the common code with the entry's number in x0.
 //
@@ -87,6 +98,7 @@ exception_common:
     msr     daifset, #0xf
     ldp     x1, x2, [sp, #256]
     msr     elr_el1, x1
+    MAYBE_PROBE_ERET_WINDOW
     msr     spsr_el1, x2
     ldp     x30, x1, [sp, #240]
     msr     sp_el0, x1
@@ -107,3 +119,32 @@ exception_common:
     ldp     x0, x1, [sp, #0]
     add     sp, sp, #{frame_size}
     eret
+
+// The probe, called from a return path: every register but x9 and x30
+// kept (the paths load both afresh), interrupts left as they are.
+    .global eret_window_probe
+eret_window_probe:
+    sub     sp, sp, #160
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x10, [sp, #64]
+    stp     x11, x12, [sp, #80]
+    stp     x13, x14, [sp, #96]
+    stp     x15, x16, [sp, #112]
+    stp     x17, x18, [sp, #128]
+    str     x30, [sp, #144]
+    bl      probe_eret_window
+    ldr     x30, [sp, #144]
+    ldp     x17, x18, [sp, #128]
+    ldp     x15, x16, [sp, #112]
+    ldp     x13, x14, [sp, #96]
+    ldp     x11, x12, [sp, #80]
+    ldp     x8, x10, [sp, #64]
+    ldp     x6, x7, [sp, #48]
+    ldp     x4, x5, [sp, #32]
+    ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #160
+    ret

@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod cpu;
+pub mod eret_window;
 pub mod exceptions;
 pub mod gic;
 pub mod pmu;

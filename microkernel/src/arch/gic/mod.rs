@@ -57,6 +57,15 @@ impl Gic {
         }
     }
 
+    /// Makes software-generated interrupt `id` (0-15) pending on this
+    /// core.
+    pub fn send_to_this_core(&self, id: u32) {
+        match self {
+            Gic::V2(gic) => gic.send_to_this_core(id),
+            Gic::V3(gic) => gic.send_to_this_core(id),
+        }
+    }
+
     pub fn version(&self) -> u8 {
         match self {
             Gic::V2(_) => 2,

@@ -19,7 +19,9 @@ register_structs! {
         (0x400 => priority: [ReadWrite<u8>; 1024]),            // GICD_IPRIORITYRn
         (0x800 => targets: [ReadWrite<u8>; 1024]),             // GICD_ITARGETSRn
         (0xc00 => configuration: [ReadWrite<u32>; 64]),        // GICD_ICFGRn
-        (0xd00 => @END),
+        (0xd00 => _reserved2),
+        (0xf00 => software_interrupt: WriteOnly<u32>),         // GICD_SGIR
+        (0xf04 => @END),
     }
 }
 
@@ -101,5 +103,12 @@ impl GicV2 {
 
     pub fn end(&self, id: u32) {
         self.cpu_interface.end_of_interrupt.set(id);
+    }
+
+    pub fn send_to_this_core(&self, id: u32) {
+        // TargetListFilter 0b10: only the core that writes.
+        self.distributor
+            .software_interrupt
+            .set((0b10 << 24) | (id & 0xf));
     }
 }

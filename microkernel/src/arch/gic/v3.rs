@@ -65,6 +65,8 @@ const WRITE_PENDING: u32 = 1 << 31;
 pub struct GicV3 {
     distributor: &'static DistributorRegisters,
     redistributor: &'static RedistributorRegisters,
+    /// This core's `MPIDR_EL1` affinity: where its own SGIs are sent.
+    core_affinity: u64,
 }
 
 /// Why a GICv3 could not be set up.
@@ -116,6 +118,7 @@ impl GicV3 {
         let gic = GicV3 {
             distributor,
             redistributor,
+            core_affinity,
         };
         gic.turn_on();
         Ok(gic)
@@ -211,6 +214,20 @@ impl GicV3 {
     pub fn end(&self, id: u32) {
         // SAFETY: ends an interrupt this core acknowledged.
         unsafe { asm!("msr icc_eoir1_el1, {}", "isb", in(reg) id as u64, options(nomem, nostack)) };
+    }
+
+    pub fn send_to_this_core(&self, id: u32) {
+        // ICC_SGI1R_EL1: Aff3 [55:48], Aff2 [39:32], INTID [27:24],
+        // Aff1 [23:16], a target list of Aff0 values [15:0].
+        let affinity = self.core_affinity;
+        let aff0 = affinity & 0xf;
+        let value = (((affinity >> 32) & 0xff) << 48)
+            | (((affinity >> 16) & 0xff) << 32)
+            | (u64::from(id & 0xf) << 24)
+            | (((affinity >> 8) & 0xff) << 16)
+            | (1 << aff0);
+        // SAFETY: raises an SGI on this core only.
+        unsafe { asm!("msr icc_sgi1r_el1, {}", "isb", in(reg) value, options(nomem, nostack)) };
     }
 }
 
