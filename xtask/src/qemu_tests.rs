@@ -1327,14 +1327,30 @@ const LINES_SHOWN_ON_FAILURE: usize = 40;
 /// filter, one after the other.
 pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
     let long: &[QemuTestConfig] = if options.long { LONG_QEMU_TESTS } else { &[] };
-    let selected: Vec<&QemuTestConfig> = QEMU_TESTS
-        .iter()
-        .chain(long)
-        .filter(|config| {
+    // The filter picks runs by their names: `NAME`, or `NAME@SYSTEM` for
+    // a row that boots the system (so `fat` picks every run on the fat
+    // system, as well as the rows named for it).
+    let rows: Vec<&QemuTestConfig> = QEMU_TESTS.iter().chain(long).collect();
+    let systems: Vec<(String, ())> = build::system_names(workspace)?
+        .into_iter()
+        .map(|system| (system, ()))
+        .collect();
+    let wanted: Vec<String> = runs_on_systems(&rows, &systems)
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .filter(|name| {
             options
                 .filter
                 .as_deref()
-                .is_none_or(|filter| config.name.contains(filter))
+                .is_none_or(|filter| name.contains(filter))
+        })
+        .collect();
+    let selected: Vec<&QemuTestConfig> = rows
+        .into_iter()
+        .filter(|config| {
+            wanted
+                .iter()
+                .any(|name| name.split('@').next() == Some(config.name))
         })
         .collect();
     // The power-cut campaign (`power_cut.rs`) is a row of its own.
@@ -1379,15 +1395,15 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
     let log_directory = workspace.test_log_directory();
     std::fs::create_dir_all(&log_directory)
         .map_err(|error| format!("cannot create {}: {error}", log_directory.display()))?;
+    let mut runs = runs_on_systems(&selected, &built);
+    runs.retain(|(name, _, _)| wanted.contains(name));
     println!(
         "xtask: booting {} QEMU configuration{}, {} s each at most; serial logs in {}",
-        selected.len(),
-        if selected.len() == 1 { "" } else { "s" },
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
         options.timeout.as_secs(),
         workspace.show(&log_directory)
     );
-
-    let runs = runs_on_systems(&selected, &built);
     let mut counts = TestCounts::default();
     for (name, config, built) in runs {
         print!("qemu {name} ... ");
