@@ -188,13 +188,14 @@ fn find<'a>(image: &'a [u8], path: &str) -> Option<&'a [u8]> {
         .map(|entry| entry.file())
 }
 
-/// The spawn role a `use=` of `role` plays in the startup block.
-fn role_slot(role: &str) -> Option<usize> {
+/// The roles a `use=` of `role` plays in the startup block, as a set of
+/// spawn slots: the console is all three standard streams.
+fn role_slots(role: &str) -> u8 {
     match role {
-        "console" => Some(spawn_handles::CONSOLE),
-        "fs" => Some(spawn_handles::FILE_SYSTEM),
-        "proc" => Some(spawn_handles::PROCESSES),
-        _ => None,
+        "console" => spawn_handles::STREAMS,
+        "fs" => spawn_handles::role(spawn_handles::FILE_SYSTEM),
+        "proc" => spawn_handles::role(spawn_handles::PROCESSES),
+        _ => 0,
     }
 }
 
@@ -220,7 +221,7 @@ fn start_server<'a>(
     file: &[u8],
     services: &mut Vec<(&'a str, u32)>,
 ) -> Result<u32, Errno> {
-    let mut handles: Vec<(Give, Option<usize>)> = Vec::new();
+    let mut handles: Vec<(Give, u8)> = Vec::new();
     let mut minted = Vec::new();
     let own = |handle| Give { handle, request: 0 };
     for grant in &entry.grants {
@@ -229,24 +230,24 @@ fn start_server<'a>(
                 let service =
                     with_ring(|ring| ring.run(ops::endpoint_create(entry.role.as_bytes())))? as u32;
                 services.push((entry.role, service));
-                (service, None)
+                (service, 0)
             }
             Grant::Use(role) => {
                 let client = mint(services, role, entry.line as u64)?;
                 minted.push(client);
-                (client, role_slot(role))
+                (client, role_slots(role))
             }
-            Grant::Device("console") => (rights.device, None),
-            Grant::Interrupt("console") => (rights.interrupt, None),
+            Grant::Device("console") => (rights.device, 0),
+            Grant::Interrupt("console") => (rights.interrupt, 0),
             // The manifest knows no other device than the disk.
-            Grant::Device(_) if rights.disk != 0 => (rights.disk, None),
-            Grant::Interrupt(_) if rights.disk_interrupt != 0 => (rights.disk_interrupt, None),
+            Grant::Device(_) if rights.disk != 0 => (rights.disk, 0),
+            Grant::Interrupt(_) if rights.disk_interrupt != 0 => (rights.disk_interrupt, 0),
             Grant::Device(_) | Grant::Interrupt(_) => return Err(Errno::NoSuchDevice),
-            Grant::Dma => (rights.dma, None),
-            Grant::KernelLog => (rights.kernel_log, None),
-            Grant::BootImage => (rights.boot_image, None),
-            Grant::Power => (rights.power, Some(spawn_handles::POWER)),
-            Grant::Spawn => (rights.spawner, None),
+            Grant::Dma => (rights.dma, 0),
+            Grant::KernelLog => (rights.kernel_log, 0),
+            Grant::BootImage => (rights.boot_image, 0),
+            Grant::Power => (rights.power, spawn_handles::role(spawn_handles::POWER)),
+            Grant::Spawn => (rights.spawner, 0),
         };
         handles.push((own(handle), role));
     }
@@ -278,8 +279,10 @@ fn start_shell(entry: &Entry, services: &[(&str, u32)], power: u32) -> Result<u3
             Grant::Use(role) => {
                 let client = mint(services, role, entry.line as u64)?;
                 minted.push(client);
-                if let Some(slot) = role_slot(role) {
-                    given[slot] = client;
+                for (slot, handle) in given.iter_mut().enumerate() {
+                    if role_slots(role) & spawn_handles::role(slot) != 0 {
+                        *handle = client;
+                    }
                 }
             }
             Grant::Power => given[spawn_handles::POWER] = power,

@@ -33,7 +33,7 @@
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// Bumped on any incompatible change to this file.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The one system call: `svc #0` with this number in `x8`, and
 /// `to_submit`, `min_complete`, `flags` in `x0`..`x2`. The result (a count,
@@ -439,18 +439,32 @@ pub enum Opcode {
 pub const DMA_MAX: u32 = 1 << 20;
 
 /// `SPAWN`'s handle slots: `arguments[i / 2]`, low half for even `i`. The
-/// child's startup block names them in the same roles.
+/// child's startup block names them in the same roles. One handle may be
+/// listed in several slots (the console as all three streams): the child
+/// gets it once, playing each of those roles.
 pub mod spawn_handles {
-    /// Where the child prints (its `console`).
-    pub const CONSOLE: usize = 0;
+    /// Its standard input: what it reads (the console, a file, a pipe).
+    pub const STDIN: usize = 0;
+    /// Its standard output: where `print!` writes.
+    pub const STDOUT: usize = 1;
+    /// Its standard error: where `eprint!` writes.
+    pub const STDERR: usize = 2;
     /// Its file system.
-    pub const FILE_SYSTEM: usize = 1;
+    pub const FILE_SYSTEM: usize = 3;
     /// The proc server, to start programs itself.
-    pub const PROCESSES: usize = 2;
+    pub const PROCESSES: usize = 4;
     /// The right to power off.
-    pub const POWER: usize = 3;
+    pub const POWER: usize = 5;
     /// How many slots.
     pub const COUNT: usize = 6;
+    /// The set of slots `slot` alone (roles are sets of slots: bit `i` is
+    /// slot `i`).
+    pub const fn role(slot: usize) -> u8 {
+        1 << slot
+    }
+    /// All three standard streams: how a console is given to a server or
+    /// a program started on the kernel command line.
+    pub const STREAMS: u8 = role(STDIN) | role(STDOUT) | role(STDERR);
 
     /// The handle in slot `slot` of `arguments`.
     pub const fn get(arguments: &[u64; 3], slot: usize) -> u32 {
@@ -736,6 +750,8 @@ pub enum Errno {
     NoSpace = 28,
     /// A file would grow past what its file server allows (`EFBIG`).
     FileTooBig = 27,
+    /// A `WRITE` to a pipe whose every read end is closed (`EPIPE`).
+    BrokenPipe = 32,
     /// Out of memory.
     OutOfMemory = 12,
     /// An address the caller does not own, or a range that wraps.
@@ -772,8 +788,9 @@ impl Errno {
 
     /// The error a negative result stands for, if it is one of ours.
     pub fn from_result(result: i32) -> Option<Errno> {
-        const ALL: [Errno; 22] = [
+        const ALL: [Errno; 23] = [
             Errno::Io,
+            Errno::BrokenPipe,
             Errno::NoSuchDevice,
             Errno::NoSpace,
             Errno::FileTooBig,
@@ -812,6 +829,7 @@ impl Errno {
             Errno::NoSuchDevice => "No such device",
             Errno::NoSpace => "No space left on device",
             Errno::FileTooBig => "File too large",
+            Errno::BrokenPipe => "Broken pipe",
             Errno::OutOfMemory => "Out of memory",
             Errno::Fault => "Bad address",
             Errno::Busy => "Busy",
@@ -836,6 +854,7 @@ impl Errno {
             Errno::NoSuchDevice => "ENODEV",
             Errno::NoSpace => "ENOSPC",
             Errno::FileTooBig => "EFBIG",
+            Errno::BrokenPipe => "EPIPE",
             Errno::OutOfMemory => "ENOMEM",
             Errno::Fault => "EFAULT",
             Errno::Busy => "EBUSY",
@@ -873,9 +892,15 @@ pub struct StartupBlock {
     pub handle_count: u32,
     /// Handles the process starts with, in the order it was given them.
     pub handles: [u32; 12],
-    /// The console server's handle (also among `handles`), or 0: where the
-    /// runtime's `print!` goes.
-    pub console: u32,
+    /// Standard input (also among `handles`), or 0: none (reads see the
+    /// end at once). The console, an open file or a pipe's read end.
+    pub stdin: u32,
+    /// Standard output, or 0: where the runtime's `print!` goes (with 0,
+    /// the kernel log).
+    pub stdout: u32,
+    /// Standard error, or 0: where `eprint!` goes (with 0, the kernel
+    /// log).
+    pub stderr: u32,
     /// The file server's handle (also among `handles`; the one given as
     /// `+use=fs`), or 0: where paths are opened (`docs/fs.md`).
     pub file_system: u32,
@@ -886,7 +911,7 @@ pub struct StartupBlock {
     pub power: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<StartupBlock>() == 88);
+const _: () = assert!(core::mem::size_of::<StartupBlock>() == 96);
 /// Where the argument text starts in the startup page.
 pub const STARTUP_ARGUMENTS_OFFSET: usize = 256;
 /// The most argument text a process can be started with.

@@ -42,9 +42,9 @@ pub struct Child<'a> {
     /// The arguments, each followed by a NUL, the program's name first.
     pub argument_text: &'a [u8],
     /// The handles to give, in the order the startup block lists them,
-    /// each with the [`spawn_handles`] role it plays there, if any
-    /// (`handle` 0: skipped).
-    pub handles: &'a [(Give, Option<usize>)],
+    /// each with the roles it plays there: a set of [`spawn_handles`]
+    /// slots ([`spawn_handles::role`]; 0: none). `handle` 0: skipped.
+    pub handles: &'a [(Give, u8)],
 }
 
 /// A started child.
@@ -125,16 +125,22 @@ fn build<K: Kernel>(
         ..StartupBlock::default()
     };
     let mut count = 0;
-    for (give, role) in child.handles.iter().filter(|(give, _)| give.handle != 0) {
+    for &(give, roles) in child.handles.iter().filter(|(give, _)| give.handle != 0) {
         let number = ring.run(ops::process_give(process, give.handle, give.request))? as u32;
         *block.handles.get_mut(count).ok_or(Errno::InvalidArgument)? = number;
         count += 1;
-        match *role {
-            Some(spawn_handles::CONSOLE) => block.console = number,
-            Some(spawn_handles::FILE_SYSTEM) => block.file_system = number,
-            Some(spawn_handles::PROCESSES) => block.processes = number,
-            Some(spawn_handles::POWER) => block.power = number,
-            _ => {}
+        let fields = [
+            (spawn_handles::STDIN, &mut block.stdin),
+            (spawn_handles::STDOUT, &mut block.stdout),
+            (spawn_handles::STDERR, &mut block.stderr),
+            (spawn_handles::FILE_SYSTEM, &mut block.file_system),
+            (spawn_handles::PROCESSES, &mut block.processes),
+            (spawn_handles::POWER, &mut block.power),
+        ];
+        for (slot, field) in fields {
+            if roles & spawn_handles::role(slot) != 0 {
+                *field = number;
+            }
         }
     }
     block.handle_count = count as u32;

@@ -10,11 +10,14 @@
 //!   returns.
 //! - [`with_ring`]: the process's one [`Ring`](crate::ring::Ring), for
 //!   programs that want more than the helpers below.
-//! - [`handles`] and [`console`]: the handles the process was started
-//!   with (from the startup block).
-//! - [`crate::print!`] and [`crate::println!`]: formatted text, a line at
-//!   a time (see [`LogWriter`]), as a `WRITE` to the console server when
-//!   the process has a [`console`] handle, else to the kernel log.
+//! - [`handles`], [`stdin`], [`stdout`], [`stderr`] and the rest: the
+//!   handles the process was started with (from the startup block).
+//! - [`crate::print!`] and [`crate::println!`] to standard output,
+//!   [`crate::eprint!`] and [`crate::eprintln!`] to standard error:
+//!   formatted text, a line at a time (see [`LogWriter`]), as a `WRITE` to
+//!   the stream's handle (the console, a file, a pipe), or to the kernel
+//!   log when the process has no such stream.
+//! - [`read_stdin`] and [`read_line`]: standard input.
 //! - A global allocator, so `alloc` works: libring's size-class
 //!   [`Heap`](crate::heap::Heap) over pages from the `MAP` operation.
 //! - A panic handler that prints `panic in <program>: <message> at
@@ -71,6 +74,8 @@ mod print;
 #[cfg(target_os = "none")]
 mod start;
 #[cfg(target_os = "none")]
+mod stdin;
+#[cfg(target_os = "none")]
 mod syscall;
 
 #[cfg(target_os = "none")]
@@ -80,8 +85,10 @@ pub use handles::{HANDLES_MAX, StartupHandles};
 pub use log_writer::{LOG_BUFFER_SIZE, LogWriter};
 
 #[cfg(target_os = "none")]
-pub use print::print_arguments;
+pub use print::{Output, eprint_arguments, print_arguments, write_output};
 #[cfg(target_os = "none")]
-pub use start::{console, exit, file_system, handles, power, processes, with_ring};
+pub use start::{exit, file_system, handles, power, processes, stderr, stdin, stdout, with_ring};
+#[cfg(target_os = "none")]
+pub use stdin::{read_line, read_stdin};
 #[cfg(target_os = "none")]
 pub use syscall::Syscall;

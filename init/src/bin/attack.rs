@@ -439,7 +439,7 @@ const FAR_FILES: [&str; 4] = ["/tmp/far0", "/tmp/far1", "/tmp/far2", "/tmp/far3"
 // ---------------------------------------------------------------- read-hog
 
 fn read_hog() -> Result<(), Errno> {
-    let console = libring::runtime::console().ok_or(Errno::BadHandle)?;
+    let console = libring::runtime::stdin().ok_or(Errno::BadHandle)?;
     let mut buffers = [[0u8; 16]; 32];
     let (taken, refused) = with_ring(|ring| -> Result<(u32, u32), Errno> {
         for (index, buffer) in buffers.iter_mut().enumerate() {
@@ -480,7 +480,7 @@ fn read_hog() -> Result<(), Errno> {
 const BIG_WRITES: u32 = 8;
 
 fn big_write() -> Result<(), Errno> {
-    let console = libring::runtime::console().ok_or(Errno::BadHandle)?;
+    let console = libring::runtime::stdout().ok_or(Errno::BadHandle)?;
     // 64 KiB of lines that say what they are.
     const LINE: &[u8] = b"attack big-write: a line of the 64 KiB writes\n";
     let mut buffer = alloc::vec![0u8; 64 << 10];

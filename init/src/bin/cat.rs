@@ -1,8 +1,9 @@
-//! cat: writes each file named on its command line to the console, in
-//! order (`cat /README.txt`). Started with the console and the file
-//! system (`+use=console+use=fs`). A file that cannot be read gets one
-//! line, `cat: PATH: why`, and the others are still written; the exit code
-//! is 1 if any failed.
+//! cat: writes each file named on its command line to standard output, in
+//! order (`cat /README.txt`); with no file, copies standard input to
+//! standard output until its end (`ls | cat`, or lines typed until Ctrl-D).
+//! A file that cannot be read gets one line on standard error, `cat: PATH:
+//! why`, and the others are still written; the exit code is 1 if any
+//! failed. Once standard output is a pipe no one reads (`EPIPE`), it stops.
 
 #![no_std]
 #![no_main]
@@ -11,56 +12,87 @@ extern crate alloc;
 
 use alloc::vec;
 use libring::abi::{Errno, open_flags};
+use libring::eprintln;
 use libring::ops;
-use libring::runtime::{self, Arguments, with_ring};
+use libring::runtime::{self, Arguments, Output, with_ring};
 
 libring::entry!(main);
 
 /// Bytes read and written at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// Copies the file at `path` to the console.
-fn cat(fs: u32, console: u32, path: &str) -> Result<(), Errno> {
-    let mut buffer = vec![0u8; CHUNK];
-    with_ring(|ring| {
-        let file = ring.run(ops::open(fs, path.as_bytes(), open_flags::READ))? as u32;
-        let mut offset = 0u64;
-        let result = loop {
-            let count = match ring.run(ops::read(file, &mut buffer, offset)) {
-                Ok(0) => break Ok(()),
-                Ok(count) => count as usize,
-                Err(error) => break Err(error),
-            };
-            // The console may take less than all of it (a short write).
-            let mut rest = &buffer[..count];
-            let mut failed = None;
-            while !rest.is_empty() && failed.is_none() {
-                match ring.run(ops::write(console, rest, 0)) {
-                    Ok(written) if written > 0 => rest = &rest[written as usize..],
-                    Ok(_) => failed = Some(Errno::Io),
-                    Err(error) => failed = Some(error),
-                }
-            }
-            if let Some(error) = failed {
-                break Err(error);
-            }
-            offset += count as u64;
+/// Where a copy went wrong: reading its source, or writing the output.
+enum Failed {
+    Reading(Errno),
+    Writing(Errno),
+}
+
+/// Copies the file at `path` to standard output.
+fn cat(fs: u32, path: &str, buffer: &mut [u8]) -> Result<(), Failed> {
+    let file = with_ring(|ring| ring.run(ops::open(fs, path.as_bytes(), open_flags::READ)))
+        .map_err(Failed::Reading)? as u32;
+    let mut offset = 0u64;
+    let result = loop {
+        let count = match with_ring(|ring| ring.run(ops::read(file, buffer, offset))) {
+            Ok(0) => break Ok(()),
+            Ok(count) => count as usize,
+            Err(error) => break Err(Failed::Reading(error)),
         };
-        let _ = ring.run(ops::close(file));
-        result
-    })
+        if let Err(error) = runtime::write_output(Output::Out, &buffer[..count]) {
+            break Err(Failed::Writing(error));
+        }
+        offset += count as u64;
+    };
+    let _ = with_ring(|ring| ring.run(ops::close(file)));
+    result
+}
+
+/// Copies standard input to standard output.
+fn cat_stdin(buffer: &mut [u8]) -> Result<(), Failed> {
+    loop {
+        match runtime::read_stdin(buffer) {
+            Ok(0) => return Ok(()),
+            Ok(count) => {
+                runtime::write_output(Output::Out, &buffer[..count]).map_err(Failed::Writing)?
+            }
+            // ^C at the console ends the line being typed, not cat.
+            Err(Errno::Interrupted) => {}
+            Err(error) => return Err(Failed::Reading(error)),
+        }
+    }
 }
 
 fn main(arguments: Arguments) -> i32 {
-    let (Some(fs), Some(console)) = (runtime::file_system(), runtime::console()) else {
-        libring::println!("cat: needs the console and the file system (+use=console+use=fs)");
+    let mut buffer = vec![0u8; CHUNK];
+    let paths = arguments.iter().skip(1);
+    if arguments.len() <= 1 {
+        return match cat_stdin(&mut buffer) {
+            Ok(()) => 0,
+            Err(Failed::Writing(Errno::BrokenPipe)) => 1,
+            Err(Failed::Reading(error) | Failed::Writing(error)) => {
+                eprintln!("cat: {}", error.description());
+                1
+            }
+        };
+    }
+    let Some(fs) = runtime::file_system() else {
+        eprintln!("cat: needs the file system (+use=fs)");
         return 1;
     };
     let mut failed = false;
-    for path in arguments.iter().skip(1) {
-        if let Err(error) = cat(fs, console, path) {
-            libring::println!("cat: {path}: {}", error.description());
-            failed = true;
+    for path in paths {
+        match cat(fs, path, &mut buffer) {
+            Ok(()) => {}
+            Err(Failed::Reading(error)) => {
+                eprintln!("cat: {path}: {}", error.description());
+                failed = true;
+            }
+            // No one reads any more: nothing more to do.
+            Err(Failed::Writing(Errno::BrokenPipe)) => return 1,
+            Err(Failed::Writing(error)) => {
+                eprintln!("cat: {}", error.description());
+                return 1;
+            }
         }
     }
     i32::from(failed)

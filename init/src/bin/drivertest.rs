@@ -159,9 +159,9 @@ fn start(rights: &Rights, name: &str, handles: &[u32]) -> Result<u32, Failure> {
         .find(|entry| entry.name().trim_start_matches("./") == path)
         .map(|entry| entry.file())
         .ok_or(Failure(alloc::format!("no {path} in the boot image")))?;
-    let handles: alloc::vec::Vec<(Give, Option<usize>)> = handles
+    let handles: alloc::vec::Vec<(Give, u8)> = handles
         .iter()
-        .map(|&handle| (Give { handle, request: 0 }, None))
+        .map(|&handle| (Give { handle, request: 0 }, 0))
         .collect();
     let mut argument_text = alloc::vec::Vec::from(name.as_bytes());
     argument_text.push(0);

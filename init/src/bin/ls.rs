@@ -74,7 +74,7 @@ fn list(fs: u32, path: &str) -> Result<(), Errno> {
 
 fn main(arguments: Arguments) -> i32 {
     let Some(fs) = runtime::file_system() else {
-        libring::println!("ls: needs the file system (+use=fs)");
+        libring::eprintln!("ls: needs the file system (+use=fs)");
         return 1;
     };
     let mut failed = false;
@@ -82,7 +82,7 @@ fn main(arguments: Arguments) -> i32 {
     for path in arguments.iter().skip(1) {
         listed += 1;
         if let Err(error) = list(fs, path) {
-            libring::println!("ls: {path}: {}", error.description());
+            libring::eprintln!("ls: {path}: {}", error.description());
             failed = true;
         }
     }
@@ -91,7 +91,7 @@ fn main(arguments: Arguments) -> i32 {
     if listed == 0
         && let Err(error) = list(fs, ".")
     {
-        libring::println!("ls: .: {}", error.description());
+        libring::eprintln!("ls: .: {}", error.description());
         failed = true;
     }
     i32::from(failed)

@@ -12,13 +12,13 @@ libring::entry!(main);
 
 fn main(arguments: Arguments) -> i32 {
     let Some(fs) = runtime::file_system() else {
-        libring::println!("mkdir: needs the file system (+use=fs)");
+        libring::eprintln!("mkdir: needs the file system (+use=fs)");
         return 1;
     };
     let mut failed = false;
     for path in arguments.iter().skip(1) {
         if let Err(error) = with_ring(|ring| ring.run(ops::mkdir(fs, path.as_bytes()))) {
-            libring::println!("mkdir: {path}: {}", error.description());
+            libring::eprintln!("mkdir: {path}: {}", error.description());
             failed = true;
         }
     }

@@ -15,12 +15,12 @@ libring::entry!(main);
 
 fn main(arguments: Arguments) -> i32 {
     let Some(fs) = runtime::file_system() else {
-        libring::println!("mv: needs the file system (+use=fs)");
+        libring::eprintln!("mv: needs the file system (+use=fs)");
         return 1;
     };
     let words: Vec<&str> = arguments.iter().skip(1).collect();
     let &[from, to] = words.as_slice() else {
-        libring::println!("mv: usage: mv FROM TO");
+        libring::eprintln!("mv: usage: mv FROM TO");
         return 1;
     };
     // RENAME's buffer: the old path, a NUL, the new path.
@@ -31,7 +31,7 @@ fn main(arguments: Arguments) -> i32 {
     match with_ring(|ring| ring.run(ops::rename(fs, &paths))) {
         Ok(_) => 0,
         Err(error) => {
-            libring::println!("mv: {from} -> {to}: {}", error.description());
+            libring::eprintln!("mv: {from} -> {to}: {}", error.description());
             1
         }
     }

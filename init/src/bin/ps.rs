@@ -20,7 +20,7 @@ fn main(_arguments: Arguments) -> i32 {
     let count = match with_ring(|ring| ring.run(ops::process_list(&mut buffer))) {
         Ok(count) => count as usize,
         Err(error) => {
-            println!("ps: {}", error.description());
+            libring::eprintln!("ps: {}", error.description());
             return 1;
         }
     };

@@ -23,8 +23,8 @@ libring::entry!(main);
 const LINE_MAX: usize = 256;
 
 fn main(_arguments: Arguments) -> i32 {
-    let Some(console) = runtime::console() else {
-        println!("readline: no console handle (run it with +use=console)");
+    let Some(console) = runtime::stdin() else {
+        println!("readline: no standard input (run it with +use=console)");
         return 2;
     };
     let mut buffer = [0u8; LINE_MAX];

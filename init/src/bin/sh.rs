@@ -31,9 +31,9 @@ use init::line_editor::{Event, LineEditor};
 use init::syntax::{self, Command};
 use libring::abi::{Completion, Errno, WAIT_KILLED, open_flags, spawn_handles};
 use libring::ops::{self, SubmissionOptions};
-use libring::println;
 use libring::process::spawn_request;
 use libring::runtime::{self, Arguments, with_ring};
+use libring::{eprintln, println};
 
 libring::entry!(main);
 
@@ -98,16 +98,16 @@ struct Shell {
 
 fn main(_arguments: Arguments) -> i32 {
     let (Some(console), Some(file_system), Some(processes)) = (
-        runtime::console(),
+        runtime::stdin(),
         runtime::file_system(),
         runtime::processes(),
     ) else {
-        println!("sh: needs the console, file system and proc server handles");
+        eprintln!("sh: needs the console, file system and proc server handles");
         return 1;
     };
     let flags = open_flags::READ | open_flags::DIRECTORY;
     let Ok(root) = with_ring(|ring| ring.run(ops::open(file_system, b"/", flags))) else {
-        println!("sh: cannot open /");
+        eprintln!("sh: cannot open /");
         return 1;
     };
     let mut shell = Shell {
@@ -168,7 +168,7 @@ impl Shell {
                 self.show(self.prompt().as_bytes());
             }
             if let Err(error) = self.wait_for_events() {
-                println!("sh: the console is gone ({}); exiting", error.description());
+                eprintln!("sh: the console is gone ({}); exiting", error.description());
                 return 1;
             }
         }
@@ -246,7 +246,7 @@ impl Shell {
             Ok(Some(command)) => command,
             Ok(None) => return,
             Err(error) => {
-                println!("sh: {}", error.describe());
+                eprintln!("sh: {}", error.describe());
                 return;
             }
         };
@@ -256,7 +256,7 @@ impl Shell {
             "help" | "cd" | "pwd" | "jobs" | "wait" | "kill" | "exit"
         );
         if builtin && (command.redirect.is_some() || command.background) {
-            println!("sh: {name}: a built-in takes no > or &");
+            eprintln!("sh: {name}: a built-in takes no > or &");
             return;
         }
         let arguments: Vec<&str> = command.words[1..].iter().map(String::as_str).collect();
@@ -276,7 +276,7 @@ impl Shell {
                 match code {
                     None => self.exit_code = Some(0),
                     Some(Ok(code)) => self.exit_code = Some(code),
-                    Some(Err(_)) => println!("sh: exit: {}: not a number", arguments[0]),
+                    Some(Err(_)) => eprintln!("sh: exit: {}: not a number", arguments[0]),
                 }
             }
             _ => self.start(&command),
@@ -294,7 +294,7 @@ impl Shell {
                 self.cwd_handle = handle as u32;
                 self.cwd = target;
             }
-            Err(error) => println!("sh: cd: {path}: {}", error.description()),
+            Err(error) => eprintln!("sh: cd: {path}: {}", error.description()),
         }
     }
 
@@ -302,7 +302,7 @@ impl Shell {
     fn wait_for_jobs(&mut self) {
         while !self.jobs.is_empty() {
             if let Err(error) = self.wait_for_events() {
-                println!("sh: wait: {}", error.description());
+                eprintln!("sh: wait: {}", error.description());
                 return;
             }
         }
@@ -310,7 +310,7 @@ impl Shell {
 
     fn kill(&mut self, arguments: &[&str]) {
         let [target] = arguments else {
-            println!("sh: kill: usage: kill PID|%JOB");
+            eprintln!("sh: kill: usage: kill PID|%JOB");
             return;
         };
         let job = match target.strip_prefix('%') {
@@ -324,11 +324,11 @@ impl Shell {
                 .and_then(|id| self.jobs.iter().find(|job| job.id == id)),
         };
         let Some(job) = job else {
-            println!("sh: kill: {target}: no such job of this shell");
+            eprintln!("sh: kill: {target}: no such job of this shell");
             return;
         };
         if let Err(error) = with_ring(|ring| ring.run(ops::kill(job.handle))) {
-            println!("sh: kill: {target}: {}", error.description());
+            eprintln!("sh: kill: {target}: {}", error.description());
         }
     }
 
@@ -352,13 +352,15 @@ impl Shell {
             match opened {
                 Ok(handle) => output = Some(handle as u32),
                 Err(error) => {
-                    println!("sh: {}: {}", redirect.path, error.description());
+                    eprintln!("sh: {}: {}", redirect.path, error.description());
                     return;
                 }
             }
         }
         let mut handles = [0u32; spawn_handles::COUNT];
-        handles[spawn_handles::CONSOLE] = output.unwrap_or(self.console);
+        handles[spawn_handles::STDIN] = self.console;
+        handles[spawn_handles::STDOUT] = output.unwrap_or(self.console);
+        handles[spawn_handles::STDERR] = self.console;
         handles[spawn_handles::FILE_SYSTEM] = self.cwd_handle;
         if path == "/bin/shutdown" {
             handles[spawn_handles::POWER] = self.power.unwrap_or(0);
@@ -375,15 +377,15 @@ impl Shell {
         let child = match spawned {
             Ok(handle) => handle as u32,
             Err(Errno::NotFound) if !name.contains('/') => {
-                println!("sh: {name}: command not found");
+                eprintln!("sh: {name}: command not found");
                 return;
             }
             Err(Errno::InvalidArgument) => {
-                println!("sh: {name}: arguments too long");
+                eprintln!("sh: {name}: arguments too long");
                 return;
             }
             Err(error) => {
-                println!("sh: {name}: {}", error.description());
+                eprintln!("sh: {name}: {}", error.description());
                 return;
             }
         };
@@ -402,8 +404,8 @@ impl Shell {
         match waited {
             // The program has said what went wrong, if anything.
             Ok(code) if code != WAIT_KILLED => {}
-            Ok(_) => println!("sh: {name}: {}", reason_text(&reason)),
-            Err(error) => println!("sh: {name}: wait: {}", error.description()),
+            Ok(_) => eprintln!("sh: {name}: {}", reason_text(&reason)),
+            Err(error) => eprintln!("sh: {name}: wait: {}", error.description()),
         }
     }
 
@@ -421,7 +423,7 @@ impl Shell {
         };
         let wait = ops::wait(child, &mut job.reason[..]).with_user_data(JOB_TAG | number as u64);
         if with_ring(|ring| ring.push(wait)).is_err() {
-            println!("sh: {name}: no room to wait for it; killing it");
+            eprintln!("sh: {name}: no room to wait for it; killing it");
             let _ = with_ring(|ring| ring.run(ops::kill(child)));
             close(child);
             return;

@@ -16,6 +16,6 @@ fn main(_arguments: Arguments) -> i32 {
         // Only a power handle works, and then this never returns.
         let _ = with_ring(|ring| ring.run(ops::power_off(handle)));
     }
-    libring::println!("shutdown: no power handle (start it with +power)");
+    libring::eprintln!("shutdown: no power handle (start it with +power)");
     1
 }

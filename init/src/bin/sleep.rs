@@ -12,13 +12,13 @@ libring::entry!(main);
 
 fn main(arguments: Arguments) -> i32 {
     let Some(milliseconds) = arguments.get(1).and_then(|text| text.parse::<u64>().ok()) else {
-        libring::println!("sleep: usage: sleep MILLISECONDS");
+        libring::eprintln!("sleep: usage: sleep MILLISECONDS");
         return 2;
     };
     match with_ring(|ring| ring.run(ops::timeout(milliseconds.saturating_mul(1_000_000)))) {
         Ok(_) => 0,
         Err(error) => {
-            libring::println!("sleep: {}", error.description());
+            libring::eprintln!("sleep: {}", error.description());
             1
         }
     }

@@ -40,7 +40,7 @@ struct Handles {
 
 fn main(_arguments: Arguments) -> i32 {
     let (Some(console), Some(file_system), Some(processes)) = (
-        runtime::console(),
+        runtime::stdout(),
         runtime::file_system(),
         runtime::processes(),
     ) else {
@@ -128,7 +128,9 @@ fn close(handle: u32) {
 
 fn with_console(handles: &Handles) -> [u32; 6] {
     let mut given = [0; 6];
-    given[spawn_handles::CONSOLE] = handles.console;
+    given[spawn_handles::STDIN] = handles.console;
+    given[spawn_handles::STDOUT] = handles.console;
+    given[spawn_handles::STDERR] = handles.console;
     given[spawn_handles::FILE_SYSTEM] = handles.file_system;
     given
 }

@@ -1,10 +1,13 @@
 //! The handles a process starts with, as the startup block lists them.
 //!
-//! The kernel writes `handle_count` and `handles` into the startup block
-//! (see `docs/processes.md`), in the order the process was given them, and
-//! `console`: the handle `print!` writes to, or 0 for none. `start` copies
-//! them out once, through [`StartupHandles::from_block`], and keeps the
-//! copy for [`super::handles`] and [`super::console`].
+//! Whoever built the process (the kernel for a program on its command
+//! line, init or the proc server otherwise) wrote `handle_count` and
+//! `handles` into the startup block (see `docs/processes.md`), in the order
+//! the process was given them, and which of them play which role: the
+//! three standard streams, the file system, the proc server, power (0 for
+//! none). `start` copies them out once, through
+//! [`StartupHandles::from_block`], and keeps the copy for [`super::handles`],
+//! [`super::stdout`] and the rest.
 //!
 //! # Invariants
 //! - `count <= HANDLES_MAX`, whatever the block claimed.
@@ -22,7 +25,9 @@ pub const HANDLES_MAX: usize = 12;
 pub struct StartupHandles {
     handles: [u32; HANDLES_MAX],
     count: usize,
-    console: u32,
+    stdin: u32,
+    stdout: u32,
+    stderr: u32,
     file_system: u32,
     processes: u32,
     power: u32,
@@ -34,7 +39,9 @@ impl StartupHandles {
         StartupHandles {
             handles: [0; HANDLES_MAX],
             count: 0,
-            console: 0,
+            stdin: 0,
+            stdout: 0,
+            stderr: 0,
             file_system: 0,
             processes: 0,
             power: 0,
@@ -48,7 +55,9 @@ impl StartupHandles {
         StartupHandles {
             handles: block.handles,
             count: (block.handle_count as usize).min(HANDLES_MAX),
-            console: block.console,
+            stdin: block.stdin,
+            stdout: block.stdout,
+            stderr: block.stderr,
             file_system: block.file_system,
             processes: block.processes,
             power: block.power,
@@ -60,9 +69,19 @@ impl StartupHandles {
         &self.handles[..self.count]
     }
 
-    /// The console's handle, if the process has one (0 means none).
-    pub fn console(&self) -> Option<u32> {
-        (self.console != 0).then_some(self.console)
+    /// Standard input, if the process has one (0 means none).
+    pub fn stdin(&self) -> Option<u32> {
+        (self.stdin != 0).then_some(self.stdin)
+    }
+
+    /// Standard output, if the process has one.
+    pub fn stdout(&self) -> Option<u32> {
+        (self.stdout != 0).then_some(self.stdout)
+    }
+
+    /// Standard error, if the process has one.
+    pub fn stderr(&self) -> Option<u32> {
+        (self.stderr != 0).then_some(self.stderr)
     }
 
     /// The file server's handle, if the process has one (0 means none).
@@ -86,7 +105,7 @@ mod tests {
     use super::*;
     use crate::abi::{ABI_VERSION, RING_ADDRESS};
 
-    fn block(handle_count: u32, console: u32) -> StartupBlock {
+    fn block(handle_count: u32, stdout: u32) -> StartupBlock {
         StartupBlock {
             abi_version: ABI_VERSION,
             argument_count: 1,
@@ -94,7 +113,9 @@ mod tests {
             arguments_length: 0,
             handle_count,
             handles: [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22],
-            console,
+            stdin: 0,
+            stdout,
+            stderr: 12,
             file_system: 13,
             processes: 14,
             power: 0,
@@ -105,7 +126,7 @@ mod tests {
     fn handles_are_the_first_handle_count_in_order() {
         let handles = StartupHandles::from_block(&block(3, 0));
         assert_eq!(handles.handles(), [11, 12, 13]);
-        assert_eq!(handles.console(), None);
+        assert_eq!(handles.stdout(), None);
     }
 
     #[test]
@@ -117,12 +138,11 @@ mod tests {
     }
 
     #[test]
-    fn the_console_is_whatever_non_zero_handle_the_block_names() {
-        assert_eq!(
-            StartupHandles::from_block(&block(1, 11)).console(),
-            Some(11)
-        );
-        assert_eq!(StartupHandles::none().console(), None);
+    fn each_role_is_whatever_non_zero_handle_the_block_names() {
+        assert_eq!(StartupHandles::from_block(&block(1, 11)).stdout(), Some(11));
+        assert_eq!(StartupHandles::from_block(&block(1, 11)).stdin(), None);
+        assert_eq!(StartupHandles::from_block(&block(1, 11)).stderr(), Some(12));
+        assert_eq!(StartupHandles::none().stdout(), None);
         assert_eq!(
             StartupHandles::from_block(&block(3, 0)).file_system(),
             Some(13)

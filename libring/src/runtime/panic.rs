@@ -1,7 +1,7 @@
 //! The panic handler: say what went wrong, then exit with code 101.
 //!
-//! The message goes where `print!` goes (the console, or the kernel log),
-//! as one line:
+//! The message goes where `eprint!` goes (standard error, or the kernel
+//! log), as one line:
 //! `panic in <program>: <message> at <file>:<line>`. 101 is the exit code
 //! Rust programs use for a panic elsewhere too.
 
@@ -10,7 +10,7 @@ use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::LogWriter;
-use super::print::send_piece;
+use super::print::{Output, send_piece};
 use super::start::{exit, program_name, ring_for_the_end};
 use super::syscall::die;
 
@@ -31,7 +31,7 @@ fn panic(information: &PanicInfo<'_>) -> ! {
         let mut guard = ring_for_the_end();
         if let Some(ring) = guard.as_mut() {
             // Written straight to the ring: `print!` would lock it again.
-            let mut writer = LogWriter::new(|piece: &[u8]| send_piece(ring, piece));
+            let mut writer = LogWriter::new(|piece: &[u8]| send_piece(ring, Output::Error, piece));
             let _ = write!(
                 writer,
                 "panic in {}: {}",

@@ -136,10 +136,22 @@ pub fn handles() -> &'static [u32] {
     HANDLES.get().map_or(&[], StartupHandles::handles)
 }
 
-/// The console's handle, where [`crate::print!`] writes, if this process
-/// was given one (`StartupBlock::console`).
-pub fn console() -> Option<u32> {
-    HANDLES.get().and_then(StartupHandles::console)
+/// Standard input, where [`super::read_stdin`] reads, if this process was
+/// given one (`StartupBlock::stdin`): the console, a file or a pipe.
+pub fn stdin() -> Option<u32> {
+    HANDLES.get().and_then(StartupHandles::stdin)
+}
+
+/// Standard output, where [`crate::print!`] writes, if this process was
+/// given one (`StartupBlock::stdout`).
+pub fn stdout() -> Option<u32> {
+    HANDLES.get().and_then(StartupHandles::stdout)
+}
+
+/// Standard error, where [`crate::eprint!`] writes, if this process was
+/// given one (`StartupBlock::stderr`).
+pub fn stderr() -> Option<u32> {
+    HANDLES.get().and_then(StartupHandles::stderr)
 }
 
 /// The file server's handle, where paths are opened, if this process was

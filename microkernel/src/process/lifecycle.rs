@@ -261,7 +261,10 @@ pub fn create(
         arguments_length: (length - STARTUP_ARGUMENTS_OFFSET) as u32,
         handle_count: roles.given.len() as u32,
         handles: core::array::from_fn(|index| roles.given.get(index).copied().unwrap_or(0)),
-        console: roles.console,
+        // The console is all three standard streams.
+        stdin: roles.console,
+        stdout: roles.console,
+        stderr: roles.console,
         file_system: roles.file_system,
         processes: roles.processes,
         power: roles.power,
@@ -421,8 +424,8 @@ struct Roles {
 }
 
 /// Makes the handles `grants` ask for, in order, for new process `id`.
-/// The handles given as `+use=console`, `+use=fs`, `+use=proc` and
-/// `+power` play the startup block's roles.
+/// The handles given as `+use=console` (the three standard streams),
+/// `+use=fs`, `+use=proc` and `+power` play the startup block's roles.
 fn grant_handles(
     system: &mut System,
     id: ProcessId,

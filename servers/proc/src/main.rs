@@ -144,14 +144,7 @@ mod server {
             let length = read_file(self.file_system, path, &mut self.file)?;
             let name = path.rsplit('/').next().unwrap_or(path);
             let name = &name[..floor_char_boundary(name, 31)];
-            let handles: [(Give, Option<usize>); spawn_handles::COUNT] =
-                core::array::from_fn(|slot| {
-                    let give = Give {
-                        handle: spawn_handles::get(&message.arguments, slot),
-                        request: message.request,
-                    };
-                    (give, Some(slot))
-                });
+            let handles = listed_handles(message);
             let child = Child {
                 name: if name.is_empty() { "?" } else { name },
                 // Programs get the kernel's default budget.
@@ -163,6 +156,37 @@ mod server {
             let started = with_ring(|ring| process::start(ring, self.spawner, &child))?;
             Ok(started.handle)
         }
+    }
+
+    /// The handles the client listed, each once, with every slot it was
+    /// listed in as its roles (the console as stdin, stdout and stderr is
+    /// one handle in the child).
+    /// (Unused entries are handle 0, which `process::start` skips.)
+    fn listed_handles(message: &RequestMessage) -> [(Give, u8); spawn_handles::COUNT] {
+        let mut handles = [(Give::default(), 0u8); spawn_handles::COUNT];
+        let mut count = 0;
+        for slot in 0..spawn_handles::COUNT {
+            let handle = spawn_handles::get(&message.arguments, slot);
+            if handle == 0 {
+                continue;
+            }
+            let role = spawn_handles::role(slot);
+            match handles[..count]
+                .iter_mut()
+                .find(|(give, _)| give.handle == handle)
+            {
+                Some((_, roles)) => *roles |= role,
+                None => {
+                    let give = Give {
+                        handle,
+                        request: message.request,
+                    };
+                    handles[count] = (give, role);
+                    count += 1;
+                }
+            }
+        }
+        handles
     }
 
     /// The longest prefix of `text` of at most `limit` bytes that ends on a
