@@ -868,23 +868,30 @@ fn sq_polling_submits_without_system_calls(ring: &mut Ring<Syscall>) -> Outcome 
     check(flags() & ring_flags::SQ_POLL == 0, "SQ_POLL flag still set")
 }
 
+/// Spins until the kernel's poller has gone to sleep (`NEED_WAKEUP`), for
+/// at most 5 s of the machine's clock; says whether it did. The bound is
+/// far past the poller's idle time: the clock runs on while an emulator
+/// on a busy host gives the machine no time, so a wait of a few idle
+/// times may end before the poller has been scheduled at all.
+fn poller_sleeps() -> bool {
+    let until = now_nanoseconds() + 5_000_000_000;
+    while now_nanoseconds() < until {
+        if flags() & ring_flags::NEED_WAKEUP != 0 {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
+}
+
 fn sleeping_poller_needs_a_wakeup(ring: &mut Ring<Syscall>) -> Outcome {
     check(run_one(ring, ops::sq_poll(20_000)) == 0, "SQ_POLL failed")?;
-    // Stay idle well past the poller's idle time: it must go to sleep.
-    let until = now_nanoseconds() + 100_000_000;
-    while now_nanoseconds() < until && flags() & ring_flags::NEED_WAKEUP == 0 {
-        core::hint::spin_loop();
-    }
-    check(
-        flags() & ring_flags::NEED_WAKEUP != 0,
-        "the idle poller never set NEED_WAKEUP",
-    )?;
+    // Stay idle past the poller's idle time (20 ms): it must go to sleep.
+    check(poller_sleeps(), "the idle poller never set NEED_WAKEUP")?;
     let before = system_calls(ring)?;
-    // system_calls itself woke the poller (one SQ_WAKEUP call); go idle again.
-    let until = now_nanoseconds() + 100_000_000;
-    while now_nanoseconds() < until && flags() & ring_flags::NEED_WAKEUP == 0 {
-        core::hint::spin_loop();
-    }
+    // system_calls itself woke the poller (one SQ_WAKEUP call); wait until
+    // it is asleep again, so the NOP below needs a wake-up call.
+    check(poller_sleeps(), "the poller never set NEED_WAKEUP again")?;
     ring.push(ops::nop().with_user_data(800))
         .map_err(|_| "SQ full")?;
     ring.submit().map_err(|_| "submit failed")?;
