@@ -111,7 +111,7 @@ fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
     // The service handle of each role that serves, to mint clients with.
     let mut services: Vec<(&str, u32)> = Vec::new();
     let mut shell = None;
-    for entry in &entries {
+    for (index, entry) in entries.iter().enumerate() {
         if entry.role == "shell" {
             shell = Some(entry);
             continue;
@@ -121,15 +121,17 @@ fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
             entry.line,
             entry.program
         ))?;
-        let id = start_server(rights, entry, file, &mut services).map_err(|error| {
-            alloc::format!(
-                "{MANIFEST}:{}: cannot start {} ({}): {}",
-                entry.line,
-                entry.role,
-                entry.program,
-                error.description()
-            )
-        })?;
+        let id = start_server(rights, entry, &entries[..index], file, &mut services).map_err(
+            |error| {
+                alloc::format!(
+                    "{MANIFEST}:{}: cannot start {} ({}): {}",
+                    entry.line,
+                    entry.role,
+                    entry.program,
+                    error.description()
+                )
+            },
+        )?;
         println!(
             "init: started {} ({}, process {id})",
             entry.role, entry.program
@@ -214,15 +216,22 @@ fn close(handle: u32) {
 }
 
 /// Builds and starts one server from `file`, with the handles `entry`
-/// grants, in order; returns its process id.
+/// grants, in order; returns its process id. Each `use=` handle is named
+/// in the startup page's service table. The `proc` role is also given a
+/// client handle of every `earlier` role with `clients=`, named, and the
+/// lists as its arguments (`ROLE=P:Q`), to hand the services out.
 fn start_server<'a>(
     rights: &Rights,
     entry: &Entry<'a>,
+    earlier: &[Entry<'a>],
     file: &[u8],
     services: &mut Vec<(&'a str, u32)>,
 ) -> Result<u32, Errno> {
     let mut handles: Vec<(Give, u8)> = Vec::new();
+    let mut names: Vec<(usize, &str)> = Vec::new();
     let mut minted = Vec::new();
+    let mut argument_text = Vec::from(entry.program.as_bytes());
+    argument_text.push(0);
     let own = |handle| Give { handle, request: 0 };
     for grant in &entry.grants {
         let (handle, role) = match *grant {
@@ -235,6 +244,7 @@ fn start_server<'a>(
             Grant::Use(role) => {
                 let client = mint(services, role, entry.line as u64)?;
                 minted.push(client);
+                names.push((handles.len(), role));
                 (client, role_slots(role))
             }
             Grant::Device("console") => (rights.device, 0),
@@ -251,14 +261,24 @@ fn start_server<'a>(
         };
         handles.push((own(handle), role));
     }
-    let mut argument_text = Vec::from(entry.program.as_bytes());
-    argument_text.push(0);
+    if entry.role == "proc" {
+        for service in earlier.iter().filter(|service| service.clients.is_some()) {
+            let client = mint(services, service.role, entry.line as u64)?;
+            minted.push(client);
+            names.push((handles.len(), service.role));
+            handles.push((own(client), 0));
+            let list = alloc::format!("{}={}", service.role, service.clients.unwrap_or(""));
+            argument_text.extend_from_slice(list.as_bytes());
+            argument_text.push(0);
+        }
+    }
     let child = Child {
         name: entry.program,
         memory_bytes: entry.memory_mib.map_or(0, |mib| mib as u64 * 1024 * 1024),
         file,
         argument_text: &argument_text,
         handles: &handles,
+        services: &names,
     };
     let started = with_ring(|ring| process::start(ring, rights.spawner, &child));
     // The child has its own copies now.

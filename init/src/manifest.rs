@@ -23,6 +23,7 @@
 //! | `power` | the right to power off |
 //! | `spawn` | the right to build processes |
 //! | `memory=MIB` | a memory budget of MIB MiB (1 to 4096) instead of the kernel's default, 32 MiB (not a handle) |
+//! | `clients=P:Q` | not a handle: the proc server gives a client handle of this role to programs `/bin/P` and `/bin/Q` when it starts them (`*`: every program); the role must serve, and start before `proc` |
 //!
 //! Handles are given in the order the grants are written. The `shell` role
 //! comes last and serves nothing: init starts it through the proc server,
@@ -64,6 +65,20 @@ pub struct Entry<'a> {
     pub grants: Vec<Grant<'a>, GRANTS_MAX>,
     /// Its memory budget in MiB (`memory=`); `None`: the kernel's default.
     pub memory_mib: Option<u32>,
+    /// The programs the proc server gives this service to (`clients=`,
+    /// colon-separated; `*`: all), if any.
+    pub clients: Option<&'a str>,
+}
+
+impl Entry<'_> {
+    /// Does the proc server give this service to the program `/bin/name`?
+    pub fn serves_program(&self, name: &str) -> bool {
+        self.clients.is_some_and(|clients| {
+            clients
+                .split(':')
+                .any(|client| client == "*" || client == name)
+        })
+    }
 }
 
 /// What is wrong with a manifest, and on which line (0: the whole file).
@@ -98,7 +113,24 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
         }
         let mut grants = Vec::new();
         let mut memory_mib = None;
+        let mut clients = None;
         for word in words {
+            if let Some(list) = word.strip_prefix("clients=") {
+                if clients.is_some() {
+                    return Err(error("clients= given twice"));
+                }
+                if list.split(':').any(str::is_empty) {
+                    return Err(error("clients= takes program names, P:Q or *"));
+                }
+                if entries.iter().any(|entry| entry.role == "proc") {
+                    return Err(error("a role with clients= starts before proc"));
+                }
+                if role.len() > libring::abi::SERVICE_NAME_MAX {
+                    return Err(error("a role with clients= has a name of at most 12 bytes"));
+                }
+                clients = Some(list);
+                continue;
+            }
             if let Some(mib) = word.strip_prefix("memory=") {
                 match mib.parse::<u32>() {
                     Ok(mib @ 1..=4096) if memory_mib.is_none() => memory_mib = Some(mib),
@@ -135,6 +167,9 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
         if role == "shell" && grants.contains(&Grant::Serve) {
             return Err(error("the shell serves nothing"));
         }
+        if clients.is_some() && !grants.contains(&Grant::Serve) {
+            return Err(error("clients= on a role that serves nothing"));
+        }
         entries
             .push(Entry {
                 line: number,
@@ -142,6 +177,7 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
                 program,
                 grants,
                 memory_mib,
+                clients,
             })
             .map_err(|_| error("more than 12 roles"))?;
     }
@@ -200,6 +236,20 @@ shell    sh       use=console use=fs use=proc power
     }
 
     #[test]
+    fn clients_name_the_programs_a_service_is_given_to() {
+        let entries =
+            parse("kv kv serve clients=kvclient:sh\npipe pipe serve clients=*\nshell sh").unwrap();
+        assert_eq!(entries[0].clients, Some("kvclient:sh"));
+        assert_eq!(entries[0].grants.as_slice(), [Grant::Serve]);
+        assert!(entries[0].serves_program("kvclient"));
+        assert!(entries[0].serves_program("sh"));
+        assert!(!entries[0].serves_program("ls"));
+        assert!(!entries[0].serves_program("kv"));
+        assert!(entries[1].serves_program("ls"));
+        assert!(!entries[2].serves_program("ls"));
+    }
+
+    #[test]
     fn a_memory_budget_is_not_a_grant() {
         let entries = parse("fs ramfs serve memory=96 bootimage\nshell sh use=fs").unwrap();
         assert_eq!(entries[0].memory_mib, Some(96));
@@ -245,6 +295,31 @@ shell    sh       use=console use=fs use=proc power
                 "memory= takes MiB, 1 to 4096",
             ),
             ("a x memory=8 memory=9\nshell sh", 1, "memory= given twice"),
+            (
+                "a x clients=*\nshell sh",
+                1,
+                "clients= on a role that serves nothing",
+            ),
+            (
+                "a x serve clients=b: \nshell sh",
+                1,
+                "clients= takes program names, P:Q or *",
+            ),
+            (
+                "a x serve clients=b clients=c\nshell sh",
+                1,
+                "clients= given twice",
+            ),
+            (
+                "proc proc serve\na x serve clients=*\nshell sh",
+                2,
+                "a role with clients= starts before proc",
+            ),
+            (
+                "thirteen-long x serve clients=*\nshell sh",
+                1,
+                "a role with clients= has a name of at most 12 bytes",
+            ),
             (
                 "a x serve serve serve serve serve serve serve serve serve\nshell sh",
                 1,

@@ -912,6 +912,58 @@ pub struct StartupBlock {
 }
 
 const _: () = assert!(core::mem::size_of::<StartupBlock>() == 96);
+
+/// One named service in the startup page: a client handle to a server and
+/// the name of the role it plays (`pipe`, `kv`, ...), found with
+/// `runtime::service`. The table follows the block, at
+/// [`STARTUP_SERVICES_OFFSET`], [`STARTUP_SERVICES_MAX`] entries at most,
+/// ended by the first entry with handle 0.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct StartupService {
+    /// The role's name, NUL-padded (so at most [`SERVICE_NAME_MAX`] bytes).
+    pub name: [u8; SERVICE_NAME_MAX],
+    /// The client handle (also among the block's `handles`).
+    pub handle: u32,
+}
+
+/// The longest service name.
+pub const SERVICE_NAME_MAX: usize = 12;
+const _: () = assert!(core::mem::size_of::<StartupService>() == 16);
+/// Where the service table starts in the startup page.
+pub const STARTUP_SERVICES_OFFSET: usize = 96;
+/// The most services a process starts with.
+pub const STARTUP_SERVICES_MAX: usize = 10;
+const _: () =
+    assert!(STARTUP_SERVICES_OFFSET + STARTUP_SERVICES_MAX * 16 <= STARTUP_ARGUMENTS_OFFSET);
+
+impl StartupService {
+    /// An entry for `handle` named `name`; `None` if the name is empty, too
+    /// long, or holds a NUL.
+    pub fn new(name: &str, handle: u32) -> Option<StartupService> {
+        if name.is_empty() || name.len() > SERVICE_NAME_MAX || name.as_bytes().contains(&0) {
+            return None;
+        }
+        let mut entry = StartupService {
+            name: [0; SERVICE_NAME_MAX],
+            handle,
+        };
+        entry.name[..name.len()].copy_from_slice(name.as_bytes());
+        Some(entry)
+    }
+
+    /// The name, without its padding.
+    pub fn name(&self) -> &[u8] {
+        let length = self
+            .name
+            .iter()
+            .position(|&byte| byte == 0)
+            .unwrap_or(SERVICE_NAME_MAX);
+        &self.name[..length]
+    }
+}
 /// Where the argument text starts in the startup page.
 pub const STARTUP_ARGUMENTS_OFFSET: usize = 256;
 /// The most argument text a process can be started with.

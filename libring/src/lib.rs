@@ -10,6 +10,7 @@
 //!   the user runtime's heap.
 //! - [`ops`]: one constructor per operation, so submissions are built
 //!   right.
+//! - [`pipe`]: the pipe server's protocol, and making a pipe.
 //! - [`process`]: building a process from a program file with the
 //!   kernel's process-building operations (the proc server, init).
 //! - [`ring`]: the process's side of its ring (push, submit, read
@@ -31,6 +32,7 @@ pub mod elf;
 pub mod file_server;
 pub mod heap;
 pub mod ops;
+pub mod pipe;
 pub mod process;
 pub mod ring;
 pub mod server;

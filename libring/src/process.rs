@@ -15,8 +15,8 @@
 //! throws the unstarted process away: nothing is left behind.
 
 use crate::abi::{
-    Errno, PAGE_SIZE, STARTUP_ARGUMENTS_MAX, STARTUP_ARGUMENTS_OFFSET, StartupBlock,
-    process_map_flags, spawn_handles,
+    Errno, PAGE_SIZE, STARTUP_ARGUMENTS_MAX, STARTUP_ARGUMENTS_OFFSET, STARTUP_SERVICES_MAX,
+    STARTUP_SERVICES_OFFSET, StartupBlock, StartupService, process_map_flags, spawn_handles,
 };
 use crate::elf;
 use crate::ops;
@@ -45,6 +45,10 @@ pub struct Child<'a> {
     /// each with the roles it plays there: a set of [`spawn_handles`]
     /// slots ([`spawn_handles::role`]; 0: none). `handle` 0: skipped.
     pub handles: &'a [(Give, u8)],
+    /// The named services among `handles`: (index in `handles`, the
+    /// role's name), written to the startup page's service table (at most
+    /// [`STARTUP_SERVICES_MAX`]).
+    pub services: &'a [(usize, &'a str)],
 }
 
 /// A started child.
@@ -124,9 +128,21 @@ fn build<K: Kernel>(
         arguments_length: child.argument_text.len() as u32,
         ..StartupBlock::default()
     };
+    if child.services.len() > STARTUP_SERVICES_MAX {
+        return Err(Errno::InvalidArgument);
+    }
     let mut count = 0;
-    for &(give, roles) in child.handles.iter().filter(|(give, _)| give.handle != 0) {
+    // The child's number for each entry of `child.handles` (0: skipped;
+    // past the block's 12, giving fails below anyway).
+    let mut numbers = [0u32; 12];
+    for (index, &(give, roles)) in child.handles.iter().enumerate() {
+        if give.handle == 0 {
+            continue;
+        }
         let number = ring.run(ops::process_give(process, give.handle, give.request))? as u32;
+        if let Some(slot) = numbers.get_mut(index) {
+            *slot = number;
+        }
         *block.handles.get_mut(count).ok_or(Errno::InvalidArgument)? = number;
         count += 1;
         let fields = [
@@ -146,6 +162,14 @@ fn build<K: Kernel>(
     block.handle_count = count as u32;
     let mut page = [0u8; PAGE_SIZE as usize];
     page[..size_of::<StartupBlock>()].copy_from_slice(block.as_bytes());
+    for (place, &(index, name)) in child.services.iter().enumerate() {
+        let handle = numbers.get(index).copied().unwrap_or(0);
+        let entry = StartupService::new(name, handle)
+            .filter(|entry| entry.handle != 0)
+            .ok_or(Errno::InvalidArgument)?;
+        let at = STARTUP_SERVICES_OFFSET + place * size_of::<StartupService>();
+        page[at..at + size_of::<StartupService>()].copy_from_slice(entry.as_bytes());
+    }
     let end = STARTUP_ARGUMENTS_OFFSET + child.argument_text.len();
     page[STARTUP_ARGUMENTS_OFFSET..end].copy_from_slice(child.argument_text);
     let id = ring.run(ops::process_start(process, &page[..end], plan.entry))?;

@@ -79,7 +79,7 @@ mod stdin;
 mod syscall;
 
 #[cfg(target_os = "none")]
-pub use allocator::{keep_ballast, restore_ballast};
+pub use allocator::{heap_bytes_in_use, keep_ballast, restore_ballast};
 pub use arguments::{ArgumentIterator, Arguments};
 pub use handles::{HANDLES_MAX, StartupHandles};
 pub use log_writer::{LOG_BUFFER_SIZE, LogWriter};
@@ -87,7 +87,9 @@ pub use log_writer::{LOG_BUFFER_SIZE, LogWriter};
 #[cfg(target_os = "none")]
 pub use print::{Output, eprint_arguments, print_arguments, write_output};
 #[cfg(target_os = "none")]
-pub use start::{exit, file_system, handles, power, processes, stderr, stdin, stdout, with_ring};
+pub use start::{
+    exit, file_system, handles, power, processes, service, stderr, stdin, stdout, with_ring,
+};
 #[cfg(target_os = "none")]
 pub use stdin::{read_line, read_stdin};
 #[cfg(target_os = "none")]

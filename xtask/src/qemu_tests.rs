@@ -713,6 +713,59 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // Standard streams and the shell's language, typed: a pipeline
+        // through the pipe server, stderr to a file and into a pipe, <,
+        // ;, && and ||, $? and variables, a non-zero exit shown, a
+        // background pipeline, syntax errors that name what is missing.
+        name: "shell-pipes",
+        machine: DEFAULT_MACHINE,
+        command_line: HANG_DUMP,
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "annulus:/$ echo hello pipes | cat\nhello pipes\n",
+            "annulus:/$ echo one two three | wc\n1 3 14\n",
+            "annulus:/$ cat /README.txt | wc -c > /tmp/n1; wc -c < /README.txt > /tmp/n2; cmp /tmp/n1 /tmp/n2 && echo same count\nsame count\n",
+            "annulus:/$ nosuch 2> /tmp/e; cat /tmp/e\nsh: nosuch: command not found\n",
+            "annulus:/$ ls /nope 2>&1 | wc -l\n1\n",
+            "annulus:/$ ls /nope 2> /tmp/null || echo failed: $?\n[exit 1]\nfailed: 1\n",
+            "annulus:/$ false; echo status $?\n[exit 1]\nstatus 1\n",
+            "annulus:/$ true && echo yes || echo no\nyes\n",
+            "annulus:/$ A=world; echo \"hello $A\" '$A'\nhello world $A\n",
+            "annulus:/$ wc -l < /tmp/e\n1\n",
+            "annulus:/$ echo a | cat | cat | cat | wc -c\n2\n",
+            "sh: no command next to the |",
+            "sh: ( ) (a subshell) is not supported",
+            "] done: sleep | cat (exited with code 0)",
+            ", any other number 0",
+        ],
+        input: &[
+            ("annulus:/$ ", "echo hello pipes | cat\r"),
+            ("annulus:/$ ", "echo one two three | wc\r"),
+            (
+                "annulus:/$ ",
+                "cat /README.txt | wc -c > /tmp/n1; wc -c < /README.txt > /tmp/n2; cmp /tmp/n1 /tmp/n2 && echo same count\r",
+            ),
+            ("annulus:/$ ", "nosuch 2> /tmp/e; cat /tmp/e\r"),
+            ("annulus:/$ ", "ls /nope 2>&1 | wc -l\r"),
+            ("annulus:/$ ", "ls /nope 2> /tmp/null || echo failed: $?\r"),
+            ("annulus:/$ ", "false; echo status $?\r"),
+            ("annulus:/$ ", "true && echo yes || echo no\r"),
+            ("annulus:/$ ", "A=world; echo \"hello $A\" '$A'\r"),
+            ("annulus:/$ ", "wc -l < /tmp/e\r"),
+            ("annulus:/$ ", "echo a | cat | cat | cat | wc -c\r"),
+            ("annulus:/$ ", "ls |\r"),
+            ("annulus:/$ ", "(ls)\r"),
+            ("annulus:/$ ", "sleep 10 | cat &\r"),
+            ("annulus:/$ ", "wait\r"),
+            ("] done", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
         // debug=eret-window: every return from the kernel sends itself an
         // interrupt between writing ELR_EL1 and its eret
         // (microkernel/src/arch/eret_window.rs). The paths mask first, so
@@ -801,7 +854,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "sh: /tmp/notelf: Exec format error",
             "sh: /tests/truncated: Exec format error",
             "sh: a quote is not closed",
-            "sh: > or >> needs a file name after it",
+            "sh: a redirection needs a file name after it",
             "sh: /nowhere/x: No such file or directory",
             "faulty: about to write-text",
             "sh: faulty: killed: permission fault",
@@ -817,7 +870,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "mkdir: /tmp: File exists",
             "rm: /nope: No such file or directory",
             "mv: /nope -> /x: No such file or directory",
-            "sh: help: a built-in takes no > or &",
+            "sh: help: a built-in takes no redirection",
             "sh: exit: abc: not a number",
             "init: the shell has ended (exited with code 3); powering off",
         ],
@@ -1211,7 +1264,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         },
         expected: &[
             "greeter: ready",
-            "greet: hello, client 3",
+            "greet: hello, process 3",
             "process 3 (greet): exited with code 0",
         ],
         input: &[],
@@ -1231,9 +1284,15 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         expected: &[
             "greeter: ready",
             "annulus:/$ ls /bin/greeter\n/bin/greeter\n",
+            // The tutorial's last step: the service used from the shell,
+            // by the program the manifest names, and by no other.
+            "annulus:/$ greet\ngreet: hello, process ",
+            "annulus:/$ attack services\nattack services: given pipe; handles 1 to 64 read: 0 greetings\n",
         ],
         input: &[
             ("annulus:/$ ", "ls /bin/greeter\r"),
+            ("annulus:/$ ", "greet\r"),
+            ("annulus:/$ ", "attack services\r"),
             ("annulus:/$ ", "shutdown\r"),
         ],
     },

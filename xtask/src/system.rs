@@ -67,6 +67,10 @@ struct RoleEntry {
     server: Spanned<String>,
     #[serde(default)]
     grants: Vec<Spanned<String>>,
+    /// The programs (in `/bin`) the proc server gives a client handle of
+    /// this role when it starts them; `*`: every program.
+    #[serde(default)]
+    clients: Vec<Spanned<String>>,
 }
 
 /// One role, checked.
@@ -75,6 +79,8 @@ pub struct Role {
     pub name: String,
     pub program: String,
     pub grants: Vec<String>,
+    /// The programs the proc server gives this service to (`*`: all).
+    pub clients: Vec<String>,
     /// Where the role's table starts in the file (from 1).
     pub line: usize,
 }
@@ -131,6 +137,33 @@ pub fn parse(path: &str, text: &str, programs: &[String]) -> Result<Vec<Role>, S
                 _ => return Err(error(at, format!("{text}: not a grant"))),
             }
         }
+        for client in &entry.clients {
+            let wanted = client.get_ref();
+            if wanted != "*" && !programs.iter().any(|known| known == wanted) {
+                return Err(error(
+                    client.span().start,
+                    format!("clients: no program called {wanted} in the workspace"),
+                ));
+            }
+        }
+        if !entry.clients.is_empty() {
+            if !serves(name.get_ref()) {
+                return Err(error(
+                    name.span().start,
+                    format!("role {}: clients, but it serves nothing", name.get_ref()),
+                ));
+            }
+            if name.get_ref().len() > libring::abi::SERVICE_NAME_MAX {
+                return Err(error(
+                    name.span().start,
+                    format!(
+                        "role {}: a service's name has at most {} bytes",
+                        name.get_ref(),
+                        libring::abi::SERVICE_NAME_MAX
+                    ),
+                ));
+            }
+        }
         if name.get_ref() == "shell" && entry.grants.iter().any(|grant| grant.get_ref() == "serve")
         {
             return Err(error(
@@ -145,6 +178,11 @@ pub fn parse(path: &str, text: &str, programs: &[String]) -> Result<Vec<Role>, S
                 .grants
                 .iter()
                 .map(|grant| grant.get_ref().clone())
+                .collect(),
+            clients: entry
+                .clients
+                .iter()
+                .map(|client| client.get_ref().clone())
                 .collect(),
             line: line_of(name.span().start),
         });
@@ -219,12 +257,24 @@ pub fn disk(path: &str, text: &str) -> Result<Option<Disk>, String> {
 }
 
 fn start_order(path: &str, mut waiting: Vec<Role>) -> Result<Vec<Role>, String> {
+    // The proc server is given every service that has clients, so it
+    // starts after them.
+    let with_clients: Vec<String> = waiting
+        .iter()
+        .filter(|role| !role.clients.is_empty())
+        .map(|role| role.name.clone())
+        .collect();
     let uses = |role: &Role| -> Vec<String> {
-        role.grants
+        let mut used: Vec<String> = role
+            .grants
             .iter()
             .filter_map(|grant| grant.strip_prefix("use="))
             .map(str::to_string)
-            .collect()
+            .collect();
+        if role.name == "proc" {
+            used.extend(with_clients.iter().cloned());
+        }
+        used
     };
     let mut ordered: Vec<Role> = Vec::new();
     while !waiting.is_empty() {
@@ -274,11 +324,15 @@ pub fn manifest_text(system: &str, roles: &[Role]) -> String {
         "# The system manifest, written by `cargo xtask build` from systems/{system}.toml:\n# role, program, grants, in start order (docs/spawn.md).\n"
     );
     for role in roles {
+        let mut words = role.grants.clone();
+        if !role.clients.is_empty() {
+            words.push(format!("clients={}", role.clients.join(":")));
+        }
         text.push_str(&format!(
             "{:<9} {:<9} {}\n",
             role.name,
             role.program,
-            role.grants.join(" ")
+            words.join(" ")
         ));
     }
     text

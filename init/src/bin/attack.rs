@@ -31,6 +31,10 @@
 //! - `fill` (needs `use=fs`): makes 8 KiB files (a new name each, each in
 //!   a new folder) until the server refuses, then removes them all and
 //!   makes one more: a server whose memory runs out must refuse, not die.
+//! - `services`: a program the manifest gives no `greeter` service: says
+//!   which services it was given, then `READ`s through every handle
+//!   number from 1 to 64 but its standard streams, hoping one reaches
+//!   the greeter anyway (none must: a service is a handle, given or not).
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
@@ -67,6 +71,7 @@ fn main(arguments: Arguments) -> i32 {
         "open-hog" => open_hog(),
         "fs-starve" => fs_starve(),
         "release-forge" => release_forge(),
+        "services" => services(),
         _ => {
             libring::println!(
                 "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge|fill"
@@ -472,6 +477,38 @@ fn read_hog() -> Result<(), Errno> {
     run(ops::timeout(HOLD_NANOSECONDS))?;
     libring::println!("attack read-hog: letting go");
     // Ending cancels the READs still held.
+    Ok(())
+}
+
+// ---------------------------------------------------------------- services
+
+fn services() -> Result<(), Errno> {
+    let mut given = alloc::string::String::new();
+    for name in ["console", "fs", "proc", "pipe", "greeter"] {
+        if libring::runtime::service(name).is_some() {
+            given.push_str(name);
+            given.push(' ');
+        }
+    }
+    let mut greetings = 0;
+    // Its standard streams are the console: a READ there waits for typing.
+    let streams = [
+        libring::runtime::stdin(),
+        libring::runtime::stdout(),
+        libring::runtime::stderr(),
+    ];
+    for handle in (1..=64u32).filter(|handle| !streams.contains(&Some(*handle))) {
+        let mut buffer = [0u8; 64];
+        if let Ok(count) = run(ops::read(handle, &mut buffer, 0))
+            && buffer[..count as usize].starts_with(b"hello, process")
+        {
+            greetings += 1;
+        }
+    }
+    libring::println!(
+        "attack services: given {}; handles 1 to 64 read: {greetings} greetings",
+        given.trim_end()
+    );
     Ok(())
 }
 

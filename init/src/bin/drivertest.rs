@@ -171,6 +171,7 @@ fn start(rights: &Rights, name: &str, handles: &[u32]) -> Result<u32, Failure> {
         file,
         argument_text: &argument_text,
         handles: &handles,
+        services: &[],
     };
     with_ring(|ring| process::start(ring, rights.spawner, &child))
         .map(|started| started.handle)

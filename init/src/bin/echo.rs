@@ -1,5 +1,5 @@
-//! echo: prints its arguments, separated by spaces, on one line (the
-//! shell will send that line to a file for `echo ... > file`).
+//! echo: prints its arguments, separated by spaces, on one line, to
+//! standard output (`echo hi > file` puts the line in a file).
 
 #![no_std]
 #![no_main]

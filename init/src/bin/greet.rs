@@ -1,5 +1,7 @@
 //! greet: asks the greeter (`servers/greeter`, the example server of
-//! `docs/systems.md`) for a greeting and prints it. Started as
+//! `docs/systems.md`) for a greeting and prints it. It finds the greeter
+//! by name (`runtime::service`): the greeter system's manifest gives it to
+//! `/bin/greet` (`clients = ["greet"]`), and a test's command line as
 //! `greet+use=console+use=greeter`.
 
 #![no_std]
@@ -11,8 +13,8 @@ use libring::runtime::{self, Arguments, with_ring};
 libring::entry!(main);
 
 fn main(_arguments: Arguments) -> i32 {
-    let [_console, greeter] = *runtime::handles() else {
-        libring::println!("greet: needs +use=console+use=greeter");
+    let Some(greeter) = runtime::service("greeter") else {
+        libring::eprintln!("greet: no greeter service was given to this program");
         return 1;
     };
     let mut buffer = [0u8; 64];

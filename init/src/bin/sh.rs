@@ -1,22 +1,39 @@
 //! sh: the shell (`docs/shell.md`). init starts it through the proc server
-//! with client handles to the console, the file system and the proc
-//! server, and the power right.
+//! with client handles to the console (as its three standard streams), the
+//! file system and the proc server, the power right, and the services the
+//! manifest gives it (the pipe server's among them).
 //!
 //! It reads the console in raw mode and edits the line itself
 //! (`init::line_editor`: backspace, left/right, history), parses it
-//! (`init::syntax`: quoting, `>`/`>>`, `&`), and either runs a built-in
-//! (`help`, `cd`, `pwd`, `wait`, `kill`, `jobs`, `exit`) or starts a
-//! program through the proc server: `ls`, `cat`, `echo`, `mkdir`, `rm`,
+//! (`init::syntax`: quoting, variables, redirections, `|`, `;`, `&&`,
+//! `||`, `&`), and runs each command: a built-in (`help`, `cd`, `pwd`,
+//! `wait`, `kill`, `jobs`, `exit`), a variable assignment, or a program
+//! started through the proc server: `ls`, `cat`, `echo`, `mkdir`, `rm`,
 //! `mv`, `ps`, `shutdown`, ... are programs in `/bin`, each a `SPAWN`.
 //!
-//! Everything is a ring operation, and the shell is one event loop over
-//! its ring: a `READ` of the console is always pending (bytes typed while
-//! a program runs wait their turn, as type-ahead), and so is a `WAIT` for
-//! each background job, so `[1] done` is reported as soon as it happens.
+//! ```text
+//!   ls /bin | wc -l > n          pipe server            proc server
+//!   ───────────────────          ───────────            ───────────
+//!   1. CONTROL CREATE  ────────► a pipe: read end R
+//!      CONTROL WRITE_END on R ─► write end W
+//!   2. SPAWN ls  (stdin console, stdout W, stderr console) ──────► ls
+//!      SPAWN wc  (stdin R, stdout file n, stderr console)  ──────► wc
+//!   3. CLOSE R, W, n: only the children hold them now, so wc sees the
+//!      end of its input when ls ends (the kernel's RELEASE of W)
+//!   4. WAIT each child; $? is the last one's exit code
+//! ```
 //!
-//! A child gets the shell's console (or, with `>`, the open file), a file
+//! Everything is a ring operation, and the shell is one event loop over
+//! its ring: between commands a `READ` of the console is always pending,
+//! and so is a `WAIT` for each background job, so `[1] done` is reported
+//! as soon as it happens. While a foreground job runs, the shell gives the
+//! console up: its `READ` is cancelled and the console is in cooked mode,
+//! so the job reads typed lines; the shell takes it back, raw, afterwards.
+//!
+//! A child gets standard streams (the console, files, pipe ends), a file
 //! system handle that names the current directory (so its relative paths
-//! start there), and, only for `/bin/shutdown`, the power right.
+//! start there), and, only for `/bin/shutdown`, the power right. A
+//! background job's standard input is nothing (it reads the end at once).
 
 #![no_std]
 #![no_main]
@@ -28,7 +45,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use init::line_editor::{Event, LineEditor};
-use init::syntax::{self, Command};
+use init::syntax::{self, Connector, Pipeline, Redirect, Word};
 use libring::abi::{Completion, Errno, WAIT_KILLED, open_flags, spawn_handles};
 use libring::ops::{self, SubmissionOptions};
 use libring::process::spawn_request;
@@ -44,12 +61,26 @@ const READ_TAG: u64 = 1;
 const RETRY_TAG: u64 = 2;
 /// That pause: 50 ms.
 const RETRY_NANOSECONDS: u64 = 50_000_000;
-/// `user_data` of a job's `WAIT`: this bit and the job's number.
-const JOB_TAG: u64 = 1 << 32;
+/// `user_data` of the `CANCEL` of the console `READ`.
+const CANCEL_TAG: u64 = 3;
+/// `user_data` of a job's `WAIT`: this bit, the job's number shifted by 8,
+/// and the process's place in its pipeline.
+const JOB_TAG: u64 = 1 << 40;
 /// Bytes read from the console at a time.
 const INPUT_MAX: usize = 64;
 /// The longest reason text kept from `WAIT`.
 const REASON_MAX: usize = 160;
+/// The most commands in one pipeline.
+const PIPELINE_MAX: usize = 16;
+
+/// `$?` of a command that could not be started: not found, and found but
+/// not a program (as sh).
+const NOT_FOUND: i32 = 127;
+const NOT_RUNNABLE: i32 = 126;
+/// `$?` of a process that was killed (sh's 128 + 9, for SIGKILL).
+const KILLED: i32 = 137;
+/// `$?` after a syntax error or a misused built-in.
+const USAGE: i32 = 2;
 
 const HELP: &str = "\
 built-ins:
@@ -58,22 +89,39 @@ built-ins:
   pwd                print the current directory
   jobs               list the background jobs
   wait               wait for every background job
-  kill PID|%JOB      end a job
+  kill PID|%JOB      end a job (or one process of it)
   exit [CODE]        leave the shell (init then powers off)
+  NAME=value         set a variable ($NAME, and $? the last exit code)
 programs in /bin (run by name, or by a path with a /):
-  ls [PATH...]  cat FILE...  echo WORD...  mkdir DIR...  rm PATH...
-  mv FROM TO    ps           sleep MS      shutdown      true
-a command may end with > FILE (write), >> FILE (append) or & (background);
-'...' and \"...\" quote, \\ escapes one character";
+  ls [PATH...]  cat [FILE...]  echo WORD...  mkdir DIR...  rm PATH...
+  mv FROM TO    ps             sleep MS      shutdown      true
+a | b pipes a's output to b; a ; b, a && b, a || b run one after the other;
+< FILE, > FILE, >> FILE, 2> FILE, 2>> FILE and 2>&1 redirect; & runs in the
+background; '...' and \"...\" quote, \\ escapes one character";
 
-/// A program running in the background.
-struct Job {
-    number: u32,
+/// One process of a background job.
+struct Member {
     id: u32,
     handle: u32,
-    name: String,
     /// Where `WAIT` writes why it ended (lent to the kernel until then).
     reason: Box<[u8; REASON_MAX]>,
+    ended: bool,
+}
+
+/// A pipeline running in the background.
+struct Job {
+    number: u32,
+    name: String,
+    members: Vec<Member>,
+}
+
+/// A process of a pipeline, as started.
+struct Started {
+    name: String,
+    /// Its process handle; 0 if it could not be started (`status` says
+    /// why).
+    handle: u32,
+    status: i32,
 }
 
 struct Shell {
@@ -81,6 +129,8 @@ struct Shell {
     file_system: u32,
     processes: u32,
     power: Option<u32>,
+    /// The pipe service, if the shell was given one.
+    pipes: Option<u32>,
     /// The current directory, absolute, and an open handle to it.
     cwd: String,
     cwd_handle: u32,
@@ -92,6 +142,10 @@ struct Shell {
     reading: bool,
     jobs: Vec<Job>,
     next_job: u32,
+    /// `$?`: the exit code of the last pipeline.
+    status: i32,
+    /// The shell's variables, `NAME=value`.
+    variables: Vec<(String, String)>,
     /// Set by `exit`.
     exit_code: Option<i32>,
 }
@@ -115,6 +169,7 @@ fn main(_arguments: Arguments) -> i32 {
         file_system,
         processes,
         power: runtime::power(),
+        pipes: runtime::service("pipe"),
         cwd: String::from("/"),
         cwd_handle: root as u32,
         editor: LineEditor::new(),
@@ -123,10 +178,11 @@ fn main(_arguments: Arguments) -> i32 {
         reading: false,
         jobs: Vec::new(),
         next_job: 1,
+        status: 0,
+        variables: Vec::new(),
         exit_code: None,
     };
-    // Raw input: every byte as it is typed, no echo; the editor echoes.
-    let _ = with_ring(|ring| ring.run(ops::control(console, [1, 0, 0])));
+    shell.raw_input(true);
     println!("Annulus shell: type help for the commands.");
     shell.run()
 }
@@ -141,6 +197,14 @@ impl Shell {
         if !bytes.is_empty() {
             let _ = with_ring(|ring| ring.run(ops::write(self.console, bytes, 0)));
         }
+    }
+
+    /// Raw input (every byte as typed, no echo: the editor echoes) for the
+    /// shell, or cooked (lines, edited and echoed by the console) for a
+    /// job.
+    fn raw_input(&self, raw: bool) {
+        let mode = u64::from(raw);
+        let _ = with_ring(|ring| ring.run(ops::control(self.console, [mode, 0, 0])));
     }
 
     /// The event loop: edit, run, report jobs, until `exit` or the end of
@@ -196,6 +260,30 @@ impl Shell {
         Ok(())
     }
 
+    /// Gives the console to a foreground job: the shell's `READ` is
+    /// cancelled (bytes it got first stay the shell's), and input is
+    /// cooked.
+    fn lend_console(&mut self) {
+        if self.reading {
+            let cancel = ops::cancel(READ_TAG).with_user_data(CANCEL_TAG);
+            if with_ring(|ring| ring.push(cancel)).is_ok() {
+                while self.reading {
+                    if with_ring(|ring| ring.submit_and_wait(1)).is_err()
+                        || self.take_completions().is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        self.raw_input(false);
+    }
+
+    /// Takes the console back after a foreground job.
+    fn take_console_back(&mut self) {
+        self.raw_input(true);
+    }
+
     /// Handles every completion there is; says whether there was any.
     fn take_completions(&mut self) -> Result<bool, Errno> {
         let mut any = false;
@@ -214,8 +302,11 @@ impl Shell {
                 count if count > 0 => self
                     .typed
                     .extend(&self.input[..(count as usize).min(INPUT_MAX)]),
-                // ^C in cooked mode or a cancelled read: read again.
-                count if count == Errno::Interrupted.result() || count == 0 => {}
+                // ^C in cooked mode, a cancelled read, the end: read again.
+                count
+                    if count == Errno::Interrupted.result()
+                        || count == Errno::Cancelled.result()
+                        || count == 0 => {}
                 // The console has no place for another READ now (other
                 // programs hold them): not the console's end. Try again
                 // after a pause (`reading` stays set until then).
@@ -229,61 +320,365 @@ impl Shell {
         } else if completion.user_data == RETRY_TAG {
             self.reading = false;
         } else if completion.user_data & JOB_TAG != 0 {
-            let number = (completion.user_data & 0xffff_ffff) as u32;
-            if let Some(index) = self.jobs.iter().position(|job| job.number == number) {
-                let job = self.jobs.remove(index);
-                let reason = reason_text(&job.reason[..]);
-                println!("[{}] done: {} ({})", job.number, job.name, reason);
-                close(job.handle);
-            }
+            let number = ((completion.user_data & !JOB_TAG) >> 8) as u32;
+            let place = (completion.user_data & 0xff) as usize;
+            self.member_ended(number, place, completion.result);
         }
         Ok(())
     }
 
-    /// Runs one command line.
-    fn execute(&mut self, line: &str) {
-        let command = match syntax::parse(line) {
-            Ok(Some(command)) => command,
-            Ok(None) => return,
-            Err(error) => {
-                eprintln!("sh: {}", error.describe());
-                return;
-            }
-        };
-        let name = command.words[0].as_str();
-        let builtin = matches!(
-            name,
-            "help" | "cd" | "pwd" | "jobs" | "wait" | "kill" | "exit"
-        );
-        if builtin && (command.redirect.is_some() || command.background) {
-            eprintln!("sh: {name}: a built-in takes no > or &");
+    /// A process of a background job has ended; the job is done when the
+    /// last has.
+    fn member_ended(&mut self, number: u32, place: usize, result: i32) {
+        let Some(index) = self.jobs.iter().position(|job| job.number == number) else {
             return;
+        };
+        let job = &mut self.jobs[index];
+        if let Some(member) = job.members.get_mut(place) {
+            member.ended = true;
+            close(member.handle);
+            if place + 1 == job.members.len() {
+                self.status = status_of(result);
+            }
         }
-        let arguments: Vec<&str> = command.words[1..].iter().map(String::as_str).collect();
-        match name {
-            "help" => println!("{HELP}"),
-            "cd" => self.change_directory(arguments.first().copied().unwrap_or("/")),
-            "pwd" => println!("{}", self.cwd),
-            "jobs" => {
-                for job in &self.jobs {
-                    println!("[{}] {} {}", job.number, job.id, job.name);
-                }
-            }
-            "wait" => self.wait_for_jobs(),
-            "kill" => self.kill(&arguments),
-            "exit" => {
-                let code = arguments.first().map(|word| word.parse::<i32>());
-                match code {
-                    None => self.exit_code = Some(0),
-                    Some(Ok(code)) => self.exit_code = Some(code),
-                    Some(Err(_)) => eprintln!("sh: exit: {}: not a number", arguments[0]),
-                }
-            }
-            _ => self.start(&command),
+        if job.members.iter().all(|member| member.ended) {
+            let job = self.jobs.remove(index);
+            let last = job
+                .members
+                .last()
+                .map_or("?", |member| reason_text(&member.reason[..]));
+            println!("[{}] done: {} ({})", job.number, job.name, last);
         }
     }
 
-    fn change_directory(&mut self, path: &str) {
+    /// Runs one command line.
+    fn execute(&mut self, line: &str) {
+        let list = match syntax::parse(line) {
+            Ok(Some(list)) => list,
+            Ok(None) => return,
+            Err(error) => {
+                eprintln!("sh: {}", error.describe());
+                self.status = USAGE;
+                return;
+            }
+        };
+        for item in &list.items {
+            if item.background {
+                self.start_background(&item.first);
+                continue;
+            }
+            self.run_pipeline(&item.first);
+            for (connector, pipeline) in &item.rest {
+                if self.exit_code.is_some() {
+                    break;
+                }
+                let wanted = match connector {
+                    Connector::And => self.status == 0,
+                    Connector::Or => self.status != 0,
+                };
+                if wanted {
+                    self.run_pipeline(pipeline);
+                }
+            }
+            if self.exit_code.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// A variable's value: `$?`, `$0`, a shell variable, or nothing.
+    fn lookup(&self, name: &str) -> String {
+        match name {
+            "?" => alloc::format!("{}", self.status),
+            "0" => String::from("sh"),
+            "#" => String::from("0"),
+            _ => self
+                .variables
+                .iter()
+                .find(|(known, _)| known == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn expand(&self, word: &Word) -> String {
+        word.expand(&|name| self.lookup(name))
+    }
+
+    /// Runs a pipeline in the foreground and sets `$?`.
+    fn run_pipeline(&mut self, pipeline: &Pipeline) {
+        if let [command] = pipeline.commands.as_slice() {
+            if let Some(assignments) = command.assignments() {
+                for (name, value) in assignments {
+                    let value = self.expand(&value);
+                    match self.variables.iter_mut().find(|(known, _)| *known == name) {
+                        Some((_, old)) => *old = value,
+                        None => self.variables.push((name, value)),
+                    }
+                }
+                self.status = 0;
+                return;
+            }
+            let name = self.expand(&command.words[0]);
+            if is_builtin(&name) {
+                if !command.redirects.is_empty() {
+                    eprintln!("sh: {name}: a built-in takes no redirection");
+                    self.status = USAGE;
+                    return;
+                }
+                let words: Vec<String> =
+                    command.words.iter().map(|word| self.expand(word)).collect();
+                self.status = self.builtin(&words);
+                return;
+            }
+        }
+        let started = self.start_pipeline(pipeline, false);
+        self.lend_console();
+        let mut status = 0;
+        for process in &started {
+            status = process.status;
+            if process.handle == 0 {
+                continue;
+            }
+            let mut reason = [0u8; REASON_MAX];
+            let waited = with_ring(|ring| ring.run(ops::wait(process.handle, &mut reason)));
+            close(process.handle);
+            status = match waited {
+                Ok(code) if code != WAIT_KILLED => code,
+                Ok(_) => {
+                    eprintln!("sh: {}: {}", process.name, reason_text(&reason));
+                    KILLED
+                }
+                Err(error) => {
+                    eprintln!("sh: {}: wait: {}", process.name, error.description());
+                    KILLED
+                }
+            };
+        }
+        self.take_console_back();
+        if status != 0 && status != KILLED && started.last().is_some_and(|last| last.handle != 0) {
+            println!("[exit {status}]");
+        }
+        self.status = status;
+    }
+
+    /// Starts every command of `pipeline`, joined by pipes; returns them in
+    /// order (a command that could not start is there with handle 0 and
+    /// its status). The shell's copies of the pipe ends and files are
+    /// closed: only the children hold them.
+    fn start_pipeline(&mut self, pipeline: &Pipeline, background: bool) -> Vec<Started> {
+        let count = pipeline.commands.len();
+        if count > PIPELINE_MAX {
+            eprintln!("sh: at most {PIPELINE_MAX} commands in a pipeline");
+            return Vec::new();
+        }
+        // pipes[i] joins command i to command i + 1: (read end, write end).
+        let mut pipes: Vec<(u32, u32)> = Vec::new();
+        if count > 1 {
+            let Some(service) = self.pipes else {
+                eprintln!(
+                    "sh: | needs the pipe service (a role with clients = [\"*\"] in the system manifest)"
+                );
+                self.status = USAGE;
+                return Vec::new();
+            };
+            for _ in 1..count {
+                match with_ring(|ring| libring::pipe::create(ring, service)) {
+                    Ok(pipe) => pipes.push(pipe),
+                    Err(error) => {
+                        eprintln!("sh: cannot make a pipe: {}", error.description());
+                        for (read, write) in pipes {
+                            close(read);
+                            close(write);
+                        }
+                        self.status = USAGE;
+                        return Vec::new();
+                    }
+                }
+            }
+        }
+        let mut started = Vec::new();
+        for (place, command) in pipeline.commands.iter().enumerate() {
+            let words: Vec<String> = command.words.iter().map(|word| self.expand(word)).collect();
+            let name = words[0].clone();
+            let first_input = if background { 0 } else { self.console };
+            let mut streams = [
+                if place == 0 {
+                    first_input
+                } else {
+                    pipes[place - 1].0
+                },
+                if place + 1 == count {
+                    self.console
+                } else {
+                    pipes[place].1
+                },
+                self.console,
+            ];
+            let mut opened = Vec::new();
+            let redirected = self.redirect(&command.redirects, &mut streams, &mut opened);
+            let outcome = if is_builtin(&name) {
+                eprintln!("sh: {name}: a built-in cannot be part of a pipeline or run with &");
+                Err(USAGE)
+            } else if command.assignments().is_some() {
+                Err(USAGE)
+            } else if redirected {
+                self.spawn(&words, streams)
+            } else {
+                Err(1)
+            };
+            for handle in opened {
+                close(handle);
+            }
+            started.push(match outcome {
+                Ok(handle) => Started {
+                    name,
+                    handle,
+                    status: 0,
+                },
+                Err(status) => Started {
+                    name,
+                    handle: 0,
+                    status,
+                },
+            });
+        }
+        for (read, write) in pipes {
+            close(read);
+            close(write);
+        }
+        started
+    }
+
+    /// Applies `redirects` to `streams` (stdin, stdout, stderr), opening
+    /// files (kept in `opened`, for the caller to close); says whether all
+    /// of them worked (each failure has its line).
+    fn redirect(
+        &self,
+        redirects: &[Redirect],
+        streams: &mut [u32; 3],
+        opened: &mut Vec<u32>,
+    ) -> bool {
+        for redirect in redirects {
+            let (path, flags, stream) = match redirect {
+                Redirect::ErrorToOutput => {
+                    streams[2] = streams[1];
+                    continue;
+                }
+                Redirect::Input(path) => (path, open_flags::READ, 0),
+                Redirect::Output { path, append } | Redirect::Error { path, append } => {
+                    let mut flags = open_flags::WRITE | open_flags::CREATE | open_flags::APPEND;
+                    if !append {
+                        flags |= open_flags::TRUNCATE;
+                    }
+                    let stream = if matches!(redirect, Redirect::Output { .. }) {
+                        1
+                    } else {
+                        2
+                    };
+                    (path, flags, stream)
+                }
+            };
+            let shown = self.expand(path);
+            let target = syntax::resolve(&self.cwd, &shown);
+            let result =
+                with_ring(|ring| ring.run(ops::open(self.file_system, target.as_bytes(), flags)));
+            match result {
+                Ok(handle) => {
+                    opened.push(handle as u32);
+                    streams[stream] = handle as u32;
+                }
+                Err(error) => {
+                    eprintln!("sh: {shown}: {}", error.description());
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Starts one program with standard streams `streams`; its process
+    /// handle, or the `$?` it fails with. Why it failed is written to the
+    /// command's own standard error (so `nosuch 2> e` puts it in `e`, as
+    /// sh does).
+    fn spawn(&self, words: &[String], streams: [u32; 3]) -> Result<u32, i32> {
+        let failed = |message: String| {
+            let line = alloc::format!("sh: {message}\n");
+            let _ = with_ring(|ring| ring.run(ops::write(streams[2], line.as_bytes(), 0)));
+        };
+        let name = words[0].as_str();
+        let path = if name.contains('/') {
+            syntax::resolve(&self.cwd, name)
+        } else {
+            alloc::format!("/bin/{name}")
+        };
+        let mut handles = [0u32; spawn_handles::COUNT];
+        handles[spawn_handles::STDIN] = streams[0];
+        handles[spawn_handles::STDOUT] = streams[1];
+        handles[spawn_handles::STDERR] = streams[2];
+        handles[spawn_handles::FILE_SYSTEM] = self.cwd_handle;
+        if path == "/bin/shutdown" {
+            handles[spawn_handles::POWER] = self.power.unwrap_or(0);
+        }
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let mut request = alloc::vec![0u8; 4096];
+        let spawned = spawn_request(&path, &words, &mut request).and_then(|length| {
+            with_ring(|ring| ring.run(ops::spawn(self.processes, &request[..length], handles)))
+        });
+        match spawned {
+            Ok(handle) => Ok(handle as u32),
+            Err(Errno::NotFound) if !name.contains('/') => {
+                failed(alloc::format!("{name}: command not found"));
+                Err(NOT_FOUND)
+            }
+            Err(Errno::InvalidArgument) => {
+                failed(alloc::format!("{name}: arguments too long"));
+                Err(NOT_RUNNABLE)
+            }
+            Err(error) => {
+                failed(alloc::format!("{name}: {}", error.description()));
+                Err(if error == Errno::NotFound {
+                    NOT_FOUND
+                } else {
+                    NOT_RUNNABLE
+                })
+            }
+        }
+    }
+
+    /// Runs a built-in; returns its `$?`.
+    fn builtin(&mut self, words: &[String]) -> i32 {
+        let arguments: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        match words[0].as_str() {
+            "help" => println!("{HELP}"),
+            "cd" => return self.change_directory(arguments.first().copied().unwrap_or("/")),
+            "pwd" => println!("{}", self.cwd),
+            "jobs" => {
+                for job in &self.jobs {
+                    let ids: Vec<String> = job
+                        .members
+                        .iter()
+                        .map(|member| alloc::format!("{}", member.id))
+                        .collect();
+                    println!("[{}] {} {}", job.number, ids.join(" "), job.name);
+                }
+            }
+            "wait" => self.wait_for_jobs(),
+            "kill" => return self.kill(&arguments),
+            "exit" => match arguments.first().map(|word| word.parse::<i32>()) {
+                None => self.exit_code = Some(0),
+                Some(Ok(code)) => self.exit_code = Some(code),
+                Some(Err(_)) => {
+                    eprintln!("sh: exit: {}: not a number", arguments[0]);
+                    return USAGE;
+                }
+            },
+            _ => return USAGE,
+        }
+        0
+    }
+
+    fn change_directory(&mut self, path: &str) -> i32 {
         let target = syntax::resolve(&self.cwd, path);
         let flags = open_flags::READ | open_flags::DIRECTORY;
         let opened =
@@ -293,8 +688,12 @@ impl Shell {
                 close(self.cwd_handle);
                 self.cwd_handle = handle as u32;
                 self.cwd = target;
+                0
             }
-            Err(error) => eprintln!("sh: cd: {path}: {}", error.description()),
+            Err(error) => {
+                eprintln!("sh: cd: {path}: {}", error.description());
+                1
+            }
         }
     }
 
@@ -308,128 +707,115 @@ impl Shell {
         }
     }
 
-    fn kill(&mut self, arguments: &[&str]) {
+    /// `kill %JOB` ends every process of a job; `kill PID` one process of
+    /// one.
+    fn kill(&mut self, arguments: &[&str]) -> i32 {
         let [target] = arguments else {
             eprintln!("sh: kill: usage: kill PID|%JOB");
-            return;
+            return USAGE;
         };
-        let job = match target.strip_prefix('%') {
+        let handles: Vec<u32> = match target.strip_prefix('%') {
             Some(number) => number
                 .parse::<u32>()
                 .ok()
-                .and_then(|number| self.jobs.iter().find(|job| job.number == number)),
+                .and_then(|number| self.jobs.iter().find(|job| job.number == number))
+                .map(|job| {
+                    job.members
+                        .iter()
+                        .filter(|member| !member.ended)
+                        .map(|member| member.handle)
+                        .collect()
+                })
+                .unwrap_or_default(),
             None => target
                 .parse::<u32>()
                 .ok()
-                .and_then(|id| self.jobs.iter().find(|job| job.id == id)),
+                .and_then(|id| {
+                    self.jobs
+                        .iter()
+                        .flat_map(|job| job.members.iter())
+                        .find(|member| member.id == id && !member.ended)
+                })
+                .map(|member| alloc::vec![member.handle])
+                .unwrap_or_default(),
         };
-        let Some(job) = job else {
+        if handles.is_empty() {
             eprintln!("sh: kill: {target}: no such job of this shell");
-            return;
-        };
-        if let Err(error) = with_ring(|ring| ring.run(ops::kill(job.handle))) {
-            eprintln!("sh: kill: {target}: {}", error.description());
+            return 1;
         }
+        for handle in handles {
+            if let Err(error) = with_ring(|ring| ring.run(ops::kill(handle))) {
+                eprintln!("sh: kill: {target}: {}", error.description());
+                return 1;
+            }
+        }
+        0
     }
 
-    /// Starts a program, in the foreground or the background.
-    fn start(&mut self, command: &Command) {
-        let name = command.words[0].as_str();
-        let path = if name.contains('/') {
-            syntax::resolve(&self.cwd, name)
-        } else {
-            alloc::format!("/bin/{name}")
-        };
-        let mut output = None;
-        if let Some(redirect) = &command.redirect {
-            let mut flags = open_flags::WRITE | open_flags::CREATE | open_flags::APPEND;
-            if !redirect.append {
-                flags |= open_flags::TRUNCATE;
-            }
-            let target = syntax::resolve(&self.cwd, &redirect.path);
-            let opened =
-                with_ring(|ring| ring.run(ops::open(self.file_system, target.as_bytes(), flags)));
-            match opened {
-                Ok(handle) => output = Some(handle as u32),
-                Err(error) => {
-                    eprintln!("sh: {}: {}", redirect.path, error.description());
-                    return;
-                }
-            }
-        }
-        let mut handles = [0u32; spawn_handles::COUNT];
-        handles[spawn_handles::STDIN] = self.console;
-        handles[spawn_handles::STDOUT] = output.unwrap_or(self.console);
-        handles[spawn_handles::STDERR] = self.console;
-        handles[spawn_handles::FILE_SYSTEM] = self.cwd_handle;
-        if path == "/bin/shutdown" {
-            handles[spawn_handles::POWER] = self.power.unwrap_or(0);
-        }
-        let words: Vec<&str> = command.words.iter().map(String::as_str).collect();
-        let mut request = alloc::vec![0u8; 4096];
-        let spawned = spawn_request(&path, &words, &mut request).and_then(|length| {
-            with_ring(|ring| ring.run(ops::spawn(self.processes, &request[..length], handles)))
-        });
-        // The child has its own copy of the output file now.
-        if let Some(output) = output {
-            close(output);
-        }
-        let child = match spawned {
-            Ok(handle) => handle as u32,
-            Err(Errno::NotFound) if !name.contains('/') => {
-                eprintln!("sh: {name}: command not found");
-                return;
-            }
-            Err(Errno::InvalidArgument) => {
-                eprintln!("sh: {name}: arguments too long");
-                return;
-            }
-            Err(error) => {
-                eprintln!("sh: {name}: {}", error.description());
-                return;
-            }
-        };
-        if command.background {
-            self.background(child, name);
-        } else {
-            self.foreground(child, name);
-        }
-    }
-
-    /// Waits for a foreground child; one line if it was killed.
-    fn foreground(&mut self, child: u32, name: &str) {
-        let mut reason = [0u8; REASON_MAX];
-        let waited = with_ring(|ring| ring.run(ops::wait(child, &mut reason)));
-        close(child);
-        match waited {
-            // The program has said what went wrong, if anything.
-            Ok(code) if code != WAIT_KILLED => {}
-            Ok(_) => eprintln!("sh: {name}: {}", reason_text(&reason)),
-            Err(error) => eprintln!("sh: {name}: wait: {}", error.description()),
-        }
-    }
-
-    /// Keeps a `WAIT` pending for a background child, and says its number.
-    fn background(&mut self, child: u32, name: &str) {
-        let id = with_ring(|ring| ring.run(ops::process_info(child))).unwrap_or(0) as u32;
+    /// Starts a pipeline in the background: a `WAIT` pending for each of
+    /// its processes, and its number said.
+    fn start_background(&mut self, pipeline: &Pipeline) {
+        let started = self.start_pipeline(pipeline, true);
         let number = self.next_job;
-        self.next_job += 1;
+        let names: Vec<&str> = started
+            .iter()
+            .map(|process| process.name.as_str())
+            .collect();
         let mut job = Job {
             number,
-            id,
-            handle: child,
-            name: String::from(name),
-            reason: Box::new([0; REASON_MAX]),
+            name: names.join(" | "),
+            members: Vec::new(),
         };
-        let wait = ops::wait(child, &mut job.reason[..]).with_user_data(JOB_TAG | number as u64);
-        if with_ring(|ring| ring.push(wait)).is_err() {
-            eprintln!("sh: {name}: no room to wait for it; killing it");
-            let _ = with_ring(|ring| ring.run(ops::kill(child)));
-            close(child);
+        for process in started.into_iter().filter(|process| process.handle != 0) {
+            let id = with_ring(|ring| ring.run(ops::process_info(process.handle))).unwrap_or(0);
+            job.members.push(Member {
+                id: id as u32,
+                handle: process.handle,
+                reason: Box::new([0; REASON_MAX]),
+                ended: false,
+            });
+        }
+        if job.members.is_empty() {
+            self.status = NOT_FOUND;
             return;
         }
-        println!("[{number}] {id}");
+        self.next_job += 1;
+        for (place, member) in job.members.iter_mut().enumerate() {
+            let tag = JOB_TAG | (u64::from(number) << 8) | place as u64;
+            let wait = ops::wait(member.handle, &mut member.reason[..]).with_user_data(tag);
+            if with_ring(|ring| ring.push(wait)).is_err() {
+                eprintln!("sh: no room to wait for process {}; killing it", member.id);
+                let _ = with_ring(|ring| ring.run(ops::kill(member.handle)));
+                let mut reason = [0u8; REASON_MAX];
+                let _ = with_ring(|ring| ring.run(ops::wait(member.handle, &mut reason)));
+                close(member.handle);
+                member.ended = true;
+            }
+        }
+        let ids: Vec<String> = job
+            .members
+            .iter()
+            .map(|member| alloc::format!("{}", member.id))
+            .collect();
+        println!("[{number}] {}", ids.join(" "));
+        self.status = 0;
         self.jobs.push(job);
+    }
+}
+
+fn is_builtin(name: &str) -> bool {
+    matches!(
+        name,
+        "help" | "cd" | "pwd" | "jobs" | "wait" | "kill" | "exit"
+    )
+}
+
+/// `$?` for a `WAIT` result.
+fn status_of(result: i32) -> i32 {
+    if result == WAIT_KILLED || result < 0 {
+        KILLED
+    } else {
+        result
     }
 }
 

@@ -116,6 +116,12 @@ static HEAP: UserHeap = UserHeap(Mutex::new(Heap::new(MappedPages {
     ballast: None,
 })));
 
+/// Bytes of the heap handed out and not yet given back (what a server
+/// reports to show that its clients' leftovers are gone).
+pub fn heap_bytes_in_use() -> usize {
+    HEAP.0.lock().bytes_in_use()
+}
+
 /// From now on keep `bytes` of ballast (rounded up to pages; see the
 /// module header). Returns whether it could be mapped now.
 pub fn keep_ballast(bytes: usize) -> bool {

@@ -14,7 +14,8 @@
 
 #![forbid(unsafe_code)]
 
-use crate::abi::StartupBlock;
+use crate::abi::{STARTUP_SERVICES_MAX, StartupBlock, StartupService};
+use zerocopy::FromBytes;
 
 /// The most handles a startup block holds. (`from_block` copies the
 /// block's array into one this long, so a mismatch does not compile.)
@@ -31,6 +32,8 @@ pub struct StartupHandles {
     file_system: u32,
     processes: u32,
     power: u32,
+    /// The named services, up to the first entry with handle 0.
+    services: [StartupService; STARTUP_SERVICES_MAX],
 }
 
 impl StartupHandles {
@@ -45,6 +48,10 @@ impl StartupHandles {
             file_system: 0,
             processes: 0,
             power: 0,
+            services: [StartupService {
+                name: [0; crate::abi::SERVICE_NAME_MAX],
+                handle: 0,
+            }; STARTUP_SERVICES_MAX],
         }
     }
 
@@ -61,7 +68,41 @@ impl StartupHandles {
             file_system: block.file_system,
             processes: block.processes,
             power: block.power,
+            ..StartupHandles::none()
         }
+    }
+
+    /// These handles with the service table `table` (the startup page's
+    /// bytes from `STARTUP_SERVICES_OFFSET`): its entries up to the first
+    /// with handle 0, or all that fit.
+    pub fn with_services(mut self, table: &[u8]) -> StartupHandles {
+        let entries = table
+            .chunks_exact(size_of::<StartupService>())
+            .take(STARTUP_SERVICES_MAX)
+            .map_while(|bytes| StartupService::read_from_bytes(bytes).ok())
+            .take_while(|entry| entry.handle != 0);
+        for (slot, entry) in self.services.iter_mut().zip(entries) {
+            *slot = entry;
+        }
+        self
+    }
+
+    /// The client handle of the service named `name`, if the process was
+    /// given one.
+    pub fn service(&self, name: &str) -> Option<u32> {
+        self.services
+            .iter()
+            .take_while(|entry| entry.handle != 0)
+            .find(|entry| entry.name() == name.as_bytes())
+            .map(|entry| entry.handle)
+    }
+
+    /// The names of the services the process was given, in order.
+    pub fn service_names(&self) -> impl Iterator<Item = &[u8]> {
+        self.services
+            .iter()
+            .take_while(|entry| entry.handle != 0)
+            .map(StartupService::name)
     }
 
     /// The startup handles, in the order they were given.
@@ -120,6 +161,38 @@ mod tests {
             processes: 14,
             power: 0,
         }
+    }
+
+    #[test]
+    fn services_are_found_by_name_up_to_the_first_empty_entry() {
+        let mut table = [0u8; 160];
+        let entries = [
+            StartupService::new("pipe", 21).unwrap(),
+            StartupService::new("kv", 22).unwrap(),
+            StartupService::default(),
+            StartupService::new("hidden", 23).unwrap(),
+        ];
+        for (index, entry) in entries.iter().enumerate() {
+            table[index * 16..index * 16 + 16]
+                .copy_from_slice(zerocopy::IntoBytes::as_bytes(entry));
+        }
+        let handles = StartupHandles::none().with_services(&table);
+        assert_eq!(handles.service("pipe"), Some(21));
+        assert_eq!(handles.service("kv"), Some(22));
+        assert_eq!(handles.service("hidden"), None);
+        assert_eq!(handles.service("pip"), None);
+        assert_eq!(handles.service(""), None);
+        assert_eq!(handles.service_names().count(), 2);
+        // A short table, and names that cannot be.
+        assert_eq!(
+            StartupHandles::none()
+                .with_services(&table[..20])
+                .service("kv"),
+            None
+        );
+        assert_eq!(StartupService::new("", 1), None);
+        assert_eq!(StartupService::new("thirteen-long", 1), None);
+        assert_eq!(StartupService::new("a\0b", 1), None);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use super::handles::StartupHandles;
 use super::syscall::{Syscall, die};
 use crate::abi::{
     ABI_VERSION, Errno, RING_ADDRESS, STARTUP_ADDRESS, STARTUP_ARGUMENTS_MAX,
-    STARTUP_ARGUMENTS_OFFSET, StartupBlock,
+    STARTUP_ARGUMENTS_OFFSET, STARTUP_SERVICES_OFFSET, StartupBlock,
 };
 use crate::ops;
 use crate::ring::Ring;
@@ -125,7 +125,17 @@ fn read_startup(startup: *const StartupBlock) -> Arguments {
     // size, so the `length` bytes lie inside the startup page, which stays
     // mapped and unchanged for the process's whole life (so `'static`).
     let text = unsafe { core::slice::from_raw_parts(text_address as *const u8, length) };
-    HANDLES.call_once(|| StartupHandles::from_block(&block));
+    let services_address = STARTUP_ADDRESS as usize + STARTUP_SERVICES_OFFSET;
+    // SAFETY: the service table lies between the block and the argument
+    // text, inside the startup page (a compile-time assert in abi), which
+    // stays mapped for the process's whole life. Any bytes are a table.
+    let services = unsafe {
+        core::slice::from_raw_parts(
+            services_address as *const u8,
+            STARTUP_ARGUMENTS_OFFSET - STARTUP_SERVICES_OFFSET,
+        )
+    };
+    HANDLES.call_once(|| StartupHandles::from_block(&block).with_services(services));
     Arguments::new(text, block.argument_count)
 }
 
@@ -164,6 +174,13 @@ pub fn file_system() -> Option<u32> {
 /// was given one (`StartupBlock::processes`).
 pub fn processes() -> Option<u32> {
     HANDLES.get().and_then(StartupHandles::processes)
+}
+
+/// The client handle of the service named `name` (a role of the system
+/// manifest: `pipe`, `kv`, ...), if this process was given one (the
+/// startup page's service table, `docs/systems.md`).
+pub fn service(name: &str) -> Option<u32> {
+    HANDLES.get().and_then(|handles| handles.service(name))
 }
 
 /// A power handle, if this process was given one (`StartupBlock::power`).

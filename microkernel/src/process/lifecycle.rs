@@ -19,7 +19,8 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use libring::abi::{
     ABI_VERSION, Errno, PAGE_SIZE, RING_ADDRESS, RING_SIZE, STACK_SIZE, STACK_TOP, STARTUP_ADDRESS,
-    STARTUP_ARGUMENTS_OFFSET, StartupBlock,
+    STARTUP_ARGUMENTS_OFFSET, STARTUP_SERVICES_MAX, STARTUP_SERVICES_OFFSET, StartupBlock,
+    StartupService,
 };
 use zerocopy::IntoBytes;
 
@@ -270,6 +271,18 @@ pub fn create(
         power: roles.power,
     };
     startup[..size_of::<StartupBlock>()].copy_from_slice(block.as_bytes());
+    // Each `+use=NAME` handle is also the service NAME (`runtime::service`).
+    let named = grants
+        .iter()
+        .zip(roles.given.iter())
+        .filter_map(|(grant, &handle)| match *grant {
+            Grant::Use(name) => StartupService::new(name, handle),
+            _ => None,
+        });
+    for (place, entry) in named.take(STARTUP_SERVICES_MAX).enumerate() {
+        let at = STARTUP_SERVICES_OFFSET + place * size_of::<StartupService>();
+        startup[at..at + size_of::<StartupService>()].copy_from_slice(entry.as_bytes());
+    }
     launch(&mut system, id, unstarted, plan.entry, &startup[..length])?;
     Ok(id)
 }

@@ -1,6 +1,6 @@
 //! greeter: the example server of `docs/systems.md`, the smallest useful
-//! server there is. Each `READ` gets a greeting naming the client (by its
-//! badge); anything else gets `EINVAL`.
+//! server there is. Each `READ` gets a greeting naming the client's
+//! process; anything else gets `EINVAL`.
 //!
 //! Started with the service handle of its endpoint and a console client,
 //! in that order: the manifest line
@@ -47,8 +47,8 @@ mod server {
             };
             let result = match Opcode::try_from(message.opcode) {
                 Ok(Opcode::Read) => {
-                    // The badge says who asks: a process id, from `use=`.
-                    let text = alloc::format!("hello, client {}\n", message.badge);
+                    // The kernel says which process asks.
+                    let text = alloc::format!("hello, process {}\n", message.client);
                     let room = (message.length as usize).min(text.len());
                     with_ring(|ring| server.copy_out(ring, &message, 0, &text.as_bytes()[..room]))
                         .map_or_else(Errno::result, |copied| copied as i32)

@@ -8,7 +8,7 @@
 //!
 //! | request | what the server does |
 //! | --- | --- |
-//! | `SPAWN` path NUL arguments, handles | reads the file at `path` through the file server, checks it (`elf::plan`), builds the process with the kernel's process-building operations, gives it the handles the client listed, starts it; answers with a process handle, moved to the client |
+//! | `SPAWN` path NUL arguments, handles | reads the file at `path` through the file server, checks it (`elf::plan`), builds the process with the kernel's process-building operations, gives it the handles the client listed and the services the manifest gives that program, starts it; answers with a process handle, moved to the client |
 //! | anything else | `-EINVAL` |
 //!
 //! Errors the client sees: `ENOENT` and friends from the file server (a bad
@@ -16,6 +16,15 @@
 //! truncated or malicious one), `ENOMEM`, `EINVAL` (arguments that do not
 //! fit in the startup page). A failed `SPAWN` leaves nothing behind: the
 //! kernel throws the unstarted process away when its handle is closed.
+//!
+//! **Services by name.** init gives the server a client handle of each role
+//! whose manifest line has `clients=`, named in its startup service table,
+//! and one argument per role, `ROLE=P:Q` (or `ROLE=*`). A program started
+//! from `/bin/P` (or any program, for `*`) gets that handle too, under the
+//! role's name, after the handles its client listed (12 handles at most in
+//! all: services past that are left out). A program anywhere else, or not
+//! listed, does not: the list is the capability, fixed when the system is
+//! built.
 //!
 //! One request is handled whole before the next (later ones wait in their
 //! slots); `WAIT` and `KILL` are kernel operations on the process handle,
@@ -37,10 +46,12 @@ mod server {
     use alloc::boxed::Box;
     use alloc::vec;
     use alloc::vec::Vec;
-    use libring::abi::{Errno, Opcode, RequestMessage, open_flags, spawn_handles};
+    use libring::abi::{
+        Errno, Opcode, RequestMessage, STARTUP_SERVICES_MAX, open_flags, spawn_handles,
+    };
     use libring::ops;
     use libring::process::{self, Child, Give};
-    use libring::runtime::{self, Arguments, with_ring};
+    use libring::runtime::{self, Arguments, HANDLES_MAX, with_ring};
     use libring::server::{Event, Server};
 
     libring::entry!(main);
@@ -54,9 +65,18 @@ mod server {
     /// Its program buffer's first size (it doubles as need be, and stays).
     const FIRST_BUFFER: usize = 64 << 10;
 
+    /// A service the server hands out: the role's name, who gets it (the
+    /// `P:Q` list), and its client handle.
+    struct Service {
+        role: &'static str,
+        clients: &'static str,
+        handle: u32,
+    }
+
     struct Spawner {
         spawner: u32,
         file_system: u32,
+        services: Vec<Service>,
         /// The request being handled.
         request: Vec<u8>,
         /// The program file being started (kept: it grows to the largest
@@ -64,7 +84,7 @@ mod server {
         file: Vec<u8>,
     }
 
-    fn main(_arguments: Arguments) -> i32 {
+    fn main(arguments: Arguments) -> i32 {
         let (service, spawner) = match *runtime::handles() {
             [service, spawner, ..] => (service, spawner),
             _ => {
@@ -77,9 +97,25 @@ mod server {
             return 1;
         };
         let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
+        let mut services = Vec::new();
+        for argument in arguments.iter().skip(1) {
+            let Some((role, clients)) = argument.split_once('=') else {
+                libring::println!("proc: {argument}: not ROLE=PROGRAMS; left out");
+                continue;
+            };
+            match runtime::service(role) {
+                Some(handle) => services.push(Service {
+                    role,
+                    clients,
+                    handle,
+                }),
+                None => libring::println!("proc: no handle of the service {role}; not given"),
+            }
+        }
         let mut spawner = Spawner {
             spawner,
             file_system,
+            services,
             request: vec![0; REQUEST_MAX],
             file: Vec::new(),
         };
@@ -144,7 +180,30 @@ mod server {
             let length = read_file(self.file_system, path, &mut self.file)?;
             let name = path.rsplit('/').next().unwrap_or(path);
             let name = &name[..floor_char_boundary(name, 31)];
-            let handles = listed_handles(message);
+            let listed = listed_handles(message);
+            let mut handles: Vec<(Give, u8)> = listed
+                .iter()
+                .copied()
+                .filter(|(give, _)| give.handle != 0)
+                .collect();
+            let mut names: Vec<(usize, &str)> = Vec::new();
+            for service in self
+                .services
+                .iter()
+                .filter(|service| gets(path, service.clients))
+            {
+                if handles.len() == HANDLES_MAX || names.len() == STARTUP_SERVICES_MAX {
+                    break;
+                }
+                names.push((handles.len(), service.role));
+                handles.push((
+                    Give {
+                        handle: service.handle,
+                        request: 0,
+                    },
+                    0,
+                ));
+            }
             let child = Child {
                 name: if name.is_empty() { "?" } else { name },
                 // Programs get the kernel's default budget.
@@ -152,10 +211,25 @@ mod server {
                 file: &self.file[..length],
                 argument_text,
                 handles: &handles,
+                services: &names,
             };
             let started = with_ring(|ring| process::start(ring, self.spawner, &child))?;
             Ok(started.handle)
         }
+    }
+
+    /// Does the program at `path` get a service whose clients are
+    /// `clients` (`P:Q`, or `*`)? Only programs in `/bin`, by name.
+    fn gets(path: &str, clients: &str) -> bool {
+        let Some(name) = path
+            .strip_prefix("/bin/")
+            .filter(|name| !name.contains('/'))
+        else {
+            return clients == "*";
+        };
+        clients
+            .split(':')
+            .any(|client| client == "*" || client == name)
     }
 
     /// The handles the client listed, each once, with every slot it was
