@@ -35,9 +35,9 @@ pub type ThreadId = usize;
 pub enum State {
     Ready,
     Running,
-    /// Waiting until the tick count reaches this.
+    /// Waiting until the counter (`arch::timer::counter`) reaches this.
     Sleeping {
-        until_tick: u64,
+        until_counter: u64,
     },
     /// Waiting for [`wake`] (a completion, a wake-up call).
     Blocked,
@@ -234,12 +234,14 @@ pub fn yield_now() {
     reschedule(State::Ready);
 }
 
-/// Sleeps until `ticks` more timer ticks have happened. The first of them
-/// may come at once (the sleep starts part-way through a tick), so the time
-/// slept is between `ticks - 1` and `ticks` tick periods.
+/// Sleeps for at least `ticks` tick periods of the counter: the thread is
+/// woken by the first tick at or after that deadline. (Not by counting
+/// ticks: a tick taken late, with IRQs masked or the emulator given no
+/// time, is followed by the next one soon after, so counted ticks can run
+/// behind the counter, and a sleep of N counted ticks could end early.)
 pub fn sleep_ticks(ticks: u64) {
-    let until_tick = time::ticks() + ticks.max(1);
-    reschedule(State::Sleeping { until_tick });
+    let until_counter = crate::arch::timer::counter() + ticks.max(1) * time::tick_interval();
+    reschedule(State::Sleeping { until_counter });
 }
 
 /// Stops the calling thread until [`wake`] is called for it. Call with
@@ -334,15 +336,16 @@ pub fn thread_count() -> usize {
     })
 }
 
-/// Called on every timer tick, in the interrupt handler.
-pub fn tick(now: u64) {
+/// Called on every timer tick, in the interrupt handler, with the
+/// counter's value.
+pub fn tick(counter: u64) {
     let mut guard = SCHEDULER.lock();
     let Some(scheduler) = guard.as_mut() else {
         return;
     };
     for thread in scheduler.threads.iter_mut() {
-        if let State::Sleeping { until_tick } = thread.state
-            && until_tick <= now
+        if let State::Sleeping { until_counter } = thread.state
+            && until_counter <= counter
         {
             thread.state = State::Ready;
             scheduler.ready.push_back(thread.id);

@@ -404,15 +404,11 @@ fn threads_interleave_under_preemption() -> Outcome {
 }
 
 fn sleep_waits_at_least_its_time() -> Outcome {
-    let start_ticks = time::ticks();
     let start = time::counter_microseconds();
     scheduler::sleep_ticks(time::ticks_for_milliseconds(50));
     let slept = time::counter_microseconds() - start;
-    check(time::ticks() >= start_ticks + 5, || {
-        "woke before 5 ticks".into()
-    })?;
-    // One tick of slack: the sleep started partway through a tick.
-    check(slept >= 40_000, || format!("slept only {slept} us"))
+    // The deadline is on the counter: never early, however late the ticks.
+    check(slept >= 50_000, || format!("slept only {slept} us"))
 }
 
 static YIELD_FLAG: AtomicBool = AtomicBool::new(false);

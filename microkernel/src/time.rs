@@ -45,13 +45,18 @@ fn on_tick(_interrupt: u32) {
     }
     NEXT_TICK.store(next, Ordering::Relaxed);
     timer::fire_at(next);
-    let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    TICKS.fetch_add(1, Ordering::Relaxed);
     scheduler::tick(now);
     let mut system = crate::process::SYSTEM.lock();
     crate::ring::expire_timers(&mut system, now_nanoseconds());
     crate::hang_dump::tick(&system, now_nanoseconds());
     crate::ring::drivers::deliver_log(&mut system);
     crate::ring::engine::settle(&mut system);
+}
+
+/// Counter ticks between two kernel ticks.
+pub fn tick_interval() -> u64 {
+    INTERVAL.load(Ordering::Relaxed)
 }
 
 /// Ticks since the timer started.
