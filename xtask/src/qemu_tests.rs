@@ -766,6 +766,49 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // Job control, typed: Ctrl-C stops an infinite loop and a sleep
+        // (the prompt comes back, $? is 130); a program reading typed
+        // lines gets them, cooked, until Ctrl-D; a line typed before the
+        // program reads still reaches it; Ctrl-C ends every process of a
+        // pipeline; the shell edits in raw mode again afterwards.
+        name: "shell-interrupt",
+        machine: DEFAULT_MACHINE,
+        command_line: HANG_DUMP,
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "annulus:/$ spin\nspin: spinning\n^C\nannulus:/$ echo $?\n130\n",
+            "annulus:/$ sleep 500000\n^C\nannulus:/$ ",
+            "annulus:/$ cat\nfirst line\nfirst line\nsecond\nsecond\nannulus:/$ ",
+            "annulus:/$ cat | wc -l\nthree\nlines\nhere\n3\n",
+            "annulus:/$ spin | cat\nspin: spinning\n^C\nannulus:/$ ",
+            // The line, edited with Backspace by the shell again.
+            "\nstill editing\n",
+            ", any other number 0",
+        ],
+        input: &[
+            ("annulus:/$ ", "spin\r"),
+            ("spin: spinning", "\x03"),
+            ("annulus:/$ ", "echo $?\r"),
+            ("annulus:/$ ", "sleep 500000\r"),
+            ("sleep 500000", "\x03"),
+            ("annulus:/$ ", "cat\r"),
+            ("cat", "first line\r"),
+            ("first line\r\nfirst line", "second\r"),
+            ("second\r\nsecond", "\x04"),
+            ("annulus:/$ ", "cat | wc -l\r"),
+            ("cat | wc -l", "three\rlines\rhere\r\x04"),
+            ("annulus:/$ ", "spin | cat\r"),
+            ("spin: spinning", "\x03"),
+            ("annulus:/$ ", "echo still edx\x7fiting\r"),
+            ("annulus:/$ ", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
         // debug=eret-window: every return from the kernel sends itself an
         // interrupt between writing ELR_EL1 and its eret
         // (microkernel/src/arch/eret_window.rs). The paths mask first, so
@@ -942,13 +985,16 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "init: the shell has ended (exited with code 0); powering off",
         ],
         input: &[
+            // Each step waits for the last command's output and the
+            // prompt after it: a redrawn line shows the prompt too, and
+            // input sent on that would be typed ahead into the command.
             ("annulus:/$ ", "echo fxz\x7f\x7fixed\r"),
-            ("annulus:/$ ", "echo rigt\x1b[Dh\r"),
-            ("annulus:/$ ", "echo first\r"),
-            ("annulus:/$ ", "echo second\r"),
-            ("annulus:/$ ", "\x1b[A\x1b[A again\r"),
-            ("annulus:/$ ", "nonsense\x03"),
-            ("annulus:/$ ", "exit\r"),
+            ("fixed\r\nannulus:/$ ", "echo rigt\x1b[Dh\r"),
+            ("right\r\nannulus:/$ ", "echo first\r"),
+            ("first\r\nannulus:/$ ", "echo second\r"),
+            ("second\r\nannulus:/$ ", "\x1b[A\x1b[A again\r"),
+            ("first again\r\nannulus:/$ ", "nonsense\x03"),
+            ("^C", "exit\r"),
         ],
     },
     QemuTestConfig {
@@ -2405,9 +2451,10 @@ selftest: 2 passed, 0 failed
         for config in QEMU_TESTS {
             for (wait_for, send) in config.input {
                 assert!(!send.is_empty(), "{}: a step sends nothing", config.name);
+                // The console ends its lines with \r\n: a bare \n never comes.
                 assert!(
-                    !wait_for.contains('\n'),
-                    "{}: lines are never whole in the output",
+                    !wait_for.replace("\r\n", "").contains('\n'),
+                    "{}: the output has \\r\\n, never a bare \\n",
                     config.name
                 );
             }

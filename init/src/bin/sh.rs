@@ -45,7 +45,7 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use init::line_editor::{Event, LineEditor};
-use init::syntax::{self, Connector, Pipeline, Redirect, Word};
+use init::syntax::{self, Connector, List, Pipeline, Redirect, Word};
 use libring::abi::{Completion, Errno, WAIT_KILLED, open_flags, spawn_handles};
 use libring::ops::{self, SubmissionOptions};
 use libring::process::spawn_request;
@@ -63,9 +63,16 @@ const RETRY_TAG: u64 = 2;
 const RETRY_NANOSECONDS: u64 = 50_000_000;
 /// `user_data` of the `CANCEL` of the console `READ`.
 const CANCEL_TAG: u64 = 3;
+/// `user_data` of the console's interrupt wait (`CONTROL [2, 0, 0]`).
+const INTERRUPT_TAG: u64 = 4;
+/// `user_data` of a foreground process's `WAIT`: this, plus its place in
+/// the pipeline (below 256).
+const FOREGROUND_TAG: u64 = 1 << 20;
 /// `user_data` of a job's `WAIT`: this bit, the job's number shifted by 8,
 /// and the process's place in its pipeline.
 const JOB_TAG: u64 = 1 << 40;
+/// The byte Ctrl-C sends.
+const CONTROL_C: u8 = 0x03;
 /// Bytes read from the console at a time.
 const INPUT_MAX: usize = 64;
 /// The longest reason text kept from `WAIT`.
@@ -79,6 +86,8 @@ const NOT_FOUND: i32 = 127;
 const NOT_RUNNABLE: i32 = 126;
 /// `$?` of a process that was killed (sh's 128 + 9, for SIGKILL).
 const KILLED: i32 = 137;
+/// `$?` of a foreground job ended with Ctrl-C (sh's 128 + 2, for SIGINT).
+const INTERRUPTED: i32 = 130;
 /// `$?` after a syntax error or a misused built-in.
 const USAGE: i32 = 2;
 
@@ -115,6 +124,18 @@ struct Job {
     members: Vec<Member>,
 }
 
+/// How a foreground process ended.
+enum Ending {
+    /// It could not be started.
+    NotStarted,
+    Running,
+    Exited(i32),
+    /// Killed by the shell, for a Ctrl-C.
+    Interrupted,
+    /// Killed by someone else (or lost): why.
+    Killed(String),
+}
+
 /// A process of a pipeline, as started.
 struct Started {
     name: String,
@@ -140,6 +161,12 @@ struct Shell {
     /// The console `READ`'s buffer (lent to the server while pending).
     input: Box<[u8; INPUT_MAX]>,
     reading: bool,
+    /// A `CONTROL [INTERRUPT_WAIT]` is pending at the console.
+    interrupt_armed: bool,
+    /// The console does not take interrupt waits: do not ask again.
+    interrupt_refused: bool,
+    /// Ctrl-C was typed while a foreground job ran.
+    interrupted: bool,
     jobs: Vec<Job>,
     next_job: u32,
     /// `$?`: the exit code of the last pipeline.
@@ -176,6 +203,9 @@ fn main(_arguments: Arguments) -> i32 {
         typed: VecDeque::new(),
         input: Box::new([0; INPUT_MAX]),
         reading: false,
+        interrupt_armed: false,
+        interrupt_refused: false,
+        interrupted: false,
         jobs: Vec::new(),
         next_job: 1,
         status: 0,
@@ -260,10 +290,22 @@ impl Shell {
         Ok(())
     }
 
-    /// Gives the console to a foreground job: the shell's `READ` is
-    /// cancelled (bytes it got first stay the shell's), and input is
-    /// cooked.
+    /// Gives the console to the line about to run: Ctrl-C now comes to
+    /// the shell (the console's interrupt wait, armed first and kept: in
+    /// the shell's raw mode Ctrl-C is just a byte), and input is cooked,
+    /// so a job reads typed lines. What was typed after Enter and not read
+    /// yet is typed again, cooked, by the console as it switches (a Ctrl-C
+    /// among it answers the wait). A `READ` of the shell's still pending
+    /// (it has none while a line runs, unless `wait` armed one) is
+    /// cancelled; a Ctrl-C it got first counts too.
     fn lend_console(&mut self) {
+        if !self.interrupt_armed && !self.interrupt_refused {
+            let wait = ops::control(self.console, [2, 0, 0]).with_user_data(INTERRUPT_TAG);
+            if with_ring(|ring| ring.push(wait)).is_ok() {
+                self.interrupt_armed = true;
+            }
+        }
+        self.raw_input(false);
         if self.reading {
             let cancel = ops::cancel(READ_TAG).with_user_data(CANCEL_TAG);
             if with_ring(|ring| ring.push(cancel)).is_ok() {
@@ -276,10 +318,15 @@ impl Shell {
                 }
             }
         }
-        self.raw_input(false);
+        // Ctrl-C typed before the console was cooked: for this line too,
+        // and, as at a terminal, the input typed ahead goes with it.
+        if self.typed.contains(&CONTROL_C) {
+            self.typed.clear();
+            self.interrupted = true;
+        }
     }
 
-    /// Takes the console back after a foreground job.
+    /// Takes the console back after a line: raw input again.
     fn take_console_back(&mut self) {
         self.raw_input(true);
     }
@@ -319,6 +366,14 @@ impl Shell {
             }
         } else if completion.user_data == RETRY_TAG {
             self.reading = false;
+        } else if completion.user_data == INTERRUPT_TAG {
+            self.interrupt_armed = false;
+            match completion.result {
+                0 => self.interrupted = true,
+                // Replaced, or cancelled: ask again next time.
+                cancelled if cancelled == Errno::Cancelled.result() => {}
+                _ => self.interrupt_refused = true,
+            }
         } else if completion.user_data & JOB_TAG != 0 {
             let number = ((completion.user_data & !JOB_TAG) >> 8) as u32;
             let place = (completion.user_data & 0xff) as usize;
@@ -362,14 +417,28 @@ impl Shell {
                 return;
             }
         };
+        self.lend_console();
+        self.run_list(&list);
+        self.take_console_back();
+        if self.interrupted {
+            self.interrupted = false;
+            self.status = INTERRUPTED;
+        }
+    }
+
+    /// Runs a line's items in order, until a Ctrl-C or `exit`.
+    fn run_list(&mut self, list: &List) {
         for item in &list.items {
+            if self.interrupted {
+                return;
+            }
             if item.background {
                 self.start_background(&item.first);
                 continue;
             }
             self.run_pipeline(&item.first);
             for (connector, pipeline) in &item.rest {
-                if self.exit_code.is_some() {
+                if self.exit_code.is_some() || self.interrupted {
                     break;
                 }
                 let wanted = match connector {
@@ -433,33 +502,107 @@ impl Shell {
             }
         }
         let started = self.start_pipeline(pipeline, false);
-        self.lend_console();
+        let ended = self.wait_for_foreground(&started);
         let mut status = 0;
-        for process in &started {
-            status = process.status;
-            if process.handle == 0 {
-                continue;
-            }
-            let mut reason = [0u8; REASON_MAX];
-            let waited = with_ring(|ring| ring.run(ops::wait(process.handle, &mut reason)));
-            close(process.handle);
-            status = match waited {
-                Ok(code) if code != WAIT_KILLED => code,
-                Ok(_) => {
-                    eprintln!("sh: {}: {}", process.name, reason_text(&reason));
+        for (process, ending) in started.iter().zip(ended) {
+            status = match ending {
+                Ending::NotStarted => process.status,
+                Ending::Running => {
+                    eprintln!("sh: {}: the ring failed while waiting for it", process.name);
                     KILLED
                 }
-                Err(error) => {
-                    eprintln!("sh: {}: wait: {}", process.name, error.description());
+                Ending::Exited(code) => code,
+                Ending::Interrupted => INTERRUPTED,
+                Ending::Killed(reason) => {
+                    eprintln!("sh: {}: {reason}", process.name);
                     KILLED
                 }
             };
         }
-        self.take_console_back();
-        if status != 0 && status != KILLED && started.last().is_some_and(|last| last.handle != 0) {
+        let last_started = started.last().is_some_and(|last| last.handle != 0);
+        if status != 0 && status != KILLED && status != INTERRUPTED && last_started {
             println!("[exit {status}]");
         }
         self.status = status;
+    }
+
+    /// Waits for every process of a foreground pipeline to end; returns
+    /// how each did. A Ctrl-C meanwhile (the console's answer to the
+    /// interrupt wait) kills those still running. Other completions (typed
+    /// bytes, background jobs) are handled as they come.
+    fn wait_for_foreground(&mut self, started: &[Started]) -> Vec<Ending> {
+        let mut endings: Vec<Ending> = started
+            .iter()
+            .map(|process| {
+                if process.handle == 0 {
+                    Ending::NotStarted
+                } else {
+                    Ending::Running
+                }
+            })
+            .collect();
+        let mut reasons: Vec<Box<[u8; REASON_MAX]>> =
+            started.iter().map(|_| Box::new([0; REASON_MAX])).collect();
+        for (place, (process, reason)) in started.iter().zip(reasons.iter_mut()).enumerate() {
+            if process.handle == 0 {
+                continue;
+            }
+            let wait = ops::wait(process.handle, &mut reason[..])
+                .with_user_data(FOREGROUND_TAG | place as u64);
+            if with_ring(|ring| ring.push(wait)).is_err() {
+                // No room on the ring to wait for it: end it rather than
+                // lose it.
+                let _ = with_ring(|ring| ring.run(ops::kill(process.handle)));
+                let mut gone = [0u8; REASON_MAX];
+                let _ = with_ring(|ring| ring.run(ops::wait(process.handle, &mut gone)));
+                endings[place] = Ending::Killed(String::from("no room on the ring to wait for it"));
+            }
+        }
+        let mut interrupted = false;
+        while endings
+            .iter()
+            .any(|ending| matches!(ending, Ending::Running))
+        {
+            if self.interrupted && !interrupted {
+                interrupted = true;
+                for (process, ending) in started.iter().zip(&endings) {
+                    if matches!(ending, Ending::Running) {
+                        let _ = with_ring(|ring| ring.run(ops::kill(process.handle)));
+                    }
+                }
+            }
+            // Completions the ring stashed while it ran something else
+            // come first: waiting for a new one would wait past them.
+            let mut any = false;
+            while let Some(completion) = with_ring(|ring| ring.completion()) {
+                any = true;
+                if completion.user_data & !0xff == FOREGROUND_TAG {
+                    let place = (completion.user_data & 0xff) as usize;
+                    if let Some(ending) = endings.get_mut(place) {
+                        *ending = match completion.result {
+                            WAIT_KILLED if interrupted => Ending::Interrupted,
+                            WAIT_KILLED => {
+                                Ending::Killed(String::from(reason_text(&reasons[place][..])))
+                            }
+                            code if code >= 0 => Ending::Exited(code),
+                            error => Ending::Killed(alloc::format!(
+                                "wait: {}",
+                                Errno::from_result(error).map_or("?", Errno::description)
+                            )),
+                        };
+                    }
+                } else if self.completed(completion).is_err() {
+                    // The console is gone; the job's processes still end.
+                }
+            }
+            if !any && with_ring(|ring| ring.submit_and_wait(1)).is_err() {
+                break;
+            }
+        }
+        for process in started.iter().filter(|process| process.handle != 0) {
+            close(process.handle);
+        }
+        endings
     }
 
     /// Starts every command of `pipeline`, joined by pipes; returns them in
@@ -697,9 +840,10 @@ impl Shell {
         }
     }
 
-    /// `wait`: until every background job has ended (each reported).
+    /// `wait`: until every background job has ended (each reported), or
+    /// Ctrl-C.
     fn wait_for_jobs(&mut self) {
-        while !self.jobs.is_empty() {
+        while !self.jobs.is_empty() && !self.interrupted {
             if let Err(error) = self.wait_for_events() {
                 eprintln!("sh: wait: {}", error.description());
                 return;

@@ -15,12 +15,18 @@
 pub mod line_discipline;
 pub mod terminal;
 
-/// The console's `CONTROL` requests: `ops::control(console, [mode, 0, 0])`.
+/// The console's `CONTROL` requests: `ops::control(console, [word, 0, 0])`.
 pub mod control {
     /// Lines, edited and echoed (the default).
     pub const COOKED: u64 = 0;
     /// Every byte as it is typed, not echoed.
     pub const RAW: u64 = 1;
+    /// Held until Ctrl-C is typed in cooked mode, then answered with 0:
+    /// that Ctrl-C goes to no reader (the line and the input typed ahead
+    /// are thrown away). How a shell hears that the user wants the
+    /// foreground job stopped. One process's at a time (`EBUSY` for
+    /// another's); a new one from the same process replaces the old.
+    pub const INTERRUPT_WAIT: u64 = 2;
 }
 
 /// Calls `send` with each byte of `bytes` as a terminal wants it: a

@@ -16,7 +16,7 @@
 //!   | Ctrl-C | throws the line (and any typed-ahead lines) away; the next `READ` fails with `-EINTR` |
 //!   | Ctrl-D, line empty | end of file: the next `READ` gets 0 bytes |
 //!   | Ctrl-D, line not empty | ends the line without a `\n` |
-//!   | other control keys | ignored |
+//!   | other control keys | kept in the line (an arrow key's escape sequence typed ahead reaches a shell that reads it later), shown as `^X` |
 //!
 //! - **Raw**: every byte is for the reader as soon as it is typed, with no
 //!   echo and no editing; Ctrl-C and Ctrl-D are bytes like the others.
@@ -152,6 +152,22 @@ impl LineDiscipline {
         self.committed = self.entries.len();
     }
 
+    /// In raw mode: takes every byte typed and not yet read, in order
+    /// (to be typed again in cooked mode: `Terminal::control`).
+    pub fn take_raw_bytes(&mut self) -> heapless::Vec<u8, INPUT_CAPACITY> {
+        let mut bytes = heapless::Vec::new();
+        if self.mode == Mode::Raw {
+            for entry in self.entries.iter() {
+                if let Entry::Byte(byte) = entry {
+                    let _ = bytes.push(*byte);
+                }
+            }
+            self.entries.clear();
+            self.committed = 0;
+        }
+        bytes
+    }
+
     /// Whether a `READ` would get something now.
     pub fn ready(&self) -> bool {
         self.committed > 0
@@ -178,7 +194,7 @@ impl LineDiscipline {
                     CONTROL_D if self.editing() => self.end_line(Some(Entry::EndOfLine), b""),
                     CONTROL_D => self.end_line(Some(Entry::EndOfFile), b""),
                     TAB | b' '..=b'~' | 0x80..=0xff => self.add(byte),
-                    _ => Echo::NOTHING,
+                    _ => self.add(byte),
                 }
             }
         }
@@ -267,6 +283,10 @@ impl LineDiscipline {
             return Echo::of(&[BELL]);
         }
         let _ = self.entries.push_back(Entry::Byte(byte));
+        if byte < b' ' && byte != TAB {
+            // A control byte, shown in caret notation (ESC as ^[).
+            return Echo::of(&[b'^', byte + b'@']);
+        }
         Echo::of(&[byte])
     }
 
@@ -299,6 +319,15 @@ impl LineDiscipline {
             }
         }
         Echo::of(b"\x08 \x08")
+    }
+
+    /// Ctrl-C taken by someone waiting for it (a shell): the line and the
+    /// input typed ahead are thrown away, and no reader is told.
+    pub fn interrupt_quietly(&mut self) -> Echo {
+        self.entries.clear();
+        self.committed = 0;
+        self.after_carriage_return = false;
+        Echo::of(b"^C\n")
     }
 
     /// Ctrl-C: throws away the line and everything not yet read, and
@@ -387,13 +416,13 @@ mod tests {
     }
 
     #[test]
-    fn other_control_keys_are_ignored_in_cooked_mode() {
+    fn other_control_keys_are_kept_and_shown_in_caret_notation() {
         let mut discipline = LineDiscipline::new();
         assert_eq!(
-            type_keys(&mut discipline, b"a\x01\x1b\x00b\tc\n"),
-            b"ab\tc\n"
+            type_keys(&mut discipline, b"a\x01\x1b[A\x00b\tc\n"),
+            b"a^A^[[A^@b\tc\n"
         );
-        assert_eq!(read(&mut discipline, 64), line(b"ab\tc\n"));
+        assert_eq!(read(&mut discipline, 64), line(b"a\x01\x1b[A\x00b\tc\n"));
     }
 
     #[test]

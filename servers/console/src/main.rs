@@ -13,7 +13,7 @@
 //! | --- | --- |
 //! | `WRITE` | copies the client's bytes in, 256 at a time, to the UART (`\n` as `\r\n`); answers the byte count |
 //! | `READ` | queues it behind older `READ`s; answers it with a line (cooked) or bytes (raw) once there is input, see `terminal.rs` |
-//! | `CONTROL` | `[0, 0, 0]` cooked input, `[1, 0, 0]` raw (`console::control`); answers 0 |
+//! | `CONTROL` | `[0, 0, 0]` cooked input, `[1, 0, 0]` raw (`console::control`); answers 0. `[2, 0, 0]`: held until Ctrl-C is typed in cooked mode, then answered 0 (a shell's job control) |
 //! | anything else | answers `-EINVAL` |
 //! | an interrupt | drains the receive FIFO into the line discipline, echoing; clears the interrupt; `IRQ_ACK` |
 //! | kernel log bytes (`LOG_READ`) | writes them to the UART, then reads again |
@@ -198,8 +198,29 @@ mod server {
                     Ok(()) => self.answer_reads(ring),
                     Err(error) => self.server.reply(ring, request, error.result()),
                 },
+                Ok(Opcode::Control)
+                    if message.arguments == [console::control::INTERRUPT_WAIT, 0, 0] =>
+                {
+                    match self.terminal.wait_for_interrupt(*message) {
+                        // Held; the one it replaces is answered.
+                        Ok(replaced) => {
+                            if let Some(old) = replaced {
+                                self.server
+                                    .reply(ring, old.request, Errno::Cancelled.result());
+                            }
+                        }
+                        Err(error) => self.server.reply(ring, request, error.result()),
+                    }
+                }
                 Ok(Opcode::Control) => {
-                    let result = self.terminal.control(message.arguments);
+                    let uart = &mut self.uart;
+                    let result = self.terminal.control(message.arguments, &mut |echo| {
+                        for_terminal(echo, |byte| uart.write_byte(byte));
+                    });
+                    // Typed-ahead input made cooked may hold a Ctrl-C.
+                    if let Some(waiter) = self.terminal.take_interrupt() {
+                        self.server.reply(ring, waiter.request, 0);
+                    }
                     self.server
                         .reply(ring, request, result.map_or_else(Errno::result, |()| 0));
                     // Raw mode may have made a half-typed line readable.
@@ -254,6 +275,10 @@ mod server {
                 if self.uart.receive_empty() {
                     break;
                 }
+            }
+            // A Ctrl-C for the shell waiting for one.
+            if let Some(waiter) = self.terminal.take_interrupt() {
+                self.server.reply(ring, waiter.request, 0);
             }
             let ack = ops::irq_ack(self.irq).with_user_data(IRQ_ACK_USER_DATA);
             push(ring, ack)?;

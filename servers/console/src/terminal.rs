@@ -58,6 +58,10 @@ pub struct Terminal {
     reads: Deque<RequestMessage, READS_CAPACITY>,
     /// How many may wait.
     reads_max: usize,
+    /// A `CONTROL [INTERRUPT_WAIT]` held until Ctrl-C, and whether Ctrl-C
+    /// has come for it.
+    interrupt_wait: Option<RequestMessage>,
+    interrupted: bool,
 }
 
 /// The most `READ`s one client process may have waiting.
@@ -72,7 +76,37 @@ impl Terminal {
             discipline: LineDiscipline::new(),
             reads: Deque::new(),
             reads_max: reads_max.min(READS_CAPACITY),
+            interrupt_wait: None,
+            interrupted: false,
         }
+    }
+
+    /// A `CONTROL [INTERRUPT_WAIT]` arrives: held until Ctrl-C is typed in
+    /// cooked mode. Returns the one it replaces (the same process's older
+    /// one, to be answered `-ECANCELED`); `EBUSY` if another process holds
+    /// the place.
+    pub fn wait_for_interrupt(
+        &mut self,
+        message: RequestMessage,
+    ) -> Result<Option<RequestMessage>, Errno> {
+        match self.interrupt_wait {
+            Some(held) if held.client != message.client => Err(Errno::Busy),
+            held => {
+                self.interrupt_wait = Some(message);
+                self.interrupted = false;
+                Ok(held)
+            }
+        }
+    }
+
+    /// The held interrupt wait, once Ctrl-C has come for it: the server
+    /// answers it with 0.
+    pub fn take_interrupt(&mut self) -> Option<RequestMessage> {
+        if !self.interrupted {
+            return None;
+        }
+        self.interrupted = false;
+        self.interrupt_wait.take()
     }
 
     /// A client's `READ` arrives: it waits behind the older ones. Fails
@@ -96,13 +130,28 @@ impl Terminal {
 
     /// A `CONTROL` request's arguments: `[control::COOKED or control::RAW,
     /// 0, 0]` sets the mode; anything else is [`Errno::InvalidArgument`].
-    pub fn control(&mut self, arguments: [u64; 3]) -> Result<(), Errno> {
+    ///
+    /// From raw to cooked, the bytes typed and not yet read are typed
+    /// again, in cooked mode, and `echo` gets what to show for them: a
+    /// shell that hands the console to a job (cooked) gives the job what
+    /// was typed after the command's Enter, as a Unix terminal would, and a
+    /// Ctrl-C among them goes to the interrupt waiter.
+    pub fn control(
+        &mut self,
+        arguments: [u64; 3],
+        echo: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), Errno> {
         let mode = match arguments {
             [control::COOKED, 0, 0] => Mode::Cooked,
             [control::RAW, 0, 0] => Mode::Raw,
             _ => return Err(Errno::InvalidArgument),
         };
+        let typed_ahead = self.discipline.take_raw_bytes();
         self.discipline.set_mode(mode);
+        for byte in typed_ahead {
+            let shown = self.input(byte);
+            echo(shown.as_bytes());
+        }
         Ok(())
     }
 
@@ -111,8 +160,15 @@ impl Terminal {
         self.discipline.mode()
     }
 
-    /// A byte typed at the terminal; returns what to echo.
+    /// A byte typed at the terminal; returns what to echo. Ctrl-C in
+    /// cooked mode, with an interrupt wait held, is for the waiter
+    /// ([`Self::take_interrupt`]), not for a reader.
     pub fn input(&mut self, byte: u8) -> Echo {
+        let control_c = byte == 0x03;
+        if control_c && self.mode() == Mode::Cooked && self.interrupt_wait.is_some() {
+            self.interrupted = true;
+            return self.discipline.interrupt_quietly();
+        }
         self.discipline.input(byte)
     }
 
@@ -274,21 +330,25 @@ mod tests {
     #[test]
     fn control_sets_the_mode_and_refuses_anything_else() {
         let mut terminal = Terminal::new(2);
-        assert_eq!(terminal.control([control::RAW, 0, 0]), Ok(()));
+        assert_eq!(terminal.control([control::RAW, 0, 0], &mut |_| {}), Ok(()));
         assert_eq!(terminal.mode(), Mode::Raw);
         terminal.read(read_request(1, 8)).unwrap();
         type_keys(&mut terminal, b"k");
         assert_eq!(answer(&mut terminal), Some((1, 1, b"k".to_vec())));
-        assert_eq!(terminal.control([control::COOKED, 0, 0]), Ok(()));
+        assert_eq!(
+            terminal.control([control::COOKED, 0, 0], &mut |_| {}),
+            Ok(())
+        );
         assert_eq!(terminal.mode(), Mode::Cooked);
         for bad in [
-            [2, 0, 0],
+            [control::INTERRUPT_WAIT, 0, 0],
+            [3, 0, 0],
             [control::RAW, 1, 0],
             [control::COOKED, 0, 7],
             [u64::MAX; 3],
         ] {
             assert_eq!(
-                terminal.control(bad),
+                terminal.control(bad, &mut |_| {}),
                 Err(Errno::InvalidArgument),
                 "{bad:?}"
             );
@@ -301,12 +361,76 @@ mod tests {
     }
 
     #[test]
+    fn control_c_goes_to_the_interrupt_waiter_in_cooked_mode_only() {
+        let mut terminal = Terminal::new(4);
+        let waiter = read_request(7, 0);
+        assert_eq!(terminal.wait_for_interrupt(waiter), Ok(None));
+        // Another process may not take the place; the same one replaces it.
+        assert_eq!(
+            terminal.wait_for_interrupt(read_request(8, 0)),
+            Err(Errno::Busy)
+        );
+        let again = RequestMessage {
+            request: 70,
+            ..waiter
+        };
+        assert_eq!(terminal.wait_for_interrupt(again), Ok(Some(waiter)));
+        terminal.read(read_request(1, 16)).unwrap();
+        type_keys(&mut terminal, b"half");
+        assert_eq!(terminal.input(0x03).as_bytes(), b"^C\n");
+        assert_eq!(terminal.take_interrupt(), Some(again));
+        assert_eq!(terminal.take_interrupt(), None);
+        // The line went to nobody: the reader still waits, and gets the
+        // next one.
+        assert_eq!(answer(&mut terminal), None);
+        type_keys(&mut terminal, b"next\r");
+        assert_eq!(answer(&mut terminal), Some((1, 5, b"next\n".to_vec())));
+        // With no waiter, Ctrl-C interrupts the reader, as before.
+        terminal.read(read_request(2, 16)).unwrap();
+        type_keys(&mut terminal, b"\x03");
+        assert_eq!(terminal.take_interrupt(), None);
+        // In raw mode, with a waiter, it is a byte like the others.
+        terminal.wait_for_interrupt(waiter).unwrap();
+        terminal.control([control::RAW, 0, 0], &mut |_| {}).unwrap();
+        type_keys(&mut terminal, b"\x03");
+        assert_eq!(terminal.take_interrupt(), None);
+    }
+
+    #[test]
+    fn bytes_typed_ahead_in_raw_mode_are_typed_again_when_cooked() {
+        let mut terminal = Terminal::new(4);
+        terminal.control([control::RAW, 0, 0], &mut |_| {}).unwrap();
+        type_keys(&mut terminal, b"ab\x08c\r");
+        let mut shown = Vec::new();
+        terminal
+            .control([control::COOKED, 0, 0], &mut |echo| {
+                shown.extend_from_slice(echo)
+            })
+            .unwrap();
+        assert_eq!(shown, b"ab\x08 \x08c\n");
+        terminal.read(read_request(1, 16)).unwrap();
+        assert_eq!(answer(&mut terminal), Some((1, 3, b"ac\n".to_vec())));
+        // A Ctrl-C typed ahead is the interrupt waiter's once cooked.
+        let waiter = read_request(9, 0);
+        terminal.wait_for_interrupt(waiter).unwrap();
+        terminal.control([control::RAW, 0, 0], &mut |_| {}).unwrap();
+        type_keys(&mut terminal, b"x\x03");
+        assert_eq!(terminal.take_interrupt(), None);
+        terminal
+            .control([control::COOKED, 0, 0], &mut |_| {})
+            .unwrap();
+        assert_eq!(terminal.take_interrupt(), Some(waiter));
+        terminal.read(read_request(2, 16)).unwrap();
+        assert_eq!(answer(&mut terminal), None);
+    }
+
+    #[test]
     fn switching_to_raw_answers_a_waiting_read_with_the_half_typed_line() {
         let mut terminal = Terminal::new(2);
         terminal.read(read_request(1, 8)).unwrap();
         type_keys(&mut terminal, b"ab");
         assert_eq!(answer(&mut terminal), None);
-        terminal.control([control::RAW, 0, 0]).unwrap();
+        terminal.control([control::RAW, 0, 0], &mut |_| {}).unwrap();
         assert_eq!(answer(&mut terminal), Some((1, 2, b"ab".to_vec())));
     }
 }
