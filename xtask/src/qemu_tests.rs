@@ -713,6 +713,50 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // The README's session, typed as it shows it: a pipeline, an
+        // error sent to a file, a sleep stopped with Ctrl-C, a job in the
+        // background, ps, a command not found.
+        name: "readme-session",
+        machine: DEFAULT_MACHINE,
+        command_line: HANG_DUMP,
+        system: Some("default"),
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "annulus:/$ ls /\nREADME.txt\nbin/\netc/\ntests/\ntmp/\n",
+            "\nshell     sh        use=console use=fs use=proc power\n",
+            "annulus:/$ echo hi > /tmp/a\nannulus:/$ cat /tmp/a\nhi\n",
+            "annulus:/$ cat /README.txt | wc -c\n425\n",
+            "annulus:/$ nosuch 2> /tmp/e; cat /tmp/e\nsh: nosuch: command not found\n",
+            "annulus:/$ echo \"two  words\" 'and more'\ntwo  words and more\n",
+            "annulus:/$ sleep 5000\n^C\nannulus:/$ cd /tmp\n",
+            "annulus:/tmp$ sleep 2000 &\n[1] 16\n",
+            "annulus:/tmp$ ps\n  PID  STATE    NAME\n    1  running  init\n    2  running  console\n    3  running  ramfs\n    4  running  pipe\n    5  running  proc\n    6  running  sh\n   16  running  sleep\n   17  running  ps\n",
+            "sh: nope: command not found",
+            "annulus: process 18 asked to power off",
+            ", any other number 0",
+        ],
+        input: &[
+            ("annulus:/$ ", "ls /\r"),
+            ("annulus:/$ ", "cat /etc/system\r"),
+            ("annulus:/$ ", "echo hi > /tmp/a\r"),
+            ("annulus:/$ ", "cat /tmp/a\r"),
+            ("annulus:/$ ", "cat /README.txt | wc -c\r"),
+            ("annulus:/$ ", "nosuch 2> /tmp/e; cat /tmp/e\r"),
+            ("annulus:/$ ", "echo \"two  words\" 'and more'\r"),
+            ("annulus:/$ ", "sleep 5000\r"),
+            ("sleep 5000", "\x03"),
+            ("annulus:/$ ", "cd /tmp\r"),
+            ("annulus:/tmp$ ", "sleep 2000 &\r"),
+            ("annulus:/tmp$ ", "ps\r"),
+            ("annulus:/tmp$ ", "nope\r"),
+            ("annulus:/tmp$ ", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
         // Standard streams and the shell's language, typed: a pipeline
         // through the pipe server, stderr to a file and into a pipe, <,
         // ;, && and ||, $? and variables, a non-zero exit shown, a
