@@ -5,6 +5,9 @@ use crate::abi::Errno;
 use crate::ops;
 use crate::ring::{Kernel, Ring};
 
+/// The most bytes a pipe holds: a `WRITE` to a full pipe waits.
+pub const CAPACITY: usize = 64 * 1024;
+
 /// `CONTROL` on the service handle: a new pipe; answers with its read end.
 pub const CREATE: u64 = 1;
 /// `CONTROL` on a read end: the pipe's write end (once per pipe).

@@ -713,6 +713,31 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // The pipe server against a hostile client (attack pipes): 1,000
+        // pipes made and dropped leave its count and heap as they were;
+        // its per-process bound; a reader that never reads does not stop
+        // another pipe; a writer killed mid-write leaves its reader the
+        // bytes and then the end. Beside a bystander.
+        name: "attack-pipes",
+        machine: DEFAULT_MACHINE,
+        command_line: "hangdump=20 run=ramfs+serve=fs+bootimage,pipe+serve=pipe,proc+serve=proc+spawn+use=fs,bystander,attack:pipes+use=fs+use=proc+use=pipe",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["attack pipes: writer killed", "bystander: done"],
+        },
+        expected: &[
+            "attack pipes: 1000 made and dropped: pipes 0 -> 0, server heap * bytes (the same: true)",
+            "attack pipes: 16 made, then ENOMEM",
+            "attack pipes: 65536 bytes fill a pipe; one more WRITE: ECANCELED; another pipe meanwhile: \"still flowing\"",
+            "the reader then got the end (",
+            "under 1 MiB: true); pipes 0",
+            "exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // The README's session, typed as it shows it: a pipeline, an
         // error sent to a file, a sleep stopped with Ctrl-C, a job in the
         // background, ps, a command not found.

@@ -35,6 +35,14 @@
 //!   which services it was given, then `READ`s through every handle
 //!   number from 1 to 64 but its standard streams, hoping one reaches
 //!   the greeter anyway (none must: a service is a handle, given or not).
+//! - `pipes` (needs the `pipe` service; `use=fs` and `use=proc` for its
+//!   child): 1,000 pipes made, written to and dropped, then the server's
+//!   pipe count and heap compared with before; pipes made until refused;
+//!   a full pipe whose reader never reads, with a `WRITE` held on it,
+//!   while another pipe still works; and a child (`pipe-writer`) killed
+//!   in the middle of writing 1 MiB into a pipe, whose reader must get
+//!   what was written and then the end, not hang.
+//! - `pipe-writer`: writes 1 MiB to its standard output (the child above).
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
@@ -72,6 +80,8 @@ fn main(arguments: Arguments) -> i32 {
         "fs-starve" => fs_starve(),
         "release-forge" => release_forge(),
         "services" => services(),
+        "pipes" => pipes(),
+        "pipe-writer" => pipe_writer(),
         _ => {
             libring::println!(
                 "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge|fill"
@@ -477,6 +487,164 @@ fn read_hog() -> Result<(), Errno> {
     run(ops::timeout(HOLD_NANOSECONDS))?;
     libring::println!("attack read-hog: letting go");
     // Ending cancels the READs still held.
+    Ok(())
+}
+
+// ------------------------------------------------------------------- pipes
+
+fn pipe_writer() -> Result<(), Errno> {
+    let piece = alloc::vec![b'p'; 64 << 10];
+    for _ in 0..16 {
+        libring::runtime::write_output(libring::runtime::Output::Out, &piece)?;
+    }
+    Ok(())
+}
+
+/// The pipe server's answer to `CONTROL [word]` on its service handle.
+fn pipe_status(service: u32, word: u64) -> Result<i32, Errno> {
+    run(ops::control(service, [word, 0, 0]))
+}
+
+/// Waits (up to 2 s) until the server has as many pipes as `wanted`: the
+/// kernel's RELEASEs of closed ends reach it a moment after the CLOSEs.
+fn pipes_settle(service: u32, wanted: i32) -> Result<i32, Errno> {
+    for _ in 0..200 {
+        let count = pipe_status(service, libring::pipe::COUNT)?;
+        if count == wanted {
+            return Ok(count);
+        }
+        run(ops::timeout(10_000_000))?;
+    }
+    pipe_status(service, libring::pipe::COUNT)
+}
+
+fn pipes() -> Result<(), Errno> {
+    let service = libring::runtime::service("pipe").ok_or(Errno::BadHandle)?;
+    // One pipe made and dropped first: the server's tables then have
+    // their size.
+    let (read, write) = with_ring(|ring| libring::pipe::create(ring, service))?;
+    run(ops::close(read))?;
+    run(ops::close(write))?;
+    let base_count = pipes_settle(service, 0)?;
+    let base_heap = pipe_status(service, libring::pipe::HEAP)?;
+    let mut made = 0;
+    for round in 0..1000u32 {
+        let (read, write) = with_ring(|ring| libring::pipe::create(ring, service))?;
+        run(ops::write(write, &round.to_le_bytes(), 0))?;
+        // Half are dropped with their bytes unread.
+        if round % 2 == 0 {
+            let mut back = [0u8; 4];
+            run(ops::read(read, &mut back, 0))?;
+        }
+        run(ops::close(write))?;
+        run(ops::close(read))?;
+        made += 1;
+    }
+    let count = pipes_settle(service, base_count)?;
+    let heap = pipe_status(service, libring::pipe::HEAP)?;
+    libring::println!(
+        "attack pipes: {made} made and dropped: pipes {base_count} -> {count}, server heap {base_heap} -> {heap} bytes (the same: {})",
+        heap == base_heap
+    );
+
+    // Until refused: the per-process bound.
+    let mut ends = alloc::vec::Vec::new();
+    let refusal = loop {
+        match with_ring(|ring| libring::pipe::create(ring, service)) {
+            Ok(pipe) => ends.push(pipe),
+            Err(error) => break error,
+        }
+        if ends.len() > 64 {
+            break Errno::InvalidArgument;
+        }
+    };
+    libring::println!("attack pipes: {} made, then {}", ends.len(), refusal.name());
+    for (read, write) in ends.drain(..) {
+        run(ops::close(read))?;
+        run(ops::close(write))?;
+    }
+    pipes_settle(service, base_count)?;
+
+    // A reader that never reads: the pipe fills, one more WRITE is held
+    // (given up after 200 ms), and another pipe still carries bytes.
+    let (stuck_read, stuck_write) = with_ring(|ring| libring::pipe::create(ring, service))?;
+    let full = alloc::vec![b'f'; libring::pipe::CAPACITY];
+    let mut filled = 0;
+    while filled < full.len() {
+        filled += run(ops::write(stuck_write, &full[filled..], 0))? as usize;
+    }
+    let held = with_ring(|ring| -> Result<i32, Errno> {
+        let byte = [b'x'];
+        push(
+            ring,
+            ops::write(stuck_write, &byte, 0).linked().with_user_data(1),
+        )?;
+        push(ring, ops::link_timeout(200_000_000).with_user_data(2))?;
+        ring.submit()?;
+        let mut result = 0;
+        let mut seen = 0;
+        while seen < 2 {
+            ring.submit_and_wait(1)?;
+            while let Some(completion) = ring.completion() {
+                seen += 1;
+                if completion.user_data == 1 {
+                    result = completion.result;
+                }
+            }
+        }
+        Ok(result)
+    })?;
+    let (other_read, other_write) = with_ring(|ring| libring::pipe::create(ring, service))?;
+    run(ops::write(other_write, b"still flowing", 0))?;
+    let mut back = [0u8; 32];
+    let got = run(ops::read(other_read, &mut back, 0))? as usize;
+    libring::println!(
+        "attack pipes: {filled} bytes fill a pipe; one more WRITE: {}; another pipe meanwhile: {:?}",
+        Errno::from_result(held).map_or("ok", Errno::name),
+        core::str::from_utf8(&back[..got]).unwrap_or("?")
+    );
+    for handle in [stuck_read, stuck_write, other_read, other_write] {
+        run(ops::close(handle))?;
+    }
+    pipes_settle(service, base_count)?;
+
+    // A writer killed mid-write.
+    let processes = libring::runtime::processes().ok_or(Errno::BadHandle)?;
+    let fs = libring::runtime::file_system().ok_or(Errno::BadHandle)?;
+    let (read, write) = with_ring(|ring| libring::pipe::create(ring, service))?;
+    let mut handles = [0u32; libring::abi::spawn_handles::COUNT];
+    handles[libring::abi::spawn_handles::STDOUT] = write;
+    handles[libring::abi::spawn_handles::FILE_SYSTEM] = fs;
+    let mut request = [0u8; 128];
+    let length =
+        libring::process::spawn_request("/bin/attack", &["attack", "pipe-writer"], &mut request)?;
+    let child = run(ops::spawn(processes, &request[..length], handles))? as u32;
+    run(ops::close(write))?;
+    let mut buffer = alloc::vec![0u8; 16 << 10];
+    let mut total = 0usize;
+    let mut killed = false;
+    loop {
+        let count = run(ops::read(read, &mut buffer, 0))? as usize;
+        if count == 0 {
+            break;
+        }
+        total += count;
+        if !killed && total >= 100_000 {
+            run(ops::kill(child))?;
+            killed = true;
+        }
+    }
+    let mut reason = [0u8; 160];
+    let _ = run(ops::wait(child, &mut reason));
+    run(ops::close(child))?;
+    run(ops::close(read))?;
+    let count = pipes_settle(service, base_count)?;
+    libring::println!(
+        "attack pipes: writer killed after {} bytes read; the reader then got the end ({} bytes in all, under 1 MiB: {}); pipes {count}",
+        100_000,
+        total,
+        total < (1 << 20)
+    );
     Ok(())
 }
 

@@ -47,15 +47,13 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use libring::abi::Errno;
 
-/// The most bytes a pipe holds.
-pub const CAPACITY: usize = 64 * 1024;
 /// The most pipes at once.
 pub const PIPES_MAX: usize = 64;
 /// The most pipes one process may have made and not yet closed.
 pub const PIPES_PER_CLIENT: usize = 16;
 
 /// The `CONTROL` words (shared with the clients, in libring).
-pub use libring::pipe::{COUNT, CREATE, HEAP, WRITE_END};
+pub use libring::pipe::{CAPACITY, COUNT, CREATE, HEAP, WRITE_END};
 
 /// Which end of a pipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
