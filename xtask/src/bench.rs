@@ -131,6 +131,11 @@ const FIGURES: &[(&str, &str, Option<f64>)] = &[
     ),
     ("memcpy_64k", "memcpy of 64 KiB in user space", None),
     (
+        "pipe_1m_per_kib",
+        "1 MiB through a pipe, 16 KiB WRITE then READ, per KiB",
+        None,
+    ),
+    (
         "ramfs_read_64k",
         "READ of a 64 KiB ramfs file through an open handle",
         None,
@@ -186,6 +191,10 @@ pub fn parse(serial: &str) -> Vec<Figure> {
         .collect()
 }
 
+/// The pipe figure's own boot: the pipe server is not in the main run,
+/// whose boot figures (frames in use) are those of the plain system.
+pub const PIPE_COMMAND_LINE: &str = "bench quiet run=console+serve=console+device=console+irq=console+klog,pipe+serve=pipe,bench:pipe+use=console+use=pipe";
+
 /// Runs the benchmark; prints the table; writes the JSON. Returns whether
 /// every figure came.
 pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result<bool> {
@@ -226,7 +235,18 @@ pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result
         workspace.show(&log)
     );
     let run = qemu_tests::boot(&config, &built, &log, Duration::from_secs(900))?;
-    let figures = parse(&run.serial);
+    let mut figures = parse(&run.serial);
+    let mut timed_out = run.timed_out;
+    if !disk {
+        let pipe_config = QemuTestConfig {
+            command_line: PIPE_COMMAND_LINE,
+            ..config
+        };
+        let pipe_log = directory.join("serial-pipe.log");
+        let pipe_run = qemu_tests::boot(&pipe_config, &built, &pipe_log, Duration::from_secs(900))?;
+        figures.extend(parse(&pipe_run.serial));
+        timed_out |= pipe_run.timed_out;
+    }
     let image_size = std::fs::metadata(&built.image)
         .map(|metadata| metadata.len())
         .unwrap_or(0);
@@ -293,7 +313,7 @@ pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result
     if !complete {
         println!("xtask: some figures are missing; see the serial log");
     }
-    Ok(complete && !run.timed_out)
+    Ok(complete && !timed_out)
 }
 
 #[cfg(test)]

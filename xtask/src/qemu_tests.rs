@@ -1224,6 +1224,21 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // The pipe figure's boot of `cargo xtask bench`: it runs and
+        // reports its figure.
+        name: "bench-pipe-quick",
+        machine: DEFAULT_MACHINE,
+        command_line: crate::bench::PIPE_COMMAND_LINE,
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["bench: done"],
+        },
+        expected: &["bench: pipe_1m_per_kib "],
+        input: &[],
+    },
+    QemuTestConfig {
         // The benchmark in quick mode (a few hundred operations per
         // figure, debug build, no -icount): it still runs and reports every
         // figure. No figure is judged here: `cargo xtask bench` measures.

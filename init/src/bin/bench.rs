@@ -25,7 +25,7 @@ extern crate alloc;
 
 use alloc::vec;
 use core::arch::asm;
-use libring::abi::{Submission, open_flags};
+use libring::abi::{Errno, Submission, open_flags};
 use libring::ops::{self, SubmissionOptions};
 use libring::ring::Ring;
 use libring::runtime::{self, Arguments, Syscall, with_ring};
@@ -62,6 +62,45 @@ fn measure(count: u64, mut operation: impl FnMut()) -> f64 {
         done += chunk;
     }
     total as f64 / count as f64
+}
+
+/// `bench pipe`: 1 MiB through a pipe of the pipe server, written and
+/// read 16 KiB at a time by this one process; instructions per KiB moved
+/// (both copies, in and out of the server, and both round trips). Its own
+/// boot, with the pipe server (`+use=pipe`): the main run's boot figures
+/// are those of the system without it.
+fn pipe_only() -> i32 {
+    match runtime::service("pipe").map(|service| pipe_through(service, 16 << 10)) {
+        Some(Ok(figure)) => report("pipe_1m_per_kib", figure, 1024),
+        Some(Err(error)) => libring::println!("bench: pipe_1m_per_kib failed: {error:?}"),
+        None => libring::println!("bench: pipe_1m_per_kib: no pipe service (+use=pipe)"),
+    }
+    libring::println!("bench: done");
+    0
+}
+
+fn pipe_through(service: u32, piece: usize) -> Result<f64, Errno> {
+    let (read, write) = with_ring(|ring| libring::pipe::create(ring, service))?;
+    let source = vec![0x5au8; piece];
+    let mut sink = vec![0u8; piece];
+    let mut failed = None;
+    let total = with_ring(|ring| {
+        measure(1, || {
+            for _ in 0..(1 << 20) / piece {
+                let wrote = ring.run(ops::write(write, &source, 0));
+                let got = ring.run(ops::read(read, &mut sink, 0));
+                if wrote != Ok(piece as i32) || got != Ok(piece as i32) {
+                    failed = Some(wrote.and(got).err().unwrap_or(Errno::Io));
+                }
+            }
+        })
+    });
+    let _ = with_ring(|ring| ring.run(ops::close(write)));
+    let _ = with_ring(|ring| ring.run(ops::close(read)));
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(total / 1024.0),
+    }
 }
 
 fn report(name: &str, per_operation: f64, operations: u64) {
@@ -118,23 +157,32 @@ fn spawn_wait(
     boot_image: u32,
     plan: &Plan,
 ) -> Result<f64, libring::abi::Errno> {
-    let image = runtime::boot_image::map(boot_image)?;
-    let program = cpio_reader::iter_files(image)
-        .find(|entry| entry.name().trim_start_matches("./") == "bin/true")
-        .map(|entry| entry.file())
-        .ok_or(libring::abi::Errno::NotFound)?;
-    let flags = open_flags::WRITE | open_flags::CREATE | open_flags::TRUNCATE;
-    with_ring(|ring| {
-        let file = ring.run(ops::open(fs, b"/tmp/true", flags))? as u32;
-        let written = ring.run(ops::write(file, program, 0));
-        let _ = ring.run(ops::close(file));
-        written
-    })?;
+    copy_program(fs, boot_image, "true")?;
     spawn_and_wait(
         processes,
         "/tmp/true",
         (plan.operations / SPAWNS_PER_FIGURE).max(1),
     )
+}
+
+/// Copies `bin/NAME` from the boot image to `/tmp/NAME` (this system's
+/// ramfs starts empty).
+fn copy_program(fs: u32, boot_image: u32, name: &str) -> Result<(), Errno> {
+    let image = runtime::boot_image::map(boot_image)?;
+    let wanted = alloc::format!("bin/{name}");
+    let program = cpio_reader::iter_files(image)
+        .find(|entry| entry.name().trim_start_matches("./") == wanted)
+        .map(|entry| entry.file())
+        .ok_or(Errno::NotFound)?;
+    let flags = open_flags::WRITE | open_flags::CREATE | open_flags::TRUNCATE;
+    let path = alloc::format!("/tmp/{name}");
+    with_ring(|ring| {
+        let file = ring.run(ops::open(fs, path.as_bytes(), flags))? as u32;
+        let written = ring.run(ops::write(file, program, 0));
+        let _ = ring.run(ops::close(file));
+        written
+    })
+    .map(|_| ())
 }
 
 /// `SPAWN` of the program at `path` with no handles, `WAIT`, `CLOSE`,
@@ -228,6 +276,9 @@ fn main(arguments: Arguments) -> i32 {
     if arguments.iter().any(|argument| argument == "disk") {
         return disk(quick);
     }
+    if arguments.iter().any(|argument| argument == "pipe") {
+        return pipe_only();
+    }
     // `only=NAME`: just that figure (`cargo xtask profile` uses this).
     let only = arguments
         .iter()
@@ -236,7 +287,7 @@ fn main(arguments: Arguments) -> i32 {
     let plan = Plan {
         operations: if quick { 200 } else { 10_000 },
     };
-    let &[console, null, fs, processes, boot_image] = runtime::handles() else {
+    let &[console, null, fs, processes, boot_image, ..] = runtime::handles() else {
         libring::println!("bench: expected the handles [console, null, fs, proc, boot image]");
         return 1;
     };
