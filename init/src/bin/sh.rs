@@ -103,7 +103,8 @@ built-ins:
   NAME=value         set a variable ($NAME, and $? the last exit code)
 programs in /bin (run by name, or by a path with a /):
   ls [PATH...]  cat [FILE...]  echo WORD...  mkdir DIR...  rm PATH...
-  mv FROM TO    ps             sleep MS      shutdown      true
+  mv FROM TO    ps             sleep MS      shutdown      true  false
+  wc [-lwc] [FILE...]  head [-n N|-c N] [FILE...]  yes [WORD...]  cmp A B
 a | b pipes a's output to b; a ; b, a && b, a || b run one after the other;
 < FILE, > FILE, >> FILE, 2> FILE, 2>> FILE and 2>&1 redirect; & runs in the
 background; '...' and \"...\" quote, \\ escapes one character";
