@@ -117,6 +117,32 @@ impl Word {
         text
     }
 
+    /// The word as a pattern, if a `*` or `?` in it was written plainly
+    /// (not quoted, not from a variable): each character, and whether it
+    /// is a wildcard. `None`: the word means itself.
+    pub fn pattern(&self, lookup: &dyn Fn(&str) -> String) -> Option<Vec<(char, bool)>> {
+        let mut pattern = Vec::new();
+        let mut wild = false;
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => {
+                    for character in text.chars() {
+                        let is_wild = matches!(character, '*' | '?');
+                        wild |= is_wild;
+                        pattern.push((character, is_wild));
+                    }
+                }
+                Part::Quoted(text) => {
+                    pattern.extend(text.chars().map(|character| (character, false)))
+                }
+                Part::Variable(name) => {
+                    pattern.extend(lookup(name).chars().map(|character| (character, false)));
+                }
+            }
+        }
+        wild.then_some(pattern)
+    }
+
     /// The word as plain text, if it has no variables.
     pub fn literal(&self) -> Option<String> {
         let mut text = String::new();
@@ -220,6 +246,45 @@ impl SyntaxError {
             SyntaxError::Unsupported(what) => alloc::format!("{what} is not supported"),
         }
     }
+}
+
+/// Whether `name` matches `pattern` (from [`Word::pattern`]): a wild `*`
+/// stands for any run of characters, a wild `?` for one; a name starting
+/// with `.` is matched only by a pattern starting with a plain `.`, as in
+/// sh.
+pub fn matches(pattern: &[(char, bool)], name: &str) -> bool {
+    if name.starts_with('.') && pattern.first() != Some(&('.', false)) {
+        return false;
+    }
+    let name: Vec<char> = name.chars().collect();
+    // Classic wildcard matching, remembering the last `*` to go back to.
+    let (mut at, mut place) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while place < name.len() {
+        match pattern.get(at) {
+            Some(('*', true)) => {
+                star = Some((at, place));
+                at += 1;
+            }
+            Some(&(character, wild))
+                if (wild && character == '?') || (!wild && character == name[place]) =>
+            {
+                at += 1;
+                place += 1;
+            }
+            _ => match star {
+                Some((star_at, star_place)) => {
+                    at = star_at + 1;
+                    place = star_place + 1;
+                    star = Some((star_at, star_place + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[at.min(pattern.len())..]
+        .iter()
+        .all(|&(character, wild)| wild && character == '*')
 }
 
 /// `path` made absolute from directory `cwd` (itself absolute), with `.`
@@ -731,6 +796,47 @@ mod tests {
         );
         assert_eq!(command.words[1].literal(), None);
         assert_eq!(command.words[5].literal(), Some("$NAME".into()));
+    }
+
+    #[test]
+    fn globs_are_plain_stars_and_question_marks() {
+        let list = parsed(r#"ls *.txt '*.txt' a?c \* "$X" $X"#);
+        let words = &list.items[0].first.commands[0].words;
+        let lookup = |_: &str| String::from("*");
+        let pattern = words[1].pattern(&lookup).unwrap();
+        assert!(matches(&pattern, "notes.txt"));
+        assert!(
+            matches(&pattern, ".txt") == false,
+            "a dot file needs a plain dot"
+        );
+        assert!(!matches(&pattern, "notes.txt.bak"));
+        // Quoted, escaped or from a variable: the word means itself.
+        assert_eq!(words[2].pattern(&lookup), None);
+        assert_eq!(words[4].pattern(&lookup), None);
+        assert_eq!(words[5].pattern(&lookup), None);
+        assert_eq!(words[6].pattern(&lookup), None);
+        let question = words[3].pattern(&lookup).unwrap();
+        assert!(matches(&question, "abc"));
+        assert!(!matches(&question, "ac"));
+        assert!(!matches(&question, "abbc"));
+        let star = |text: &str| -> std::vec::Vec<(char, bool)> {
+            text.chars()
+                .map(|character| (character, character == '*' || character == '?'))
+                .collect()
+        };
+        for (pattern, name, expected) in [
+            ("*", "anything", true),
+            ("*", "", true),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+            ("*a", "banana", true),
+            ("**", "x", true),
+            ("?", "", false),
+            (".*", ".hidden", true),
+            ("*", ".hidden", false),
+        ] {
+            assert_eq!(matches(&star(pattern), name), expected, "{pattern} {name}");
+        }
     }
 
     #[test]

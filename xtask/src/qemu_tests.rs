@@ -811,6 +811,13 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "annulus:/$ yes | head -c 1048576 | wc -c\n1048576\n",
             "annulus:/$ yes abc | head -n 3\nabc\nabc\nabc\nannulus:/$ ",
             "annulus:/$ cat /README.txt | head -n 2 | wc -l\n2\n",
+            // Globs: a plain * or ? in a word's last part, sorted; no match
+            // leaves the word; quoted, it is itself.
+            "annulus:/$ echo /tmp/n? /tmp/zz* '/tmp/n*'\n/tmp/n1 /tmp/n2 /tmp/zz* /tmp/n*\n",
+            "annulus:/$ cd /bin; echo c?t w*; cd /\ncat wc\n",
+            // A script with arguments.
+            "annulus:/$ sh /tmp/s one two\nscript /tmp/s got 2 arguments: one two\nls: /nope: No such file or directory\n",
+            "failed one\n",
             "sh: no command next to the |",
             "sh: ( ) (a subshell) is not supported",
             "] done: sleep | cat (exited with code 0)",
@@ -834,6 +841,13 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             ("annulus:/$ ", "yes | head -c 1048576 | wc -c\r"),
             ("annulus:/$ ", "yes abc | head -n 3\r"),
             ("annulus:/$ ", "cat /README.txt | head -n 2 | wc -l\r"),
+            ("annulus:/$ ", "echo /tmp/n? /tmp/zz* '/tmp/n*'\r"),
+            ("annulus:/$ ", "cd /bin; echo c?t w*; cd /\r"),
+            (
+                "annulus:/$ ",
+                "echo 'echo script $0 got $# arguments: $1 $2' > /tmp/s; echo 'ls /nope || echo failed $1' >> /tmp/s\r",
+            ),
+            ("annulus:/$ ", "sh /tmp/s one two\r"),
             ("annulus:/$ ", "ls |\r"),
             ("annulus:/$ ", "(ls)\r"),
             ("annulus:/$ ", "sleep 10 | cat &\r"),

@@ -46,11 +46,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use init::line_editor::{Event, LineEditor};
 use init::syntax::{self, Connector, List, Pipeline, Redirect, Word};
-use libring::abi::{Completion, Errno, WAIT_KILLED, open_flags, spawn_handles};
+use libring::abi::{Completion, DirectoryEntry, Errno, WAIT_KILLED, open_flags, spawn_handles};
 use libring::ops::{self, SubmissionOptions};
 use libring::process::spawn_request;
 use libring::runtime::{self, Arguments, with_ring};
 use libring::{eprintln, println};
+use zerocopy::FromBytes;
 
 libring::entry!(main);
 
@@ -107,7 +108,8 @@ programs in /bin (run by name, or by a path with a /):
   wc [-lwc] [FILE...]  head [-n N|-c N] [FILE...]  yes [WORD...]  cmp A B
 a | b pipes a's output to b; a ; b, a && b, a || b run one after the other;
 < FILE, > FILE, >> FILE, 2> FILE, 2>> FILE and 2>&1 redirect; & runs in the
-background; '...' and \"...\" quote, \\ escapes one character";
+background; * and ? match names; sh FILE ARGS runs a script ($1, ...);
+Ctrl-C ends the running job; '...' and \"...\" quote, \\ escapes one character";
 
 /// One process of a background job.
 struct Member {
@@ -147,7 +149,12 @@ struct Started {
 }
 
 struct Shell {
+    /// Standard input: the console (the terminal the shell edits on, for
+    /// the interactive shell).
     console: u32,
+    /// Standard output and error, given to programs as theirs.
+    output: u32,
+    errors: u32,
     file_system: u32,
     processes: u32,
     power: Option<u32>,
@@ -176,9 +183,12 @@ struct Shell {
     variables: Vec<(String, String)>,
     /// Set by `exit`.
     exit_code: Option<i32>,
+    /// Running a script: its path and arguments (`$0`, `$1`, ...);
+    /// empty for the interactive shell.
+    script: Vec<String>,
 }
 
-fn main(_arguments: Arguments) -> i32 {
+fn main(arguments: Arguments) -> i32 {
     let (Some(console), Some(file_system), Some(processes)) = (
         runtime::stdin(),
         runtime::file_system(),
@@ -194,6 +204,8 @@ fn main(_arguments: Arguments) -> i32 {
     };
     let mut shell = Shell {
         console,
+        output: runtime::stdout().unwrap_or(console),
+        errors: runtime::stderr().unwrap_or(console),
         file_system,
         processes,
         power: runtime::power(),
@@ -212,7 +224,13 @@ fn main(_arguments: Arguments) -> i32 {
         status: 0,
         variables: Vec::new(),
         exit_code: None,
+        script: Vec::new(),
     };
+    // `sh FILE ARGUMENT...`: run the file's lines, then end.
+    if arguments.len() > 1 {
+        shell.script = arguments.iter().skip(1).map(String::from).collect();
+        return shell.run_script();
+    }
     shell.raw_input(true);
     println!("Annulus shell: type help for the commands.");
     shell.run()
@@ -236,6 +254,31 @@ impl Shell {
     fn raw_input(&self, raw: bool) {
         let mode = u64::from(raw);
         let _ = with_ring(|ring| ring.run(ops::control(self.console, [mode, 0, 0])));
+    }
+
+    /// `sh FILE ARGUMENT...`: runs each line of the file as if typed (its
+    /// arguments are `$1`, `$2`, ...), without a prompt and without taking
+    /// the console; ends with the last line's `$?`, or `exit`'s code.
+    fn run_script(&mut self) -> i32 {
+        let path = syntax::resolve(&self.cwd, &self.script[0]);
+        let text = match read_file(self.file_system, &path) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("sh: {}: {}", self.script[0], error.description());
+                return NOT_FOUND;
+            }
+        };
+        let Ok(text) = core::str::from_utf8(&text) else {
+            eprintln!("sh: {}: not text (UTF-8)", self.script[0]);
+            return NOT_RUNNABLE;
+        };
+        for line in text.lines() {
+            self.execute(line);
+            if let Some(code) = self.exit_code {
+                return code;
+            }
+        }
+        self.status
     }
 
     /// The event loop: edit, run, report jobs, until `exit` or the end of
@@ -418,9 +461,16 @@ impl Shell {
                 return;
             }
         };
-        self.lend_console();
+        // A script's shell leaves the console as the shell that ran it set
+        // it (cooked, for its job: the script).
+        let interactive = self.script.is_empty();
+        if interactive {
+            self.lend_console();
+        }
         self.run_list(&list);
-        self.take_console_back();
+        if interactive {
+            self.take_console_back();
+        }
         if self.interrupted {
             self.interrupted = false;
             self.status = INTERRUPTED;
@@ -460,8 +510,17 @@ impl Shell {
     fn lookup(&self, name: &str) -> String {
         match name {
             "?" => alloc::format!("{}", self.status),
-            "0" => String::from("sh"),
-            "#" => String::from("0"),
+            "0" => self
+                .script
+                .first()
+                .cloned()
+                .unwrap_or_else(|| String::from("sh")),
+            "#" => alloc::format!("{}", self.script.len().saturating_sub(1)),
+            digits if digits.bytes().all(|byte| byte.is_ascii_digit()) => digits
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| self.script.get(index).cloned())
+                .unwrap_or_default(),
             _ => self
                 .variables
                 .iter()
@@ -473,6 +532,48 @@ impl Shell {
 
     fn expand(&self, word: &Word) -> String {
         word.expand(&|name| self.lookup(name))
+    }
+
+    /// A command's words as its program gets them: variables replaced,
+    /// and each word with a plain `*` or `?` in its last part replaced by
+    /// the names it matches in that directory, sorted (the word itself if
+    /// none does, as in sh).
+    fn expand_words(&self, words: &[Word]) -> Vec<String> {
+        let mut expanded = Vec::new();
+        for word in words {
+            let lookup = |name: &str| self.lookup(name);
+            let Some(pattern) = word.pattern(&lookup) else {
+                expanded.push(self.expand(word));
+                continue;
+            };
+            let matched = self.glob(&pattern);
+            if matched.is_empty() {
+                expanded.push(self.expand(word));
+            } else {
+                expanded.extend(matched);
+            }
+        }
+        expanded
+    }
+
+    /// The paths `pattern` matches: its last part against the names in
+    /// the directory before it (a wildcard before the last `/` is taken
+    /// as it is written).
+    fn glob(&self, pattern: &[(char, bool)]) -> Vec<String> {
+        let split = pattern.iter().rposition(|&(character, _)| character == '/');
+        let (folder, last) = match split {
+            Some(at) => (&pattern[..=at], &pattern[at + 1..]),
+            None => (&pattern[..0], pattern),
+        };
+        let folder: String = folder.iter().map(|&(character, _)| character).collect();
+        let target = syntax::resolve(&self.cwd, if folder.is_empty() { "." } else { &folder });
+        let mut names: Vec<String> = list_directory(self.file_system, &target)
+            .into_iter()
+            .filter(|name| syntax::matches(last, name))
+            .map(|name| alloc::format!("{folder}{name}"))
+            .collect();
+        names.sort();
+        names
     }
 
     /// Runs a pipeline in the foreground and sets `$?`.
@@ -521,7 +622,8 @@ impl Shell {
             };
         }
         let last_started = started.last().is_some_and(|last| last.handle != 0);
-        if status != 0 && status != KILLED && status != INTERRUPTED && last_started {
+        let interactive = self.script.is_empty();
+        if interactive && status != 0 && status != KILLED && status != INTERRUPTED && last_started {
             println!("[exit {status}]");
         }
         self.status = status;
@@ -643,8 +745,10 @@ impl Shell {
         }
         let mut started = Vec::new();
         for (place, command) in pipeline.commands.iter().enumerate() {
-            let words: Vec<String> = command.words.iter().map(|word| self.expand(word)).collect();
+            let words = self.expand_words(&command.words);
             let name = words[0].clone();
+            // The shell's own streams (the console, or a script's), then
+            // the pipes, then the redirections.
             let first_input = if background { 0 } else { self.console };
             let mut streams = [
                 if place == 0 {
@@ -653,11 +757,11 @@ impl Shell {
                     pipes[place - 1].0
                 },
                 if place + 1 == count {
-                    self.console
+                    self.output
                 } else {
                     pipes[place].1
                 },
-                self.console,
+                self.errors,
             ];
             let mut opened = Vec::new();
             let redirected = self.redirect(&command.redirects, &mut streams, &mut opened);
@@ -763,6 +867,10 @@ impl Shell {
         handles[spawn_handles::FILE_SYSTEM] = self.cwd_handle;
         if path == "/bin/shutdown" {
             handles[spawn_handles::POWER] = self.power.unwrap_or(0);
+        }
+        // A script's shell starts programs too.
+        if path == "/bin/sh" {
+            handles[spawn_handles::PROCESSES] = self.processes;
         }
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         let mut request = alloc::vec![0u8; 4096];
@@ -946,6 +1054,59 @@ impl Shell {
         self.status = 0;
         self.jobs.push(job);
     }
+}
+
+/// The whole file at `path`, at most 1 MiB.
+fn read_file(file_system: u32, path: &str) -> Result<Vec<u8>, Errno> {
+    const LIMIT: usize = 1 << 20;
+    let file =
+        with_ring(|ring| ring.run(ops::open(file_system, path.as_bytes(), open_flags::READ)))?
+            as u32;
+    let mut bytes = Vec::new();
+    let mut piece = alloc::vec![0u8; 4096];
+    let result = loop {
+        match with_ring(|ring| ring.run(ops::read(file, &mut piece, bytes.len() as u64))) {
+            Ok(0) => break Ok(()),
+            Ok(count) if bytes.len() + count as usize > LIMIT => break Err(Errno::FileTooBig),
+            Ok(count) => bytes.extend_from_slice(&piece[..count as usize]),
+            Err(error) => break Err(error),
+        }
+    };
+    close(file);
+    result.map(|()| bytes)
+}
+
+/// The names in the directory at `path` (nothing if it cannot be read).
+fn list_directory(file_system: u32, path: &str) -> Vec<String> {
+    let flags = open_flags::READ | open_flags::DIRECTORY;
+    let Ok(directory) = with_ring(|ring| ring.run(ops::open(file_system, path.as_bytes(), flags)))
+    else {
+        return Vec::new();
+    };
+    let directory = directory as u32;
+    let mut buffer = alloc::vec![0u8; 4096];
+    let mut names = Vec::new();
+    let mut next = 0u64;
+    loop {
+        let filled = match with_ring(|ring| ring.run(ops::readdir(directory, &mut buffer, next))) {
+            Ok(filled) if filled > 0 => filled as usize,
+            _ => break,
+        };
+        let mut at = 0;
+        while let Ok((head, _)) = DirectoryEntry::read_from_prefix(&buffer[at..filled]) {
+            let name_end = (at + 16 + head.name_length as usize).min(filled);
+            if let Ok(name) = core::str::from_utf8(&buffer[at + 16..name_end]) {
+                names.push(String::from(name));
+            }
+            at += DirectoryEntry::record_size(head.name_length as usize);
+            next += 1;
+            if at >= filled {
+                break;
+            }
+        }
+    }
+    close(directory);
+    names
 }
 
 fn is_builtin(name: &str) -> bool {
