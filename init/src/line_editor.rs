@@ -84,6 +84,11 @@ impl LineEditor {
         }
     }
 
+    /// The lines entered so far, oldest first (the `history` built-in).
+    pub fn history(&self) -> &[String] {
+        &self.history
+    }
+
     /// The line so far.
     pub fn line(&self) -> String {
         self.line.iter().collect()

@@ -856,6 +856,57 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // The tools a Unix user reaches for, typed: cp, touch, stat,
+        // ls -l and -a, grep of a file and of a pipe, tail of a file and
+        // of a pipe, history; each error a line on standard error.
+        name: "shell-tools",
+        machine: DEFAULT_MACHINE,
+        command_line: HANG_DUMP,
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "annulus:/$ cp /README.txt /tmp/r; cmp /README.txt /tmp/r && echo copied\ncopied\n",
+            "annulus:/$ touch /tmp/.hidden /tmp/empty; stat /tmp/empty /tmp/r /tmp\n/tmp/empty: file, 0 bytes\n/tmp/r: file, 425 bytes\n/tmp: directory, 4 entries\n",
+            "annulus:/$ ls /tmp\nempty\nr\nx/\n",
+            "annulus:/$ ls -a /tmp\n.hidden\nempty\nr\nx/\n",
+            "annulus:/$ ls -l /tmp\n-          0 empty\n-        425 r\nd          0 x/\n",
+            "annulus:/$ grep ram /README.txt\n(target/annulus/initrd.cpio), beside the programs in bin/, and appears in the ram file\n",
+            "annulus:/$ cat /README.txt | grep nothing-like-this || echo none\n[exit 1]\nnone\n",
+            "annulus:/$ tail -n 1 /README.txt\nprogram file cut short on purpose (the shell tests run it and expect \"Exec format error\").\n",
+            "annulus:/$ cat /README.txt | tail -n 2 | wc -l\n2\n",
+            "annulus:/$ cp /nope /tmp/q\ncp: /nope: No such file or directory\n",
+            "annulus:/$ history\n    1  mkdir /tmp/x\n    2  cp /README.txt /tmp/r; cmp /README.txt /tmp/r && echo copied\n",
+        ],
+        input: &[
+            ("annulus:/$ ", "mkdir /tmp/x\r"),
+            (
+                "annulus:/$ ",
+                "cp /README.txt /tmp/r; cmp /README.txt /tmp/r && echo copied\r",
+            ),
+            (
+                "annulus:/$ ",
+                "touch /tmp/.hidden /tmp/empty; stat /tmp/empty /tmp/r /tmp\r",
+            ),
+            ("annulus:/$ ", "ls /tmp\r"),
+            ("annulus:/$ ", "ls -a /tmp\r"),
+            ("annulus:/$ ", "ls -l /tmp\r"),
+            ("annulus:/$ ", "grep ram /README.txt\r"),
+            (
+                "annulus:/$ ",
+                "cat /README.txt | grep nothing-like-this || echo none\r",
+            ),
+            ("annulus:/$ ", "tail -n 1 /README.txt\r"),
+            ("annulus:/$ ", "cat /README.txt | tail -n 2 | wc -l\r"),
+            ("annulus:/$ ", "cp /nope /tmp/q\r"),
+            ("annulus:/$ ", "history\r"),
+            ("annulus:/$ ", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
         // Job control, typed: Ctrl-C stops an infinite loop and a sleep
         // (the prompt comes back, $? is 130); a program reading typed
         // lines gets them, cooked, until Ctrl-D; a line typed before the

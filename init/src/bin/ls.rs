@@ -1,11 +1,11 @@
 //! ls: lists each directory named on its command line (`.`, the current
-//! directory, if none), one
-//! entry a line, sorted by name (file systems keep their own order: a
-//! FAT directory the order entries were made), a directory's name
-//! followed by `/`. A file is listed as
-//! itself. Started with the console and the file system
-//! (`+use=console+use=fs`). A path that cannot be listed gets one line,
-//! `ls: PATH: why`; the exit code is 1 if any failed.
+//! directory, if none), one entry a line, sorted by name (file systems
+//! keep their own order: a FAT directory the order entries were made), a
+//! directory's name followed by `/`. A file is listed as itself. Names
+//! starting with `.` are left out unless `-a`; `-l` puts each entry's kind
+//! (`d` or `-`) and size (bytes, or entries for a directory) before it. A
+//! path that cannot be listed gets one line on standard error, `ls: PATH:
+//! why`; the exit code is 1 if any failed.
 
 #![no_std]
 #![no_main]
@@ -15,15 +15,38 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use libring::abi::{DirectoryEntry, Errno, file_kind, open_flags};
+use libring::abi::{DirectoryEntry, Errno, FileStatus, file_kind, open_flags};
 use libring::ops;
 use libring::runtime::{self, Arguments, with_ring};
 use zerocopy::FromBytes;
 
 libring::entry!(main);
 
+/// What to show.
+#[derive(Clone, Copy)]
+struct Options {
+    all: bool,
+    long: bool,
+}
+
+/// `-l`'s prefix for the entry at `path`: kind and size.
+fn long_prefix(fs: u32, path: &str) -> String {
+    let opened = with_ring(|ring| ring.run(ops::open(fs, path.as_bytes(), open_flags::READ)));
+    let Ok(file) = opened else {
+        return String::from("?          ? ");
+    };
+    let mut status = FileStatus::default();
+    let stat = with_ring(|ring| ring.run(ops::stat(file as u32, &mut status)));
+    let _ = with_ring(|ring| ring.run(ops::close(file as u32)));
+    match stat {
+        Ok(_) if status.kind == file_kind::DIRECTORY => alloc::format!("d {:>10} ", status.size),
+        Ok(_) => alloc::format!("- {:>10} ", status.size),
+        Err(_) => String::from("?          ? "),
+    }
+}
+
 /// Prints the entries of directory `path`.
-fn list(fs: u32, path: &str) -> Result<(), Errno> {
+fn list(fs: u32, path: &str, options: Options) -> Result<(), Errno> {
     let flags = open_flags::READ | open_flags::DIRECTORY;
     let opened = with_ring(|ring| ring.run(ops::open(fs, path.as_bytes(), flags)));
     let directory = match opened {
@@ -33,7 +56,12 @@ fn list(fs: u32, path: &str) -> Result<(), Errno> {
             let file =
                 with_ring(|ring| ring.run(ops::open(fs, path.as_bytes(), open_flags::READ)))?;
             let _ = with_ring(|ring| ring.run(ops::close(file as u32)));
-            libring::println!("{path}");
+            let prefix = if options.long {
+                long_prefix(fs, path)
+            } else {
+                String::new()
+            };
+            libring::println!("{prefix}{path}");
             return Ok(());
         }
         Err(error) => return Err(error),
@@ -56,7 +84,9 @@ fn list(fs: u32, path: &str) -> Result<(), Errno> {
             } else {
                 ""
             };
-            names.push(alloc::format!("{name}{slash}"));
+            if options.all || !name.starts_with('.') {
+                names.push(alloc::format!("{name}{slash}"));
+            }
             at += DirectoryEntry::record_size(head.name_length as usize);
             next += 1;
             if at >= filled {
@@ -67,7 +97,17 @@ fn list(fs: u32, path: &str) -> Result<(), Errno> {
     let _ = with_ring(|ring| ring.run(ops::close(directory)));
     names.sort();
     for name in names {
-        libring::println!("{name}");
+        let prefix = if options.long {
+            let entry = alloc::format!(
+                "{}/{}",
+                path.trim_end_matches('/'),
+                name.trim_end_matches('/')
+            );
+            long_prefix(fs, &entry)
+        } else {
+            String::new()
+        };
+        libring::println!("{prefix}{name}");
     }
     result
 }
@@ -77,11 +117,31 @@ fn main(arguments: Arguments) -> i32 {
         libring::eprintln!("ls: needs the file system (+use=fs)");
         return 1;
     };
+    let mut options = Options {
+        all: false,
+        long: false,
+    };
+    let mut paths = Vec::new();
+    for word in arguments.iter().skip(1) {
+        match word {
+            "-a" => options.all = true,
+            "-l" => options.long = true,
+            "-la" | "-al" => {
+                options.all = true;
+                options.long = true;
+            }
+            option if option.starts_with('-') && option.len() > 1 => {
+                libring::eprintln!("ls: {option}: not an option (-a, -l)");
+                return 2;
+            }
+            path => paths.push(path),
+        }
+    }
     let mut failed = false;
     let mut listed = 0;
-    for path in arguments.iter().skip(1) {
+    for path in paths {
         listed += 1;
-        if let Err(error) = list(fs, path) {
+        if let Err(error) = list(fs, path, options) {
             libring::eprintln!("ls: {path}: {}", error.description());
             failed = true;
         }
@@ -89,7 +149,7 @@ fn main(arguments: Arguments) -> i32 {
     // No path: the current directory (the one the file system handle
     // names; relative paths start there).
     if listed == 0
-        && let Err(error) = list(fs, ".")
+        && let Err(error) = list(fs, ".", options)
     {
         libring::eprintln!("ls: .: {}", error.description());
         failed = true;

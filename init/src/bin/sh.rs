@@ -97,6 +97,7 @@ built-ins:
   help               this list
   cd [DIR]           change the current directory (/ if none)
   pwd                print the current directory
+  history            the lines typed so far
   jobs               list the background jobs
   wait               wait for every background job
   kill PID|%JOB      end a job (or one process of it)
@@ -105,7 +106,9 @@ built-ins:
 programs in /bin (run by name, or by a path with a /):
   ls [PATH...]  cat [FILE...]  echo WORD...  mkdir DIR...  rm PATH...
   mv FROM TO    ps             sleep MS      shutdown      true  false
-  wc [-lwc] [FILE...]  head [-n N|-c N] [FILE...]  yes [WORD...]  cmp A B
+  wc [-lwc] [FILE...]  head [-n N|-c N] [FILE...]  tail [-n N] [FILE]
+  grep TEXT [FILE...]  cp FROM TO  touch FILE...  stat PATH...  clear
+  ls -l -a  yes [WORD...]  cmp A B
 a | b pipes a's output to b; a ; b, a && b, a || b run one after the other;
 < FILE, > FILE, >> FILE, 2> FILE, 2>> FILE and 2>&1 redirect; & runs in the
 background; * and ? match names; sh FILE ARGS runs a script ($1, ...);
@@ -905,6 +908,11 @@ impl Shell {
             "help" => println!("{HELP}"),
             "cd" => return self.change_directory(arguments.first().copied().unwrap_or("/")),
             "pwd" => println!("{}", self.cwd),
+            "history" => {
+                for (index, line) in self.editor.history().iter().enumerate() {
+                    println!("{:>5}  {line}", index + 1);
+                }
+            }
             "jobs" => {
                 for job in &self.jobs {
                     let ids: Vec<String> = job
@@ -1112,7 +1120,7 @@ fn list_directory(file_system: u32, path: &str) -> Vec<String> {
 fn is_builtin(name: &str) -> bool {
     matches!(
         name,
-        "help" | "cd" | "pwd" | "jobs" | "wait" | "kill" | "exit"
+        "help" | "cd" | "pwd" | "jobs" | "wait" | "kill" | "exit" | "history"
     )
 }
 
