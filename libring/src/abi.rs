@@ -503,7 +503,12 @@ pub struct ProcessRecord {
     pub state: u8,
     /// Bytes of `name` in use.
     pub name_length: u8,
-    pub reserved: [u8; 2],
+    /// With state [`process_state::WAITING`]: the opcode of what it waits
+    /// for (`WAIT`: a child; `TIMEOUT`: asleep; a forwarded `READ`...;
+    /// `RECEIVE`: requests to serve), the most telling of the operations it
+    /// has going; 0 otherwise.
+    pub waits_for: u8,
+    pub reserved: u8,
     pub name: [u8; 24],
 }
 
@@ -511,10 +516,15 @@ const _: () = assert!(core::mem::size_of::<ProcessRecord>() == 32);
 
 /// `ProcessRecord::state`.
 pub mod process_state {
-    /// Running or waiting.
+    /// On the processor (the process asking, on one core).
     pub const RUNNING: u8 = 1;
     /// Being torn down.
     pub const ENDING: u8 = 2;
+    /// Runnable, waiting for its turn on the processor.
+    pub const READY: u8 = 3;
+    /// Blocked in `ring_enter` until completions come
+    /// (`ProcessRecord::waits_for` says for what).
+    pub const WAITING: u8 = 4;
 }
 
 impl Opcode {

@@ -1,10 +1,15 @@
-//! ps: lists the processes that are running, one a line: id, state, name
-//! (`PROCESS_LIST`, which any process may use).
+//! ps: lists the processes, one a line: id, state, name (`PROCESS_LIST`,
+//! which any process may use). The state is what the kernel says: running
+//! (ps itself), ready (runnable, waiting for its turn), ending, or waiting
+//! in `ring_enter`, and then for what: `sleeping` (a `TIMEOUT`), `waiting
+//! for child` (a `WAIT`), `serving` (a `RECEIVE`: a server between
+//! requests), `reading` or `writing` (a `READ` or `WRITE` at a server), or
+//! the operation's name.
 
 #![no_std]
 #![no_main]
 
-use libring::abi::{ProcessRecord, process_state};
+use libring::abi::{Opcode, ProcessRecord, process_state};
 use libring::ops;
 use libring::println;
 use libring::runtime::{Arguments, with_ring};
@@ -29,16 +34,33 @@ fn main(_arguments: Arguments) -> i32 {
     else {
         return 1;
     };
-    println!("  PID  STATE    NAME");
+    println!("  PID  STATE              NAME");
     for record in records {
         let name = core::str::from_utf8(&record.name[..(record.name_length as usize).min(24)])
             .unwrap_or("?");
-        let state = if record.state == process_state::ENDING {
-            "ending"
-        } else {
-            "running"
-        };
-        println!("{:>5}  {:<8} {}", record.id, state, name);
+        println!("{:>5}  {:<18} {}", record.id, state(record), name);
     }
     0
+}
+
+/// The state column for `record`.
+fn state(record: &ProcessRecord) -> &'static str {
+    match record.state {
+        process_state::RUNNING => "running",
+        process_state::READY => "ready",
+        process_state::ENDING => "ending",
+        process_state::WAITING => match Opcode::try_from(record.waits_for) {
+            Ok(Opcode::Timeout) => "sleeping",
+            Ok(Opcode::Wait) => "waiting for child",
+            Ok(Opcode::Receive) => "serving",
+            Ok(Opcode::Read) => "reading",
+            Ok(Opcode::Write) => "writing",
+            Ok(Opcode::IrqWait) => "waiting for irq",
+            Ok(Opcode::Control) => "control",
+            Ok(Opcode::Open | Opcode::Stat | Opcode::Readdir) => "at a file server",
+            Ok(Opcode::Spawn) => "starting a child",
+            _ => "waiting",
+        },
+        _ => "?",
+    }
 }

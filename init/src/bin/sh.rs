@@ -370,6 +370,7 @@ impl Shell {
         if self.typed.contains(&CONTROL_C) {
             self.typed.clear();
             self.interrupted = true;
+            self.show(b"^C\n");
         }
     }
 

@@ -28,7 +28,7 @@ use crate::process::handles::Object;
 use crate::process::{self, Ending, ProcessId, System, Waiting, elf};
 use core::fmt::Write;
 use libring::abi::{
-    Errno, PAGE_SIZE, PROGRAM_BASE, ProcessRecord, STARTUP_ADDRESS, process_map_flags,
+    Errno, Opcode, PAGE_SIZE, PROGRAM_BASE, ProcessRecord, STARTUP_ADDRESS, process_map_flags,
     process_state, spawn_handles,
 };
 use zerocopy::IntoBytes;
@@ -376,13 +376,28 @@ pub fn list(
         .try_reserve_exact(room.min(system.processes.len()))
         .map_err(|_| Errno::OutOfMemory)?;
     for process in system.processes.values().take(room) {
+        let (state, waits_for) = if process.ending.is_some() {
+            (process_state::ENDING, 0)
+        } else if process.ring.waiter.is_some() {
+            // Of the operations still going, the one that says most.
+            let telling = process
+                .ring
+                .requests
+                .iter()
+                .filter(|request| request.running)
+                .filter_map(|request| request.operation.as_ref().ok())
+                .map(opcode_of)
+                .max_by_key(|&opcode| telling_rank(opcode));
+            (process_state::WAITING, telling.unwrap_or(0))
+        } else if process.id == caller {
+            (process_state::RUNNING, 0)
+        } else {
+            (process_state::READY, 0)
+        };
         let mut record = ProcessRecord {
             id: process.id,
-            state: if process.ending.is_some() {
-                process_state::ENDING
-            } else {
-                process_state::RUNNING
-            },
+            state,
+            waits_for,
             name_length: process.name.len().min(24) as u8,
             ..ProcessRecord::default()
         };
@@ -396,6 +411,40 @@ pub fn list(
         .address_space
         .copy_to_user(address, records.as_slice().as_bytes())?;
     Ok(records.len() as i32)
+}
+
+/// How much an operation says about what a waiting process waits for,
+/// when it has several going: a child (`WAIT`), then a sleep (`TIMEOUT`),
+/// then a request at a server (a forwarded opcode), then serving
+/// (`RECEIVE`), then what a server keeps going beside that (interrupts,
+/// the kernel log), then anything else (a shell's Ctrl-C wait is a
+/// forwarded `CONTROL`, which says little).
+fn telling_rank(opcode: u8) -> u8 {
+    match Opcode::try_from(opcode) {
+        Ok(Opcode::Wait) => 6,
+        Ok(Opcode::Timeout) => 5,
+        Ok(Opcode::Control) => 1,
+        Ok(Opcode::Receive) => 3,
+        Ok(Opcode::IrqWait | Opcode::LogRead) => 2,
+        Ok(_) if opcode >= Opcode::Read as u8 => 4,
+        _ => 0,
+    }
+}
+
+/// The opcode an operation came from (for `PROCESS_LIST`'s `waits_for`).
+fn opcode_of(operation: &crate::ring::decode::Operation) -> u8 {
+    use crate::ring::decode::Operation;
+    let opcode = match operation {
+        Operation::Forward { opcode, .. } => return *opcode,
+        Operation::Timeout { .. } => Opcode::Timeout,
+        Operation::LinkTimeout { .. } => Opcode::LinkTimeout,
+        Operation::Receive { .. } => Opcode::Receive,
+        Operation::Wait { .. } => Opcode::Wait,
+        Operation::IrqWait { .. } => Opcode::IrqWait,
+        Operation::LogRead { .. } => Opcode::LogRead,
+        _ => return 0,
+    };
+    opcode as u8
 }
 
 /// `ENDPOINT_CREATE`: a new endpoint served by the caller; returns its
