@@ -884,6 +884,10 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "annulus:/$ cat /README.txt | tail -n 2 | wc -l\n2\n",
             "annulus:/$ cp /nope /tmp/q\ncp: /nope: No such file or directory\n",
             "annulus:/$ history\n    1  mkdir /tmp/x\n    2  cp /README.txt /tmp/r; cmp /README.txt /tmp/r && echo copied\n",
+            "\ncompleted\n",
+            "\n425 /README.txt\n",
+            "\nafter ctrl-u\n",
+            "\none three\n",
         ],
         input: &[
             ("annulus:/$ ", "mkdir /tmp/x\r"),
@@ -907,7 +911,12 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             ("annulus:/$ ", "cat /README.txt | tail -n 2 | wc -l\r"),
             ("annulus:/$ ", "cp /nope /tmp/q\r"),
             ("annulus:/$ ", "history\r"),
-            ("annulus:/$ ", "shutdown\r"),
+            // Tab completes a program's name and a path; ^U and ^W delete.
+            ("annulus:/$ ", "ech\tcompleted\r"),
+            ("completed\r\nannulus:/$ ", "wc -c /READ\t\r"),
+            ("425 /README.txt\r\nannulus:/$ ", "garbage\x15echo after ctrl-u\r"),
+            ("after ctrl-u\r\nannulus:/$ ", "echo one two\x17three\r"),
+            ("one three\r\nannulus:/$ ", "shutdown\r"),
         ],
     },
     QemuTestConfig {

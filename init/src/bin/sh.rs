@@ -46,7 +46,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use init::line_editor::{Event, LineEditor};
 use init::syntax::{self, Connector, List, Pipeline, Redirect, Word};
-use libring::abi::{Completion, DirectoryEntry, Errno, WAIT_KILLED, open_flags, spawn_handles};
+use libring::abi::{
+    Completion, DirectoryEntry, Errno, WAIT_KILLED, file_kind, open_flags, spawn_handles,
+};
 use libring::ops::{self, SubmissionOptions};
 use libring::process::spawn_request;
 use libring::runtime::{self, Arguments, with_ring};
@@ -259,6 +261,76 @@ impl Shell {
         let _ = with_ring(|ring| ring.run(ops::control(self.console, [mode, 0, 0])));
     }
 
+    /// Tab: what the word before the cursor may become. The first word of
+    /// the line: a built-in or a program of `/bin`; any other word (or one
+    /// with a `/`): a path. One candidate goes in whole (with `/` after a
+    /// directory, a space after anything else); several put in what they
+    /// share and, if that is nothing more, are listed below the line; none
+    /// rings the bell.
+    fn complete(&mut self, prompt: &str, out: &mut Vec<u8>) {
+        let (_, word, first) = self.editor.word();
+        let (folder, prefix) = match word.rfind('/') {
+            Some(at) => (&word[..=at], &word[at + 1..]),
+            None => ("", word.as_str()),
+        };
+        let mut candidates: Vec<(String, bool)> = if first && folder.is_empty() {
+            let mut names: Vec<(String, bool)> = BUILTINS
+                .iter()
+                .map(|name| (String::from(*name), false))
+                .collect();
+            names.extend(
+                list_entries(self.file_system, "/bin")
+                    .into_iter()
+                    .filter(|(_, directory)| !directory),
+            );
+            names
+        } else {
+            let target = syntax::resolve(&self.cwd, if folder.is_empty() { "." } else { folder });
+            list_entries(self.file_system, &target)
+        };
+        candidates.retain(|(name, _)| {
+            name.starts_with(prefix) && (prefix.starts_with('.') || !name.starts_with('.'))
+        });
+        candidates.sort();
+        candidates.dedup();
+        match candidates.as_slice() {
+            [] => out.push(0x07),
+            [(name, directory)] => {
+                let ending = if *directory { "/" } else { " " };
+                let insert = alloc::format!("{}{ending}", &name[prefix.len()..]);
+                self.editor.complete(&insert, "", prompt, out);
+            }
+            several => {
+                let shared =
+                    several
+                        .iter()
+                        .skip(1)
+                        .fold(several[0].0.as_str(), |shared, (name, _)| {
+                            let length = shared
+                                .char_indices()
+                                .zip(name.chars())
+                                .take_while(|((_, a), b)| a == b)
+                                .last()
+                                .map_or(0, |((at, a), _)| at + a.len_utf8());
+                            &shared[..length]
+                        });
+                if shared.len() > prefix.len() {
+                    let insert = String::from(&shared[prefix.len()..]);
+                    self.editor.complete(&insert, "", prompt, out);
+                } else {
+                    let listing: Vec<String> = several
+                        .iter()
+                        .take(100)
+                        .map(|(name, directory)| {
+                            alloc::format!("{name}{}", if *directory { "/" } else { "" })
+                        })
+                        .collect();
+                    self.editor.complete("", &listing.join("  "), prompt, out);
+                }
+            }
+        }
+    }
+
     /// `sh FILE ARGUMENT...`: runs each line of the file as if typed (its
     /// arguments are `$1`, `$2`, ...), without a prompt and without taking
     /// the console; ends with the last line's `$?`, or `exit`'s code.
@@ -296,6 +368,12 @@ impl Shell {
                 self.show(&echo);
                 match event {
                     Event::Editing => continue,
+                    Event::Complete => {
+                        let mut shown = Vec::new();
+                        self.complete(&prompt, &mut shown);
+                        self.show(&shown);
+                        continue;
+                    }
                     Event::Line(line) => self.execute(&line),
                     Event::Interrupt => {}
                     Event::EndOfInput => {
@@ -1087,6 +1165,15 @@ fn read_file(file_system: u32, path: &str) -> Result<Vec<u8>, Errno> {
 
 /// The names in the directory at `path` (nothing if it cannot be read).
 fn list_directory(file_system: u32, path: &str) -> Vec<String> {
+    list_entries(file_system, path)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The entries of the directory at `path`: name, and whether it is a
+/// directory.
+fn list_entries(file_system: u32, path: &str) -> Vec<(String, bool)> {
     let flags = open_flags::READ | open_flags::DIRECTORY;
     let Ok(directory) = with_ring(|ring| ring.run(ops::open(file_system, path.as_bytes(), flags)))
     else {
@@ -1105,7 +1192,7 @@ fn list_directory(file_system: u32, path: &str) -> Vec<String> {
         while let Ok((head, _)) = DirectoryEntry::read_from_prefix(&buffer[at..filled]) {
             let name_end = (at + 16 + head.name_length as usize).min(filled);
             if let Ok(name) = core::str::from_utf8(&buffer[at + 16..name_end]) {
-                names.push(String::from(name));
+                names.push((String::from(name), head.kind == file_kind::DIRECTORY));
             }
             at += DirectoryEntry::record_size(head.name_length as usize);
             next += 1;
@@ -1118,11 +1205,13 @@ fn list_directory(file_system: u32, path: &str) -> Vec<String> {
     names
 }
 
+/// The built-ins' names.
+const BUILTINS: [&str; 8] = [
+    "help", "cd", "pwd", "jobs", "wait", "kill", "exit", "history",
+];
+
 fn is_builtin(name: &str) -> bool {
-    matches!(
-        name,
-        "help" | "cd" | "pwd" | "jobs" | "wait" | "kill" | "exit" | "history"
-    )
+    BUILTINS.contains(&name)
 }
 
 /// `$?` for a `WAIT` result.
