@@ -32,7 +32,7 @@ use alloc::vec::Vec;
 use core::arch::asm;
 use init::manifest::{self, Entry, Grant};
 use libring::abi::{Errno, SystemValue, spawn_handles};
-use libring::ops;
+use libring::ops::{self, SubmissionOptions};
 use libring::println;
 use libring::process::{self, Child, Give, spawn_request};
 use libring::runtime::{self, Arguments, boot_image, with_ring};
@@ -110,6 +110,8 @@ fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
     })?;
     // The service handle of each role that serves, to mint clients with.
     let mut services: Vec<(&str, u32)> = Vec::new();
+    // Each server's process handle, role and program, to hear of its end.
+    let mut servers: Vec<(u32, &str, &str)> = Vec::new();
     let mut shell = None;
     for (index, entry) in entries.iter().enumerate() {
         if entry.role == "shell" {
@@ -121,7 +123,7 @@ fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
             entry.line,
             entry.program
         ))?;
-        let id = start_server(rights, entry, &entries[..index], file, &mut services).map_err(
+        let started = start_server(rights, entry, &entries[..index], file, &mut services).map_err(
             |error| {
                 alloc::format!(
                     "{MANIFEST}:{}: cannot start {} ({}): {}",
@@ -133,9 +135,10 @@ fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
             },
         )?;
         println!(
-            "init: started {} ({}, process {id})",
-            entry.role, entry.program
+            "init: started {} ({}, process {})",
+            entry.role, entry.program, started.id
         );
+        servers.push((started.handle, entry.role, entry.program));
     }
     let shell = shell.ok_or(alloc::string::String::from("no shell"))?;
     let child = start_shell(shell, &services, rights.power).map_err(|error| {
@@ -163,24 +166,80 @@ fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
             close(handle);
         }
     }
-    let mut reason = [0u8; 160];
-    let ended = with_ring(|ring| ring.run(ops::wait(child, &mut reason)));
-    let length = reason
-        .iter()
-        .position(|&byte| byte == 0)
-        .unwrap_or(reason.len());
-    match ended {
-        Ok(_) => println!(
-            "init: the shell has ended ({}); powering off",
-            core::str::from_utf8(&reason[..length]).unwrap_or("?")
-        ),
-        Err(error) => println!(
-            "init: cannot wait for the shell ({}); powering off",
-            error.description()
-        ),
-    }
+    watch(child, &servers);
     let _ = with_ring(|ring| ring.run(ops::power_off(rights.power)));
     Ok(1)
+}
+
+/// Waits for the shell to end; says so when a server ends first (a
+/// manifest mistake shows so: a server started without what it needs says
+/// why and exits, and this line names its role). Returns when the shell
+/// has ended; the caller powers off.
+fn watch(shell: u32, servers: &[(u32, &str, &str)]) {
+    const REASON_MAX: usize = 160;
+    let mut reasons: Vec<[u8; REASON_MAX]> = alloc::vec![[0u8; REASON_MAX]; servers.len() + 1];
+    let text = |reason: &[u8]| -> alloc::string::String {
+        let length = reason
+            .iter()
+            .position(|&byte| byte == 0)
+            .unwrap_or(reason.len());
+        alloc::string::String::from(core::str::from_utf8(&reason[..length]).unwrap_or("?"))
+    };
+    let handles = core::iter::once(shell).chain(servers.iter().map(|&(handle, _, _)| handle));
+    let pushed = with_ring(|ring| {
+        for (index, (handle, reason)) in handles.zip(reasons.iter_mut()).enumerate() {
+            let wait = ops::wait(handle, &mut reason[..]).with_user_data(index as u64);
+            if ring.push(wait).is_err() {
+                return Err(Errno::Busy);
+            }
+        }
+        Ok(())
+    });
+    if let Err(error) = pushed {
+        println!(
+            "init: cannot wait for the system ({}); powering off",
+            error.description()
+        );
+        return;
+    }
+    loop {
+        let completion = with_ring(|ring| {
+            if let Some(completion) = ring.completion() {
+                return Ok(completion);
+            }
+            ring.submit_and_wait(1)?;
+            ring.completion().ok_or(Errno::Busy)
+        });
+        let completion = match completion {
+            Ok(completion) => completion,
+            Err(Errno::Busy) => continue,
+            Err(error) => {
+                println!(
+                    "init: cannot wait for the system ({}); powering off",
+                    error.description()
+                );
+                return;
+            }
+        };
+        let index = completion.user_data as usize;
+        let Some(reason) = reasons.get(index) else {
+            continue;
+        };
+        if index == 0 {
+            if completion.result < 0 {
+                println!("init: cannot wait for the shell; powering off");
+            } else {
+                println!("init: the shell has ended ({}); powering off", text(reason));
+            }
+            return;
+        }
+        let (handle, role, program) = servers[index - 1];
+        println!(
+            "init: role {role} ({program}) has ended ({}); what uses it will fail",
+            text(reason)
+        );
+        close(handle);
+    }
 }
 
 /// The file at `path` in the boot image (a cpio archive).
@@ -226,7 +285,7 @@ fn start_server<'a>(
     earlier: &[Entry<'a>],
     file: &[u8],
     services: &mut Vec<(&'a str, u32)>,
-) -> Result<u32, Errno> {
+) -> Result<process::Started, Errno> {
     let mut handles: Vec<(Give, u8)> = Vec::new();
     let mut names: Vec<(usize, &str)> = Vec::new();
     let mut minted = Vec::new();
@@ -285,9 +344,7 @@ fn start_server<'a>(
     for client in minted {
         close(client);
     }
-    let started = started?;
-    close(started.handle);
-    Ok(started.id)
+    started
 }
 
 /// Starts the shell through the proc server; returns its process handle.

@@ -914,7 +914,10 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             // Tab completes a program's name and a path; ^U and ^W delete.
             ("annulus:/$ ", "ech\tcompleted\r"),
             ("completed\r\nannulus:/$ ", "wc -c /READ\t\r"),
-            ("425 /README.txt\r\nannulus:/$ ", "garbage\x15echo after ctrl-u\r"),
+            (
+                "425 /README.txt\r\nannulus:/$ ",
+                "garbage\x15echo after ctrl-u\r",
+            ),
             ("after ctrl-u\r\nannulus:/$ ", "echo one two\x17three\r"),
             ("one three\r\nannulus:/$ ", "shutdown\r"),
         ],

@@ -231,6 +231,10 @@ fn main(arguments: Arguments) -> i32 {
         exit_code: None,
         script: Vec::new(),
     };
+    // Room to go on when memory runs out (`runtime::keep_ballast`): the
+    // shell allocates a little for each line, and must still be able to
+    // run `kill` and `rm` to give memory back.
+    let _ = runtime::keep_ballast(64 << 10);
     // `sh FILE ARGUMENT...`: run the file's lines, then end.
     if arguments.len() > 1 {
         shell.script = arguments.iter().skip(1).map(String::from).collect();
@@ -534,6 +538,9 @@ impl Shell {
 
     /// Runs one command line.
     fn execute(&mut self, line: &str) {
+        // The ballast back, if the last line used it (and memory is free
+        // again); if not, the line runs on what there is.
+        let _ = runtime::restore_ballast();
         let list = match syntax::parse(line) {
             Ok(Some(list)) => list,
             Ok(None) => return,

@@ -23,8 +23,9 @@
 //!
 //! A `READ` asking for fewer bytes than a line holds gets the start of it,
 //! and the next `READ` the rest. Input nobody has read yet is kept, up to
-//! [`INPUT_CAPACITY`] entries; typing beyond that is refused (the terminal
-//! bell, in cooked mode) or, in raw mode, dropped.
+//! [`INPUT_CAPACITY`] entries (4,096: a long pasted line fits); typing
+//! beyond that is refused, and the terminal's bell rings for each byte
+//! refused, in either mode.
 //!
 //! Pure: no hardware, no ring. It is unit tested on the host.
 //!
@@ -40,7 +41,7 @@
 use heapless::Deque;
 
 /// How many entries (bytes, and the markers below) of input are kept.
-pub const INPUT_CAPACITY: usize = 1024;
+pub const INPUT_CAPACITY: usize = 4096;
 
 const CONTROL_C: u8 = 0x03;
 const CONTROL_D: u8 = 0x04;
@@ -177,10 +178,12 @@ impl LineDiscipline {
     pub fn input(&mut self, byte: u8) -> Echo {
         match self.mode {
             Mode::Raw => {
-                // A full buffer drops the byte: nobody is reading.
-                if self.entries.push_back(Entry::Byte(byte)).is_ok() {
-                    self.committed = self.entries.len();
+                // A full buffer: nobody is reading. The byte is refused,
+                // and the terminal's bell says so.
+                if self.entries.push_back(Entry::Byte(byte)).is_err() {
+                    return Echo::of(&[BELL]);
                 }
+                self.committed = self.entries.len();
                 Echo::NOTHING
             }
             Mode::Cooked => {
@@ -413,6 +416,18 @@ mod tests {
         assert_eq!(type_keys(&mut discipline, b"\x08"), b"\x08 \x08");
         type_keys(&mut discipline, b"o\n");
         assert_eq!(read(&mut discipline, 64), line(b"no\n"));
+    }
+
+    #[test]
+    fn a_full_buffer_in_raw_mode_rings_the_bell_for_each_byte_refused() {
+        let mut discipline = LineDiscipline::new();
+        discipline.set_mode(Mode::Raw);
+        let echo = type_keys(&mut discipline, &[b'r'; INPUT_CAPACITY + 3]);
+        assert_eq!(echo, [BELL; 3]);
+        assert_eq!(
+            read(&mut discipline, 2 * INPUT_CAPACITY),
+            line(&[b'r'; INPUT_CAPACITY])
+        );
     }
 
     #[test]

@@ -93,7 +93,9 @@ mod server {
             }
         };
         let Some(file_system) = runtime::file_system() else {
-            libring::println!("proc: no file system handle (start it with +use=fs)");
+            libring::println!(
+                "proc: no file system handle: its manifest line needs use=fs (or +use=fs on a command line)"
+            );
             return 1;
         };
         let slots = Box::leak(vec![RequestMessage::default(); SLOTS].into_boxed_slice());
