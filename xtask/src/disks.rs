@@ -85,6 +85,70 @@ pub fn make_system_disk(
     run_quietly(&mut mcopy)
 }
 
+/// A disk image as the FAT server's cache sees a disk, for
+/// [`fat::volume::Fat::settle_journal`].
+struct ImageFile(std::fs::File);
+
+impl fat::cache::BlockDevice for ImageFile {
+    fn size(&self) -> u64 {
+        self.0.metadata().map_or(0, |metadata| metadata.len())
+    }
+    fn read(
+        &mut self,
+        offset: u64,
+        buffer: &mut [u8],
+    ) -> std::result::Result<(), libring::abi::Errno> {
+        use std::os::unix::fs::FileExt;
+        self.0
+            .read_exact_at(buffer, offset)
+            .map_err(|_| libring::abi::Errno::Io)
+    }
+    fn write(&mut self, offset: u64, bytes: &[u8]) -> std::result::Result<(), libring::abi::Errno> {
+        use std::os::unix::fs::FileExt;
+        self.0
+            .write_all_at(bytes, offset)
+            .map_err(|_| libring::abi::Errno::Io)
+    }
+    fn sync(&mut self) -> std::result::Result<(), libring::abi::Errno> {
+        self.0.sync_data().map_err(|_| libring::abi::Errno::Io)
+    }
+}
+
+/// Copies this build's `bin/` and `etc/system` (from `staging`, the
+/// files the system's disk was made from) onto the kept disk `image`,
+/// over what is there; the user's other files stay. The FAT server's
+/// journal is settled first (a flush the power cut short finished) and
+/// emptied, so its next mount does not write old blocks over these.
+pub fn refresh_programs(image: &Path, staging: &Path) -> Result<()> {
+    if !staging.join("bin").is_dir() {
+        return Err(format!("no {} to copy from", staging.join("bin").display()));
+    }
+    crate::tools::ensure_fat_tools()?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(image)
+        .map_err(|error| format!("cannot open {}: {error}", image.display()))?;
+    fat::volume::Fat::settle_journal(ImageFile(file))
+        .map_err(|error| format!("its journal: {}", error.description()))?;
+    let mut mcopy = Command::new("mcopy");
+    mcopy
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .args(["-s", "-o", "-Q", "-i"])
+        .arg(image)
+        .arg(staging.join("bin"))
+        .arg("::/");
+    run_quietly(&mut mcopy)?;
+    let mut system = Command::new("mcopy");
+    system
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .args(["-o", "-Q", "-i"])
+        .arg(image)
+        .arg(staging.join("etc").join("system"))
+        .arg("::/etc/system");
+    run_quietly(&mut system)
+}
+
 /// Runs `command`; its output is shown only if it fails.
 pub fn run_quietly(command: &mut Command) -> Result<()> {
     let output = command.output().map_err(|error| {
@@ -388,6 +452,38 @@ pub fn short_disk(image: &Path, system_disk: Option<&Path>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_disk_gets_this_builds_programs_and_keeps_the_users_files() {
+        let directory =
+            std::env::temp_dir().join(format!("annulus-refresh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        let image = directory.join("disk.img");
+        let files = vec![
+            ("bin/tool".to_string(), Some(b"old tool".to_vec())),
+            ("etc/system".to_string(), Some(b"old manifest".to_vec())),
+        ];
+        make_system_disk(&image, 300, &files).unwrap();
+        // What a user made on the disk.
+        let mine = directory.join("mine");
+        std::fs::write(&mine, b"my own file").unwrap();
+        mtools("mcopy", &image, &[mine.to_str().unwrap(), "::/tmp/mine"]).unwrap();
+        // A later build's files.
+        let staging = directory.join("staging");
+        std::fs::create_dir_all(staging.join("bin")).unwrap();
+        std::fs::create_dir_all(staging.join("etc")).unwrap();
+        std::fs::write(staging.join("bin/tool"), b"new tool").unwrap();
+        std::fs::write(staging.join("bin/added"), b"added").unwrap();
+        std::fs::write(staging.join("etc/system"), b"new manifest").unwrap();
+        refresh_programs(&image, &staging).unwrap();
+        let read = |path: &str| mtools("mtype", &image, &[path]).unwrap();
+        assert_eq!(read("::/bin/tool"), b"new tool");
+        assert_eq!(read("::/bin/added"), b"added");
+        assert_eq!(read("::/etc/system"), b"new manifest");
+        assert_eq!(read("::/tmp/mine"), b"my own file");
+        let _ = std::fs::remove_dir_all(&directory);
+    }
 
     #[test]
     fn the_pattern_disk_fails_its_check_until_disktest_has_written() {

@@ -109,10 +109,17 @@ fn run_disk(
         .annulus_directory()
         .join(format!("disk-{system}.img"));
     if disk.exists() {
-        println!(
-            "xtask: the disk is {} (as the last run left it; delete it to start again)",
-            workspace.show(&disk)
-        );
+        let staging = pristine.with_extension("files");
+        match disks::refresh_programs(&disk, &staging) {
+            Ok(()) => println!(
+                "xtask: the disk is {} (as the last run left it, /bin and /etc/system refreshed from this build; delete it to start again)",
+                workspace.show(&disk)
+            ),
+            Err(message) => println!(
+                "xtask: the disk is {} (as the last run left it; /bin could not be refreshed: {message})",
+                workspace.show(&disk)
+            ),
+        }
     } else {
         disks::copy_sparse(pristine, &disk)?;
         println!("xtask: the disk is {} (new)", workspace.show(&disk));

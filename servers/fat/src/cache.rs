@@ -145,6 +145,18 @@ impl<D: BlockDevice> Cache<D> {
         self.journal
     }
 
+    /// Empties the journal (its first block zeroed, so no magic), stably:
+    /// for a disk about to be changed by other means, whose changes a
+    /// replay of the last flush would undo.
+    pub fn clear_journal(&mut self) -> Result<(), Errno> {
+        let Some(journal) = self.journal else {
+            return Ok(());
+        };
+        self.device
+            .write(journal.first * BLOCK as u64, &vec![0u8; BLOCK])?;
+        self.device.sync()
+    }
+
     /// Writes home the blocks of a whole journal that differ from what is
     /// home (a flush the power cut short), and returns how many; 0 if the
     /// journal is empty or torn, or its flush finished (the journal keeps

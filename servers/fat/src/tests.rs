@@ -694,3 +694,40 @@ fn a_looping_file_a_cluster_past_the_end_and_a_short_chain_are_errors() {
         assert_eq!(names(&mut fat, "/d"), ["inner"], "{what}");
     }
 }
+
+#[test]
+fn settling_the_journal_finishes_a_cut_flush_and_leaves_nothing_to_replay() {
+    let image = journaled_image();
+    // The writes of one change with the power on: the journal's, then
+    // the blocks home.
+    let disk = cut_disk(&image, None);
+    let mut fat = Fat::mount(disk.clone()).unwrap();
+    let before = *disk.writes.borrow();
+    CHANGES[0](&mut fat);
+    let writes = *disk.writes.borrow() - before;
+    drop(fat);
+    assert!(writes >= 2, "{writes} writes");
+    // Cut once the journal is written and before all went home: the
+    // volume needs the journal.
+    let disk = cut_disk(&image, Some(before + writes - 1));
+    let mut fat = Fat::mount(disk.clone()).unwrap();
+    CHANGES[0](&mut fat);
+    drop(fat);
+    let cut = cut_disk(&disk.bytes.borrow(), None);
+    let written = Fat::settle_journal(cut.clone()).unwrap();
+    assert!(written > 0, "the cut flush was finished");
+    // Nothing is left to replay: the next mount writes nothing home, and
+    // the change is there.
+    let mut fat = Fat::mount(cut.clone()).unwrap();
+    assert_eq!(fat.recovered(), 0);
+    let node = fat.open("/d", READ).unwrap();
+    fat.close(node);
+    drop(fat);
+    let volume = MemoryDisk {
+        bytes: cut.bytes.clone(),
+        syncs: Rc::new(RefCell::new(0)),
+    };
+    if let Err(complaint) = fsck(&volume, "settled") {
+        panic!("fsck.fat -n found problems:\n{complaint}");
+    }
+}

@@ -373,6 +373,18 @@ impl<D: BlockDevice> Fat<D> {
         cache.recover()
     }
 
+    /// Finishes, on `device`, a flush the power cut short (the journal's
+    /// blocks written home), then empties the journal: for a disk about to
+    /// be changed by other means (xtask refreshing `/bin` with mtools),
+    /// which the next mount's replay of the journal would otherwise undo.
+    /// Returns the blocks written home.
+    pub fn settle_journal(device: D) -> Result<usize, Errno> {
+        let mut cache = Cache::new(device);
+        let written = Self::start_journal(&mut cache)?;
+        cache.clear_journal()?;
+        Ok(written)
+    }
+
     /// Blocks written home from the journal at mount (a flush the power
     /// cut short), for the server to report.
     pub fn recovered(&self) -> usize {
