@@ -802,7 +802,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         expected: &[
             "annulus:/$ echo hello pipes | cat\nhello pipes\n",
             "annulus:/$ echo one two three | wc\n1 3 14\n",
-            "annulus:/$ cat /README.txt | wc -c > /tmp/n1; wc -c < /README.txt > /tmp/n2; cmp /tmp/n1 /tmp/n2 && echo same count\nsame count\n",
+            // (A line wider than 80 columns: the editor wraps its echo.)
+            "\n /tmp/n1 /tmp/n2 && echo same count\nsame count\n",
             "annulus:/$ nosuch 2> /tmp/e; cat /tmp/e\nsh: nosuch: command not found\n",
             "annulus:/$ ls /nope 2>&1 | wc -l\n1\n",
             "annulus:/$ ls /nope 2> /tmp/null || echo failed: $?\n[exit 1]\nfailed: 1\n",
