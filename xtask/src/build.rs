@@ -199,6 +199,7 @@ fn system_manifest(
 /// and ELF file, for `bin/` in the initrd.
 fn build_programs(workspace: &Workspace, profile: Profile) -> Result<Vec<(String, Vec<u8>)>> {
     let servers = server_names(&workspace.root.join("servers"))?;
+    check_members(&workspace.root, &servers)?;
     let mut cargo = tools::cargo(workspace);
     cargo.arg("build");
     cargo.args(program_packages(&servers));
@@ -266,6 +267,37 @@ fn program_names(workspace: &Workspace) -> Result<Vec<String>> {
 /// `Cargo.toml` (notes, a server not started yet) is not a crate, and a
 /// missing `servers/` means no servers. Nothing else is skipped: a crate
 /// listed here that does not build fails the build.
+/// Each server crate must be a member of the workspace (the root
+/// `Cargo.toml` lists them by name); says which one is not, and how to
+/// add it.
+pub fn check_members(root: &Path, servers: &[String]) -> Result<()> {
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|error| format!("cannot read {}: {error}", manifest.display()))?;
+    let parsed: toml::Table =
+        toml::from_str(&text).map_err(|error| format!("{}: {error}", manifest.display()))?;
+    let members: Vec<&str> = parsed
+        .get("workspace")
+        .and_then(|workspace| workspace.get("members"))
+        .and_then(|members| members.as_array())
+        .map(|members| {
+            members
+                .iter()
+                .filter_map(|member| member.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    for server in servers {
+        let member = format!("servers/{server}");
+        if !members.contains(&member.as_str()) && !members.contains(&"servers/*") {
+            return Err(format!(
+                "servers/{server} is a crate but not in the workspace: add \"{member}\" to members in Cargo.toml"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn server_names(servers: &Path) -> Result<Vec<String>> {
     let listing = match std::fs::read_dir(servers) {
         Ok(listing) => listing,
@@ -278,6 +310,12 @@ pub fn server_names(servers: &Path) -> Result<Vec<String>> {
             .map_err(|error| format!("cannot list {}: {error}", servers.display()))?
             .path();
         if !path.join("Cargo.toml").is_file() {
+            if path.is_dir() {
+                println!(
+                    "xtask: {} has no Cargo.toml: not a server (yet); left out",
+                    path.display()
+                );
+            }
             continue;
         }
         let name = path
@@ -352,6 +390,23 @@ mod tests {
             "sorted, and only the crates"
         );
         std::fs::remove_dir_all(&servers).unwrap();
+    }
+
+    #[test]
+    fn a_server_crate_missing_from_the_workspace_is_named_with_the_fix() {
+        let root = scratch_folder("members");
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"servers/console\", \"xtask\"]\n",
+        )
+        .unwrap();
+        assert_eq!(check_members(&root, &["console".to_string()]), Ok(()));
+        let error = check_members(&root, &["console".to_string(), "kv".to_string()]).unwrap_err();
+        assert!(
+            error.contains("servers/kv is a crate but not in the workspace: add \"servers/kv\""),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
