@@ -924,6 +924,45 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // Limits met at the shell, on the system whose files live in
+        // memory: a file grown past ramfs's 16 MiB says EFBIG on standard
+        // error; eight programs holding all the memory they can get (the
+        // eighth gets what the seven left) leave the shell able to kill
+        // them, and then to run programs again.
+        name: "shell-limits",
+        machine: DEFAULT_MACHINE,
+        command_line: HANG_DUMP,
+        system: Some("default"),
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "annulus:/$ yes | head -c 17000000 > /tmp/big\nhead: File too large\n",
+            "attack map-hold: 31 MiB held",
+            "[1] done: attack (killed: killed by process ",
+            "[8] done: attack (killed: killed by process ",
+            "\nafter\n",
+            ", any other number 0",
+        ],
+        input: &[
+            ("annulus:/$ ", "yes | head -c 17000000 > /tmp/big\r"),
+            ("head: File too large", "attack map-hold &\r"),
+            ("MiB held", "attack map-hold &\r"),
+            ("MiB held", "attack map-hold &\r"),
+            ("MiB held", "attack map-hold &\r"),
+            ("MiB held", "attack map-hold &\r"),
+            ("MiB held", "attack map-hold &\r"),
+            ("MiB held", "attack map-hold &\r"),
+            ("MiB held", "attack map-hold &\r"),
+            ("MiB held", "kill %1\r"),
+            ("[1] done", "kill %2; kill %3; kill %4; kill %5; kill %6; kill %7; kill %8\r"),
+            ("[8] done", "rm /tmp/big; echo after\r"),
+            ("after\r\n", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
         // Job control, typed: Ctrl-C stops an infinite loop and a sleep
         // (the prompt comes back, $? is 130); a program reading typed
         // lines gets them, cooked, until Ctrl-D; a line typed before the

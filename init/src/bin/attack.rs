@@ -43,6 +43,10 @@
 //!   in the middle of writing 1 MiB into a pipe, whose reader must get
 //!   what was written and then the end, not hang.
 //! - `pipe-writer`: writes 1 MiB to its standard output (the child above).
+//! - `map-hold`: `MAP`s 1 MiB at a time until refused, says how much it
+//!   holds, and holds it for an hour: several of them, started from the
+//!   shell, take the machine's memory, and the shell must still run
+//!   `kill` (a built-in) and then programs again.
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
@@ -82,6 +86,7 @@ fn main(arguments: Arguments) -> i32 {
         "services" => services(),
         "pipes" => pipes(),
         "pipe-writer" => pipe_writer(),
+        "map-hold" => map_hold(),
         _ => {
             libring::println!(
                 "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge|fill"
@@ -487,6 +492,22 @@ fn read_hog() -> Result<(), Errno> {
     run(ops::timeout(HOLD_NANOSECONDS))?;
     libring::println!("attack read-hog: letting go");
     // Ending cancels the READs still held.
+    Ok(())
+}
+
+// ---------------------------------------------------------------- map-hold
+
+fn map_hold() -> Result<(), Errno> {
+    const PIECE: u32 = 1 << 20;
+    // Far above the heap, so the runtime's own MAPs do not meet these.
+    let mut address = MAP_AREA;
+    let mut held = 0u64;
+    while run(ops::map(address, PIECE, true)).is_ok() {
+        held += 1;
+        address += u64::from(PIECE);
+    }
+    libring::println!("attack map-hold: {held} MiB held");
+    run(ops::timeout(3_600_000_000_000))?;
     Ok(())
 }
 
