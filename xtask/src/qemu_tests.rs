@@ -957,7 +957,10 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             ("MiB held", "attack map-hold &\r"),
             ("MiB held", "attack map-hold &\r"),
             ("MiB held", "kill %1\r"),
-            ("[1] done", "kill %2; kill %3; kill %4; kill %5; kill %6; kill %7; kill %8\r"),
+            (
+                "[1] done",
+                "kill %2; kill %3; kill %4; kill %5; kill %6; kill %7; kill %8\r",
+            ),
             ("[8] done", "rm /tmp/big; echo after\r"),
             ("after\r\n", "shutdown\r"),
         ],

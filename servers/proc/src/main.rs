@@ -182,38 +182,46 @@ mod server {
             let length = read_file(self.file_system, path, &mut self.file)?;
             let name = path.rsplit('/').next().unwrap_or(path);
             let name = &name[..floor_char_boundary(name, 31)];
-            let listed = listed_handles(message);
-            let mut handles: Vec<(Give, u8)> = listed
-                .iter()
-                .copied()
-                .filter(|(give, _)| give.handle != 0)
-                .collect();
-            let mut names: Vec<(usize, &str)> = Vec::new();
+            // The listed handles, then the services; fixed arrays, no
+            // allocation on a SPAWN's path.
+            let mut handles = [(Give::default(), 0u8); HANDLES_MAX];
+            let mut count = 0;
+            for listed in listed_handles(message) {
+                if listed.0.handle != 0 {
+                    handles[count] = listed;
+                    count += 1;
+                }
+            }
+            let mut names: [(usize, &str); STARTUP_SERVICES_MAX] = [(0, ""); STARTUP_SERVICES_MAX];
+            let mut named = 0;
             for service in self
                 .services
                 .iter()
                 .filter(|service| gets(path, service.clients))
             {
-                if handles.len() == HANDLES_MAX || names.len() == STARTUP_SERVICES_MAX {
+                if count == HANDLES_MAX || named == STARTUP_SERVICES_MAX {
                     break;
                 }
-                names.push((handles.len(), service.role));
-                handles.push((
+                names[named] = (count, service.role);
+                named += 1;
+                handles[count] = (
                     Give {
                         handle: service.handle,
                         request: 0,
                     },
                     0,
-                ));
+                );
+                count += 1;
             }
+            let (handles, names) = (&handles[..count], &names[..named]);
             let child = Child {
                 name: if name.is_empty() { "?" } else { name },
                 // Programs get the kernel's default budget.
                 memory_bytes: 0,
                 file: &self.file[..length],
                 argument_text,
-                handles: &handles,
-                services: &names,
+                handles,
+                services: names,
             };
             let started = with_ring(|ring| process::start(ring, self.spawner, &child))?;
             Ok(started.handle)
