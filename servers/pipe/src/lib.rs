@@ -248,27 +248,45 @@ impl Pipes {
         let (index, generation, _) = end_of(badge).ok_or(Errno::BadHandle)?;
         let pipe = self.pipe_mut(index, generation)?;
         let taken = &bytes[..bytes.len().min(room)];
+        // Exact: amortized growth could take twice CAPACITY per pipe.
         pipe.bytes
-            .try_reserve(taken.len())
+            .try_reserve_exact(taken.len())
             .map_err(|_| Errno::OutOfMemory)?;
         pipe.bytes.extend(taken);
         Ok(taken.len())
     }
 
-    /// Takes up to `out.len()` bytes from the pipe of read end `badge`
-    /// into `out`; returns how many. An emptied buffer gives its memory
-    /// back.
-    pub fn pop(&mut self, badge: u64, out: &mut [u8]) -> Result<usize, Errno> {
+    /// Copies up to `out.len()` bytes from the pipe of read end `badge`
+    /// into `out`, leaving them there; returns how many. The server takes
+    /// them with [`Pipes::consume`] once the reader has them, so bytes a
+    /// reader that gave up could not take stay for the next.
+    pub fn peek(&self, badge: u64, out: &mut [u8]) -> Result<usize, Errno> {
+        let pipe = self.end(badge, End::Read)?;
+        let count = out.len().min(pipe.bytes.len());
+        for (slot, byte) in out.iter_mut().zip(pipe.bytes.iter()) {
+            *slot = *byte;
+        }
+        Ok(count)
+    }
+
+    /// Drops the first `count` bytes of the pipe of read end `badge` (at
+    /// most what it holds). An emptied buffer gives its memory back.
+    pub fn consume(&mut self, badge: u64, count: usize) -> Result<(), Errno> {
         self.end(badge, End::Read)?;
         let (index, generation, _) = end_of(badge).ok_or(Errno::BadHandle)?;
         let pipe = self.pipe_mut(index, generation)?;
-        let count = out.len().min(pipe.bytes.len());
-        for (slot, byte) in out.iter_mut().zip(pipe.bytes.drain(..count)) {
-            *slot = byte;
-        }
+        let count = count.min(pipe.bytes.len());
+        pipe.bytes.drain(..count);
         if pipe.bytes.is_empty() {
             pipe.bytes = VecDeque::new();
         }
+        Ok(())
+    }
+
+    /// [`Pipes::peek`] then [`Pipes::consume`].
+    pub fn pop(&mut self, badge: u64, out: &mut [u8]) -> Result<usize, Errno> {
+        let count = self.peek(badge, out)?;
+        self.consume(badge, count)?;
         Ok(count)
     }
 
@@ -335,6 +353,19 @@ mod tests {
         assert_eq!(pipes.readable(read), Ok(Readable::End));
         assert_eq!(pipes.release(read), None);
         assert_eq!(pipes.count(), 0);
+    }
+
+    #[test]
+    fn peeked_bytes_stay_until_consumed() {
+        let mut pipes = Pipes::new();
+        let (read, write) = new_pipe(&mut pipes);
+        pipes.push(write, b"abc").unwrap();
+        let mut out = [0u8; 2];
+        assert_eq!(pipes.peek(read, &mut out), Ok(2));
+        assert_eq!(pipes.readable(read), Ok(Readable::Bytes(3)));
+        pipes.consume(read, 2).unwrap();
+        assert_eq!(pipes.pop(read, &mut out), Ok(1));
+        assert_eq!(out[0], b'c');
     }
 
     #[test]

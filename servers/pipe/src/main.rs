@@ -182,14 +182,19 @@ mod server {
                 Ok(Readable::Empty) => Outcome::Wait,
                 Ok(Readable::Bytes(_)) => {
                     let wanted = (message.length as usize).min(PIECE);
-                    let Ok(count) = self.pipes.pop(message.badge, &mut self.piece[..wanted]) else {
+                    let Ok(count) = self.pipes.peek(message.badge, &mut self.piece[..wanted])
+                    else {
                         return Outcome::Answer(Errno::BadHandle.result());
                     };
                     let piece = &self.piece[..count];
-                    // A reader that cannot take them (gone, a bad
-                    // buffer): the bytes are lost with its error.
+                    // Taken only once the reader has them: a reader that
+                    // cannot (gone, gave up, a bad buffer) leaves them for
+                    // the next.
                     match with_ring(|ring| self.server.copy_out(ring, message, 0, piece)) {
-                        Ok(copied) => Outcome::Answer(copied as i32),
+                        Ok(copied) => {
+                            let _ = self.pipes.consume(message.badge, copied);
+                            Outcome::Answer(copied as i32)
+                        }
                         Err(error) => Outcome::Answer(error.result()),
                     }
                 }
