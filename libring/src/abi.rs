@@ -364,7 +364,10 @@ pub enum Opcode {
     /// (for example `killed: data abort ...`), cut to fit, no NUL;
     /// `offset` is not used.
     Wait = 25,
-    /// Ends the process behind `handle` (it is reported as killed).
+    /// Ends the process behind `handle` (it is reported as killed), and,
+    /// as it is torn down, every process it holds a handle to, and theirs:
+    /// a killed shell script takes the programs it started with it. (A
+    /// process that exits or faults leaves its children running.)
     Kill = 26,
     /// Completes with the id of the process behind `handle` (0 while it is
     /// unstarted).

@@ -970,7 +970,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // (the prompt comes back, $? is 130); a program reading typed
         // lines gets them, cooked, until Ctrl-D; a line typed before the
         // program reads still reaches it; Ctrl-C ends every process of a
-        // pipeline; the shell edits in raw mode again afterwards.
+        // pipeline, and a script with the program it runs; the shell
+        // edits in raw mode again afterwards.
         name: "shell-interrupt",
         machine: DEFAULT_MACHINE,
         command_line: HANG_DUMP,
@@ -986,6 +987,9 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "annulus:/$ cat\nfirst line\nfirst line\nsecond\nsecond\nannulus:/$ ",
             "annulus:/$ cat | wc -l\nthree\nlines\nhere\n3\n",
             "annulus:/$ spin | cat\nspin: spinning\n^C\nannulus:/$ ",
+            // A script stopped by Ctrl-C takes the program it ran with
+            // it: no spin is left (grep finds nothing: exit code 1).
+            "annulus:/$ sh /tmp/spinner\nspin: spinning\n^C\nannulus:/$ ps | grep spin; echo $?\n[exit 1]\n1\n",
             // The line, edited with Backspace by the shell again.
             "\nstill editing\n",
             ", any other number 0",
@@ -1004,6 +1008,10 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             ("cat | wc -l", "three\rlines\rhere\r\x04"),
             ("annulus:/$ ", "spin | cat\r"),
             ("spin: spinning", "\x03"),
+            ("annulus:/$ ", "echo spin > /tmp/spinner\r"),
+            ("annulus:/$ ", "sh /tmp/spinner\r"),
+            ("spin: spinning", "\x03"),
+            ("annulus:/$ ", "ps | grep spin; echo $?\r"),
             ("annulus:/$ ", "echo still edx\x7fiting\r"),
             ("annulus:/$ ", "shutdown\r"),
         ],

@@ -42,6 +42,11 @@ pub struct Process {
     pub entry: u64,
     /// Set once the process must stop; its thread then tears it down.
     pub ending: Option<Ending>,
+    /// Set by `KILL`: as it is torn down, the processes it holds handles
+    /// to (those it started, and their own) are killed too, so a killed
+    /// job never leaves its programs running. An exit or a fault leaves
+    /// them alone.
+    pub kill_children: bool,
     /// `ring_enter` calls so far.
     pub system_calls: u64,
     /// Its capabilities.
@@ -389,6 +394,7 @@ pub fn launch(
         thread,
         entry,
         ending: None,
+        kill_children: false,
         system_calls: 0,
         handles,
         process_handles,
@@ -678,8 +684,16 @@ fn tear_down(id: ProcessId) {
         // other servers are forgotten, its interrupt lines unrouted.
         crate::ring::forward::process_ended(&mut system, id);
         // The servers it was a client of hear that its handles are gone;
-        // children it holds handles to are no longer its to wait for.
+        // children it holds handles to are no longer its to wait for, and,
+        // if it was killed, end too (each tears itself down on its own
+        // thread, and takes its own children with it in turn: no
+        // recursion here, and a bounded loop over one handle table).
         for object in process.handles.objects() {
+            if let (true, Object::Process { id: child }) = (process.kill_children, object) {
+                let mut reason = heapless::String::new();
+                let _ = write!(reason, "killed with process {id}");
+                end(&mut system, child, Ending::Killed(reason));
+            }
             handle_dropped(&mut system, object);
         }
         // A virtio device it mapped, and so may have set to work, is

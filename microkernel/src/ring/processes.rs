@@ -337,7 +337,8 @@ pub fn wait_ended(system: &mut System, waiter: ProcessId, request: u64) {
         .retain(|waiting| !(waiting.waiter == waiter && waiting.request == request));
 }
 
-/// `KILL`: ends the process behind `handle`.
+/// `KILL`: ends the process behind `handle`, and, as it is torn down,
+/// every process it holds a handle to (`Process::kill_children`).
 pub fn kill(system: &mut System, caller: ProcessId, handle: u32) -> Result<i32, Errno> {
     let Object::Process { id } = handle_object(system, caller, handle)? else {
         return Err(Errno::NotPermitted);
@@ -347,6 +348,9 @@ pub fn kill(system: &mut System, caller: ProcessId, handle: u32) -> Result<i32, 
     }
     let mut reason = heapless::String::new();
     let _ = write!(reason, "killed by process {caller}");
+    if let Some(process) = system.process(id) {
+        process.kill_children = true;
+    }
     process::end(system, id, Ending::Killed(reason));
     Ok(0)
 }
