@@ -349,6 +349,21 @@ enum Token {
     Operator(Operator),
 }
 
+/// `text` written so that [`parse`] reads it back as one word, that very
+/// text: a backslash before each character that means something to the
+/// syntax (a space, a quote, an operator, `$`, a glob's `*` or `?`, a
+/// comment's `#`). For the names Tab completion puts in a line.
+pub fn escape(text: &str) -> String {
+    let mut word = String::new();
+    for character in text.chars() {
+        if " \t'\"\\|&;<>()`{}$*?#".contains(character) {
+            word.push('\\');
+        }
+        word.push(character);
+    }
+    word
+}
+
 /// Parses `line`; `Ok(None)` when it holds no command (empty, or a
 /// comment).
 pub fn parse(line: &str) -> Result<Option<List>, SyntaxError> {
@@ -695,6 +710,18 @@ mod tests {
         assert_eq!(parse("   "), Ok(None));
         assert_eq!(parse("# just a comment"), Ok(None));
         assert_eq!(words("echo a#b # comment"), ["echo", "a#b"]);
+    }
+
+    #[test]
+    fn an_escaped_name_reads_back_as_one_word_that_is_not_a_pattern() {
+        for name in ["a file", "x|y;z&", "it's \"q\"", "$HOME*?[", "#1 (b) {c}", "tab\there"] {
+            let line = alloc::format!("cat {}", escape(name));
+            assert_eq!(words(&line), ["cat", name], "{line}");
+            let list = parsed(&line);
+            let word = &list.items[0].first.commands[0].words[1];
+            assert!(word.pattern(&|_| String::new()).is_none(), "{line}");
+        }
+        assert_eq!(escape("plain.txt"), "plain.txt");
     }
 
     #[test]

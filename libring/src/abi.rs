@@ -761,6 +761,9 @@ pub enum Errno {
     NoSuchDevice = 19,
     /// No room left on the device (`ENOSPC`).
     NoSpace = 28,
+    /// A change to the system's programs, `/bin`, which its file servers
+    /// keep read-only (`EROFS`).
+    ReadOnly = 30,
     /// A file would grow past what its file server allows (`EFBIG`).
     FileTooBig = 27,
     /// A `WRITE` to a pipe whose every read end is closed (`EPIPE`).
@@ -801,8 +804,9 @@ impl Errno {
 
     /// The error a negative result stands for, if it is one of ours.
     pub fn from_result(result: i32) -> Option<Errno> {
-        const ALL: [Errno; 23] = [
+        const ALL: [Errno; 24] = [
             Errno::Io,
+            Errno::ReadOnly,
             Errno::BrokenPipe,
             Errno::NoSuchDevice,
             Errno::NoSpace,
@@ -841,6 +845,7 @@ impl Errno {
             Errno::Io => "Input/output error",
             Errno::NoSuchDevice => "No such device",
             Errno::NoSpace => "No space left on device",
+            Errno::ReadOnly => "Read-only file system",
             Errno::FileTooBig => "File too large",
             Errno::BrokenPipe => "Broken pipe",
             Errno::OutOfMemory => "Out of memory",
@@ -866,6 +871,7 @@ impl Errno {
             Errno::Io => "EIO",
             Errno::NoSuchDevice => "ENODEV",
             Errno::NoSpace => "ENOSPC",
+            Errno::ReadOnly => "EROFS",
             Errno::FileTooBig => "EFBIG",
             Errno::BrokenPipe => "EPIPE",
             Errno::OutOfMemory => "ENOMEM",
@@ -1033,6 +1039,7 @@ mod tests {
             (Errno::Io, 5, "EIO"),
             (Errno::NoSuchDevice, 19, "ENODEV"),
             (Errno::NoSpace, 28, "ENOSPC"),
+            (Errno::ReadOnly, 30, "EROFS"),
             (Errno::FileTooBig, 27, "EFBIG"),
         ] {
             assert_eq!(Errno::from_result(-number), Some(errno));

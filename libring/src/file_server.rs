@@ -23,6 +23,14 @@
 //!
 //! Every request is answered, with a result or `-errno`; a bad request
 //! never stops the server.
+//!
+//! **`/bin` is read-only** for clients ([`in_programs`]): an `OPEN` that
+//! would write, create or truncate there, and a `MKDIR`, `UNLINK` or
+//! `RENAME` from or to there, are refused with `EROFS`. The programs are
+//! the build's (the boot image's; on a FAT disk, written by `cargo xtask`
+//! from the host), and the proc server gives services to a program by its
+//! path in `/bin` (`docs/systems.md`): a program that could write there
+//! could take another's services.
 
 extern crate alloc;
 
@@ -35,6 +43,35 @@ pub const NAME_MAX: usize = 255;
 /// Set in the badge of every handle `OPEN` makes; the rest of such a
 /// badge is the open file's generation (31 bits) and its index + 1.
 pub const OPEN_FILE: u64 = 1 << 63;
+
+/// The folder of the system's programs, read-only for clients.
+pub const PROGRAMS: &str = "bin";
+
+/// Whether absolute `path` names `/bin` or anything in it, as a backend
+/// would resolve it: `.`, `..` and empty names taken out (`..` of the
+/// root is the root), the first name compared without case and without
+/// trailing dots and spaces (as FAT compares names).
+pub fn in_programs(path: &str) -> bool {
+    // Only the depth and the first name matter: no list of names needed.
+    let mut depth = 0usize;
+    let mut first = "";
+    for name in path.split('/') {
+        match name {
+            "" | "." => {}
+            ".." => depth = depth.saturating_sub(1),
+            name => {
+                if depth == 0 {
+                    first = name;
+                }
+                depth += 1;
+            }
+        }
+    }
+    depth > 0
+        && first
+            .trim_end_matches(['.', ' '])
+            .eq_ignore_ascii_case(PROGRAMS)
+}
 
 /// File or directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +195,15 @@ mod serve {
     use crate::server::Server;
     use zerocopy::IntoBytes;
 
+    /// `path`, if a client may change what it names: not in `/bin`.
+    fn changeable(path: String) -> Result<String, Errno> {
+        if super::in_programs(&path) {
+            Err(Errno::ReadOnly)
+        } else {
+            Ok(path)
+        }
+    }
+
     /// The buffer paths are copied into and `READDIR` records made in:
     /// room for `RENAME`'s two paths and for [`LISTING`].
     const CHUNK: usize = 4096;
@@ -238,9 +284,11 @@ mod serve {
                 },
                 (Ok(Opcode::Mkdir), _) => self
                     .path(server, message, base)
+                    .and_then(changeable)
                     .and_then(|path| self.backend.mkdir(&path).map(|()| 0)),
                 (Ok(Opcode::Unlink), _) => self
                     .path(server, message, base)
+                    .and_then(changeable)
                     .and_then(|path| self.backend.unlink(&path).map(|()| 0)),
                 (Ok(Opcode::Rename), _) => self.rename(server, message, base),
                 // How many files are open (for tests: nothing leaks), in
@@ -334,7 +382,10 @@ mod serve {
             if own >= OPEN_PER_CLIENT {
                 return Err(Errno::OutOfMemory);
             }
-            let path = self.path(server, message, base)?;
+            let mut path = self.path(server, message, base)?;
+            if options.write || options.create || options.truncate {
+                path = changeable(path)?;
+            }
             let node = self.backend.open(&path, options)?;
             let generation = self.next_generation;
             // 31 bits, never 0.
@@ -388,7 +439,8 @@ mod serve {
                 return Err(Errno::NameTooLong);
             }
             let (from, to) = (String::from(from), String::from(to));
-            let (from, to) = (self.absolute(&from, base)?, self.absolute(&to, base)?);
+            let from = changeable(self.absolute(&from, base)?)?;
+            let to = changeable(self.absolute(&to, base)?)?;
             self.backend.rename(&from, &to).map(|()| 0)
         }
 
@@ -519,5 +571,45 @@ mod serve {
     ) -> Result<&'c str, Errno> {
         let bytes = copy_buffer(server, message, PATH_MAX, chunk)?;
         core::str::from_utf8(bytes).map_err(|_| Errno::InvalidArgument)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_programs;
+
+    #[test]
+    fn bin_and_everything_in_it_is_the_programs_however_it_is_written() {
+        for path in [
+            "/bin",
+            "/bin/",
+            "/bin/sh",
+            "//bin//greet",
+            "/./bin/./ls",
+            "/tmp/../bin/greet",
+            "/../../bin/x",
+            "/tmp/a/b/../../../bin/new/deeper",
+            "/BIN/sh",
+            "/Bin./sh",
+            "/bin /sh",
+        ] {
+            assert!(in_programs(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn other_paths_are_not() {
+        for path in [
+            "/",
+            "/tmp/bin",
+            "/binary",
+            "/bin/../tmp/x",
+            "/tmp/bin/../x",
+            "/b",
+            "/..",
+            "/etc/system",
+        ] {
+            assert!(!in_programs(path), "{path}");
+        }
     }
 }

@@ -10,6 +10,7 @@
 //!   the user runtime's heap.
 //! - [`ops`]: one constructor per operation, so submissions are built
 //!   right.
+//! - [`console`]: the console server's `CONTROL` words.
 //! - [`pipe`]: the pipe server's protocol, and making a pipe.
 //! - [`process`]: building a process from a program file with the
 //!   kernel's process-building operations (the proc server, init).
@@ -28,6 +29,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod abi;
+pub mod console;
 pub mod elf;
 pub mod file_server;
 pub mod heap;

@@ -53,6 +53,9 @@ use crate::abi::{
 use crate::ops::SubmissionOptions;
 use stash::Stash;
 
+/// How long [`Ring::run_patiently`] waits after an `EBUSY`: 10 ms.
+pub const BUSY_PAUSE_NANOSECONDS: u64 = 10_000_000;
+
 /// How the ring reaches the kernel: the one system call.
 ///
 /// In a program this is the runtime's `Syscall` (an `svc`); in the host
@@ -385,6 +388,24 @@ impl<K: Kernel> Ring<K> {
                 // of the way, and the next pass offers it again.
                 Ok(_) | Err(Errno::Busy) => {}
                 Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// [`Ring::run`], and again after a pause of [`BUSY_PAUSE_NANOSECONDS`]
+    /// each time the answer is `EBUSY`: a server whose places for waiting
+    /// requests are all taken (the pipe server's held `READ`s, the
+    /// console's) says so, and they come free as others are answered. For
+    /// a standard stream's `READ` or `WRITE`, which the user can stop with
+    /// Ctrl-C if the wait never ends.
+    pub fn run_patiently(&mut self, submission: Submission) -> Result<i32, Errno> {
+        loop {
+            match self.run(submission) {
+                Err(Errno::Busy) => {
+                    // Its own result (the timer's end) says nothing.
+                    let _ = self.run(crate::ops::timeout(BUSY_PAUSE_NANOSECONDS));
+                }
+                other => return other,
             }
         }
     }

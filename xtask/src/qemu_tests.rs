@@ -738,6 +738,61 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // The console's handles against the programs the shell runs
+        // (attack console): a job's standard streams cannot switch the
+        // console's mode, take the shell's Ctrl-C wait, make handles or
+        // reclaim, and its standard output cannot read; Ctrl-C still
+        // works; a shell run from the shell reads cooked lines until
+        // Ctrl-D.
+        name: "shell-console-rights",
+        machine: DEFAULT_MACHINE,
+        command_line: HANG_DUMP,
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "attack console: through stdin: raw EPERM, cooked EPERM, ctrl-c wait EPERM, reader EPERM, writer EPERM, reclaim EPERM; READ of stdout: EPERM",
+            "annulus:/$ echo mine\nmine\n",
+            "annulus:/$ spin\nspin: spinning\n^C\nannulus:/$ ",
+            "Annulus shell (reading lines: the terminal is another shell's)\nannulus:/$ echo nested\nnested\n",
+            "annulus:/$ exit\nannulus:/$ echo back\nback\nannulus:/$ shutdown\n",
+        ],
+        input: &[
+            ("annulus:/$ ", "attack console\r"),
+            ("annulus:/$ ", "echo mine\r"),
+            ("annulus:/$ ", "spin\r"),
+            ("spin: spinning", "\x03"),
+            ("annulus:/$ ", "sh\r"),
+            ("another shell's)\r\nannulus:/$ ", "echo nested\r"),
+            ("nested\r\nannulus:/$ ", "\x04"),
+            ("exit\r\nannulus:/$ ", "echo back\r"),
+            ("back\r\nannulus:/$ ", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
+        // RECLAIM (attack console-reclaim, with a terminal handle as a
+        // shell has): a READ waiting through a reader is refused when the
+        // reader is reclaimed, and so is the next; it may still print.
+        name: "attack-console-reclaim",
+        machine: DEFAULT_MACHINE,
+        command_line: "hangdump=20 run=console+serve=console+device=console+irq=console+klog,attack:console-reclaim+use=console",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["(attack): exited with code"],
+        },
+        expected: &[
+            "attack console-reclaim: the reader still prints",
+            "attack console-reclaim: reclaim ok; the waiting READ: EPERM; a new READ: EPERM; a WRITE: ok",
+            "exited with code 0",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // The README's session, typed as it shows it: a pipeline, an
         // error sent to a file, a sleep stopped with Ctrl-C, a job in the
         // background, ps, a command not found.
@@ -1244,10 +1299,11 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
     },
     QemuTestConfig {
         // mkdir, rm and mv, each on paths no other of them touches (they
-        // run at once): what succeeds exits 0, each failure is one line.
+        // run at once): what succeeds exits 0, each failure is one line;
+        // /bin is read-only.
         name: "fs-changes",
         machine: DEFAULT_MACHINE,
-        command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,mkdir:/tmp/a:/tmp+use=console+use=fs,rm:/README.txt:/bin+use=console+use=fs,mv:/bin/init:/init+use=console+use=fs,mv:/nope:/x+use=console+use=fs,mv:/one+use=console+use=fs",
+        command_line: "run=console+serve=console+device=console+irq=console+klog,ramfs+serve=fs+bootimage,mkdir:/tmp/a:/tmp+use=console+use=fs,rm:/README.txt:/bin+use=console+use=fs,mv:/bin/init:/init+use=console+use=fs,mv:/nope:/x+use=console+use=fs,mv:/etc:/e+use=fs",
         system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
@@ -1262,14 +1318,14 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         },
         expected: &[
             "mkdir: /tmp: File exists",
-            "rm: /bin: Directory not empty",
+            "rm: /bin: Read-only file system",
+            "mv: /bin/init -> /init: Read-only file system",
             "mv: /nope -> /x: No such file or directory",
-            "mv: usage: mv FROM TO",
             "process 3 (mkdir): exited with code 1",
             "process 4 (rm): exited with code 1",
-            "process 5 (mv): exited with code 0",
+            "process 5 (mv): exited with code 1",
             "process 6 (mv): exited with code 1",
-            "process 7 (mv): exited with code 1",
+            "process 7 (mv): exited with code 0",
         ],
         input: &[],
     },
@@ -1557,11 +1613,20 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             // by the program the manifest names, and by no other.
             "annulus:/$ greet\ngreet: hello, process ",
             "annulus:/$ attack services\nattack services: given pipe; handles 1 to 64 read: 0 greetings\n",
+            // Nor can another program take greet's place in /bin.
+            "annulus:/$ cp /bin/attack /bin/greet\ncp: /bin/greet: Read-only file system\n",
+            "annulus:/$ mv /bin/greet /tmp/g\nmv: /bin/greet -> /tmp/g: Read-only file system\n",
+            "annulus:/$ cp /bin/attack /tmp/x; mv /tmp/x /BIN/greet\nmv: /tmp/x -> /BIN/greet: Read-only file system\n",
+            "annulus:/$ greet\ngreet: hello, process ",
         ],
         input: &[
             ("annulus:/$ ", "ls /bin/greeter\r"),
             ("annulus:/$ ", "greet\r"),
             ("annulus:/$ ", "attack services\r"),
+            ("annulus:/$ ", "cp /bin/attack /bin/greet\r"),
+            ("annulus:/$ ", "mv /bin/greet /tmp/g\r"),
+            ("annulus:/$ ", "cp /bin/attack /tmp/x; mv /tmp/x /BIN/greet\r"),
+            ("annulus:/$ ", "greet\r"),
             ("annulus:/$ ", "shutdown\r"),
         ],
     },

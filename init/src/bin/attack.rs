@@ -50,6 +50,15 @@
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
+//! - `console` (run by the shell): asks the console, through the standard
+//!   streams the shell gave it, for raw mode, cooked mode, the Ctrl-C
+//!   wait, a new reader and writer, and a reclaim (all must be refused:
+//!   those are the terminal handle's), and `READ`s its standard output (a
+//!   writer: refused too).
+//! - `console-reclaim` (needs `use=console`: a terminal handle, as a
+//!   shell has): makes a reader, as a shell does for a job, leaves a
+//!   `READ` waiting through it, and reclaims: the waiting `READ` and a new
+//!   one must be refused, while the reader may still print.
 //!
 //! Each prints one line of what it did and what it was told; the test
 //! reads it, so an attack that did not happen cannot pass.
@@ -87,6 +96,8 @@ fn main(arguments: Arguments) -> i32 {
         "pipes" => pipes(),
         "pipe-writer" => pipe_writer(),
         "map-hold" => map_hold(),
+        "console" => console(),
+        "console-reclaim" => console_reclaim(),
         _ => {
             libring::println!(
                 "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge|fill"
@@ -666,6 +677,76 @@ fn pipes() -> Result<(), Errno> {
         total,
         total < (1 << 20)
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- console
+
+fn console() -> Result<(), Errno> {
+    use libring::console::{COOKED, INTERRUPT_WAIT, RAW, READER, RECLAIM, WRITER};
+    let input = libring::runtime::stdin().ok_or(Errno::BadHandle)?;
+    let output = libring::runtime::stdout().ok_or(Errno::BadHandle)?;
+    let mut told = alloc::vec::Vec::new();
+    for (name, word) in [
+        ("raw", RAW),
+        ("cooked", COOKED),
+        ("ctrl-c wait", INTERRUPT_WAIT),
+        ("reader", READER),
+        ("writer", WRITER),
+        ("reclaim", RECLAIM),
+    ] {
+        let answer = run(ops::control(input, [word, 0, 0]));
+        told.push(alloc::format!("{name} {}", outcome(answer)));
+    }
+    let mut buffer = [0u8; 16];
+    let read = run(ops::read(output, &mut buffer, 0));
+    libring::println!(
+        "attack console: through stdin: {}; READ of stdout: {}",
+        told.join(", "),
+        outcome(read)
+    );
+    Ok(())
+}
+
+/// `ok` or the error's name, for a report line.
+fn outcome(result: Result<i32, Errno>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(error) => error.name(),
+    }
+}
+
+fn console_reclaim() -> Result<(), Errno> {
+    use libring::console::{READER, RECLAIM};
+    let terminal = libring::runtime::stdin().ok_or(Errno::BadHandle)?;
+    let reader = run(ops::control(terminal, [READER, 0, 0]))? as u32;
+    let mut buffer = [0u8; 16];
+    let waiting = with_ring(|ring| {
+        ring.push(ops::read(reader, &mut buffer, 0).with_user_data(7))
+            .map_err(|_| Errno::Busy)?;
+        ring.submit()
+    });
+    waiting?;
+    let reclaimed = run(ops::control(terminal, [RECLAIM, 0, 0]));
+    let answer = with_ring(|ring| loop {
+        match ring.completion() {
+            Some(completion) if completion.user_data == 7 => break completion.result,
+            Some(_) => {}
+            None => {
+                let _ = ring.submit_and_wait(1);
+            }
+        }
+    });
+    let again = run(ops::read(reader, &mut buffer, 0));
+    let printed = run(ops::write(reader, b"attack console-reclaim: the reader still prints\n", 0));
+    libring::println!(
+        "attack console-reclaim: reclaim {}; the waiting READ: {}; a new READ: {}; a WRITE: {}",
+        outcome(reclaimed),
+        outcome(libring::ring::check_result(answer)),
+        outcome(again),
+        outcome(printed)
+    );
+    run(ops::close(reader))?;
     Ok(())
 }
 

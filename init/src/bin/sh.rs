@@ -49,6 +49,7 @@ use init::syntax::{self, Connector, List, Pipeline, Redirect, Word};
 use libring::abi::{
     Completion, DirectoryEntry, Errno, WAIT_KILLED, file_kind, open_flags, spawn_handles,
 };
+use libring::console;
 use libring::ops::{self, SubmissionOptions};
 use libring::process::spawn_request;
 use libring::runtime::{self, Arguments, with_ring};
@@ -157,9 +158,6 @@ struct Shell {
     /// Standard input: the console (the terminal the shell edits on, for
     /// the interactive shell).
     console: u32,
-    /// Standard output and error, given to programs as theirs.
-    output: u32,
-    errors: u32,
     file_system: u32,
     processes: u32,
     power: Option<u32>,
@@ -178,6 +176,22 @@ struct Shell {
     interrupt_armed: bool,
     /// The console does not take interrupt waits: do not ask again.
     interrupt_refused: bool,
+    /// The shell has the terminal handle (the console took its raw mode):
+    /// it edits lines itself and gives each job a reader handle of its
+    /// own. A shell started by another has only the reader it was given:
+    /// it reads cooked lines, which the console edits.
+    owns_terminal: bool,
+    /// The cooked console said end of file (Ctrl-D): a shell without the
+    /// terminal ends.
+    input_ended: bool,
+    /// What a foreground job gets as standard input, output and error
+    /// when not redirected: for the shell that owns the terminal, a
+    /// reader handle made for the line and writer handles (so a job can
+    /// neither switch the console's mode nor take the shell's Ctrl-C, and
+    /// cannot read once the line is done); otherwise the shell's own.
+    job_input: u32,
+    job_output: u32,
+    job_errors: u32,
     /// Ctrl-C was typed while a foreground job ran.
     interrupted: bool,
     jobs: Vec<Job>,
@@ -209,8 +223,6 @@ fn main(arguments: Arguments) -> i32 {
     };
     let mut shell = Shell {
         console,
-        output: runtime::stdout().unwrap_or(console),
-        errors: runtime::stderr().unwrap_or(console),
         file_system,
         processes,
         power: runtime::power(),
@@ -223,6 +235,11 @@ fn main(arguments: Arguments) -> i32 {
         reading: false,
         interrupt_armed: false,
         interrupt_refused: false,
+        owns_terminal: false,
+        input_ended: false,
+        job_input: console,
+        job_output: runtime::stdout().unwrap_or(console),
+        job_errors: runtime::stderr().unwrap_or(console),
         interrupted: false,
         jobs: Vec::new(),
         next_job: 1,
@@ -240,8 +257,13 @@ fn main(arguments: Arguments) -> i32 {
         shell.script = arguments.iter().skip(1).map(String::from).collect();
         return shell.run_script();
     }
-    shell.raw_input(true);
-    println!("Annulus shell: type help for the commands.");
+    shell.owns_terminal = shell.raw_input(true);
+    if shell.owns_terminal {
+        shell.make_writers();
+        println!("Annulus shell: type help for the commands.");
+    } else {
+        println!("Annulus shell (reading lines: the terminal is another shell's)");
+    }
     shell.run()
 }
 
@@ -259,10 +281,31 @@ impl Shell {
 
     /// Raw input (every byte as typed, no echo: the editor echoes) for the
     /// shell, or cooked (lines, edited and echoed by the console) for a
-    /// job.
-    fn raw_input(&self, raw: bool) {
-        let mode = u64::from(raw);
-        let _ = with_ring(|ring| ring.run(ops::control(self.console, [mode, 0, 0])));
+    /// job. Whether the console took it (a reader handle cannot ask).
+    fn raw_input(&self, raw: bool) -> bool {
+        let mode = if raw { console::RAW } else { console::COOKED };
+        with_ring(|ring| ring.run(ops::control(self.console, [mode, 0, 0]))).is_ok()
+    }
+
+    /// A console handle of `kind` (`console::READER` or `WRITER`), made by
+    /// the console for a job; `None` if it makes none.
+    fn console_handle(&self, kind: u64) -> Option<u32> {
+        with_ring(|ring| ring.run(ops::control(self.console, [kind, 0, 0])))
+            .ok()
+            .map(|handle| handle as u32)
+    }
+
+    /// The writer handle jobs print through, in place of the console
+    /// itself where the shell's output and error are the console.
+    fn make_writers(&mut self) {
+        if let Some(writer) = self.console_handle(console::WRITER) {
+            if self.job_output == self.console {
+                self.job_output = writer;
+            }
+            if self.job_errors == self.console {
+                self.job_errors = writer;
+            }
+        }
     }
 
     /// Tab: what the word before the cursor may become. The first word of
@@ -301,7 +344,7 @@ impl Shell {
             [] => out.push(0x07),
             [(name, directory)] => {
                 let ending = if *directory { "/" } else { " " };
-                let insert = alloc::format!("{}{ending}", &name[prefix.len()..]);
+                let insert = alloc::format!("{}{ending}", syntax::escape(&name[prefix.len()..]));
                 self.editor.complete(&insert, "", prompt, out);
             }
             several => {
@@ -319,7 +362,7 @@ impl Shell {
                             &shared[..length]
                         });
                 if shared.len() > prefix.len() {
-                    let insert = String::from(&shared[prefix.len()..]);
+                    let insert = syntax::escape(&shared[prefix.len()..]);
                     self.editor.complete(&insert, "", prompt, out);
                 } else {
                     let listing: Vec<String> = several
@@ -365,7 +408,12 @@ impl Shell {
     fn run(&mut self) -> i32 {
         self.show(self.prompt().as_bytes());
         loop {
-            while let Some(byte) = self.typed.pop_front() {
+            if !self.owns_terminal
+                && let Some(code) = self.run_typed_lines()
+            {
+                return code;
+            }
+            while let Some(byte) = self.typed.pop_front().filter(|_| self.owns_terminal) {
                 let prompt = self.prompt();
                 let mut echo = Vec::new();
                 let event = self.editor.feed(byte, &prompt, &mut echo);
@@ -395,6 +443,25 @@ impl Shell {
                 return 1;
             }
         }
+    }
+
+    /// A shell without the terminal: runs each whole line typed (the
+    /// console edited it), then shows the prompt. `Some(code)` once the
+    /// shell is to end: `exit`, or Ctrl-D.
+    fn run_typed_lines(&mut self) -> Option<i32> {
+        while let Some(end) = self.typed.iter().position(|&byte| byte == b'\n') {
+            let line: Vec<u8> = self.typed.drain(..=end).collect();
+            self.execute(&String::from_utf8_lossy(&line[..end]));
+            if self.exit_code.is_some() {
+                return self.exit_code;
+            }
+            self.show(self.prompt().as_bytes());
+        }
+        if self.input_ended {
+            println!("exit");
+            return Some(self.status);
+        }
+        None
     }
 
     /// Keeps the console `READ` pending, waits for at least one
@@ -428,8 +495,12 @@ impl Shell {
     /// (it has none while a line runs, unless `wait` armed one) is
     /// cancelled; a Ctrl-C it got first counts too.
     fn lend_console(&mut self) {
+        if self.owns_terminal {
+            self.job_input = self.console_handle(console::READER).unwrap_or(self.console);
+        }
         if !self.interrupt_armed && !self.interrupt_refused {
-            let wait = ops::control(self.console, [2, 0, 0]).with_user_data(INTERRUPT_TAG);
+            let wait = ops::control(self.console, [console::INTERRUPT_WAIT, 0, 0])
+                .with_user_data(INTERRUPT_TAG);
             if with_ring(|ring| ring.push(wait)).is_ok() {
                 self.interrupt_armed = true;
             }
@@ -456,8 +527,15 @@ impl Shell {
         }
     }
 
-    /// Takes the console back after a line: raw input again.
+    /// Takes the console back after a line: the job's reader handle
+    /// reclaimed (a program the line left running can no longer read what
+    /// is typed for the shell), and raw input again.
     fn take_console_back(&mut self) {
+        if self.job_input != self.console {
+            let _ = with_ring(|ring| ring.run(ops::control(self.console, [console::RECLAIM, 0, 0])));
+            close(self.job_input);
+            self.job_input = self.console;
+        }
         self.raw_input(true);
     }
 
@@ -479,6 +557,8 @@ impl Shell {
                 count if count > 0 => self
                     .typed
                     .extend(&self.input[..(count as usize).min(INPUT_MAX)]),
+                // The end of input, for a shell reading cooked lines.
+                0 if !self.owns_terminal => self.input_ended = true,
                 // ^C in cooked mode, a cancelled read, the end: read again.
                 count
                     if count == Errno::Interrupted.result()
@@ -838,7 +918,7 @@ impl Shell {
             let name = words[0].clone();
             // The shell's own streams (the console, or a script's), then
             // the pipes, then the redirections.
-            let first_input = if background { 0 } else { self.console };
+            let first_input = if background { 0 } else { self.job_input };
             let mut streams = [
                 if place == 0 {
                     first_input
@@ -846,11 +926,11 @@ impl Shell {
                     pipes[place - 1].0
                 },
                 if place + 1 == count {
-                    self.output
+                    self.job_output
                 } else {
                     pipes[place].1
                 },
-                self.errors,
+                self.job_errors,
             ];
             let mut opened = Vec::new();
             let redirected = self.redirect(&command.redirects, &mut streams, &mut opened);

@@ -137,6 +137,8 @@ struct Script {
     reverse: bool,
     /// Take at most this many submissions per call.
     take_limit: Option<u32>,
+    /// This many `READ`s and `WRITE`s more complete with `EBUSY`.
+    busy_answers: usize,
 }
 
 /// A kernel that completes submissions straight away, as the script says.
@@ -189,10 +191,17 @@ impl Kernel for FakeKernel {
                     .read_volatile()
             };
             script.taken.push(submission);
+            let stream = [Opcode::Read as u8, Opcode::Write as u8].contains(&submission.opcode);
+            let result = if stream && script.busy_answers > 0 {
+                script.busy_answers -= 1;
+                Errno::Busy.result()
+            } else {
+                Self::result_of(&submission)
+            };
             if submission.opcode != Opcode::Exit as u8 {
                 completed.push(Completion {
                     user_data: submission.user_data,
-                    result: Self::result_of(&submission),
+                    result,
                     flags: 0,
                 });
             }
@@ -348,6 +357,22 @@ fn smaller_rings_than_the_default_work() {
 }
 
 // ------------------------------------------------------ pushing, batches
+
+#[test]
+fn run_patiently_pauses_and_asks_again_while_the_server_is_busy() {
+    let region = Region::new(0);
+    let (mut ring, script) = region.ring();
+    script.borrow_mut().busy_answers = 2;
+    let mut buffer = [0u8; 8];
+    assert_eq!(ring.run_patiently(ops::read(3, &mut buffer, 0)), Ok(0));
+    let opcodes: Vec<u8> = script.borrow().taken.iter().map(|taken| taken.opcode).collect();
+    let (read, timeout) = (Opcode::Read as u8, Opcode::Timeout as u8);
+    assert_eq!(opcodes, [read, timeout, read, timeout, read]);
+    assert_eq!(script.borrow().taken[1].arguments[0], BUSY_PAUSE_NANOSECONDS);
+    // Any other error comes back at once.
+    script.borrow_mut().errors.push_back(i64::from(Errno::Io.result()));
+    assert_eq!(ring.run_patiently(ops::write(3, b"x", 0)), Err(Errno::Io));
+}
 
 #[test]
 fn batch_of_one_round_trips() {

@@ -97,7 +97,8 @@ pub fn write_output(output: Output, bytes: &[u8]) -> Result<(), Errno> {
 }
 
 /// Writes all of `bytes` to `handle` from offset `written` on, again from
-/// where a short `WRITE` stopped. A `WRITE` that takes nothing is `EIO`.
+/// where a short `WRITE` stopped, and again after a pause if the server is
+/// busy (`Ring::run_patiently`). A `WRITE` that takes nothing is `EIO`.
 fn write_all<K: Kernel>(
     ring: &mut Ring<K>,
     handle: u32,
@@ -107,7 +108,7 @@ fn write_all<K: Kernel>(
     let mut rest = bytes;
     while !rest.is_empty() {
         let offset = written.load(Ordering::Relaxed);
-        let count = ring.run(ops::write(handle, rest, offset))?;
+        let count = ring.run_patiently(ops::write(handle, rest, offset))?;
         if count <= 0 {
             return Err(Errno::Io);
         }

@@ -70,7 +70,8 @@ fn read_more(buffer: &mut [u8]) -> Result<usize, Errno> {
         return Ok(0);
     };
     let offset = READ_SO_FAR.load(Ordering::Relaxed);
-    let count = with_ring(|ring| ring.run(ops::read(handle, buffer, offset)))? as usize;
+    // A busy server (every place for a waiting READ taken) is waited out.
+    let count = with_ring(|ring| ring.run_patiently(ops::read(handle, buffer, offset)))? as usize;
     let count = count.min(buffer.len());
     READ_SO_FAR.fetch_add(count as u64, Ordering::Relaxed);
     Ok(count)

@@ -73,23 +73,27 @@ enum Entry {
     Interrupt,
 }
 
-/// What the terminal should show for one typed byte: at most 4 bytes.
+/// The most bytes one typed byte's echo takes: erasing a `^X`.
+const ECHO_MAX: usize = 8;
+
+/// What the terminal should show for one typed byte: at most
+/// [`ECHO_MAX`] bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Echo {
-    bytes: [u8; 4],
+    bytes: [u8; ECHO_MAX],
     length: usize,
 }
 
 impl Echo {
     const NOTHING: Echo = Echo {
-        bytes: [0; 4],
+        bytes: [0; ECHO_MAX],
         length: 0,
     };
 
-    /// Echo `bytes` (at most 4 of them).
+    /// Echo `bytes` (at most [`ECHO_MAX`] of them).
     const fn of(bytes: &[u8]) -> Echo {
         let mut echo = Echo::NOTHING;
-        while echo.length < bytes.len() && echo.length < 4 {
+        while echo.length < bytes.len() && echo.length < ECHO_MAX {
             echo.bytes[echo.length] = bytes[echo.length];
             echo.length += 1;
         }
@@ -307,21 +311,28 @@ impl LineDiscipline {
     }
 
     /// Backspace: erases the last character of the line (all the bytes of
-    /// a UTF-8 character), if there is one.
+    /// a UTF-8 character), if there is one, and as many columns as it took
+    /// on the screen: two for a control byte shown as `^X`.
     fn erase(&mut self) -> Echo {
         if !self.editing() {
             return Echo::NOTHING;
         }
         // Continuation bytes (10xxxxxx) first, then the character's first.
+        let mut first = 0;
         while self.editing() {
             let Some(Entry::Byte(byte)) = self.entries.pop_back() else {
                 break; // never: the edited line holds bytes only
             };
+            first = byte;
             if byte & 0xc0 != 0x80 {
                 break;
             }
         }
-        Echo::of(b"\x08 \x08")
+        if first < b' ' && first != TAB {
+            Echo::of(b"\x08\x08  \x08\x08")
+        } else {
+            Echo::of(b"\x08 \x08")
+        }
     }
 
     /// Ctrl-C taken by someone waiting for it (a shell): the line and the
@@ -428,6 +439,14 @@ mod tests {
             read(&mut discipline, 2 * INPUT_CAPACITY),
             line(&[b'r'; INPUT_CAPACITY])
         );
+    }
+
+    #[test]
+    fn backspace_over_a_control_key_erases_both_columns_of_its_caret() {
+        let mut discipline = LineDiscipline::new();
+        assert_eq!(type_keys(&mut discipline, b"a\x01"), b"a^A");
+        assert_eq!(type_keys(&mut discipline, b"\x7f"), b"\x08\x08  \x08\x08");
+        assert_eq!(type_keys(&mut discipline, b"\x7f"), b"\x08 \x08");
     }
 
     #[test]

@@ -13,8 +13,14 @@
 //! | --- | --- |
 //! | `WRITE` | copies the client's bytes in, 256 at a time, to the UART (`\n` as `\r\n`); answers the byte count |
 //! | `READ` | queues it behind older `READ`s; answers it with a line (cooked) or bytes (raw) once there is input, see `terminal.rs` |
-//! | `CONTROL` | `[0, 0, 0]` cooked input, `[1, 0, 0]` raw (`console::control`); answers 0. `[2, 0, 0]`: held until Ctrl-C is typed in cooked mode, then answered 0 (a shell's job control) |
+//! | `CONTROL` | `[0, 0, 0]` cooked input, `[1, 0, 0]` raw (`console::control`); answers 0. `[2, 0, 0]`: held until Ctrl-C is typed in cooked mode, then answered 0 (a shell's job control). `[3, 0, 0]`, `[4, 0, 0]`: a new reader or writer handle (`MINT`ed, moved to the client); `[5, 0, 0]`: reclaims every reader |
 //! | anything else | answers `-EINVAL` |
+//!
+//! Before any of that, the request's badge says whether the handle it came
+//! through may ask it (`console::access`): only the terminal handle, the
+//! one the system gives its shell, may `CONTROL`; a program's reader or
+//! writer handle gets `-EPERM` for anything but printing and (while not
+//! reclaimed) reading.
 //! | an interrupt | drains the receive FIFO into the line discipline, echoing; clears the interrupt; `IRQ_ACK` |
 //! | kernel log bytes (`LOG_READ`) | writes them to the UART, then reads again |
 //!
@@ -44,7 +50,7 @@ mod server {
     use alloc::boxed::Box;
     use alloc::vec;
 
-    use console::for_terminal;
+    use console::{access, control, for_terminal};
     use console::line_discipline::INPUT_CAPACITY;
     use console::terminal::Terminal;
     use libring::abi::{
@@ -117,6 +123,8 @@ mod server {
             uart,
             terminal: Terminal::new(SLOTS - 1),
             server,
+            service,
+            generation: 0,
             irq,
             kernel_log: kernel_log
                 .map(|handle| (handle, Box::leak(vec![0u8; LOG_PIECE].into_boxed_slice()))),
@@ -161,6 +169,11 @@ mod server {
         uart: Pl011,
         terminal: Terminal,
         server: Server,
+        /// The service handle, for `MINT`ing reader and writer handles.
+        service: u32,
+        /// The readers' generation: a reader handle made before the last
+        /// `RECLAIM` carries an older one, and may no longer read.
+        generation: u64,
         irq: u32,
         /// The kernel-log handle and the buffer its `LOG_READ` fills
         /// (leaked: the kernel writes it while the request is pending).
@@ -189,7 +202,14 @@ mod server {
         /// Handles one request.
         fn serve<K: Kernel>(&mut self, ring: &mut Ring<K>, message: &RequestMessage) {
             let request = message.request;
-            match Opcode::try_from(message.opcode) {
+            let opcode = Opcode::try_from(message.opcode);
+            if let Ok(opcode) = opcode
+                && let Err(error) = access::check(message.badge, opcode, self.generation)
+            {
+                self.server.reply(ring, request, error.result());
+                return;
+            }
+            match opcode {
                 Ok(Opcode::Write) => {
                     let result = self.write(ring, message);
                     self.server.reply(ring, request, result);
@@ -198,8 +218,7 @@ mod server {
                     Ok(()) => self.answer_reads(ring),
                     Err(error) => self.server.reply(ring, request, error.result()),
                 },
-                Ok(Opcode::Control)
-                    if message.arguments == [console::control::INTERRUPT_WAIT, 0, 0] =>
+                Ok(Opcode::Control) if message.arguments == [control::INTERRUPT_WAIT, 0, 0] =>
                 {
                     match self.terminal.wait_for_interrupt(*message) {
                         // Held; the one it replaces is answered.
@@ -211,6 +230,28 @@ mod server {
                         }
                         Err(error) => self.server.reply(ring, request, error.result()),
                     }
+                }
+                Ok(Opcode::Control)
+                    if matches!(message.arguments, [control::READER | control::WRITER, 0, 0]) =>
+                {
+                    let badge = if message.arguments[0] == control::READER {
+                        access::reader(self.generation)
+                    } else {
+                        access::WRITER
+                    };
+                    match ring.run(ops::mint(self.service, badge)) {
+                        Ok(handle) => self.server.reply_passing(ring, request, 0, handle as u32),
+                        Err(error) => self.server.reply(ring, request, error.result()),
+                    }
+                }
+                Ok(Opcode::Control) if message.arguments == [control::RECLAIM, 0, 0] => {
+                    self.generation += 1;
+                    let (server, generation) = (&mut self.server, self.generation);
+                    self.terminal.drop_reads(
+                        |read| !access::may_read(read.badge, generation),
+                        |read| server.reply(ring, read.request, Errno::NotPermitted.result()),
+                    );
+                    self.server.reply(ring, request, 0);
                 }
                 Ok(Opcode::Control) => {
                     let uart = &mut self.uart;

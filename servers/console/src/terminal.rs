@@ -15,7 +15,9 @@
 //! Pure: no hardware, no ring. It is unit tested on the host.
 //!
 //! # Invariants
-//! - `reads` holds at most `reads_max` requests, oldest first.
+//! - `reads` holds at most `reads_max` requests, oldest first, less one
+//!   while an interrupt wait is held: every request held takes a message
+//!   slot, and the server keeps one free for `WRITE`s.
 
 #![forbid(unsafe_code)]
 
@@ -91,6 +93,7 @@ impl Terminal {
     ) -> Result<Option<RequestMessage>, Errno> {
         match self.interrupt_wait {
             Some(held) if held.client != message.client => Err(Errno::Busy),
+            None if self.reads.len() >= self.reads_max => Err(Errno::Busy),
             held => {
                 self.interrupt_wait = Some(message);
                 self.interrupted = false;
@@ -114,7 +117,8 @@ impl Terminal {
     /// [`READS_PER_CLIENT`] of the same client process: so one process
     /// cannot take every place and leave the others (the shell) none.
     pub fn read(&mut self, message: RequestMessage) -> Result<(), Errno> {
-        if self.reads.len() >= self.reads_max {
+        let held = self.reads.len() + usize::from(self.interrupt_wait.is_some());
+        if held >= self.reads_max {
             return Err(Errno::Busy);
         }
         let own = self
@@ -193,6 +197,27 @@ impl Terminal {
     pub fn answered(&mut self, answer: Answer) {
         self.reads.pop_front();
         self.discipline.consume(answer.delivery);
+    }
+
+    /// Drops every waiting `READ` that `doomed` picks (a reclaimed
+    /// reader's), oldest first, handing each to `removed` to be answered;
+    /// the others keep their order, and the input stays for them.
+    pub fn drop_reads(
+        &mut self,
+        doomed: impl Fn(&RequestMessage) -> bool,
+        mut removed: impl FnMut(RequestMessage),
+    ) {
+        for _ in 0..self.reads.len() {
+            let Some(read) = self.reads.pop_front() else {
+                break;
+            };
+            if doomed(&read) {
+                removed(read);
+            } else {
+                // Room: it was just taken out.
+                let _ = self.reads.push_back(read);
+            }
+        }
     }
 
     /// The oldest `READ` could not be answered: drops it, input untouched.
@@ -311,6 +336,40 @@ mod tests {
         // Another process still gets its place, sharing the badge or not.
         terminal.read(from(4, 9)).unwrap();
         assert_eq!(terminal.waiting_reads(), 3);
+    }
+
+    #[test]
+    fn a_held_interrupt_wait_counts_against_the_places() {
+        let mut terminal = Terminal::new(2);
+        let wait = RequestMessage {
+            client: 50,
+            ..read_request(50, 0)
+        };
+        terminal.wait_for_interrupt(wait).unwrap();
+        terminal.read(read_request(1, 8)).unwrap();
+        // One place left for WRITEs: the second READ is refused.
+        assert_eq!(terminal.read(read_request(2, 8)), Err(Errno::Busy));
+        // And with every place taken by READs, no wait is held either.
+        let mut full = Terminal::new(2);
+        full.read(read_request(1, 8)).unwrap();
+        full.read(read_request(2, 8)).unwrap();
+        assert_eq!(full.wait_for_interrupt(wait), Err(Errno::Busy));
+    }
+
+    #[test]
+    fn dropped_reads_leave_the_others_in_order_with_the_input() {
+        let mut terminal = Terminal::new(8);
+        for request in 1..=4 {
+            terminal.read(read_request(request, 64)).unwrap();
+        }
+        let mut removed = Vec::new();
+        terminal.drop_reads(|read| read.request % 2 == 1, |read| removed.push(read.request));
+        assert_eq!(removed, [1, 3]);
+        type_keys(&mut terminal, b"for two\n");
+        assert_eq!(answer(&mut terminal), Some((2, 8, b"for two\n".to_vec())));
+        type_keys(&mut terminal, b"four\n");
+        assert_eq!(answer(&mut terminal), Some((4, 5, b"four\n".to_vec())));
+        assert_eq!(answer(&mut terminal), None);
     }
 
     #[test]
