@@ -17,6 +17,11 @@
 //! server uses (`libring::process`); the shell is the first program
 //! started through the proc server, as every program after it is.
 //!
+//! Started as `init:manifest:PATH` (tests: `run=init:manifest:tests/...`
+//! with init's handles) it reads the manifest at PATH in the boot image
+//! instead: how the tests boot a system whose manifest has a mistake only
+//! a run can show.
+//!
 //! Started as `init:bench` (by `cargo xtask bench`, on a kernel booted with
 //! `bench`), it instead greets and reports the boot figures of
 //! docs/performance.md: instructions retired from the kernel's first
@@ -88,7 +93,15 @@ fn main(arguments: Arguments) -> i32 {
             return 1;
         }
     };
-    match start_system(&rights) {
+    let path = match arguments.iter().skip(1).collect::<Vec<_>>().as_slice() {
+        [] => MANIFEST,
+        ["manifest", path] => path,
+        other => {
+            println!("init: {other:?}: not arguments init knows (bench, or manifest PATH)");
+            return 1;
+        }
+    };
+    match start_system(&rights, path) {
         Ok(code) => code,
         Err(message) => {
             println!("init: {message}; powering off");
@@ -98,15 +111,16 @@ fn main(arguments: Arguments) -> i32 {
     }
 }
 
-/// Starts what the manifest names, waits for the shell, powers off.
-fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
+/// Starts what the manifest at `path` in the boot image names, waits for
+/// the shell, powers off.
+fn start_system(rights: &Rights, path: &str) -> Result<i32, alloc::string::String> {
     let image = boot_image::map(rights.boot_image)
         .map_err(|error| alloc::format!("cannot map the boot image: {}", error.description()))?;
-    let text = find(image, MANIFEST).ok_or(alloc::format!("no {MANIFEST} in the boot image"))?;
-    let text = core::str::from_utf8(text).map_err(|_| alloc::format!("{MANIFEST} is not UTF-8"))?;
+    let text = find(image, path).ok_or(alloc::format!("no {path} in the boot image"))?;
+    let text = core::str::from_utf8(text).map_err(|_| alloc::format!("{path} is not UTF-8"))?;
     let entries = manifest::parse(text).map_err(|error| match error.line {
-        0 => alloc::format!("{MANIFEST}: {}", error.problem),
-        line => alloc::format!("{MANIFEST}:{line}: {}", error.problem),
+        0 => alloc::format!("{path}: {}", error.problem),
+        line => alloc::format!("{path}:{line}: {}", error.problem),
     })?;
     // The service handle of each role that serves, to mint clients with.
     let mut services: Vec<(&str, u32)> = Vec::new();
@@ -119,14 +133,14 @@ fn start_system(rights: &Rights) -> Result<i32, alloc::string::String> {
             continue;
         }
         let file = find(image, &alloc::format!("bin/{}", entry.program)).ok_or(alloc::format!(
-            "{MANIFEST}:{}: no program bin/{} in the boot image",
+            "{path}:{}: no program bin/{} in the boot image",
             entry.line,
             entry.program
         ))?;
         let started = start_server(rights, entry, &entries[..index], file, &mut services).map_err(
             |error| {
                 alloc::format!(
-                    "{MANIFEST}:{}: cannot start {} ({}): {}",
+                    "{path}:{}: cannot start {} ({}): {}",
                     entry.line,
                     entry.role,
                     entry.program,

@@ -773,6 +773,50 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // A manifest mistake only a run shows: a role whose program ends
+        // at once (boot/initrd/tests/system-server-ends, read by init in
+        // place of etc/system). init names the role; the rest of the
+        // system works.
+        name: "manifest-server-ends",
+        machine: DEFAULT_MACHINE,
+        command_line: "hangdump=20 run=init:manifest:tests/system-server-ends+device=console+irq=console+klog+bootimage+power+spawn+dma",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "init: started extra (true, process ",
+            "init: role extra (true) has ended (exited with code 0); what uses it will fail",
+            "annulus:/$ echo still here\nstill here\n",
+        ],
+        input: &[
+            ("annulus:/$ ", "echo still here\r"),
+            // A run= system reports every process's end, between lines.
+            ("(echo): leaked frames", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
+        // A role without a grant it needs (boot/initrd/tests/
+        // system-proc-without-fs: proc has no use=fs): proc names the
+        // grant, init says it cannot start the shell, and powers off.
+        name: "manifest-grant-missing",
+        machine: DEFAULT_MACHINE,
+        command_line: "hangdump=20 run=init:manifest:tests/system-proc-without-fs+device=console+irq=console+klog+bootimage+power+spawn+dma",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            "proc: no file system handle: its manifest line needs use=fs",
+            "init: cannot start the shell (sh): ",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // RECLAIM (attack console-reclaim, with a terminal handle as a
         // shell has): a READ waiting through a reader is refused when the
         // reader is reclaimed, and so is the next; it may still print.
