@@ -926,6 +926,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             // A script with arguments.
             "annulus:/$ sh /tmp/s one two\nscript /tmp/s got 2 arguments: one two\nls: /nope: No such file or directory\n",
             "failed one\n",
+            // A script starts in the directory of the shell that ran it.
+            "annulus:/$ cd /tmp; echo 'cat n1; pwd' > rel; sh rel; cd /\n425\n/tmp\n",
             "sh: no command next to the |",
             "sh: ( ) (a subshell) is not supported",
             "] done: sleep | cat (exited with code 0)",
@@ -956,6 +958,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
                 "echo 'echo script $0 got $# arguments: $1 $2' > /tmp/s; echo 'ls /nope || echo failed $1' >> /tmp/s\r",
             ),
             ("annulus:/$ ", "sh /tmp/s one two\r"),
+            ("annulus:/$ ", "cd /tmp; echo 'cat n1; pwd' > rel; sh rel; cd /\r"),
             ("annulus:/$ ", "ls |\r"),
             ("annulus:/$ ", "(ls)\r"),
             ("annulus:/$ ", "sleep 10 | cat &\r"),

@@ -58,6 +58,10 @@ use zerocopy::FromBytes;
 
 libring::entry!(main);
 
+/// The first argument a shell gives a shell it starts: the directory to
+/// start in (`--cwd=/tmp`), taken out before the script's arguments.
+const CWD_OPTION: &str = "--cwd=";
+
 /// `user_data` of the console `READ`.
 const READ_TAG: u64 = 1;
 /// User data of the pause before a console `READ` the console was too busy
@@ -252,9 +256,16 @@ fn main(arguments: Arguments) -> i32 {
     // shell allocates a little for each line, and must still be able to
     // run `kill` and `rm` to give memory back.
     let _ = runtime::keep_ballast(64 << 10);
+    let mut words: Vec<String> = arguments.iter().skip(1).map(String::from).collect();
+    // Started by a shell: its directory first (`--cwd=PATH`).
+    if let Some(directory) = words.first().and_then(|word| word.strip_prefix(CWD_OPTION)) {
+        let directory = String::from(directory);
+        words.remove(0);
+        shell.change_directory(&directory);
+    }
     // `sh FILE ARGUMENT...`: run the file's lines, then end.
-    if arguments.len() > 1 {
-        shell.script = arguments.iter().skip(1).map(String::from).collect();
+    if !words.is_empty() {
+        shell.script = words;
         return shell.run_script();
     }
     shell.owns_terminal = shell.raw_input(true);
@@ -1041,7 +1052,12 @@ impl Shell {
         if path == "/bin/sh" {
             handles[spawn_handles::PROCESSES] = self.processes;
         }
-        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
+        // A shell started from this one starts in its directory.
+        let directory = alloc::format!("{CWD_OPTION}{}", self.cwd);
+        if path == "/bin/sh" {
+            words.insert(1, &directory);
+        }
         let mut request = alloc::vec![0u8; 4096];
         let spawned = spawn_request(&path, &words, &mut request).and_then(|length| {
             with_ring(|ring| ring.run(ops::spawn(self.processes, &request[..length], handles)))
