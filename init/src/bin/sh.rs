@@ -591,8 +591,12 @@ impl Shell {
             self.interrupt_armed = false;
             match completion.result {
                 0 => self.interrupted = true,
-                // Replaced, or cancelled: ask again next time.
-                cancelled if cancelled == Errno::Cancelled.result() => {}
+                // Replaced, cancelled, or every place at the console
+                // taken for now: ask again next time.
+                again
+                    if again == Errno::Cancelled.result() || again == Errno::Busy.result() => {}
+                // Not a console that takes them (or not this handle's to
+                // ask): do not ask again.
                 _ => self.interrupt_refused = true,
             }
         } else if completion.user_data & JOB_TAG != 0 {
