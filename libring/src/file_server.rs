@@ -14,7 +14,7 @@
 //! | `MKDIR`, `UNLINK` path | the file system, or an open directory | as mkdir(2), unlink(2)/rmdir(2) |
 //! | `RENAME` old NUL new | the file system, or an open directory | as rename(2) |
 //! | `READ` at offset | an open file | copies out up to the buffer's length; 0 at the end |
-//! | `WRITE` at offset | an open file | copies all of it in, then writes it at once (at the end, if opened with `APPEND`) |
+//! | `WRITE` at offset | an open file, opened with `WRITE` (else `EBADF`) | copies all of it in, then writes it at once (at the end, if opened with `APPEND`) |
 //! | `STAT` | an open node | a `FileStatus` |
 //! | `READDIR` from entry n | an open directory | as many whole `DirectoryEntry` records as fit |
 //! | `FSYNC` | an open node | completes when what was written is on stable storage |
@@ -219,6 +219,9 @@ mod serve {
     struct OpenFile<N> {
         node: N,
         append: bool,
+        /// Opened with `WRITE`: only then may it be written (`EBADF`
+        /// otherwise, as write(2) on a file opened read-only).
+        writable: bool,
         /// The process that opened it.
         client: u32,
         /// Part of the badge, so an old handle of a reused slot is refused.
@@ -409,6 +412,7 @@ mod serve {
                     self.open[index] = Some(OpenFile {
                         node,
                         append,
+                        writable: options.write,
                         client,
                         generation,
                     });
@@ -473,7 +477,11 @@ mod serve {
             index: usize,
         ) -> Result<i32, Errno> {
             let node = self.node_of(index)?;
-            let append = self.open[index].as_ref().is_some_and(|file| file.append);
+            let file = self.open[index].as_ref().ok_or(Errno::BadHandle)?;
+            if !file.writable {
+                return Err(Errno::BadHandle);
+            }
+            let append = file.append;
             let length = message.length as usize;
             if length > self.backend.write_max() {
                 return Err(Errno::OutOfMemory);

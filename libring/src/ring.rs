@@ -351,6 +351,12 @@ impl<K: Kernel> Ring<K> {
     ///
     /// A negative result comes back as `Err`, see [`check_result`].
     pub fn run(&mut self, submission: Submission) -> Result<i32, Errno> {
+        self.run_for_result(submission).and_then(check_result)
+    }
+
+    /// [`Ring::run`], with the completion's result as it is (negative for
+    /// an error); `Err` only for the ring's own failures.
+    fn run_for_result(&mut self, submission: Submission) -> Result<i32, Errno> {
         if self.broken() {
             return Err(Errno::Fault);
         }
@@ -367,7 +373,7 @@ impl<K: Kernel> Ring<K> {
             // The CQ as `collect` looked at it: `seen` completions still
             // there, none of them ours.
             let seen = match self.collect(token)? {
-                Ok(result) => return check_result(result),
+                Ok(result) => return Ok(result),
                 Err(seen) => seen,
             };
             #[cfg(test)]
@@ -393,20 +399,21 @@ impl<K: Kernel> Ring<K> {
     }
 
     /// [`Ring::run`], and again after a pause of [`BUSY_PAUSE_NANOSECONDS`]
-    /// each time the answer is `EBUSY`: a server whose places for waiting
-    /// requests are all taken (the pipe server's held `READ`s, the
-    /// console's) says so, and they come free as others are answered. For
-    /// a standard stream's `READ` or `WRITE`, which the user can stop with
-    /// Ctrl-C if the wait never ends.
+    /// each time the submission completes with `EBUSY`: a server whose
+    /// places for waiting requests are all taken (the pipe server's held
+    /// `READ`s, the console's) says so, and they come free as others are
+    /// answered. For a standard stream's `READ` or `WRITE`, which the user
+    /// can stop with Ctrl-C if the wait never ends. The ring's own `EBUSY`
+    /// (its CQ and stash full: the submission may still run) is returned,
+    /// never retried, so nothing is sent twice.
     pub fn run_patiently(&mut self, submission: Submission) -> Result<i32, Errno> {
         loop {
-            match self.run(submission) {
-                Err(Errno::Busy) => {
-                    // Its own result (the timer's end) says nothing.
-                    let _ = self.run(crate::ops::timeout(BUSY_PAUSE_NANOSECONDS));
-                }
-                other => return other,
+            let result = self.run_for_result(submission)?;
+            if result != Errno::Busy.result() {
+                return check_result(result);
             }
+            // Its own result (the timer's end) says nothing.
+            let _ = self.run(crate::ops::timeout(BUSY_PAUSE_NANOSECONDS));
         }
     }
 

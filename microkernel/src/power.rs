@@ -3,10 +3,69 @@
 //! Through PSCI `SYSTEM_OFF`, by the method the device tree names. QEMU then
 //! exits (always with status 0: the test runner judges from the serial
 //! output, never from QEMU's exit status).
+//!
+//! A process's `POWER_OFF` only asks ([`request`]); the machine stops when
+//! the thread that asked leaves the ring engine ([`shutdown_if_requested`])
+//! and the kernel log's reader has printed the last piece it was given:
+//!
+//! ```text
+//!   POWER_OFF ─► request() ─► ring_enter ends ─► shutdown_if_requested:
+//!                               reader has a LOG_READ pending again?
+//!                                 no:  sleep a tick (up to 50), look again
+//!                                 yes: kept log to the UART, SYSTEM_OFF
+//! ```
+//!
+//! The console server takes the log 256 bytes at a time and asks for more
+//! only once it has printed them; stopping at once lost the piece it held
+//! (a server's last words before the power went).
 
 use crate::arch::{cpu, psci};
-use crate::{console, kprintln};
+use crate::process::SYSTEM;
+use crate::{console, kprintln, scheduler};
 use boot::boot_info::PsciMethod;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Set by `POWER_OFF` (see the module doc): the asking thread's id + 1;
+/// 0 while nobody has asked. Only that thread waits for the log's reader:
+/// the reader's own thread, leaving a `ring_enter` meanwhile, must go on
+/// and print.
+static REQUESTED_BY: AtomicUsize = AtomicUsize::new(0);
+
+/// Ticks the shutdown waits at most for the log's reader: half a second.
+const LOG_WAIT_TICKS: u32 = 50;
+
+/// A process with the power right asked to power off: done by the asking
+/// thread once it is out of the ring engine, [`shutdown_if_requested`].
+pub fn request() {
+    let _ = REQUESTED_BY.compare_exchange(
+        0,
+        scheduler::current() + 1,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+}
+
+/// If this thread asked for power-off, waits (a bounded while) for the
+/// kernel log's reader to print what it was given, then powers off.
+/// Called with no lock held, where a thread leaves the ring engine.
+pub fn shutdown_if_requested() {
+    let asked_by = REQUESTED_BY.load(Ordering::Relaxed);
+    if asked_by == 0 || asked_by != scheduler::current() + 1 {
+        return;
+    }
+    for turn in 0..=LOG_WAIT_TICKS {
+        // Masked from the last look on: no tick hands the reader another
+        // piece between the look and the power going.
+        let interrupts = cpu::disable_interrupts();
+        let printed = !matches!(SYSTEM.lock().log_reader, Some((_, None)));
+        if printed || turn == LOG_WAIT_TICKS {
+            console::stop_buffering();
+            shutdown();
+        }
+        cpu::restore_interrupts(interrupts);
+        scheduler::sleep_ticks(1);
+    }
+}
 
 static METHOD: spin::Once<PsciMethod> = spin::Once::new();
 

@@ -46,6 +46,7 @@ pub fn handle_user_synchronous(frame: &mut TrapFrame, syndrome: u64, fault_addre
                 [frame.registers[0], frame.registers[1], frame.registers[2]]
                     .map(|word| word as u32);
             frame.registers[0] = crate::ring::enter(id, to_submit, min_complete, flags) as u64;
+            crate::power::shutdown_if_requested();
         }
         class::DATA_ABORT_LOWER | class::INSTRUCTION_ABORT_LOWER => {
             let access = if exception_class == class::INSTRUCTION_ABORT_LOWER {

@@ -743,8 +743,9 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // console's mode, take the shell's Ctrl-C wait, make handles or
         // reclaim, and its standard output cannot read; Ctrl-C still
         // works; a shell run from the shell reads cooked lines until
-        // Ctrl-D.
-        name: "shell-console-rights",
+        // Ctrl-D. And /bin is read-only to a program (attack bin-write),
+        // on ramfs and on FAT.
+        name: "shell-rights",
         machine: DEFAULT_MACHINE,
         command_line: HANG_DUMP,
         system: None,
@@ -756,6 +757,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         expected: &[
             "attack console: through stdin: raw EPERM, cooked EPERM, ctrl-c wait EPERM, reader EPERM, writer EPERM, reclaim EPERM; READ of stdout: EPERM",
             "annulus:/$ echo mine\nmine\n",
+            "attack bin-write: OPEN to write EROFS; WRITE through a read-only OPEN EBADF; relative CREATE EROFS; /tmp/../bin CREATE EROFS; RENAME into /bin EROFS; /bin/true still ELF: true",
+            "annulus:/$ true && echo true runs\ntrue runs\n",
             "annulus:/$ spin\nspin: spinning\n^C\nannulus:/$ ",
             "Annulus shell (reading lines: the terminal is another shell's)\nannulus:/$ echo nested\nnested\n",
             "annulus:/$ exit\nannulus:/$ echo back\nback\nannulus:/$ shutdown\n",
@@ -763,6 +766,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[
             ("annulus:/$ ", "attack console\r"),
             ("annulus:/$ ", "echo mine\r"),
+            ("annulus:/$ ", "attack bin-write\r"),
+            ("annulus:/$ ", "true && echo true runs\r"),
             ("annulus:/$ ", "spin\r"),
             ("spin: spinning", "\x03"),
             ("annulus:/$ ", "sh\r"),
@@ -860,11 +865,16 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             // Process ids from here on depend on whether the Ctrl-C came
             // before sleep 5000 started (then it never did) or after.
             "annulus:/tmp$ sleep 2000 &\n[1] ",
-            "annulus:/tmp$ ps\n  PID  STATE              NAME\n    1  waiting for child  init\n    2  serving            console\n    3  serving            ramfs\n    4  serving            pipe\n",
-            // proc has just started ps: usually back to serving, but a
-            // tick may take it between starting ps and its next wait, and
-            // then ps finds it ready.
+            "annulus:/tmp$ ps\n  PID  STATE              NAME\n    1  waiting for child  init\n",
+            // Each process's state is the kernel's at that instant: a
+            // server that has just answered (proc has just started ps),
+            // or the shell between its SPAWN and its WAIT, is now and then
+            // caught `ready` by a tick instead of waiting.
+            "    2  *  console",
+            "    3  *  ramfs",
+            "    4  *  pipe",
             "    5  *  proc",
+            "    6  *  sh",
             "  sleeping           sleep",
             "  running            ps",
             "sh: nope: command not found",
@@ -1094,8 +1104,10 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "annulus:/$ cat | wc -l\nthree\nlines\nhere\n3\n",
             "annulus:/$ spin | cat\nspin: spinning\n^C\nannulus:/$ ",
             // A script stopped by Ctrl-C takes the program it ran with
-            // it: no spin is left (grep finds nothing: exit code 1).
+            // it: no spin is left (grep finds nothing: exit code 1); and
+            // so does a script that runs that script.
             "annulus:/$ sh /tmp/spinner\nspin: spinning\n^C\nannulus:/$ ps | grep spin; echo $?\n[exit 1]\n1\n",
+            "annulus:/$ sh /tmp/outer\nspin: spinning\n^C\nannulus:/$ ps | grep spin; echo $?\n[exit 1]\n1\n",
             // The line, edited with Backspace by the shell again.
             "\nstill editing\n",
             ", any other number 0",
@@ -1116,6 +1128,10 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             ("spin: spinning", "\x03"),
             ("annulus:/$ ", "echo spin > /tmp/spinner\r"),
             ("annulus:/$ ", "sh /tmp/spinner\r"),
+            ("spin: spinning", "\x03"),
+            ("annulus:/$ ", "ps | grep spin; echo $?\r"),
+            ("annulus:/$ ", "echo sh /tmp/spinner > /tmp/outer\r"),
+            ("annulus:/$ ", "sh /tmp/outer\r"),
             ("spin: spinning", "\x03"),
             ("annulus:/$ ", "ps | grep spin; echo $?\r"),
             ("annulus:/$ ", "echo still edx\x7fiting\r"),

@@ -55,6 +55,12 @@
 //!   wait, a new reader and writer, and a reclaim (all must be refused:
 //!   those are the terminal handle's), and `READ`s its standard output (a
 //!   writer: refused too).
+//! - `bin-write` (run by the shell): tries to change `/bin`, which the
+//!   file servers keep read-only: `OPEN` of `/bin/true` for writing,
+//!   `WRITE` through a read-only `OPEN` of it, a relative `OPEN` with
+//!   `CREATE` through a handle to `/bin`, a path through `/tmp/..`, a
+//!   `RENAME` into `/bin`; then checks `/bin/true` still starts with the
+//!   ELF magic.
 //! - `console-reclaim` (needs `use=console`: a terminal handle, as a
 //!   shell has): makes a reader, as a shell does for a job, leaves a
 //!   `READ` waiting through it, and reclaims: the waiting `READ` and a new
@@ -98,6 +104,7 @@ fn main(arguments: Arguments) -> i32 {
         "map-hold" => map_hold(),
         "console" => console(),
         "console-reclaim" => console_reclaim(),
+        "bin-write" => bin_write(),
         _ => {
             libring::println!(
                 "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge|fill"
@@ -714,6 +721,34 @@ fn outcome(result: Result<i32, Errno>) -> &'static str {
         Ok(_) => "ok",
         Err(error) => error.name(),
     }
+}
+
+fn bin_write() -> Result<(), Errno> {
+    use libring::abi::open_flags::{CREATE, DIRECTORY, READ, WRITE};
+    let fs = libring::runtime::file_system().ok_or(Errno::BadHandle)?;
+    let for_writing = run(ops::open(fs, b"/bin/true", READ | WRITE));
+    let file = run(ops::open(fs, b"/bin/true", READ))? as u32;
+    let through_read_only = run(ops::write(file, b"PWND", 0));
+    let bin = run(ops::open(fs, b"/bin", READ | DIRECTORY))? as u32;
+    let relative = run(ops::open(bin, b"new", WRITE | CREATE));
+    let dotted = run(ops::open(fs, b"/tmp/../bin/new", WRITE | CREATE));
+    let made = run(ops::open(fs, b"/tmp/mine", WRITE | CREATE))? as u32;
+    run(ops::close(made))?;
+    let moved = run(ops::rename(fs, b"/tmp/mine\0/bin/true"));
+    let mut magic = [0u8; 4];
+    run(ops::read(file, &mut magic, 0))?;
+    run(ops::close(file))?;
+    run(ops::close(bin))?;
+    libring::println!(
+        "attack bin-write: OPEN to write {}; WRITE through a read-only OPEN {}; relative CREATE {}; /tmp/../bin CREATE {}; RENAME into /bin {}; /bin/true still ELF: {}",
+        outcome(for_writing),
+        outcome(through_read_only),
+        outcome(relative),
+        outcome(dotted),
+        outcome(moved),
+        magic == *b"\x7fELF"
+    );
+    Ok(())
 }
 
 fn console_reclaim() -> Result<(), Errno> {

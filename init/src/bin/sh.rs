@@ -299,23 +299,29 @@ impl Shell {
     }
 
     /// A console handle of `kind` (`console::READER` or `WRITER`), made by
-    /// the console for a job; `None` if it makes none.
-    fn console_handle(&self, kind: u64) -> Option<u32> {
+    /// the console for a job.
+    fn console_handle(&self, kind: u64) -> Result<u32, Errno> {
         with_ring(|ring| ring.run(ops::control(self.console, [kind, 0, 0])))
-            .ok()
             .map(|handle| handle as u32)
     }
 
     /// The writer handle jobs print through, in place of the console
-    /// itself where the shell's output and error are the console.
+    /// itself where the shell's output and error are the console. Without
+    /// one, jobs are given no output (they print through the kernel log):
+    /// never the terminal handle.
     fn make_writers(&mut self) {
-        if let Some(writer) = self.console_handle(console::WRITER) {
-            if self.job_output == self.console {
-                self.job_output = writer;
-            }
-            if self.job_errors == self.console {
-                self.job_errors = writer;
-            }
+        let writer = self.console_handle(console::WRITER).unwrap_or_else(|error| {
+            eprintln!(
+                "sh: the console made no writer handle ({}): programs print through the kernel log",
+                error.description()
+            );
+            0
+        });
+        if self.job_output == self.console {
+            self.job_output = writer;
+        }
+        if self.job_errors == self.console {
+            self.job_errors = writer;
         }
     }
 
@@ -507,7 +513,15 @@ impl Shell {
     /// cancelled; a Ctrl-C it got first counts too.
     fn lend_console(&mut self) {
         if self.owns_terminal {
-            self.job_input = self.console_handle(console::READER).unwrap_or(self.console);
+            // Without a reader the job reads nothing: never the terminal
+            // handle.
+            self.job_input = self.console_handle(console::READER).unwrap_or_else(|error| {
+                eprintln!(
+                    "sh: the console made no reader handle ({}): the line reads nothing",
+                    error.description()
+                );
+                0
+            });
         }
         if !self.interrupt_armed && !self.interrupt_refused {
             let wait = ops::control(self.console, [console::INTERRUPT_WAIT, 0, 0])
@@ -542,10 +556,12 @@ impl Shell {
     /// reclaimed (a program the line left running can no longer read what
     /// is typed for the shell), and raw input again.
     fn take_console_back(&mut self) {
-        if self.job_input != self.console {
+        if self.owns_terminal {
             let _ = with_ring(|ring| ring.run(ops::control(self.console, [console::RECLAIM, 0, 0])));
-            close(self.job_input);
-            self.job_input = self.console;
+            if self.job_input != 0 {
+                close(self.job_input);
+            }
+            self.job_input = 0;
         }
         self.raw_input(true);
     }

@@ -692,6 +692,10 @@ fn tear_down(id: ProcessId) {
             if let (true, Object::Process { id: child }) = (process.kill_children, object) {
                 let mut reason = heapless::String::new();
                 let _ = write!(reason, "killed with process {id}");
+                // Its own children go with it in turn.
+                if let Some(child) = system.process(child) {
+                    child.kill_children = true;
+                }
                 end(&mut system, child, Ending::Killed(reason));
             }
             handle_dropped(&mut system, object);

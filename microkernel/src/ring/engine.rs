@@ -556,7 +556,9 @@ fn run_immediate(
         Operation::PowerOff { handle } => match process.handles.get(handle) {
             Ok(Object::Power) => {
                 kprintln!("annulus: process {id} asked to power off");
-                crate::power::shutdown()
+                // Done once this thread leaves the engine: power.rs.
+                crate::power::request();
+                0
             }
             Ok(_) => Errno::NotPermitted.result(),
             Err(error) => error.result(),

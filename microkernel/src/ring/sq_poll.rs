@@ -70,6 +70,8 @@ fn poller_main(id: u64) {
             drop(system);
         }
         cpu::restore_interrupts(interrupts);
+        // A POWER_OFF it took powers off here.
+        crate::power::shutdown_if_requested();
         match next {
             Next::Stop => return,
             Next::Yield => scheduler::yield_now(),
