@@ -761,6 +761,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "annulus:/$ true && echo true runs\ntrue runs\n",
             "annulus:/$ spin\nspin: spinning\n^C\nannulus:/$ ",
             "Annulus shell (reading lines: the terminal is another shell's)\nannulus:/$ echo nested\nnested\n",
+            // A line longer than one READ of the inner shell (64 bytes).
+            "\nand a line of seventy bytes, longer than the inner shell reads at once\n",
             "annulus:/$ exit\nannulus:/$ echo back\nback\nannulus:/$ shutdown\n",
         ],
         input: &[
@@ -772,7 +774,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             ("spin: spinning", "\x03"),
             ("annulus:/$ ", "sh\r"),
             ("another shell's)\r\nannulus:/$ ", "echo nested\r"),
-            ("nested\r\nannulus:/$ ", "\x04"),
+            ("nested\r\nannulus:/$ ", "echo and a line of seventy bytes, longer than the inner shell reads at once\r"),
+            ("reads at once\r\nand a line", "\x04"),
             ("exit\r\nannulus:/$ ", "echo back\r"),
             ("back\r\nannulus:/$ ", "shutdown\r"),
         ],

@@ -81,7 +81,8 @@ const FOREGROUND_TAG: u64 = 1 << 20;
 const JOB_TAG: u64 = 1 << 40;
 /// The byte Ctrl-C sends.
 const CONTROL_C: u8 = 0x03;
-/// Bytes read from the console at a time.
+/// Bytes read from the console at a time: lines, for a shell that reads
+/// cooked input.
 const INPUT_MAX: usize = 64;
 /// The longest reason text kept from `WAIT`.
 const REASON_MAX: usize = 160;
@@ -430,7 +431,11 @@ impl Shell {
             {
                 return code;
             }
-            while let Some(byte) = self.typed.pop_front().filter(|_| self.owns_terminal) {
+            // (A shell without the terminal leaves a line's first part in
+            // `typed` until its end comes.)
+            while self.owns_terminal
+                && let Some(byte) = self.typed.pop_front()
+            {
                 let prompt = self.prompt();
                 let mut echo = Vec::new();
                 let event = self.editor.feed(byte, &prompt, &mut echo);
@@ -496,7 +501,13 @@ impl Shell {
 
     fn arm_read(&mut self) -> Result<(), Errno> {
         if !self.reading {
-            let read = ops::read(self.console, &mut self.input[..], 0).with_user_data(READ_TAG);
+            // In raw mode one byte at a time: what is typed after an Enter
+            // must stay at the console, unread, for the job the line
+            // starts (the console types it again, cooked, when the shell
+            // lends it); a longer READ could take `\rfirst line` at once,
+            // and the job would never see its first line.
+            let wanted = if self.owns_terminal { 1 } else { INPUT_MAX };
+            let read = ops::read(self.console, &mut self.input[..wanted], 0).with_user_data(READ_TAG);
             with_ring(|ring| ring.push(read)).map_err(|_| Errno::Busy)?;
             self.reading = true;
         }
