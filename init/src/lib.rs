@@ -9,6 +9,8 @@
 //! - [`line_editor`]: the shell's line editing: backspace, left/right,
 //!   history with up/down, as terminal bytes in and out.
 //! - [`suite`]: the test programs' failures and checks.
+//! - [`supervision`]: when init restarts a role, and the badges of its
+//!   `names` service.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -17,4 +19,5 @@ extern crate alloc;
 pub mod line_editor;
 pub mod manifest;
 pub mod suite;
+pub mod supervision;
 pub mod syntax;

@@ -24,10 +24,13 @@
 //! | `spawn` | the right to build processes |
 //! | `memory=MIB` | a memory budget of MIB MiB (1 to 4096) instead of the kernel's default, 32 MiB (not a handle) |
 //! | `clients=P:Q` | not a handle: the proc server gives a client handle of this role to programs `/bin/P` and `/bin/Q` when it starts them (`*`: every program); the role must serve, and start before `proc` |
+//! | `restart=WHEN` | not a handle: when init starts the program again after it ends: `always`, `on-failure` (the default: killed, a fault, or an exit code other than 0) or `never` |
+//! | `limit=N/S` | not a handle: at most N restarts (1 to 100) in S seconds (1 to 3600), then init gives the role up and says so; the default is 5/10 |
 //!
 //! Handles are given in the order the grants are written. The `shell` role
-//! comes last and serves nothing: init starts it through the proc server,
-//! and powers off when it ends.
+//! comes last and serves nothing: init starts it through the proc server.
+//! For the shell, a failure is being killed or a fault: an exit (the user's
+//! `exit`) powers the machine off.
 //!
 //! # Invariants
 //! - A parsed manifest has each role once, a `shell` line last, and every
@@ -39,6 +42,45 @@ use heapless::Vec;
 pub const ROLES_MAX: usize = 12;
 /// The most grants on one line.
 pub const GRANTS_MAX: usize = 8;
+
+/// When init starts a role's program again after it has ended (`restart=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Whatever the end.
+    Always,
+    /// When it was killed, faulted, or exited with a code other than 0
+    /// (for the shell: killed or faulted).
+    OnFailure,
+    /// Never: the role stays down.
+    Never,
+}
+
+/// At most `times` restarts within `seconds` (`limit=N/S`); one more, and
+/// init gives the role up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestartLimit {
+    pub times: u32,
+    pub seconds: u32,
+}
+
+impl RestartLimit {
+    /// Without `limit=`: 5 restarts in 10 seconds.
+    pub const DEFAULT: RestartLimit = RestartLimit {
+        times: 5,
+        seconds: 10,
+    };
+
+    /// Reads `N/S`, each in its range.
+    pub fn parse(text: &str) -> Option<RestartLimit> {
+        let (times, seconds) = text.split_once('/')?;
+        let times = times.parse().ok().filter(|times| (1..=100).contains(times))?;
+        let seconds = seconds
+            .parse()
+            .ok()
+            .filter(|seconds| (1..=3600).contains(seconds))?;
+        Some(RestartLimit { times, seconds })
+    }
+}
 
 /// One capability a role is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +110,10 @@ pub struct Entry<'a> {
     /// The programs the proc server gives this service to (`clients=`,
     /// colon-separated; `*`: all), if any.
     pub clients: Option<&'a str>,
+    /// When init restarts it (`restart=`).
+    pub restart: Restart,
+    /// How often, at most (`limit=`).
+    pub limit: RestartLimit,
 }
 
 impl Entry<'_> {
@@ -114,7 +160,29 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
         let mut grants = Vec::new();
         let mut memory_mib = None;
         let mut clients = None;
+        let mut restart = None;
+        let mut limit = None;
         for word in words {
+            if let Some(when) = word.strip_prefix("restart=") {
+                let when = match when {
+                    "always" => Restart::Always,
+                    "on-failure" => Restart::OnFailure,
+                    "never" => Restart::Never,
+                    _ => return Err(error("restart= takes always, on-failure or never")),
+                };
+                if restart.replace(when).is_some() {
+                    return Err(error("restart= given twice"));
+                }
+                continue;
+            }
+            if let Some(text) = word.strip_prefix("limit=") {
+                let parsed = RestartLimit::parse(text)
+                    .ok_or(error("limit= takes N/S: 1 to 100 restarts in 1 to 3600 seconds"))?;
+                if limit.replace(parsed).is_some() {
+                    return Err(error("limit= given twice"));
+                }
+                continue;
+            }
             if let Some(list) = word.strip_prefix("clients=") {
                 if clients.is_some() {
                     return Err(error("clients= given twice"));
@@ -178,6 +246,8 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
                 grants,
                 memory_mib,
                 clients,
+                restart: restart.unwrap_or(Restart::OnFailure),
+                limit: limit.unwrap_or(RestartLimit::DEFAULT),
             })
             .map_err(|_| error("more than 12 roles"))?;
     }
@@ -250,6 +320,24 @@ shell    sh       use=console use=fs use=proc power
     }
 
     #[test]
+    fn restart_lines_say_when_and_how_often() {
+        let entries =
+            parse("a x serve restart=always limit=3/60\nb y serve restart=never\nshell sh").unwrap();
+        assert_eq!(entries[0].restart, Restart::Always);
+        assert_eq!(
+            entries[0].limit,
+            RestartLimit {
+                times: 3,
+                seconds: 60
+            }
+        );
+        assert_eq!(entries[0].grants.as_slice(), [Grant::Serve]);
+        assert_eq!(entries[1].restart, Restart::Never);
+        assert_eq!(entries[1].limit, RestartLimit::DEFAULT);
+        assert_eq!(entries[2].restart, Restart::OnFailure);
+    }
+
+    #[test]
     fn a_memory_budget_is_not_a_grant() {
         let entries = parse("fs ramfs serve memory=96 bootimage\nshell sh use=fs").unwrap();
         assert_eq!(entries[0].memory_mib, Some(96));
@@ -295,6 +383,32 @@ shell    sh       use=console use=fs use=proc power
                 "memory= takes MiB, 1 to 4096",
             ),
             ("a x memory=8 memory=9\nshell sh", 1, "memory= given twice"),
+            (
+                "a x restart=sometimes\nshell sh",
+                1,
+                "restart= takes always, on-failure or never",
+            ),
+            (
+                "a x restart=never restart=always\nshell sh",
+                1,
+                "restart= given twice",
+            ),
+            (
+                "a x limit=0/10\nshell sh",
+                1,
+                "limit= takes N/S: 1 to 100 restarts in 1 to 3600 seconds",
+            ),
+            (
+                "a x limit=5/3601\nshell sh",
+                1,
+                "limit= takes N/S: 1 to 100 restarts in 1 to 3600 seconds",
+            ),
+            (
+                "a x limit=5\nshell sh",
+                1,
+                "limit= takes N/S: 1 to 100 restarts in 1 to 3600 seconds",
+            ),
+            ("a x limit=1/1 limit=2/2\nshell sh", 1, "limit= given twice"),
             (
                 "a x clients=*\nshell sh",
                 1,

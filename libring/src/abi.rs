@@ -731,6 +731,12 @@ pub enum SystemValue {
     SystemCalls = 2,
     /// Physical frames (4 KiB each) of RAM the kernel manages, free or not.
     TotalFrames = 3,
+    /// Whole seconds since the kernel started (a supervisor's clock for
+    /// its restart limits).
+    Seconds = 4,
+    /// Bytes the kernel heap has allocated (to check that what a workload
+    /// made is all given back).
+    KernelHeapBytes = 5,
 }
 
 /// The longest `LOG` write.

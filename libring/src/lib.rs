@@ -11,6 +11,8 @@
 //! - [`ops`]: one constructor per operation, so submissions are built
 //!   right.
 //! - [`console`]: the console server's `CONTROL` words.
+//! - [`names`]: init's names service: a role's current server after a
+//!   restart, and the list of roles.
 //! - [`pipe`]: the pipe server's protocol, and making a pipe.
 //! - [`process`]: building a process from a program file with the
 //!   kernel's process-building operations (the proc server, init).
@@ -33,6 +35,7 @@ pub mod console;
 pub mod elf;
 pub mod file_server;
 pub mod heap;
+pub mod names;
 pub mod ops;
 pub mod pipe;
 pub mod process;

@@ -72,6 +72,8 @@ mod panic;
 #[cfg(target_os = "none")]
 mod print;
 #[cfg(target_os = "none")]
+mod reconnect;
+#[cfg(target_os = "none")]
 mod start;
 #[cfg(target_os = "none")]
 mod stdin;
@@ -90,6 +92,8 @@ pub use print::{Output, eprint_arguments, print_arguments, write_output};
 pub use start::{
     exit, file_system, handles, power, processes, service, stderr, stdin, stdout, with_ring,
 };
+#[cfg(target_os = "none")]
+pub use reconnect::{Retry, reconnect, role_handle, with_service};
 #[cfg(target_os = "none")]
 pub use stdin::{read_line, read_stdin};
 #[cfg(target_os = "none")]

@@ -88,6 +88,12 @@ impl<'a> InputScript<'a> {
         let mut due = Vec::new();
         while let Some(&(wait_for, send)) = self.steps.get(self.next) {
             let Some(at) = find(&self.transcript[self.searched_from..], wait_for.as_bytes()) else {
+                // Not there: only its last bytes can still start a match
+                // (so a long run is not searched again and again).
+                let keep = wait_for.len().saturating_sub(1);
+                self.searched_from = self
+                    .searched_from
+                    .max(self.transcript.len().saturating_sub(keep));
                 break;
             };
             self.searched_from += at + wait_for.len();

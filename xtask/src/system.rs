@@ -71,6 +71,11 @@ struct RoleEntry {
     /// this role when it starts them; `*`: every program.
     #[serde(default)]
     clients: Vec<Spanned<String>>,
+    /// When init starts the role again after it ends: "always",
+    /// "on-failure" (the default) or "never".
+    restart: Option<Spanned<String>>,
+    /// At most N restarts in S seconds, "N/S" (default "5/10").
+    restart_limit: Option<Spanned<String>>,
 }
 
 /// One role, checked.
@@ -81,6 +86,8 @@ pub struct Role {
     pub grants: Vec<String>,
     /// The programs the proc server gives this service to (`*`: all).
     pub clients: Vec<String>,
+    /// `restart=` and `limit=` words for init, as the manifest gave them.
+    pub restart: Vec<String>,
     /// Where the role's table starts in the file (from 1).
     pub line: usize,
 }
@@ -164,6 +171,22 @@ pub fn parse(path: &str, text: &str, programs: &[String]) -> Result<Vec<Role>, S
                 ));
             }
         }
+        let mut restart = Vec::new();
+        for (key, value) in [("restart", &entry.restart), ("limit", &entry.restart_limit)] {
+            if let Some(value) = value {
+                // init's parser checks the value; one word it must be.
+                if value.get_ref().is_empty() || value.get_ref().contains(char::is_whitespace) {
+                    return Err(error(
+                        value.span().start,
+                        format!(
+                            "{:?}: one word, such as \"on-failure\" or \"5/10\"",
+                            value.get_ref()
+                        ),
+                    ));
+                }
+                restart.push(format!("{key}={}", value.get_ref()));
+            }
+        }
         if name.get_ref() == "shell" && entry.grants.iter().any(|grant| grant.get_ref() == "serve")
         {
             return Err(error(
@@ -184,6 +207,7 @@ pub fn parse(path: &str, text: &str, programs: &[String]) -> Result<Vec<Role>, S
                 .iter()
                 .map(|client| client.get_ref().clone())
                 .collect(),
+            restart,
             line: line_of(name.span().start),
         });
     }
@@ -328,6 +352,7 @@ pub fn manifest_text(system: &str, roles: &[Role]) -> String {
         if !role.clients.is_empty() {
             words.push(format!("clients={}", role.clients.join(":")));
         }
+        words.extend(role.restart.iter().cloned());
         text.push_str(&format!(
             "{:<9} {:<9} {}\n",
             role.name,
@@ -391,6 +416,33 @@ grants = ["serve", "bootimage"]
         let roles: Vec<&str> = entries.iter().map(|entry| entry.role).collect();
         assert_eq!(roles, ["console", "fs", "proc", "shell"]);
         assert_eq!(entries[1].line, HEADER_LINES + 2);
+    }
+
+    #[test]
+    fn restart_lines_reach_init_and_init_checks_them() {
+        let text = DEFAULT.replace(
+            "server = \"ramfs\"",
+            "server = \"ramfs\"\nrestart = \"always\"\nrestart_limit = \"3/60\"",
+        );
+        let written = manifest_text("x", &check(&text).unwrap());
+        let entries = init::manifest::parse(&written).unwrap();
+        assert_eq!(entries[1].restart, init::manifest::Restart::Always);
+        assert_eq!(entries[1].limit.times, 3);
+        assert_eq!(entries[0].restart, init::manifest::Restart::OnFailure);
+        let wrong = DEFAULT.replace(
+            "server = \"ramfs\"",
+            "server = \"ramfs\"\nrestart = \"often\"",
+        );
+        let error = check(&wrong).unwrap_err();
+        assert!(
+            error.ends_with("init would refuse it: restart= takes always, on-failure or never"),
+            "{error}"
+        );
+        let spaced = DEFAULT.replace(
+            "server = \"ramfs\"",
+            "server = \"ramfs\"\nrestart_limit = \"5 / 10\"",
+        );
+        assert!(check(&spaced).unwrap_err().contains("one word"));
     }
 
     #[test]

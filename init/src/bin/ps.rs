@@ -5,6 +5,11 @@
 //! for child` (a `WAIT`), `serving` (a `RECEIVE`: a server between
 //! requests), `reading` or `writing` (a `READ` or `WRITE` at a server), or
 //! the operation's name.
+//!
+//! Given init's names service (`supervise`: ps is one of the programs the
+//! proc server gives it to), ps then lists the roles of the system: each
+//! role's program, its process id (0 while it is down) and how many times
+//! init has started it again (`docs/supervision.md`).
 
 #![no_std]
 #![no_main]
@@ -12,7 +17,8 @@
 use libring::abi::{Opcode, ProcessRecord, process_state};
 use libring::ops;
 use libring::println;
-use libring::runtime::{Arguments, with_ring};
+use libring::names::Role;
+use libring::runtime::{self, Arguments, with_ring};
 use zerocopy::FromBytes;
 
 libring::entry!(main);
@@ -39,6 +45,26 @@ fn main(_arguments: Arguments) -> i32 {
         let name = core::str::from_utf8(&record.name[..(record.name_length as usize).min(24)])
             .unwrap_or("?");
         println!("{:>5}  {:<18} {}", record.id, state(record), name);
+    }
+    if let Some(session) = runtime::service("supervise") {
+        let mut text = [0u8; 1024];
+        match with_ring(|ring| ring.run(ops::read(session, &mut text, 0))) {
+            Ok(count) => {
+                let text = core::str::from_utf8(&text[..(count as usize).min(text.len())]).unwrap_or("");
+                println!("ROLE       PROGRAM      PID  RESTARTS  STATE");
+                for role in text.lines().filter_map(Role::parse) {
+                    println!(
+                        "{:<10} {:<10} {:>5}  {:>8}  {}",
+                        role.role,
+                        role.program,
+                        role.id,
+                        role.restarts,
+                        role.state.word()
+                    );
+                }
+            }
+            Err(error) => libring::eprintln!("ps: the roles: {}", error.description()),
+        }
     }
     0
 }

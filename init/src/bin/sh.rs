@@ -49,7 +49,7 @@ use init::syntax::{self, Connector, List, Pipeline, Redirect, Word};
 use libring::abi::{
     Completion, DirectoryEntry, Errno, WAIT_KILLED, file_kind, open_flags, spawn_handles,
 };
-use libring::console;
+use libring::{console, names};
 use libring::ops::{self, SubmissionOptions};
 use libring::process::spawn_request;
 use libring::runtime::{self, Arguments, with_ring};
@@ -73,6 +73,16 @@ const RETRY_NANOSECONDS: u64 = 50_000_000;
 const CANCEL_TAG: u64 = 3;
 /// `user_data` of the console's interrupt wait (`CONTROL [2, 0, 0]`).
 const INTERRUPT_TAG: u64 = 4;
+/// `user_data` of the `WATCH` on init's names service (a server restarted).
+const WATCH_TAG: u64 = 5;
+/// `user_data` of the pause before a refused `WATCH` is asked again, and
+/// that pause: 1 s.
+const WATCH_PAUSE_TAG: u64 = 6;
+const WATCH_PAUSE_NANOSECONDS: u64 = 1_000_000_000;
+/// How long `kill` of a server waits for init to start it again: 3 s, in
+/// 10 ms looks.
+const RESTART_LOOKS: u32 = 300;
+const RESTART_LOOK_NANOSECONDS: u64 = 10_000_000;
 /// `user_data` of a foreground process's `WAIT`: this, plus its place in
 /// the pipeline (below 256).
 const FOREGROUND_TAG: u64 = 1 << 20;
@@ -177,6 +187,11 @@ struct Shell {
     /// The console `READ`'s buffer (lent to the server while pending).
     input: Box<[u8; INPUT_MAX]>,
     reading: bool,
+    /// `READ`s and interrupt waits still pending at a console the shell
+    /// has since reconnected from: each completes with `ESRVDEAD`, which
+    /// is no news.
+    stale_reads: u32,
+    stale_interrupts: u32,
     /// A `CONTROL [INTERRUPT_WAIT]` is pending at the console.
     interrupt_armed: bool,
     /// The console does not take interrupt waits: do not ask again.
@@ -210,6 +225,14 @@ struct Shell {
     /// Running a script: its path and arguments (`$0`, `$1`, ...);
     /// empty for the interactive shell.
     script: Vec<String>,
+    /// The servers' process ids as init last listed them (the shell's
+    /// names handle, `session`), to see which were restarted.
+    servers: Vec<(String, u32)>,
+    /// Restarts init has reported to the `WATCH` so far.
+    restarts_seen: u64,
+    /// The console was reconnected: the line being edited is to be drawn
+    /// again on it.
+    console_renewed: bool,
 }
 
 fn main(arguments: Arguments) -> i32 {
@@ -238,6 +261,8 @@ fn main(arguments: Arguments) -> i32 {
         typed: VecDeque::new(),
         input: Box::new([0; INPUT_MAX]),
         reading: false,
+        stale_reads: 0,
+        stale_interrupts: 0,
         interrupt_armed: false,
         interrupt_refused: false,
         owns_terminal: false,
@@ -252,6 +277,9 @@ fn main(arguments: Arguments) -> i32 {
         variables: Vec::new(),
         exit_code: None,
         script: Vec::new(),
+        servers: Vec::new(),
+        restarts_seen: 0,
+        console_renewed: false,
     };
     // Room to go on when memory runs out (`runtime::keep_ballast`): the
     // shell allocates a little for each line, and must still be able to
@@ -272,6 +300,8 @@ fn main(arguments: Arguments) -> i32 {
     shell.owns_terminal = shell.raw_input(true);
     if shell.owns_terminal {
         shell.make_writers();
+        shell.servers = shell.list_servers().unwrap_or_default();
+        shell.watch();
         println!("Annulus shell: type help for the commands.");
     } else {
         println!("Annulus shell (reading lines: the terminal is another shell's)");
@@ -324,6 +354,122 @@ impl Shell {
         if self.job_errors == self.console {
             self.job_errors = writer;
         }
+    }
+
+    /// Asks init to say when a server has been restarted (the terminal
+    /// shell's `WATCH` on its names handle, `session`).
+    fn watch(&mut self) {
+        if let Some(session) = runtime::service("session") {
+            let watch = ops::control(session, [names::WATCH, self.restarts_seen, 0])
+                .with_user_data(WATCH_TAG);
+            let _ = with_ring(|ring| ring.push(watch));
+        }
+    }
+
+    /// The roles and their process ids, as init lists them (`None`
+    /// without a names handle, or if the list cannot be read).
+    fn list_servers(&self) -> Option<Vec<(String, u32)>> {
+        let session = runtime::service("session")?;
+        let mut text = alloc::vec![0u8; 1024];
+        let count = with_ring(|ring| ring.run(ops::read(session, &mut text, 0))).ok()?;
+        let text = core::str::from_utf8(&text[..(count as usize).min(text.len())]).unwrap_or("");
+        Some(
+            text.lines()
+                .filter_map(names::Role::parse)
+                .map(|role| (String::from(role.role), role.id))
+                .collect(),
+        )
+    }
+
+    /// Has init given `role` up?
+    fn role_is_down(&self, role: &str) -> bool {
+        let Some(session) = runtime::service("session") else {
+            return false;
+        };
+        let mut text = alloc::vec![0u8; 1024];
+        let Ok(count) = with_ring(|ring| ring.run(ops::read(session, &mut text, 0))) else {
+            return false;
+        };
+        let text = core::str::from_utf8(&text[..(count as usize).min(text.len())]).unwrap_or("");
+        text.lines()
+            .filter_map(names::Role::parse)
+            .any(|line| line.role == role && line.state == names::State::Down)
+    }
+
+    /// Reconnects the roles init has restarted since the shell last
+    /// looked (their process ids changed). The console only for the
+    /// shell that owns the terminal: a shell reading another's lines
+    /// must not take a terminal handle.
+    fn renew_restarted(&mut self) {
+        let Some(now) = self.list_servers() else {
+            return;
+        };
+        for (role, id) in &now {
+            let was = self.servers.iter().find(|(name, _)| name == role);
+            let console_not_ours = role == "console" && !self.owns_terminal;
+            if was.is_some_and(|(_, old)| old != id) && *id != 0 && !console_not_ours {
+                self.renew(role);
+            }
+        }
+        self.servers = now;
+    }
+
+    /// `role`'s server was restarted: a new handle to it from init, in
+    /// place of the shell's dead one. The console is set up again (raw
+    /// mode, a writer for jobs); a new file server gets the current
+    /// directory opened anew (`/` if it is gone). Whether it worked.
+    fn renew(&mut self, role: &str) -> bool {
+        let old = match role {
+            "console" if self.owns_terminal => self.console,
+            "fs" => self.file_system,
+            "proc" => runtime::processes().unwrap_or(self.processes),
+            "pipe" => self.pipes.unwrap_or(0),
+            _ => 0,
+        };
+        if old == 0 {
+            return false;
+        }
+        let new = match runtime::reconnect(role, old) {
+            Ok(new) => new,
+            Err(error) => {
+                eprintln!("sh: cannot reach {role} again: {}", error.description());
+                return false;
+            }
+        };
+        match role {
+            "console" => {
+                self.console = new;
+                // The jobs' writer was the old console's: a new one below.
+                // (A line's reader, if any, goes when the line ends.)
+                if self.job_output != old && self.job_output != 0 {
+                    close(self.job_output);
+                }
+                self.job_output = new;
+                self.job_errors = new;
+                self.stale_reads += self.reading as u32;
+                self.stale_interrupts += self.interrupt_armed as u32;
+                self.reading = false;
+                self.interrupt_armed = false;
+                self.interrupt_refused = false;
+                self.raw_input(true);
+                self.make_writers();
+                self.console_renewed = true;
+            }
+            "fs" => {
+                self.file_system = new;
+                let flags = open_flags::READ | open_flags::DIRECTORY;
+                let mut opened = with_ring(|ring| ring.run(ops::open(new, self.cwd.as_bytes(), flags)));
+                if opened.is_err() {
+                    self.cwd = String::from("/");
+                    opened = with_ring(|ring| ring.run(ops::open(new, b"/", flags)));
+                }
+                close(self.cwd_handle);
+                self.cwd_handle = opened.map_or(0, |handle| handle as u32);
+            }
+            "proc" => self.processes = new,
+            _ => self.pipes = Some(new),
+        }
+        true
     }
 
     /// Tab: what the word before the cursor may become. The first word of
@@ -460,9 +606,23 @@ impl Shell {
                 }
                 self.show(self.prompt().as_bytes());
             }
-            if let Err(error) = self.wait_for_events() {
-                eprintln!("sh: the console is gone ({}); exiting", error.description());
-                return 1;
+            match self.wait_for_events() {
+                Ok(()) => {}
+                // The console server was restarted: the terminal shell
+                // reconnects and goes on (a shell reading another's lines
+                // has lost its input: it ends).
+                Err(Errno::ServerDead) if self.owns_terminal && self.renew("console") => {}
+                Err(error) => {
+                    eprintln!("sh: the console is gone ({}); exiting", error.description());
+                    return 1;
+                }
+            }
+            // A new console shows nothing of the line being typed: draw it
+            // again (what was typed at the old one and not read is lost).
+            if core::mem::take(&mut self.console_renewed) {
+                let mut out = Vec::from(&b"\r\n"[..]);
+                self.editor.complete("", "", &self.prompt(), &mut out);
+                self.show(&out);
             }
         }
     }
@@ -589,7 +749,12 @@ impl Shell {
 
     /// One completion of the shell's own: typed bytes, or a job's end.
     fn completed(&mut self, completion: Completion) -> Result<(), Errno> {
-        if completion.user_data == READ_TAG {
+        let dead = completion.result == Errno::ServerDead.result();
+        if completion.user_data == READ_TAG && dead && self.stale_reads > 0 {
+            self.stale_reads -= 1;
+        } else if completion.user_data == INTERRUPT_TAG && dead && self.stale_interrupts > 0 {
+            self.stale_interrupts -= 1;
+        } else if completion.user_data == READ_TAG {
             self.reading = false;
             match completion.result {
                 count if count > 0 => self
@@ -618,14 +783,33 @@ impl Shell {
             self.interrupt_armed = false;
             match completion.result {
                 0 => self.interrupted = true,
-                // Replaced, cancelled, or every place at the console
-                // taken for now: ask again next time.
+                // Replaced, cancelled, every place at the console taken
+                // for now, or a console restarted: ask again next time.
                 again
-                    if again == Errno::Cancelled.result() || again == Errno::Busy.result() => {}
+                    if again == Errno::Cancelled.result()
+                        || again == Errno::Busy.result()
+                        || again == Errno::ServerDead.result() => {}
                 // Not a console that takes them (or not this handle's to
                 // ask): do not ask again.
                 _ => self.interrupt_refused = true,
             }
+        } else if completion.user_data == WATCH_TAG {
+            match u64::try_from(completion.result) {
+                Ok(restarts) => {
+                    self.restarts_seen = restarts;
+                    self.renew_restarted();
+                    self.watch();
+                }
+                // Refused (every place taken) or cut short: ask again
+                // after a pause, without losing a restart meanwhile.
+                Err(_) => {
+                    let pause = ops::timeout(WATCH_PAUSE_NANOSECONDS).with_user_data(WATCH_PAUSE_TAG);
+                    let _ = with_ring(|ring| ring.push(pause));
+                }
+            }
+        } else if completion.user_data == WATCH_PAUSE_TAG {
+            self.renew_restarted();
+            self.watch();
         } else if completion.user_data & JOB_TAG != 0 {
             let number = ((completion.user_data & !JOB_TAG) >> 8) as u32;
             let place = (completion.user_data & 0xff) as usize;
@@ -1090,9 +1274,20 @@ impl Shell {
             words.insert(1, &directory);
         }
         let mut request = alloc::vec![0u8; 4096];
-        let spawned = spawn_request(&path, &words, &mut request).and_then(|length| {
-            with_ring(|ring| ring.run(ops::spawn(self.processes, &request[..length], handles)))
+        // (The runtime's handle follows a reconnection.)
+        let processes = runtime::processes().unwrap_or(self.processes);
+        let mut spawned = spawn_request(&path, &words, &mut request).and_then(|length| {
+            with_ring(|ring| ring.run(ops::spawn(processes, &request[..length], handles)))
         });
+        // The proc server was restarted (and the shell has not heard yet):
+        // reconnect and ask the new one. The old started nothing.
+        if spawned == Err(Errno::ServerDead)
+            && let Ok(processes) = runtime::reconnect("proc", processes)
+        {
+            spawned = spawn_request(&path, &words, &mut request).and_then(|length| {
+                with_ring(|ring| ring.run(ops::spawn(processes, &request[..length], handles)))
+            });
+        }
         match spawned {
             Ok(handle) => Ok(handle as u32),
             Err(Errno::NotFound) if !name.contains('/') => {
@@ -1185,9 +1380,23 @@ impl Shell {
     /// one.
     fn kill(&mut self, arguments: &[&str]) -> i32 {
         let [target] = arguments else {
-            eprintln!("sh: kill: usage: kill PID|%JOB");
+            eprintln!("sh: kill: usage: kill PID|%JOB|ROLE");
             return USAGE;
         };
+        // A server, by its role or process id: init kills it (and starts
+        // it again, as its manifest line says).
+        let servers = self.list_servers().unwrap_or_default();
+        let server = servers
+            .iter()
+            .find(|(role, id)| role == target || (*id != 0 && target.parse() == Ok(*id)));
+        let is_job = self.jobs.iter().any(|job| {
+            job.members
+                .iter()
+                .any(|member| target.parse() == Ok(member.id))
+        });
+        if let Some((role, id)) = server.filter(|_| !is_job) {
+            return self.kill_server(role, *id);
+        }
         let handles: Vec<u32> = match target.strip_prefix('%') {
             Some(number) => number
                 .parse::<u32>()
@@ -1214,7 +1423,7 @@ impl Shell {
                 .unwrap_or_default(),
         };
         if handles.is_empty() {
-            eprintln!("sh: kill: {target}: no such job of this shell");
+            eprintln!("sh: kill: {target}: no such job of this shell, or server");
             return 1;
         }
         for handle in handles {
@@ -1223,6 +1432,46 @@ impl Shell {
                 return 1;
             }
         }
+        0
+    }
+
+    /// `kill ROLE`: asks init to kill the server, then waits (3 s at most)
+    /// until init has started it again, and reconnects to it.
+    fn kill_server(&mut self, role: &str, id: u32) -> i32 {
+        let Some(session) = runtime::service("session") else {
+            return 1;
+        };
+        if id == 0 {
+            eprintln!("sh: kill: {role} is down");
+            return 1;
+        }
+        let killed = with_ring(|ring| ring.run(ops::control(session, [names::KILL, id as u64, 0])));
+        if let Err(error) = killed {
+            eprintln!("sh: kill: {role}: {}", error.description());
+            return 1;
+        }
+        for _ in 0..RESTART_LOOKS {
+            let now = self.list_servers().unwrap_or_default();
+            match now.iter().find(|(name, _)| name == role) {
+                Some(&(_, new)) if new != id && new != 0 => {
+                    // First the new handles: the console's output too.
+                    // (The prompt that follows the command draws the line.)
+                    self.renew_restarted();
+                    self.console_renewed = false;
+                    println!("{role}: restarted as process {new}");
+                    return 0;
+                }
+                Some(_) if self.role_is_down(role) => {
+                    eprintln!("sh: kill: {role} is down (init did not start it again)");
+                    return 1;
+                }
+                // Not yet (or the list could not be read): look again.
+                _ => {
+                    let _ = with_ring(|ring| ring.run(ops::timeout(RESTART_LOOK_NANOSECONDS)));
+                }
+            }
+        }
+        eprintln!("sh: kill: {role}: killed; not started again yet");
         0
     }
 

@@ -74,7 +74,10 @@ impl StartupHandles {
 
     /// These handles with the service table `table` (the startup page's
     /// bytes from `STARTUP_SERVICES_OFFSET`): its entries up to the first
-    /// with handle 0, or all that fit.
+    /// with handle 0, or all that fit. The names handle init gives every
+    /// server it starts (the service `names`, for reconnecting) leaves the
+    /// list of [`StartupHandles::handles`]: a server's handles are those
+    /// its manifest line grants, in order, as before there was one.
     pub fn with_services(mut self, table: &[u8]) -> StartupHandles {
         let entries = table
             .chunks_exact(size_of::<StartupService>())
@@ -83,6 +86,13 @@ impl StartupHandles {
             .take_while(|entry| entry.handle != 0);
         for (slot, entry) in self.services.iter_mut().zip(entries) {
             *slot = entry;
+        }
+        if let Some(names) = self.service("names")
+            && let Some(at) = self.handles().iter().position(|&handle| handle == names)
+        {
+            self.handles.copy_within(at + 1..self.count, at);
+            self.count -= 1;
+            self.handles[self.count] = 0;
         }
         self
     }
@@ -141,9 +151,94 @@ impl StartupHandles {
     }
 }
 
+/// The most handles [`Renewals`] follows: every startup handle and every
+/// named service.
+pub const RENEWALS_MAX: usize = HANDLES_MAX + STARTUP_SERVICES_MAX;
+
+/// Handles replaced by reconnecting (`runtime::reconnect`): for each
+/// handle the process started with (or got later) whose server was
+/// restarted, the handle that replaced it last. Every accessor of the
+/// startup handles looks here first, so the process's stdout, file system
+/// and services follow their roles across restarts.
+///
+/// # Invariants
+/// - No pair's new handle is another pair's old one: a handle renewed
+///   twice maps straight to the newest.
+#[derive(Clone, Copy, Debug)]
+pub struct Renewals {
+    pairs: [(u32, u32); RENEWALS_MAX],
+    count: usize,
+}
+
+impl Renewals {
+    /// None renewed.
+    pub const fn new() -> Renewals {
+        Renewals {
+            pairs: [(0, 0); RENEWALS_MAX],
+            count: 0,
+        }
+    }
+
+    /// What `handle` is now.
+    pub fn current(&self, handle: u32) -> u32 {
+        self.pairs[..self.count]
+            .iter()
+            .find(|(old, _)| *old == handle)
+            .map_or(handle, |&(_, new)| new)
+    }
+
+    /// `old` is replaced by `new`: so is every handle `old` replaced.
+    /// `false` if there is no room to remember it (more distinct handles
+    /// renewed than a process starts with).
+    pub fn record(&mut self, old: u32, new: u32) -> bool {
+        let mut followed = false;
+        for pair in &mut self.pairs[..self.count] {
+            if pair.1 == old {
+                pair.1 = new;
+                followed = true;
+            }
+        }
+        if followed {
+            return true;
+        }
+        if self.count == RENEWALS_MAX {
+            return false;
+        }
+        self.pairs[self.count] = (old, new);
+        self.count += 1;
+        true
+    }
+}
+
+impl Default for Renewals {
+    fn default() -> Renewals {
+        Renewals::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_renewed_handle_maps_to_its_newest_replacement() {
+        let mut renewals = Renewals::new();
+        assert_eq!(renewals.current(7), 7);
+        assert!(renewals.record(7, 20));
+        assert_eq!(renewals.current(7), 20);
+        assert!(renewals.record(20, 31));
+        assert_eq!(renewals.current(7), 31, "followed to the newest");
+        assert_eq!(renewals.current(20), 20, "20 is no startup handle");
+        assert!(renewals.record(8, 40));
+        assert_eq!(renewals.current(8), 40);
+        assert_eq!(renewals.current(7), 31);
+        for old in 100..100 + (RENEWALS_MAX as u32 - 2) {
+            assert!(renewals.record(old, old + 1000));
+        }
+        assert!(!renewals.record(5000, 5001), "full");
+        assert!(renewals.record(31, 32), "a renewal of a renewal needs no room");
+        assert_eq!(renewals.current(7), 32);
+    }
     use crate::abi::{ABI_VERSION, RING_ADDRESS};
 
     fn block(handle_count: u32, stdout: u32) -> StartupBlock {
@@ -193,6 +288,23 @@ mod tests {
         assert_eq!(StartupService::new("", 1), None);
         assert_eq!(StartupService::new("thirteen-long", 1), None);
         assert_eq!(StartupService::new("a\0b", 1), None);
+    }
+
+    #[test]
+    fn the_names_handle_is_a_service_not_a_startup_handle() {
+        let mut table = [0u8; 32];
+        let entries = [
+            StartupService::new("block", 12).unwrap(),
+            StartupService::new("names", 13).unwrap(),
+        ];
+        for (index, entry) in entries.iter().enumerate() {
+            table[index * 16..index * 16 + 16]
+                .copy_from_slice(zerocopy::IntoBytes::as_bytes(entry));
+        }
+        let handles = StartupHandles::from_block(&block(4, 0)).with_services(&table);
+        assert_eq!(handles.handles(), [11, 12, 14]);
+        assert_eq!(handles.service("names"), Some(13));
+        assert_eq!(handles.service("block"), Some(12));
     }
 
     #[test]

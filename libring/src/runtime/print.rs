@@ -15,6 +15,10 @@
 //! - a process without that stream (a server, or one started without
 //!   `use=console`) sends it to the kernel log as one `LOG`.
 //!
+//! A server whose stdout is its named `console` service reconnects it
+//! when the console server was restarted (`ESRVDEAD`), and sends the
+//! piece again to the new one (`reconnect.rs`).
+//!
 //! Each stream keeps the offset it has written up to and passes it with
 //! every `WRITE`: the console and pipes ignore it, a file opened with
 //! `APPEND` (as the shell opens `>` and `2>` files) too, and a plain file
@@ -24,7 +28,8 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::LogWriter;
-use super::start::{stderr, stdout, with_ring};
+use super::reconnect::reconnect_in;
+use super::start::{service, stderr, stdout, with_ring};
 use crate::abi::Errno;
 use crate::ops;
 use crate::ring::{Kernel, Ring};
@@ -75,7 +80,15 @@ pub(super) fn send_piece<K: Kernel>(ring: &mut Ring<K>, output: Output, piece: &
     };
     match handle {
         Some(handle) => {
-            let _ = write_all(ring, handle, &WRITTEN[output as usize], piece);
+            let written = &WRITTEN[output as usize];
+            // A console restarted: the stream is the named console handle
+            // (a server's, given by init), so reconnect it and say it again.
+            if write_all(ring, handle, written, piece) == Err(Errno::ServerDead)
+                && service("console") == Some(handle)
+                && let Ok(new) = reconnect_in(ring, "console", handle)
+            {
+                let _ = write_all(ring, new, written, piece);
+            }
         }
         None => {
             let _ = ring.run(ops::log(piece));

@@ -26,7 +26,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use spin::{Mutex, MutexGuard, Once};
 
 use super::Arguments;
-use super::handles::StartupHandles;
+use super::handles::{Renewals, StartupHandles};
 use super::syscall::{Syscall, die};
 use crate::abi::{
     ABI_VERSION, Errno, RING_ADDRESS, STARTUP_ADDRESS, STARTUP_ARGUMENTS_MAX,
@@ -56,6 +56,25 @@ static RING: Mutex<Option<Ring<Syscall>>> = Mutex::new(None);
 
 /// The handles from the startup block, set once before `main` runs.
 static HANDLES: Once<StartupHandles> = Once::new();
+
+/// The handles replaced since, by reconnecting (`super::reconnect`).
+static RENEWED: Mutex<Renewals> = Mutex::new(Renewals::new());
+
+/// What `handle` is now: itself, or what replaced it when its server was
+/// restarted and the process reconnected.
+fn current(handle: Option<u32>) -> Option<u32> {
+    handle.map(|handle| RENEWED.lock().current(handle))
+}
+
+/// What replaced `handle` (itself if nothing did).
+pub(super) fn renewed(handle: u32) -> u32 {
+    RENEWED.lock().current(handle)
+}
+
+/// Records that `new` replaces `old` (see [`Renewals::record`]).
+pub(super) fn renew(old: u32, new: u32) -> bool {
+    RENEWED.lock().record(old, new)
+}
 
 /// Set by the first (and only) `runtime_start`.
 static STARTED: AtomicBool = AtomicBool::new(false);
@@ -141,7 +160,9 @@ fn read_startup(startup: *const StartupBlock) -> Arguments {
 
 /// The handles this process was started with, in the order it was given
 /// them (`StartupBlock::handles`). Empty until the runtime has read the
-/// startup block, which is before `main`.
+/// startup block, which is before `main`. (As started: the accessors
+/// below, [`stdout`] and the rest, follow reconnections; this list does
+/// not.)
 pub fn handles() -> &'static [u32] {
     HANDLES.get().map_or(&[], StartupHandles::handles)
 }
@@ -149,43 +170,43 @@ pub fn handles() -> &'static [u32] {
 /// Standard input, where [`super::read_stdin`] reads, if this process was
 /// given one (`StartupBlock::stdin`): the console, a file or a pipe.
 pub fn stdin() -> Option<u32> {
-    HANDLES.get().and_then(StartupHandles::stdin)
+    current(HANDLES.get().and_then(StartupHandles::stdin))
 }
 
 /// Standard output, where [`crate::print!`] writes, if this process was
 /// given one (`StartupBlock::stdout`).
 pub fn stdout() -> Option<u32> {
-    HANDLES.get().and_then(StartupHandles::stdout)
+    current(HANDLES.get().and_then(StartupHandles::stdout))
 }
 
 /// Standard error, where [`crate::eprint!`] writes, if this process was
 /// given one (`StartupBlock::stderr`).
 pub fn stderr() -> Option<u32> {
-    HANDLES.get().and_then(StartupHandles::stderr)
+    current(HANDLES.get().and_then(StartupHandles::stderr))
 }
 
 /// The file server's handle, where paths are opened, if this process was
 /// given one (`StartupBlock::file_system`).
 pub fn file_system() -> Option<u32> {
-    HANDLES.get().and_then(StartupHandles::file_system)
+    current(HANDLES.get().and_then(StartupHandles::file_system))
 }
 
 /// The proc server's handle, where programs are started, if this process
 /// was given one (`StartupBlock::processes`).
 pub fn processes() -> Option<u32> {
-    HANDLES.get().and_then(StartupHandles::processes)
+    current(HANDLES.get().and_then(StartupHandles::processes))
 }
 
 /// The client handle of the service named `name` (a role of the system
 /// manifest: `pipe`, `kv`, ...), if this process was given one (the
 /// startup page's service table, `docs/systems.md`).
 pub fn service(name: &str) -> Option<u32> {
-    HANDLES.get().and_then(|handles| handles.service(name))
+    current(HANDLES.get().and_then(|handles| handles.service(name)))
 }
 
 /// A power handle, if this process was given one (`StartupBlock::power`).
 pub fn power() -> Option<u32> {
-    HANDLES.get().and_then(StartupHandles::power)
+    current(HANDLES.get().and_then(StartupHandles::power))
 }
 
 /// Runs `action` with the process's ring, for programs that want more

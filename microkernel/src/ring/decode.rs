@@ -536,6 +536,8 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
                 1 => SystemValue::ProcessId,
                 2 => SystemValue::SystemCalls,
                 3 => SystemValue::TotalFrames,
+                4 => SystemValue::Seconds,
+                5 => SystemValue::KernelHeapBytes,
                 _ => return invalid,
             },
         },

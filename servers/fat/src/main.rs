@@ -28,6 +28,7 @@ mod server {
     use fat::volume::Fat;
     use libring::abi::{Errno, FileStatus, RequestMessage};
     use libring::file_server::FileServer;
+    use libring::abi::Submission;
     use libring::ops;
     use libring::println;
     use libring::runtime::{self, Arguments, with_ring};
@@ -49,6 +50,22 @@ mod server {
         size: u64,
     }
 
+    impl Disk {
+        /// Runs `operation` on the disk; if the driver was restarted
+        /// (`ESRVDEAD`), reconnects (`runtime::reconnect`) and runs it
+        /// again on the new one. Every block operation may be done twice:
+        /// a `WRITE` the old driver finished writes the same bytes again.
+        fn run(&mut self, mut operation: impl FnMut(u32) -> Submission) -> Result<i32, Errno> {
+            match with_ring(|ring| ring.run(operation(self.handle))) {
+                Err(Errno::ServerDead) => {
+                    self.handle = runtime::reconnect("block", self.handle)?;
+                    with_ring(|ring| ring.run(operation(self.handle)))
+                }
+                other => other,
+            }
+        }
+    }
+
     impl BlockDevice for Disk {
         fn size(&self) -> u64 {
             self.size
@@ -56,21 +73,21 @@ mod server {
 
         fn read(&mut self, offset: u64, buffer: &mut [u8]) -> Result<(), Errno> {
             let wanted = buffer.len();
-            match with_ring(|ring| ring.run(ops::read(self.handle, buffer, offset)))? {
+            match self.run(|disk| ops::read(disk, buffer, offset))? {
                 count if count as usize == wanted => Ok(()),
                 _ => Err(Errno::Io),
             }
         }
 
         fn write(&mut self, offset: u64, bytes: &[u8]) -> Result<(), Errno> {
-            match with_ring(|ring| ring.run(ops::write(self.handle, bytes, offset)))? {
+            match self.run(|disk| ops::write(disk, bytes, offset))? {
                 count if count as usize == bytes.len() => Ok(()),
                 _ => Err(Errno::Io),
             }
         }
 
         fn sync(&mut self) -> Result<(), Errno> {
-            with_ring(|ring| ring.run(ops::fsync(self.handle))).map(|_| ())
+            self.run(ops::fsync).map(|_| ())
         }
     }
 

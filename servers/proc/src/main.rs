@@ -49,9 +49,9 @@ mod server {
     use libring::abi::{
         Errno, Opcode, RequestMessage, STARTUP_SERVICES_MAX, open_flags, spawn_handles,
     };
-    use libring::ops;
+    use libring::ops::{self, SubmissionOptions};
     use libring::process::{self, Child, Give};
-    use libring::runtime::{self, Arguments, HANDLES_MAX, with_ring};
+    use libring::runtime::{self, Arguments, HANDLES_MAX, Retry, with_ring};
     use libring::server::{Event, Server};
 
     libring::entry!(main);
@@ -65,18 +65,25 @@ mod server {
     /// Its program buffer's first size (it doubles as need be, and stays).
     const FIRST_BUFFER: usize = 64 << 10;
 
-    /// A service the server hands out: the role's name, who gets it (the
-    /// `P:Q` list), and its client handle.
+    /// A service the server hands out: the role's name and who gets it
+    /// (the `P:Q` list). Its client handle is `runtime::service(role)`,
+    /// which follows reconnections.
     struct Service {
         role: &'static str,
         clients: &'static str,
-        handle: u32,
     }
+
+    /// The user data of the server's `WATCH` on init's names service, and
+    /// of the pause before a refused one is sent again (1 s).
+    const WATCH_TAG: u64 = 1;
+    const WATCH_PAUSE_TAG: u64 = 2;
+    const WATCH_PAUSE_NANOSECONDS: u64 = 1_000_000_000;
 
     struct Spawner {
         spawner: u32,
-        file_system: u32,
         services: Vec<Service>,
+        /// Restarts init has reported to the `WATCH` so far.
+        restarts_seen: u64,
         /// The request being handled.
         request: Vec<u8>,
         /// The program file being started (kept: it grows to the largest
@@ -92,7 +99,7 @@ mod server {
                 return 1;
             }
         };
-        let Some(file_system) = runtime::file_system() else {
+        if runtime::file_system().is_none() {
             libring::println!(
                 "proc: no file system handle: its manifest line needs use=fs (or +use=fs on a command line)"
             );
@@ -106,18 +113,14 @@ mod server {
                 continue;
             };
             match runtime::service(role) {
-                Some(handle) => services.push(Service {
-                    role,
-                    clients,
-                    handle,
-                }),
+                Some(_) => services.push(Service { role, clients }),
                 None => libring::println!("proc: no handle of the service {role}; not given"),
             }
         }
         let mut spawner = Spawner {
             spawner,
-            file_system,
             services,
+            restarts_seen: 0,
             request: vec![0; REQUEST_MAX],
             file: Vec::new(),
         };
@@ -131,9 +134,29 @@ mod server {
         if !runtime::keep_ballast(16 << 10) {
             libring::println!("proc: no memory for its ballast");
         }
+        spawner.watch();
         loop {
             match with_ring(|ring| server.wait(ring)) {
                 Ok(Event::Request { message, .. }) => spawner.answer(&mut server, &message),
+                Ok(Event::Other(completion)) if completion.user_data == WATCH_TAG => {
+                    match u64::try_from(completion.result) {
+                        Ok(restarts) => {
+                            spawner.restarts_seen = restarts;
+                            spawner.renew_services();
+                            spawner.watch();
+                        }
+                        // Refused (every place taken): again after a pause.
+                        Err(_) => {
+                            let pause = ops::timeout(WATCH_PAUSE_NANOSECONDS)
+                                .with_user_data(WATCH_PAUSE_TAG);
+                            let _ = with_ring(|ring| ring.push(pause));
+                        }
+                    }
+                }
+                Ok(Event::Other(completion)) if completion.user_data == WATCH_PAUSE_TAG => {
+                    spawner.renew_services();
+                    spawner.watch();
+                }
                 Ok(Event::Other(_)) => {}
                 Ok(Event::Stopped(_)) | Err(_) => {
                     libring::println!("proc: the endpoint is gone; stopping");
@@ -144,6 +167,41 @@ mod server {
     }
 
     impl Spawner {
+        /// Asks init's names service to say when a server has been
+        /// restarted after the first `seen` restarts (a proc server started
+        /// without one, on a command line, has nothing to renew).
+        fn watch(&self) {
+            if let Some(names) = runtime::service("names") {
+                let watch = ops::control(names, [libring::names::WATCH, self.restarts_seen, 0])
+                    .with_user_data(WATCH_TAG);
+                let _ = with_ring(|ring| ring.push(watch));
+            }
+        }
+
+        /// A server was restarted: every service handed out is renewed (a
+        /// handle to a server that still runs is renewed too: cheaper than
+        /// asking which one it was), so programs started from now on get
+        /// handles that work.
+        fn renew_services(&self) {
+            // (`session` and `supervise` are init's own names service: it
+            // is not restarted.)
+            for service in self
+                .services
+                .iter()
+                .filter(|service| !matches!(service.role, "session" | "supervise"))
+            {
+                if let Some(old) = runtime::service(service.role)
+                    && let Err(error) = runtime::reconnect(service.role, old)
+                {
+                    libring::println!(
+                        "proc: cannot renew the service {}: {}",
+                        service.role,
+                        error.description()
+                    );
+                }
+            }
+        }
+
         /// Handles one request and replies to it.
         fn answer(&mut self, server: &mut Server, message: &RequestMessage) {
             let result = match Opcode::try_from(message.opcode) {
@@ -179,7 +237,11 @@ mod server {
             if path.is_empty() || argument_text.is_empty() {
                 return Err(Errno::InvalidArgument);
             }
-            let length = read_file(self.file_system, path, &mut self.file)?;
+            // A restarted file server: reconnect, and read it again.
+            let file = &mut self.file;
+            let length = runtime::with_service("fs", Retry::Once, |file_system| {
+                read_file(file_system, path, file)
+            })?;
             let name = path.rsplit('/').next().unwrap_or(path);
             let name = &name[..floor_char_boundary(name, 31)];
             // The listed handles, then the services; fixed arrays, no
@@ -202,13 +264,13 @@ mod server {
                 if count == HANDLES_MAX || named == STARTUP_SERVICES_MAX {
                     break;
                 }
+                let Some(handle) = runtime::service(service.role) else {
+                    continue;
+                };
                 names[named] = (count, service.role);
                 named += 1;
                 handles[count] = (
-                    Give {
-                        handle: service.handle,
-                        request: 0,
-                    },
+                    Give { handle, request: 0 },
                     0,
                 );
                 count += 1;
