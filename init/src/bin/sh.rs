@@ -119,6 +119,7 @@ built-ins:
   jobs               list the background jobs
   wait               wait for every background job
   kill PID|%JOB      end a job (or one process of it)
+  kill ROLE          end a server (console, fs, ...: ps lists them); init restarts it
   exit [CODE]        leave the shell (init then powers off)
   NAME=value         set a variable ($NAME, and $? the last exit code)
 programs in /bin (run by name, or by a path with a /):
@@ -126,7 +127,7 @@ programs in /bin (run by name, or by a path with a /):
   mv FROM TO    ps             sleep MS      shutdown      true  false
   wc [-lwc] [FILE...]  head [-n N|-c N] [FILE...]  tail [-n N] [FILE]
   grep TEXT [FILE...]  cp FROM TO  touch FILE...  stat PATH...  clear
-  ls -l -a  yes [WORD...]  cmp A B
+  ls -l -a  yes [WORD...]  cmp A B  faultinject ROLE|random [N]
 a | b pipes a's output to b; a ; b, a && b, a || b run one after the other;
 < FILE, > FILE, >> FILE, 2> FILE, 2>> FILE and 2>&1 redirect; & runs in the
 background; * and ? match names; sh FILE ARGS runs a script ($1, ...);
