@@ -1,7 +1,18 @@
-//! init: the first process. It reads the system manifest (`etc/system` in
-//! the boot image, see `init::manifest`), starts the servers it names, in
-//! order, each with the handles the manifest grants, then starts the shell
-//! through the proc server, waits for it, and powers off when it ends.
+//! init: the first process, and the system's supervisor. It reads the
+//! system manifest (`etc/system` in the boot image, see `init::manifest`),
+//! starts the servers it names, in order, each with the handles the
+//! manifest grants, then starts the shell through the proc server. Then it
+//! serves its own endpoint, `names`, and hears of every end:
+//!
+//! ```text
+//!   loop (Server::wait):
+//!     a request to names ──► OPEN role: a new client handle (MINT) │ READ: the roles
+//!                            CONTROL KILL / WATCH                  (docs/supervision.md)
+//!     a WAIT completes ────► restart the role (a new endpoint), or give it up
+//!     the shell's SPAWN ───► the shell runs (init never waits for a server)
+//! ```
+//!
+//! It powers off when the shell exits (or cannot be started again).
 //!
 //! The kernel starts init (by default: `run=` not given) with, in this
 //! order, the console's device and interrupt handles, the kernel-log
@@ -9,8 +20,8 @@
 //! build processes), the DMA right and, when the machine has a disk, the
 //! first virtio block device's registers and interrupt:
 //! `init+device=console+irq=console+klog+bootimage+power+spawn+dma+device=virtio-blk?+irq=virtio-blk?`.
-//! init keeps nothing it does not need: once the shell runs, it holds only
-//! the shell's process handle and the power right.
+//! init keeps them all, and each role's service handle: a restart needs
+//! them again.
 //!
 //! init builds the servers itself from their files in the boot image (the
 //! file and proc servers are not up yet), with the same library the proc
