@@ -756,7 +756,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         expected: &[
             "ROLE       PROGRAM      PID  RESTARTS  STATE\nconsole    console    ",
             "fs: restarted as process ",
-            "annulus:/$ cat /README.txt\nEvery file and folder here",
+            // (A restarted ramfs's first line may come before what is typed.)
+            "cat /README.txt\nEvery file and folder here",
             "proc: restarted as process ",
             "annulus:/$ echo one | cat\none\n",
             "pipe: restarted as process ",
@@ -839,15 +840,18 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "faultinject: fs,proc killed together 20 times; all restarted",
             "faultinject: proc,fs,pipe killed together 20 times; all restarted",
             "init: proc (proc) waits for a role it uses to start again",
-            "annulus:/$ echo one two | wc -w\n2\n",
-            "annulus:/$ echo alive\nalive\n",
+            "\n2\nalive\n",
         ],
         input: &[
             ("annulus:/$ ", "faultinject fs,proc 20\r"),
             ("all restarted", "faultinject proc,fs,pipe 20\r"),
-            ("pipe killed together 20 times; all restarted\r\nannulus:/$ ", "echo one two | wc -w\r"),
-            ("2\r\nannulus:/$ ", "echo alive\r"),
-            ("alive\r\nannulus:/$ ", "shutdown\r"),
+            // (Restarted servers' first lines may come between the last
+            // kill's report and the prompt: wait for the report only.)
+            (
+                "pipe killed together 20 times; all restarted",
+                "echo one two | wc -w; echo al''ive\r",
+            ),
+            ("alive\r\n", "shutdown\r"),
         ],
     },
     QemuTestConfig {
