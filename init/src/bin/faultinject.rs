@@ -114,7 +114,9 @@ fn main(arguments: Arguments) -> i32 {
                     }
                 }
             }
-            libring::println!("faultinject: {together} killed together {count} times; all restarted");
+            libring::println!(
+                "faultinject: {together} killed together {count} times; all restarted"
+            );
             0
         }
         [target, ..] if !target.starts_with('-') => {
@@ -246,7 +248,8 @@ fn kill_together<'a>(session: u32, roles: &[&'a str]) -> Result<Vec<(&'a str, u3
     }
     let failed = with_ring(|ring| {
         for (index, &(_, id)) in killed.iter().enumerate() {
-            let kill = ops::control(session, [names::KILL, id as u64, 0]).with_user_data(100 + index as u64);
+            let kill = ops::control(session, [names::KILL, id as u64, 0])
+                .with_user_data(100 + index as u64);
             if ring.push(kill).is_err() {
                 return Some(Errno::Busy);
             }
@@ -277,7 +280,10 @@ fn kill_together<'a>(session: u32, roles: &[&'a str]) -> Result<Vec<(&'a str, u3
 /// Waits until `role` runs as another process than `old`.
 fn wait_for_restart(session: u32, role: &str, old: u32) -> Result<u32, String> {
     for _ in 0..RESTART_LOOKS {
-        match roles_and_states(session).iter().find(|(name, _, _)| name == role) {
+        match roles_and_states(session)
+            .iter()
+            .find(|(name, _, _)| name == role)
+        {
             Some(&(_, _, State::Down)) => return Err(String::from("given up by init")),
             Some(&(_, id, State::Up)) if id != old => return Ok(id),
             _ => {

@@ -15,9 +15,9 @@
 #![no_main]
 
 use libring::abi::{Opcode, ProcessRecord, process_state};
+use libring::names::Role;
 use libring::ops;
 use libring::println;
-use libring::names::Role;
 use libring::runtime::{self, Arguments, with_ring};
 use zerocopy::FromBytes;
 
@@ -50,7 +50,8 @@ fn main(_arguments: Arguments) -> i32 {
         let mut text = [0u8; 1024];
         match with_ring(|ring| ring.run(ops::read(session, &mut text, 0))) {
             Ok(count) => {
-                let text = core::str::from_utf8(&text[..(count as usize).min(text.len())]).unwrap_or("");
+                let text =
+                    core::str::from_utf8(&text[..(count as usize).min(text.len())]).unwrap_or("");
                 println!("ROLE       PROGRAM      PID  RESTARTS  STATE");
                 for role in text.lines().filter_map(Role::parse) {
                     println!(

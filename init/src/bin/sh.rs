@@ -49,10 +49,10 @@ use init::syntax::{self, Connector, List, Pipeline, Redirect, Word};
 use libring::abi::{
     Completion, DirectoryEntry, Errno, WAIT_KILLED, file_kind, open_flags, spawn_handles,
 };
-use libring::{console, names};
 use libring::ops::{self, SubmissionOptions};
 use libring::process::spawn_request;
 use libring::runtime::{self, Arguments, with_ring};
+use libring::{console, names};
 use libring::{eprintln, println};
 use zerocopy::FromBytes;
 
@@ -367,13 +367,20 @@ impl Shell {
         }
     }
 
-    /// The roles and their process ids, as init lists them (`None`
-    /// without a names handle, or if the list cannot be read).
-    fn list_servers(&self) -> Option<Vec<(String, u32)>> {
+    /// Init's list of the roles (`libring::names`), as text: `None`
+    /// without a names handle, or if it cannot be read.
+    fn roles_text(&self) -> Option<String> {
         let session = runtime::service("session")?;
         let mut text = alloc::vec![0u8; 1024];
         let count = with_ring(|ring| ring.run(ops::read(session, &mut text, 0))).ok()?;
-        let text = core::str::from_utf8(&text[..(count as usize).min(text.len())]).unwrap_or("");
+        text.truncate((count as usize).min(text.len()));
+        String::from_utf8(text).ok()
+    }
+
+    /// The roles and their process ids, as init lists them (`None`
+    /// without a names handle, or if the list cannot be read).
+    fn list_servers(&self) -> Option<Vec<(String, u32)>> {
+        let text = self.roles_text()?;
         Some(
             text.lines()
                 .filter_map(names::Role::parse)
@@ -384,17 +391,11 @@ impl Shell {
 
     /// Has init given `role` up?
     fn role_is_down(&self, role: &str) -> bool {
-        let Some(session) = runtime::service("session") else {
-            return false;
-        };
-        let mut text = alloc::vec![0u8; 1024];
-        let Ok(count) = with_ring(|ring| ring.run(ops::read(session, &mut text, 0))) else {
-            return false;
-        };
-        let text = core::str::from_utf8(&text[..(count as usize).min(text.len())]).unwrap_or("");
-        text.lines()
-            .filter_map(names::Role::parse)
-            .any(|line| line.role == role && line.state == names::State::Down)
+        self.roles_text().is_some_and(|text| {
+            text.lines()
+                .filter_map(names::Role::parse)
+                .any(|line| line.role == role && line.state == names::State::Down)
+        })
     }
 
     /// Reconnects the roles init has restarted since the shell last
@@ -459,7 +460,8 @@ impl Shell {
             "fs" => {
                 self.file_system = new;
                 let flags = open_flags::READ | open_flags::DIRECTORY;
-                let mut opened = with_ring(|ring| ring.run(ops::open(new, self.cwd.as_bytes(), flags)));
+                let mut opened =
+                    with_ring(|ring| ring.run(ops::open(new, self.cwd.as_bytes(), flags)));
                 if opened.is_err() {
                     self.cwd = String::from("/");
                     opened = with_ring(|ring| ring.run(ops::open(new, b"/", flags)));
@@ -668,7 +670,8 @@ impl Shell {
             // lends it); a longer READ could take `\rfirst line` at once,
             // and the job would never see its first line.
             let wanted = if self.owns_terminal { 1 } else { INPUT_MAX };
-            let read = ops::read(self.console, &mut self.input[..wanted], 0).with_user_data(READ_TAG);
+            let read =
+                ops::read(self.console, &mut self.input[..wanted], 0).with_user_data(READ_TAG);
             with_ring(|ring| ring.push(read)).map_err(|_| Errno::Busy)?;
             self.reading = true;
         }
@@ -687,13 +690,15 @@ impl Shell {
         if self.owns_terminal {
             // Without a reader the job reads nothing: never the terminal
             // handle.
-            self.job_input = self.console_handle(console::READER).unwrap_or_else(|error| {
-                eprintln!(
-                    "sh: the console made no reader handle ({}): the line reads nothing",
-                    error.description()
-                );
-                0
-            });
+            self.job_input = self
+                .console_handle(console::READER)
+                .unwrap_or_else(|error| {
+                    eprintln!(
+                        "sh: the console made no reader handle ({}): the line reads nothing",
+                        error.description()
+                    );
+                    0
+                });
         }
         if !self.interrupt_armed && !self.interrupt_refused {
             let wait = ops::control(self.console, [console::INTERRUPT_WAIT, 0, 0])
@@ -729,7 +734,8 @@ impl Shell {
     /// is typed for the shell), and raw input again.
     fn take_console_back(&mut self) {
         if self.owns_terminal {
-            let _ = with_ring(|ring| ring.run(ops::control(self.console, [console::RECLAIM, 0, 0])));
+            let _ =
+                with_ring(|ring| ring.run(ops::control(self.console, [console::RECLAIM, 0, 0])));
             if self.job_input != 0 {
                 close(self.job_input);
             }
@@ -804,7 +810,8 @@ impl Shell {
                 // Refused (every place taken) or cut short: ask again
                 // after a pause, without losing a restart meanwhile.
                 Err(_) => {
-                    let pause = ops::timeout(WATCH_PAUSE_NANOSECONDS).with_user_data(WATCH_PAUSE_TAG);
+                    let pause =
+                        ops::timeout(WATCH_PAUSE_NANOSECONDS).with_user_data(WATCH_PAUSE_TAG);
                     let _ = with_ring(|ring| ring.push(pause));
                 }
             }
