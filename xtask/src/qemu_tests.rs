@@ -758,10 +758,12 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "fs: restarted as process ",
             // (A restarted ramfs's first line may come before what is typed.)
             "cat /README.txt\nEvery file and folder here",
+            // (Nor does init's "restarted" line always come before the
+            // shell's prompt: it goes through the kernel log.)
             "proc: restarted as process ",
-            "annulus:/$ echo one | cat\none\n",
+            "echo one | cat\none\n",
             "pipe: restarted as process ",
-            "annulus:/$ echo two | cat\ntwo\n",
+            "echo two | cat\ntwo\n",
             "console: restarted as process ",
             "annulus:/$ echo typed again\ntyped again\n",
             "init: role console (console) has ended (killed: killed by process ",
@@ -805,10 +807,12 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             until: &["annulus: powering off"],
         },
         expected: &[
+            // (A restarted server's first line, and init's, may come
+            // between a prompt and what is typed after it.)
             "fs: restarted as process ",
-            "annulus:/$ cat /tmp/k\nkept\n",
+            "cat /tmp/k\nkept\n",
             "block: restarted as process ",
-            "annulus:/$ cat /tmp/k\nkept\nafter\n",
+            "cat /tmp/k\nkept\nafter\n",
             "init: restarted block (virtio-blk, process ",
         ],
         input: &[
@@ -1899,7 +1903,10 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "annulus:/$ cp /bin/attack /tmp/x; mv /tmp/x /BIN/greet\nmv: /tmp/x -> /BIN/greet: Read-only file system\n",
             "greeter: restarted as process ",
             "init: restarted greeter (greeter, process ",
-            "annulus:/$ greet\ngreet: hello, process ",
+            // (The new greeter's "ready" may come between the prompt and
+            // what is typed; the shutdown typed after this answer says it
+            // came after the restart.)
+            "greet\ngreet: hello, process ",
         ],
         input: &[
             ("annulus:/$ ", "ls /bin/greeter\r"),

@@ -225,7 +225,8 @@ pub fn log_read(
 }
 
 /// Gives kept kernel log to the waiting `LOG_READ`, if both exist. Called
-/// when one is submitted and on every tick.
+/// when one is submitted, after every `LOG`, and on every tick (for what
+/// the kernel itself printed).
 pub fn deliver_log(system: &mut System) {
     let Some((
         reader,

@@ -522,7 +522,14 @@ fn run_immediate(
             processes::endpoint_create(system, id, address, length).unwrap_or_else(Errno::result)
         }
         Operation::Cancel { target } => cancel(system, id, request_id, target),
-        Operation::Log { address, length } => log(process, address, length),
+        Operation::Log { address, length } => {
+            let result = log(process, address, length);
+            // To the log's reader now, not at the next tick: a line logged
+            // before this process's next request is printed before what
+            // that request makes another process print.
+            drivers::deliver_log(system);
+            result
+        }
         Operation::SqPoll { idle_microseconds } => {
             sq_poll::configure(system, id, idle_microseconds)
         }
