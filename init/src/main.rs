@@ -715,6 +715,7 @@ impl Supervisor {
             Ok(Opcode::Read) if badge.supervise => self.list(message),
             Ok(Opcode::Control) => match message.arguments {
                 [names::KILL, id, 0] if badge.supervise => self.kill(id),
+                [names::FAULT, id, how] if badge.supervise => self.fault(id, how),
                 [names::WATCH, seen, 0] => {
                     let busy = self.watches.len() >= WATCHES_MAX
                         || self.watches.iter().any(|watch| watch.1 == message.client);
@@ -727,7 +728,7 @@ impl Supervisor {
                         return;
                     }
                 }
-                [names::KILL, _, 0] => Errno::NotPermitted.result(),
+                [names::KILL, _, 0] | [names::FAULT, _, _] => Errno::NotPermitted.result(),
                 _ => Errno::InvalidArgument.result(),
             },
             Ok(Opcode::Read) => Errno::NotPermitted.result(),
@@ -824,6 +825,20 @@ impl Supervisor {
 
     /// `KILL` of the role whose process id is `id`.
     fn kill(&self, id: u64) -> i32 {
+        self.to_server(id, ops::kill)
+    }
+
+    /// `CONTROL [FAULT, id, how]`: the server with process id `id` fails
+    /// its next reply (the kernel checks `how`, and whether it allows
+    /// faults at all).
+    fn fault(&self, id: u64, how: u64) -> i32 {
+        let (kind, stall_ms) = names::fault_parts(how);
+        self.to_server(id, |process| ops::inject(process, kind, stall_ms))
+    }
+
+    /// Runs `operation` on the process handle of the server with process
+    /// id `id`: its result, or `ESRCH` for no such server.
+    fn to_server(&self, id: u64, operation: impl Fn(u32) -> libring::abi::Submission) -> i32 {
         let Some(role) = self
             .roles
             .iter()
@@ -831,8 +846,8 @@ impl Supervisor {
         else {
             return Errno::NoSuchProcess.result();
         };
-        match with_ring(|ring| ring.run(ops::kill(role.process))) {
-            Ok(_) => 0,
+        match with_ring(|ring| ring.run(operation(role.process))) {
+            Ok(result) => result,
             Err(error) => error.result(),
         }
     }

@@ -225,6 +225,24 @@ pub mod timeout_flags {
     pub const ALL: u32 = ABSOLUTE | MULTISHOT;
 }
 
+/// `arguments[0]` of `INJECT`: how the server fails its next reply.
+pub mod inject {
+    /// No fault: takes back one armed before and not yet used.
+    pub const NONE: u64 = 0;
+    /// The server is killed instead of replying: a crash in the middle
+    /// of the request (what it did for it stays done).
+    pub const CRASH: u64 = 1;
+    /// The reply says `-EIO`, whatever the server answered: a wrong
+    /// reply, a failure the server did not have (a handle it passed is
+    /// closed instead).
+    pub const WRONG_REPLY: u64 = 2;
+    /// The reply reaches the client `arguments[1]` milliseconds late: a
+    /// stall, past the client's deadline if it has a shorter one.
+    pub const STALL: u64 = 3;
+    /// The longest stall: 60 s.
+    pub const STALL_MAX_MS: u64 = 60_000;
+}
+
 /// `operation_flags` of `MAP`: what the new memory allows. Reading is
 /// always allowed; memory from `MAP` is never executable.
 pub mod map_flags {
@@ -389,6 +407,16 @@ pub enum Opcode {
     /// a physical address does not fit the result). `UNMAP` gives it back,
     /// and so does the process's end.
     DmaMap = 30,
+
+    // Fault injection (`docs/supervision.md`), for tests: only when the
+    // kernel was booted with `faults` on its command line.
+    /// Makes the server behind process handle `handle` fail its next
+    /// reply (to a client other than process 1): `arguments[0]` says how ([`inject`]), `arguments[1]` is a
+    /// stall's length in milliseconds (1 to [`inject::STALL_MAX_MS`], 0
+    /// for the other kinds). Replaces a fault armed before and not yet
+    /// used, and completes with 1 if there was one, else 0; `-EPERM` on a
+    /// kernel booted without `faults`.
+    Inject = 31,
 
     // Forwarded to the server behind `handle` (any opcode from 32 up).
     /// Read up to `length` bytes into `address` (a grant the server may
@@ -701,6 +729,7 @@ impl TryFrom<u8> for Opcode {
             28 => Opcode::ProcessList,
             29 => Opcode::EndpointCreate,
             30 => Opcode::DmaMap,
+            31 => Opcode::Inject,
             32 => Opcode::Read,
             33 => Opcode::Write,
             34 => Opcode::Control,
@@ -737,6 +766,10 @@ pub enum SystemValue {
     /// Bytes the kernel heap has allocated (to check that what a workload
     /// made is all given back).
     KernelHeapBytes = 5,
+    /// Frames the live processes' address spaces own, pages and tables
+    /// (those being built too): what is neither free nor theirs, the
+    /// kernel holds.
+    ProcessFrames = 6,
 }
 
 /// The longest `LOG` write.

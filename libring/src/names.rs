@@ -7,6 +7,7 @@
 //! | `OPEN` path = a role's name | a new client handle to the role's current server (`EPERM`: the names handle does not cover the role; `ENOENT`: no such role; `ESRVDEAD`: the role is down) |
 //! | `READ` | the roles, one line each: [`Role`] in words, `ROLE PROGRAM PID RESTARTS STATE` (`EPERM` without the supervise right) |
 //! | `CONTROL [KILL, pid, 0]` | kills the server with process id `pid`; init restarts it as its manifest line says (`ESRCH`: no server has that id; `EPERM` without the supervise right) |
+//! | `CONTROL [FAULT, pid, how]` | makes that server fail its next reply (`INJECT`, [`fault`] makes `how`): a crash, a wrong reply or a stall; only on a kernel booted with `faults` (`EPERM` otherwise, and without the supervise right; `ESRCH`: no server has that id) |
 //! | `CONTROL [WATCH, n, 0]` | completes when more than `n` restarts have happened since boot, with their number (one such request per client at a time: `EBUSY` for a second) |
 //!
 //! What a names handle covers is in its badge, which only init mints: the
@@ -16,6 +17,19 @@
 pub const KILL: u64 = 1;
 /// `CONTROL [WATCH, restarts seen, 0]`.
 pub const WATCH: u64 = 2;
+/// `CONTROL [FAULT, pid, fault(kind, stall_ms)]`.
+pub const FAULT: u64 = 3;
+
+/// The third word of `CONTROL [FAULT, ...]`: an `INJECT` kind
+/// ([`crate::abi::inject`]) and, for a stall, its milliseconds.
+pub const fn fault(kind: u64, stall_ms: u64) -> u64 {
+    (stall_ms << 8) | (kind & 0xff)
+}
+
+/// The kind and stall of a [`fault`] word.
+pub const fn fault_parts(word: u64) -> (u64, u64) {
+    (word & 0xff, word >> 8)
+}
 
 /// Where a role stands, in the names service's list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +105,18 @@ mod tests {
     use super::*;
     extern crate alloc;
     use alloc::string::ToString;
+
+    #[test]
+    fn a_fault_word_holds_its_kind_and_stall() {
+        use crate::abi::inject;
+        for (kind, stall_ms) in [
+            (inject::CRASH, 0),
+            (inject::STALL, 300),
+            (inject::STALL, inject::STALL_MAX_MS),
+        ] {
+            assert_eq!(fault_parts(fault(kind, stall_ms)), (kind, stall_ms));
+        }
+    }
 
     #[test]
     fn a_line_reads_back() {

@@ -519,6 +519,15 @@ pub const fn kill(process: u32) -> Submission {
     submission
 }
 
+/// `INJECT`: makes the server behind `process` fail its next reply, the
+/// way `kind` says ([`crate::abi::inject`]); `stall_ms` for a stall.
+pub const fn inject(process: u32, kind: u64, stall_ms: u64) -> Submission {
+    let mut submission = blank(Opcode::Inject);
+    submission.handle = process;
+    submission.arguments = [kind, stall_ms, 0];
+    submission
+}
+
 /// `PROCESS_INFO`: completes with the id of the process behind `process`.
 pub const fn process_info(process: u32) -> Submission {
     let mut submission = blank(Opcode::ProcessInfo);

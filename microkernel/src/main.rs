@@ -175,6 +175,7 @@ mod kernel {
         process::report_every_ending(word("verbose") || (given.is_some() && !word("quiet")));
         let list = given.unwrap_or(DEFAULT_PROGRAMS);
         microkernel::hang_dump::configure(bootargs);
+        microkernel::ring::faults::configure(bootargs);
         microkernel::arch::eret_window::configure(bootargs);
         let mut started = 0;
         process::SYSTEM.lock().starting = true;

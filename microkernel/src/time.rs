@@ -51,6 +51,7 @@ fn on_tick(_interrupt: u32) {
     crate::ring::expire_timers(&mut system, now_nanoseconds());
     crate::hang_dump::tick(&system, now_nanoseconds());
     crate::ring::drivers::deliver_log(&mut system);
+    crate::ring::faults::release_stalled(&mut system, now_nanoseconds());
     crate::ring::engine::settle(&mut system);
 }
 

@@ -166,10 +166,10 @@ pub const LONG_QEMU_TESTS: &[QemuTestConfig] = &[
     },
     QemuTestConfig {
         // The fault-injection campaign of supervision-campaign, a hundred
-        // times longer: 100,000 kills (hours: `row_timeout`).
+        // times longer: 100,000 faults (hours: `row_timeout`).
         name: "supervision-campaign-long",
         machine: DEFAULT_MACHINE,
-        command_line: "quiet run=init:manifest:tests/system-campaign+device=console+irq=console+klog+bootimage+power+spawn+dma",
+        command_line: "quiet faults run=init:manifest:tests/system-campaign+device=console+irq=console+klog+bootimage+power+spawn+dma",
         system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
@@ -177,7 +177,7 @@ pub const LONG_QEMU_TESTS: &[QemuTestConfig] = &[
             until: &["annulus: powering off"],
         },
         expected: &[
-            "faultinject: campaign: 100000 kills (",
+            "faultinject: campaign: 100000 faults: * kills (* during a request), * crashes, * wrong replies, * stalls (",
             "faultinject: campaign: 0 failures",
             "annulus:/$ echo alive\nalive\n",
         ],
@@ -769,6 +769,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             "init: role console (console) has ended (killed: killed by process ",
             "init: restarted shell (sh, process ",
             "annulus:/$ echo back\nback\n",
+            "faultinject: fs: no faults allowed (*",
             "         2  up\n",
             "         1  up\n",
         ],
@@ -789,6 +790,8 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             ("annulus:/$ ", "kill shell\r"),
             ("help for the commands.\r\nannulus:/$ ", "echo back\r"),
             ("back\r\nannulus:/$ ", "ps\r"),
+            // A kernel booted without `faults` allows no injected ones.
+            ("annulus:/$ ", "faultinject wrong fs\r"),
             ("annulus:/$ ", "shutdown\r"),
         ],
     },
@@ -859,6 +862,44 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         ],
     },
     QemuTestConfig {
+        // Faults injected by hand, on a kernel booted with `faults`: the
+        // file server's next reply wrong, late, or a crash.
+        name: "supervision-faults",
+        machine: DEFAULT_MACHINE,
+        command_line: "hangdump=20 faults",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["annulus: powering off"],
+        },
+        expected: &[
+            // Wrong: the first reply after (the proc server's READ of
+            // /bin/cat) says EIO; the next cat reads the file.
+            "faultinject: fs (process *) fails its next reply: -EIO instead of its answer",
+            "faults: process * answers process * -EIO instead of *",
+            "sh: cat: Input/output error",
+            // Late: the same reply, 700 ms on; the cat works.
+            "faultinject: fs (process *) fails its next reply: its answer 700 ms late",
+            "faults: process * stalls 700 ms before answering process *",
+            // A crash: that command fails, init restarts the server, the
+            // next cat works.
+            "faults: process * crashes in the middle of a request of process *",
+            "init: role fs (*) has ended (killed: fault injected: crashed in the middle of a request); starting it again",
+        ],
+        input: &[
+            ("annulus:/$ ", "faultinject wrong fs\r"),
+            ("annulus:/$ ", "cat /README.txt | wc -l\r"),
+            ("annulus:/$ ", "cat /README.txt | wc -l\r"),
+            ("5\r\nannulus:/$ ", "faultinject stall fs 700\r"),
+            ("annulus:/$ ", "cat /README.txt | wc -l\r"),
+            ("5\r\nannulus:/$ ", "faultinject crash fs\r"),
+            ("annulus:/$ ", "cat /README.txt | wc -l\r"),
+            ("init: restarted fs", "cat /README.txt | wc -l\r"),
+            ("5\r\nannulus:/$ ", "shutdown\r"),
+        ],
+    },
+    QemuTestConfig {
         // The fault-injection campaign on the default system: random
         // servers killed (half of them while a request of the workload
         // is at the file server) while the workload runs; no request
@@ -867,7 +908,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // own checks, `docs/supervision.md`); then the shell answers.
         name: "supervision-campaign",
         machine: DEFAULT_MACHINE,
-        command_line: "quiet hangdump=120 run=init:manifest:tests/system-campaign+device=console+irq=console+klog+bootimage+power+spawn+dma",
+        command_line: "quiet hangdump=120 faults run=init:manifest:tests/system-campaign+device=console+irq=console+klog+bootimage+power+spawn+dma",
         system: None,
         disk: None,
         outcome: Outcome::ServersRemain {
@@ -875,7 +916,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             until: &["annulus: powering off"],
         },
         expected: &[
-            "faultinject: campaign: 1000 kills (",
+            "faultinject: campaign: 1000 faults: * kills (* during a request), * crashes, * wrong replies, * stalls (",
             "faultinject: campaign: 0 failures",
             "annulus:/$ echo alive\nalive\n",
         ],
@@ -892,7 +933,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         // host, fsck.fat finds the volume clean.
         name: "supervision-campaign-fat",
         machine: DEFAULT_MACHINE,
-        command_line: "quiet hangdump=120 run=init:manifest:tests/system-campaign-fat+device=console+irq=console+klog+bootimage+power+spawn+dma+device=virtio-blk+irq=virtio-blk",
+        command_line: "quiet hangdump=120 faults run=init:manifest:tests/system-campaign-fat+device=console+irq=console+klog+bootimage+power+spawn+dma+device=virtio-blk+irq=virtio-blk",
         system: Some("fat"),
         disk: Some(&TestDisk {
             make: disks::copy_system_disk,
@@ -904,7 +945,7 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
             until: &["annulus: powering off"],
         },
         expected: &[
-            "faultinject: campaign: 1000 kills (",
+            "faultinject: campaign: 1000 faults: * kills (* during a request), * crashes, * wrong replies, * stalls (",
             "faultinject: campaign: 0 failures",
             "annulus:/$ echo alive\nalive\n",
         ],

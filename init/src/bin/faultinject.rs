@@ -1,40 +1,61 @@
-//! faultinject: kills servers, to see the system come back
-//! (`docs/supervision.md`).
+//! faultinject: kills servers, or makes them fail a request, to see the
+//! system come back (`docs/supervision.md`).
 //!
 //! ```text
 //! faultinject ROLE|random [COUNT]     kill the role (or a random server)
 //!                                     COUNT times, each after the last restart
 //! faultinject ROLE,ROLE... [COUNT]    kill them all at once (one right after
 //!                                     the other), then wait for every restart
-//! faultinject campaign COUNT [SEED]   COUNT random kills while a workload runs,
-//!                                     then the checks below
+//! faultinject crash|wrong ROLE        make the role's server fail its next
+//! faultinject stall ROLE [MS]         reply: killed in the middle of it, -EIO
+//!                                     instead of its answer, or the answer
+//!                                     MS milliseconds late (default 6000)
+//! faultinject campaign COUNT [SEED]   COUNT random faults while a workload
+//!                                     runs, then the checks below
 //! ```
 //!
 //! It asks init's names service (`supervise`: the proc server gives it to
 //! `/bin/faultinject` and `/bin/ps`) to kill a server
 //! (`CONTROL [KILL, pid]`), and waits until init has started it again (the
-//! role's process id changes in the names list).
+//! role's process id changes in the names list); or to have the kernel
+//! fail the server's next reply (`CONTROL [FAULT, pid, how]`, which init
+//! passes on as `INJECT`: only on a kernel booted with `faults`).
 //!
-//! **The campaign.** Between kills, and half the time *during* a request
-//! (the kill is sent while a `WRITE` of this process is at the file
-//! server), it does one round of a workload through every server: a file
+//! **The campaign.** Each round injects one fault into a random server:
+//! a kill between requests, a kill *during* a request (sent while a
+//! `WRITE` of this process is at the file server), and, on a kernel that
+//! allows them, a crash in the middle of its next reply, a wrong reply
+//! (`-EIO`) or a stall ([`STALL_MS`], past the round's shorter deadline,
+//! [`STALL_DEADLINE_NANOSECONDS`]); each kind as often as the others.
+//! Those three go to the servers the workload reaches (not the console:
+//! this process's output handle came from the shell and dies with the
+//! console's first restart; the console gets kills, and the shell, which
+//! reconnects, types at the end). An armed fault the round did not use
+//! is taken back after it. Then it does one round of a workload through
+//! the file system, pipe and proc servers (and so the disk driver): a file
 //! of `/tmp/fi-N` written whole (N cycles over 16), another read back and
 //! compared with what was last written to it *and acknowledged*, a pipe
 //! made and 64 bytes sent through it, `/bin/true` started through the
-//! proc server and waited for, a line printed. Each request gets a
-//! deadline (`LINK_TIMEOUT`, 5 s): one that passes it is a *hung* request.
-//! A request that fails with `ESRVDEAD` reconnects (`runtime::reconnect`)
-//! and counts as an error, not a failure. At the end:
+//! proc server and waited for. Each request gets a
+//! deadline (`LINK_TIMEOUT`, 5 s): one that passes it is a *hung* request,
+//! except in a stall's round, where a request cut by its deadline is what
+//! the stall is for (counted as *cut*). A request that fails (a dead
+//! server's `ESRVDEAD`, a wrong reply's `EIO`) counts as an error, not a
+//! failure, and the next round connects again. At the end:
 //!
 //! - no request hung, and every server is running again;
 //! - every file read back had the bytes of its last acknowledged write,
 //!   or (a ram file system, which comes back empty) did not exist; with
 //!   `keeps-files` (the FAT system), every acknowledged write is still
 //!   there at the end;
-//! - the machine's free frames and the kernel heap are back where they
-//!   were at the start, give or take what fresh servers differ by (64
-//!   frames, 4 KiB: [`FRAMES_SLACK`]), with every server started again
-//!   once before each count (so both counts see fresh servers).
+//! - the frames the kernel holds (all frames, less the free ones, less
+//!   those the processes' address spaces own: `SYSTEM_INFO`) and the
+//!   kernel heap are back where they were at the start, give or take the
+//!   pages a size class of the heap keeps ([`KERNEL_FRAMES_SLACK`],
+//!   [`HEAP_SLACK`]); both counts are taken with every server started
+//!   again just before, and the files deleted. (Free frames alone also
+//!   move with what the fresh servers hold: a FAT server's cache holds
+//!   what its mount read; they are reported, not judged.)
 //!
 //! Its report goes to the kernel log (`LOG`), which survives a console
 //! restart; a summary line says `campaign: ... 0 failures` or lists them.
@@ -47,7 +68,8 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libring::abi::{Errno, SystemValue, open_flags};
+use core::sync::atomic::{AtomicU64, Ordering};
+use libring::abi::{Errno, SystemValue, inject, open_flags};
 use libring::names::{self, Role, State};
 use libring::ops::{self, SubmissionOptions};
 use libring::process::spawn_request;
@@ -57,15 +79,24 @@ libring::entry!(main);
 
 /// A request's deadline: 5 s.
 const DEADLINE_NANOSECONDS: u64 = 5_000_000_000;
+/// In a stall's round, a request's deadline is 100 ms, and the stall 300
+/// ms: the request it holds is cut by its deadline, and the round costs
+/// little time.
+const STALL_DEADLINE_NANOSECONDS: u64 = 100_000_000;
+const STALL_MS: u64 = 300;
+/// `faultinject stall`'s stall by default: 6 s, past a 5 s deadline.
+const STALL_DEFAULT_MS: u64 = 6000;
+/// The deadline of [`within_deadline`] now.
+static DEADLINE: AtomicU64 = AtomicU64::new(DEADLINE_NANOSECONDS);
 /// How long a restart may take before it counts as not done: 10 s, in
 /// 10 ms looks.
 const RESTART_LOOKS: u32 = 1000;
 const LOOK_NANOSECONDS: u64 = 10_000_000;
-/// How far free frames and the kernel heap may end from where they
-/// started: fresh servers are not byte for byte the same (a FAT server's
-/// heap after its mount, a table's grown capacity), but a leak of one
-/// frame per fault would be a thousand. 64 frames (256 KiB), 4 KiB.
-const FRAMES_SLACK: i32 = 64;
+/// How far the kernel's frames and heap may end from where they started:
+/// the heap's size classes keep a page or two, a table grows its
+/// capacity; a leak of one frame per fault would be a thousand. 8 frames,
+/// 4 KiB.
+const KERNEL_FRAMES_SLACK: i32 = 8;
 const HEAP_SLACK: i32 = 4096;
 /// Files the workload writes and reads back, `/tmp/fi-0` to `/tmp/fi-15`.
 const FILES: usize = 16;
@@ -94,6 +125,41 @@ fn main(arguments: Arguments) -> i32 {
             }
             _ => usage(),
         },
+        [kind @ ("crash" | "wrong" | "stall"), role, rest @ ..] => {
+            let stall_ms = match rest.first() {
+                Some(word) => match word.parse() {
+                    Ok(ms) => ms,
+                    Err(_) => return usage(),
+                },
+                None => STALL_DEFAULT_MS,
+            };
+            let (how, what) = match *kind {
+                "crash" => (
+                    names::fault(inject::CRASH, 0),
+                    String::from("killed in the middle of it"),
+                ),
+                "wrong" => (
+                    names::fault(inject::WRONG_REPLY, 0),
+                    String::from("-EIO instead of its answer"),
+                ),
+                _ => (
+                    names::fault(inject::STALL, stall_ms),
+                    format!("its answer {stall_ms} ms late"),
+                ),
+            };
+            match arm(session, role, how) {
+                Ok(id) => {
+                    libring::println!(
+                        "faultinject: {role} (process {id}) fails its next reply: {what}"
+                    );
+                    0
+                }
+                Err(problem) => {
+                    libring::eprintln!("faultinject: {role}: {problem}");
+                    1
+                }
+            }
+        }
         [together, ..] if together.contains(',') => {
             let Some(count) = number(1, 1) else {
                 return usage();
@@ -128,7 +194,7 @@ fn main(arguments: Arguments) -> i32 {
             let mut random = Random(seed.unwrap_or(1) as u64);
             for _ in 0..count {
                 let role = match *target {
-                    "random" => match pick(session, &mut random) {
+                    "random" => match pick(session, &mut random, "shell") {
                         Some(role) => role,
                         None => return 1,
                     },
@@ -152,7 +218,7 @@ fn main(arguments: Arguments) -> i32 {
 
 fn usage() -> i32 {
     libring::eprintln!(
-        "faultinject: usage: faultinject ROLE|random|ROLE,ROLE... [COUNT] | faultinject campaign COUNT [SEED] [keeps-files]"
+        "faultinject: usage: faultinject ROLE|random|ROLE,ROLE... [COUNT] | faultinject crash|wrong ROLE | faultinject stall ROLE [MS] | faultinject campaign COUNT [SEED] [keeps-files]"
     );
     2
 }
@@ -197,11 +263,11 @@ fn roles(session: u32) -> Vec<(String, u32)> {
         .collect()
 }
 
-/// A random running server (never the shell).
-fn pick(session: u32, random: &mut Random) -> Option<String> {
+/// A random running server (never the shell, nor `except`).
+fn pick(session: u32, random: &mut Random, except: &str) -> Option<String> {
     let servers: Vec<String> = roles(session)
         .into_iter()
-        .filter(|(role, id)| role != "shell" && *id != 0)
+        .filter(|(role, id)| role != "shell" && role != except && *id != 0)
         .map(|(role, _)| role)
         .collect();
     if servers.is_empty() {
@@ -232,6 +298,32 @@ fn kill(session: u32, role: &str) -> Result<u32, String> {
     with_ring(|ring| ring.run(ops::control(session, [names::KILL, id as u64, 0])))
         .map_err(|error| format!("kill: {}", error.description()))?;
     Ok(id)
+}
+
+/// Asks init to have the kernel fail `role`'s server's next reply, as
+/// `how` says (a [`names::fault`] word); returns the server's process id.
+/// An armed fault not used yet is replaced (`Ok` all the same).
+fn arm(session: u32, role: &str, how: u64) -> Result<u32, String> {
+    let id = roles(session)
+        .into_iter()
+        .find(|(name, _)| name == role)
+        .map(|(_, id)| id)
+        .ok_or(format!("no role {role}"))?;
+    if id == 0 {
+        return Err(String::from("down"));
+    }
+    match fault_control(session, id, how) {
+        Ok(_) => Ok(id),
+        Err(Errno::NotPermitted) => Err(String::from(
+            "no faults allowed (a kernel booted with `faults` allows them, and a names handle with the supervise right asks)",
+        )),
+        Err(error) => Err(format!("fault: {}", error.description())),
+    }
+}
+
+/// `CONTROL [FAULT, id, how]` to init: its result.
+fn fault_control(session: u32, id: u32, how: u64) -> Result<i32, Errno> {
+    with_ring(|ring| ring.run(ops::control(session, [names::FAULT, id as u64, how])))
 }
 
 /// Asks init to kill every role of `roles` in one batch of requests, so
@@ -305,7 +397,8 @@ fn say(text: &str) {
 fn within_deadline(submission: libring::abi::Submission) -> Result<i32, ()> {
     with_ring(|ring| {
         let request = submission.linked().with_user_data(REQUEST_TAG);
-        let timer = ops::link_timeout(DEADLINE_NANOSECONDS).with_user_data(TIMER_TAG);
+        let deadline = DEADLINE.load(Ordering::Relaxed);
+        let timer = ops::link_timeout(deadline).with_user_data(TIMER_TAG);
         if ring.push(request).is_err() || ring.push(timer).is_err() {
             return Ok(Errno::Busy.result());
         }
@@ -355,6 +448,18 @@ struct Campaign {
     failures: Vec<String>,
     kills: u64,
     killed_mid_request: u64,
+    /// Whether the kernel allows `INJECT`ed faults (booted with `faults`).
+    faults_allowed: bool,
+    /// The fault armed for this round: role, process id, kind.
+    armed: Option<(String, u32, u64)>,
+    /// Faults armed, by kind: crashes, wrong replies, stalls; and those
+    /// a round did not use (taken back).
+    crashes: u64,
+    wrong_replies: u64,
+    stalls: u64,
+    unused: u64,
+    /// Requests cut by their deadline in a stall's round.
+    cut: u64,
 }
 
 impl Campaign {
@@ -373,7 +478,21 @@ impl Campaign {
             failures: Vec::new(),
             kills: 0,
             killed_mid_request: 0,
+            faults_allowed: false,
+            armed: None,
+            crashes: 0,
+            wrong_replies: 0,
+            stalls: 0,
+            unused: 0,
+            cut: 0,
         };
+        // Taking back a fault nobody armed: EPERM if the kernel allows none.
+        let first = roles(session)
+            .into_iter()
+            .find(|(role, id)| role != "shell" && *id != 0);
+        campaign.faults_allowed = first.is_some_and(|(_, id)| {
+            fault_control(session, id, names::fault(inject::NONE, 0)) != Err(Errno::NotPermitted)
+        });
         campaign.connect();
         campaign
     }
@@ -397,6 +516,15 @@ impl Campaign {
     fn count(&mut self, what: &str, result: Result<i32, ()>) -> Option<i32> {
         self.requests += 1;
         match result {
+            Err(())
+                if self
+                    .armed
+                    .as_ref()
+                    .is_some_and(|armed| armed.2 == inject::STALL) =>
+            {
+                self.cut += 1;
+                None
+            }
             Err(()) => {
                 self.hung += 1;
                 self.failures.push(format!("{what}: no answer within 5 s"));
@@ -411,8 +539,13 @@ impl Campaign {
     }
 
     fn run(mut self, count: u64) -> i32 {
+        let kinds = if self.faults_allowed {
+            "kills, crashes, wrong replies and stalls"
+        } else {
+            "kills (the kernel allows no other faults)"
+        };
         say(&format!(
-            "campaign: {count} kills of random servers while a workload runs"
+            "campaign: {count} faults ({kinds}) in random servers while a workload runs"
         ));
         // Every server fresh before the first count of memory, and this
         // process's own heap grown to what a round needs (a warm-up round).
@@ -430,14 +563,17 @@ impl Campaign {
         self.restart_all();
         let before = memory();
         for round in 0..count {
-            let mid_request = self.random.below(2) == 0;
-            if mid_request && self.fs != 0 {
-                self.kill_during_write(round);
-            } else {
-                self.kill_one();
+            let kinds = if self.faults_allowed { 5 } else { 2 };
+            match self.random.below(kinds) {
+                0 if self.fs != 0 => self.kill_during_write(round),
+                0 | 1 => self.kill_one(),
+                2 => self.arm(inject::CRASH),
+                3 => self.arm(inject::WRONG_REPLY),
+                _ => self.arm(inject::STALL),
             }
             self.connect();
             self.workload(round);
+            self.disarm();
             if round % 100 == 99 {
                 say(&format!(
                     "campaign: {} kills, {} requests, {} errors, {} hung",
@@ -454,12 +590,12 @@ impl Campaign {
         self.clean_files();
         self.restart_all();
         let after = memory();
-        let frames_lost = before.0 - after.0;
-        let heap_grown = after.1 - before.1;
-        if frames_lost > FRAMES_SLACK || heap_grown > HEAP_SLACK {
+        let kernel_grown = after.kernel_frames - before.kernel_frames;
+        let heap_grown = after.heap_bytes - before.heap_bytes;
+        if kernel_grown > KERNEL_FRAMES_SLACK || heap_grown > HEAP_SLACK {
             self.failures.push(format!(
-                "memory: {} free frames and {} bytes of kernel heap before, {} and {} after",
-                before.0, before.1, after.0, after.1
+                "memory: the kernel held {} frames and {} bytes of heap before, {} and {} after",
+                before.kernel_frames, before.heap_bytes, after.kernel_frames, after.heap_bytes
             ));
         }
         let down: Vec<String> = roles(self.session)
@@ -471,22 +607,87 @@ impl Campaign {
             self.failures.push(format!("down at the end: {down:?}"));
         }
         say(&format!(
-            "campaign: {} kills ({} during a request), {} requests ({} errors, {} hung); free frames {} before, {} after; kernel heap {} bytes before, {} after",
+            "campaign: {} faults: {} kills ({} during a request), {} crashes, {} wrong replies, {} stalls ({} of these unused); {} requests ({} errors, {} cut by a stall, {} hung); frames the kernel holds {} before, {} after; kernel heap {} bytes before, {} after; free frames {} before, {} after",
+            self.kills + self.crashes + self.wrong_replies + self.stalls,
             self.kills,
             self.killed_mid_request,
+            self.crashes,
+            self.wrong_replies,
+            self.stalls,
+            self.unused,
             self.requests,
             self.errors,
+            self.cut,
             self.hung,
-            before.0,
-            after.0,
-            before.1,
-            after.1
+            before.kernel_frames,
+            after.kernel_frames,
+            before.heap_bytes,
+            after.heap_bytes,
+            before.free_frames,
+            after.free_frames
         ));
         for failure in &self.failures {
             say(&format!("campaign FAILURE: {failure}"));
         }
         say(&format!("campaign: {} failures", self.failures.len()));
         if self.failures.is_empty() { 0 } else { 1 }
+    }
+
+    /// Arms a fault of `kind` in a random server for this round (a stall
+    /// with the round's deadlines shortened).
+    fn arm(&mut self, kind: u64) {
+        // Not the console: this process's output handle to it came from
+        // the shell, and dies with the first console restart, so none of
+        // the workload's requests would meet the fault.
+        let Some(role) = pick(self.session, &mut self.random, "console") else {
+            self.failures.push(String::from("no server to fail"));
+            return;
+        };
+        let Some(id) = roles(self.session)
+            .into_iter()
+            .find(|(name, _)| *name == role)
+            .map(|(_, id)| id)
+        else {
+            return;
+        };
+        let stall_ms = if kind == inject::STALL { STALL_MS } else { 0 };
+        if let Err(error) = fault_control(self.session, id, names::fault(kind, stall_ms)) {
+            self.failures
+                .push(format!("{role}: fault: {}", error.description()));
+            return;
+        }
+        match kind {
+            inject::CRASH => self.crashes += 1,
+            inject::WRONG_REPLY => self.wrong_replies += 1,
+            _ => {
+                self.stalls += 1;
+                DEADLINE.store(STALL_DEADLINE_NANOSECONDS, Ordering::Relaxed);
+            }
+        }
+        self.armed = Some((role, id, kind));
+    }
+
+    /// After the round: the deadline back to 5 s, the fault taken back if
+    /// the round did not use it, and a crashed server waited for.
+    fn disarm(&mut self) {
+        DEADLINE.store(DEADLINE_NANOSECONDS, Ordering::Relaxed);
+        let Some((role, id, _)) = self.armed.take() else {
+            return;
+        };
+        match fault_control(self.session, id, names::fault(inject::NONE, 0)) {
+            Ok(1) => self.unused += 1,
+            Ok(_) => {}
+            // Gone: it crashed (or a kill of the round's own took it).
+            Err(Errno::NoSuchProcess) => {
+                if let Err(problem) = wait_for_restart(self.session, &role, id) {
+                    self.failures.push(format!("{role}: {problem}"));
+                }
+            }
+            Err(error) => self.failures.push(format!(
+                "{role}: taking the fault back: {}",
+                error.description()
+            )),
+        }
     }
 
     /// Kills every server once, each after the last is back.
@@ -505,7 +706,7 @@ impl Campaign {
     }
 
     fn kill_one(&mut self) {
-        let Some(role) = pick(self.session, &mut self.random) else {
+        let Some(role) = pick(self.session, &mut self.random, "shell") else {
             self.failures.push(String::from("no server to kill"));
             return;
         };
@@ -519,7 +720,7 @@ impl Campaign {
     /// file server (or queued for it).
     fn kill_during_write(&mut self, round: u64) {
         let slot = (round as usize + 7) % FILES;
-        let Some(role) = pick(self.session, &mut self.random) else {
+        let Some(role) = pick(self.session, &mut self.random, "shell") else {
             return;
         };
         let path = format!("/tmp/fi-{slot}");
@@ -567,8 +768,6 @@ impl Campaign {
         self.check_file(other, false);
         self.pipe_bytes();
         self.spawn_true();
-        let line = format!("faultinject: round {round}\n");
-        let _ = runtime::write_output(runtime::Output::Out, line.as_bytes());
     }
 
     fn write_file(&mut self, slot: usize, round: u64) {
@@ -712,11 +911,22 @@ fn wait_for_tag(tag: u64) -> Result<i32, ()> {
     Err(())
 }
 
-/// Free frames and kernel heap bytes now.
-fn memory() -> (i32, i32) {
+/// The machine's memory at one moment.
+struct Memory {
+    free_frames: i32,
+    /// Frames neither free nor owned by a process's address space.
+    kernel_frames: i32,
+    heap_bytes: i32,
+}
+
+fn memory() -> Memory {
     let value = |value| with_ring(|ring| ring.run(ops::system_info(value))).unwrap_or(-1);
-    (
-        value(SystemValue::FreeFrames),
-        value(SystemValue::KernelHeapBytes),
-    )
+    let free_frames = value(SystemValue::FreeFrames);
+    let kernel_frames =
+        value(SystemValue::TotalFrames) - free_frames - value(SystemValue::ProcessFrames);
+    Memory {
+        free_frames,
+        kernel_frames,
+        heap_bytes: value(SystemValue::KernelHeapBytes),
+    }
 }

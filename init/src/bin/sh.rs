@@ -128,10 +128,14 @@ programs in /bin (run by name, or by a path with a /):
   wc [-lwc] [FILE...]  head [-n N|-c N] [FILE...]  tail [-n N] [FILE]
   grep TEXT [FILE...]  cp FROM TO  touch FILE...  stat PATH...  clear
   ls -l -a  yes [WORD...]  cmp A B  faultinject ROLE|random [N]
+  faultinject crash|wrong|stall ROLE   fail a server's next reply
 a | b pipes a's output to b; a ; b, a && b, a || b run one after the other;
 < FILE, > FILE, >> FILE, 2> FILE, 2>> FILE and 2>&1 redirect; & runs in the
 background; * and ? match names; sh FILE ARGS runs a script ($1, ...);
 Ctrl-C ends the running job; '...' and \"...\" quote, \\ escapes one character";
+
+/// Console `READ`s that may fail in a row before the shell gives up.
+const READ_ERRORS_MAX: u32 = 3;
 
 /// One process of a background job.
 struct Member {
@@ -234,6 +238,8 @@ struct Shell {
     /// The console was reconnected: the line being edited is to be drawn
     /// again on it.
     console_renewed: bool,
+    /// Console `READ`s failed in a row (other than the server's death).
+    read_errors: u32,
 }
 
 fn main(arguments: Arguments) -> i32 {
@@ -281,6 +287,7 @@ fn main(arguments: Arguments) -> i32 {
         servers: Vec::new(),
         restarts_seen: 0,
         console_renewed: false,
+        read_errors: 0,
     };
     // Room to go on when memory runs out (`runtime::keep_ballast`): the
     // shell allocates a little for each line, and must still be able to
@@ -610,11 +617,21 @@ impl Shell {
                 self.show(self.prompt().as_bytes());
             }
             match self.wait_for_events() {
-                Ok(()) => {}
+                Ok(()) => self.read_errors = 0,
                 // The console server was restarted: the terminal shell
                 // reconnects and goes on (a shell reading another's lines
                 // has lost its input: it ends).
                 Err(Errno::ServerDead) if self.owns_terminal && self.renew("console") => {}
+                // A read that failed (an I/O error, say) is tried again, a
+                // few times in a row at most: one bad answer does not end
+                // the session.
+                Err(error) if error != Errno::ServerDead && self.read_errors < READ_ERRORS_MAX => {
+                    self.read_errors += 1;
+                    eprintln!(
+                        "sh: reading the console: {}; reading again",
+                        error.description()
+                    );
+                }
                 Err(error) => {
                     eprintln!("sh: the console is gone ({}); exiting", error.description());
                     return 1;

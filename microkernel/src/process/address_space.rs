@@ -631,6 +631,13 @@ impl AddressSpace {
     }
 }
 
+impl AddressSpace {
+    /// The frames it owns now, pages and tables.
+    pub fn owned_frames(&self) -> usize {
+        self.owned_frames
+    }
+}
+
 fn map_error(error: MapError) -> Errno {
     match error {
         MapError::AlreadyMapped => Errno::Exists,

@@ -47,6 +47,9 @@ pub struct Process {
     /// job never leaves its programs running. An exit or a fault leaves
     /// them alone.
     pub kill_children: bool,
+    /// A fault `INJECT` armed, waiting for its next reply
+    /// (`ring/faults.rs`).
+    pub fault: Option<crate::ring::decode::Fault>,
     /// `ring_enter` calls so far.
     pub system_calls: u64,
     /// Its capabilities.
@@ -116,6 +119,8 @@ pub struct System {
     pub waits: Vec<Waiting>,
     /// Rings marked by `engine::advance_later`, not yet advanced.
     pub advances_due: u32,
+    /// Replies held back by injected stalls (`ring/faults.rs`).
+    pub stalled: heapless::Vec<crate::ring::faults::Stalled, { crate::ring::faults::STALLED_MAX }>,
     next_id: ProcessId,
     /// Set while the boot programs are being started: the machine stops
     /// when the last process ends, but not while more are on their way.
@@ -134,6 +139,7 @@ pub static SYSTEM: IrqMutex<System> = IrqMutex::new(System {
     ended: Vec::new(),
     waits: Vec::new(),
     advances_due: 0,
+    stalled: heapless::Vec::new(),
     next_id: 1,
     starting: false,
 });
@@ -395,6 +401,7 @@ pub fn launch(
         entry,
         ending: None,
         kill_children: false,
+        fault: None,
         system_calls: 0,
         handles,
         process_handles,
@@ -835,6 +842,20 @@ pub fn handle_copied(system: &mut System, object: Object) {
         }
         _ => {}
     }
+}
+
+/// Frames the address spaces of every live or unstarted process own
+/// (`SYSTEM_INFO` 6).
+pub fn frames_owned(system: &System) -> usize {
+    let live = system
+        .processes
+        .values()
+        .map(|process| process.address_space.owned_frames());
+    let unstarted = system
+        .unstarted
+        .values()
+        .map(|process| process.address_space.owned_frames());
+    live.chain(unstarted).sum()
 }
 
 /// A handle to `object` is gone (closed, or its holder ended): a server

@@ -11,8 +11,8 @@
 
 use libring::abi::{
     DMA_MAX, Errno, LOG_MAX, MAP_BASE, MAP_LIMIT, Opcode, PAGE_SIZE, RECEIVE_SLOTS_MAX,
-    RequestMessage, Submission, SystemValue, map_flags, process_map_flags, submission_flags,
-    timeout_flags,
+    RequestMessage, Submission, SystemValue, inject, map_flags, process_map_flags,
+    submission_flags, timeout_flags,
 };
 
 /// When a timeout fires.
@@ -22,6 +22,15 @@ pub enum Deadline {
     After(u64),
     /// At this time on the system clock (nanoseconds since boot).
     At(u64),
+}
+
+/// How an `INJECT`ed fault makes a server fail its next reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Crash,
+    WrongReply,
+    /// The reply held back this many nanoseconds.
+    Stall(u64),
 }
 
 /// A validated request.
@@ -144,6 +153,11 @@ pub enum Operation {
     },
     Kill {
         handle: u32,
+    },
+    /// `fault`: `None` takes back one armed before.
+    Inject {
+        handle: u32,
+        fault: Option<Fault>,
     },
     ProcessInfo {
         handle: u32,
@@ -284,7 +298,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
             arguments: 1,
             flags: process_map_flags::WRITE | process_map_flags::EXECUTE,
         },
-        Opcode::ProcessGive => Uses {
+        Opcode::ProcessGive | Opcode::Inject => Uses {
             handle: true,
             arguments: 2,
             ..Uses::default()
@@ -466,6 +480,16 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
         Opcode::ProcessInfo => Operation::ProcessInfo {
             handle: submission.handle,
         },
+        Opcode::Inject => Operation::Inject {
+            handle: submission.handle,
+            fault: match (first, second) {
+                (inject::NONE, 0) => None,
+                (inject::CRASH, 0) => Some(Fault::Crash),
+                (inject::WRONG_REPLY, 0) => Some(Fault::WrongReply),
+                (inject::STALL, 1..=inject::STALL_MAX_MS) => Some(Fault::Stall(second * 1_000_000)),
+                _ => return invalid,
+            },
+        },
         Opcode::ProcessList => Operation::ProcessList {
             address: submission.address,
             length: submission.length,
@@ -538,6 +562,7 @@ pub fn decode(submission: &Submission) -> Result<Operation, Errno> {
                 3 => SystemValue::TotalFrames,
                 4 => SystemValue::Seconds,
                 5 => SystemValue::KernelHeapBytes,
+                6 => SystemValue::ProcessFrames,
                 _ => return invalid,
             },
         },
@@ -577,6 +602,50 @@ mod tests {
     #[test]
     fn a_plain_nop_decodes() {
         assert_eq!(decode(&submission(Opcode::Nop)), Ok(Operation::Nop));
+    }
+
+    #[test]
+    fn inject_takes_a_kind_and_only_a_stall_takes_milliseconds() {
+        let inject = |kind: u64, stall_ms: u64| {
+            let mut request = submission(Opcode::Inject);
+            request.handle = 5;
+            request.arguments = [kind, stall_ms, 0];
+            decode(&request)
+        };
+        let armed = |fault| Ok(Operation::Inject { handle: 5, fault });
+        assert_eq!(inject(inject::NONE, 0), armed(None));
+        assert_eq!(inject(inject::CRASH, 0), armed(Some(Fault::Crash)));
+        assert_eq!(
+            inject(inject::WRONG_REPLY, 0),
+            armed(Some(Fault::WrongReply))
+        );
+        assert_eq!(
+            inject(inject::STALL, 300),
+            armed(Some(Fault::Stall(300_000_000)))
+        );
+        assert_eq!(
+            inject(inject::STALL, inject::STALL_MAX_MS),
+            armed(Some(Fault::Stall(inject::STALL_MAX_MS * 1_000_000)))
+        );
+        for (kind, stall_ms) in [
+            (inject::STALL, 0),
+            (inject::STALL, inject::STALL_MAX_MS + 1),
+            (inject::STALL, u64::MAX),
+            (inject::CRASH, 1),
+            (inject::WRONG_REPLY, 7),
+            (inject::NONE, 1),
+            (4, 0),
+            (u64::MAX, 0),
+        ] {
+            assert_eq!(
+                inject(kind, stall_ms),
+                Err(Errno::InvalidArgument),
+                "{kind} {stall_ms}"
+            );
+        }
+        let mut with_address = submission(Opcode::Inject);
+        with_address.address = 0x1000;
+        assert_eq!(decode(&with_address), Err(Errno::InvalidArgument));
     }
 
     #[test]

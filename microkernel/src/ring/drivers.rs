@@ -239,7 +239,12 @@ pub fn deliver_log(system: &mut System) {
     else {
         return;
     };
-    if !crate::console::pending() {
+    // A reader being torn down would take the bytes with it: they wait
+    // (and are written out when it is gone, `log_reader_ended`).
+    let ending = system
+        .process(reader)
+        .is_none_or(|process| process.ending.is_some());
+    if ending || !crate::console::pending() {
         return;
     }
     let mut piece = [0u8; 256];

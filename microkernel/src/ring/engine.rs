@@ -16,7 +16,7 @@
 
 use super::decode::{Deadline, Operation};
 use super::shared::Request;
-use super::{drivers, forward, processes, sq_poll, timers};
+use super::{drivers, faults, forward, processes, sq_poll, timers};
 use crate::arch::cpu;
 use crate::process::handles::Object;
 use crate::process::{self, Ending, ProcessId, SYSTEM, System};
@@ -224,6 +224,12 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             result,
             flags: 0,
         });
+        // It ended itself (an injected crash, `faults.rs`): what it
+        // submitted after this is never run, as for a process that crashed.
+        if process.ending.is_some() {
+            process.ring.publish_indices();
+            return taken;
+        }
         wake_waiter(system, id);
     }
 }
@@ -512,6 +518,9 @@ fn run_immediate(
         Operation::Kill { handle } => {
             processes::kill(system, id, handle).unwrap_or_else(Errno::result)
         }
+        Operation::Inject { handle, fault } => {
+            faults::inject(system, id, handle, fault).unwrap_or_else(Errno::result)
+        }
         Operation::ProcessInfo { handle } => {
             processes::info(system, id, handle).unwrap_or_else(Errno::result)
         }
@@ -537,7 +546,7 @@ fn run_immediate(
             request,
             result,
             handle,
-        } => forward::reply(system, id, request, result, handle).map_or_else(Errno::result, |()| 0),
+        } => faults::reply(system, id, request, result, handle).map_or_else(Errno::result, |()| 0),
         Operation::Copy {
             to_client,
             request,
@@ -581,6 +590,7 @@ fn run_immediate(
                 (crate::time::now_nanoseconds() / 1_000_000_000).min(i32::MAX as u64) as i32
             }
             SystemValue::KernelHeapBytes => crate::heap_bytes_in_use().min(i32::MAX as usize) as i32,
+            SystemValue::ProcessFrames => process::frames_owned(system).min(i32::MAX as usize) as i32,
         },
     };
     Some(result)

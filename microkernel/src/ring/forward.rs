@@ -442,6 +442,13 @@ fn owned_forward(system: &System, server: ProcessId, request: u64) -> Result<&Fo
     Ok(forward)
 }
 
+/// The client waiting for forwarded request `request` of `server`, if the
+/// request is the server's and its client has not given up.
+pub fn client_of(system: &System, server: ProcessId, request: u64) -> Option<ProcessId> {
+    let forward = owned_forward(system, server, request).ok()?;
+    forward.client.map(|(client, _)| client)
+}
+
 /// `REPLY`: completes forwarded request `request` for its client with
 /// `result` (or, with `pass`, a handle moved to the client), and frees its
 /// slot.

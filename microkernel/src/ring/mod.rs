@@ -12,6 +12,8 @@
 //!   system calls.
 //! - `forward`: requests aimed at a handle go to the server behind it;
 //!   endpoints, grants, replies, server death.
+//! - `faults`: injected faults (`faults` on the command line): a server's
+//!   reply turned into a crash, a wrong answer or a stall.
 //! - `drivers`: interrupts routed to driver servers, device registers.
 //! - `processes`: building processes (the proc server's operations),
 //!   `WAIT`, `KILL`, `PROCESS_LIST`, `ENDPOINT_CREATE`.
@@ -32,6 +34,8 @@ pub mod decode;
 pub mod drivers;
 #[cfg(target_os = "none")]
 pub(crate) mod engine;
+#[cfg(target_os = "none")]
+pub mod faults;
 #[cfg(target_os = "none")]
 pub mod forward;
 #[cfg(target_os = "none")]

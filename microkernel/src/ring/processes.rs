@@ -355,6 +355,21 @@ pub fn kill(system: &mut System, caller: ProcessId, handle: u32) -> Result<i32, 
     Ok(0)
 }
 
+/// The running process behind process handle `handle` of `caller`.
+pub fn process_behind(
+    system: &mut System,
+    caller: ProcessId,
+    handle: u32,
+) -> Result<ProcessId, Errno> {
+    let Object::Process { id } = handle_object(system, caller, handle)? else {
+        return Err(Errno::NotPermitted);
+    };
+    if !system.processes.contains_key(id) {
+        return Err(Errno::NoSuchProcess);
+    }
+    Ok(id)
+}
+
 /// `PROCESS_INFO`: the id of the process behind `handle` (0 if unstarted).
 pub fn info(system: &mut System, caller: ProcessId, handle: u32) -> Result<i32, Errno> {
     let Object::Process { id } = handle_object(system, caller, handle)? else {
