@@ -285,8 +285,8 @@ fn kill_and_wait(session: u32, role: &str) -> Result<u32, String> {
     wait_for_restart(session, role, id)
 }
 
-/// Asks init to kill `role`'s server; returns the killed process's id.
-fn kill(session: u32, role: &str) -> Result<u32, String> {
+/// The process id of `role`'s server now.
+fn server_id(session: u32, role: &str) -> Result<u32, String> {
     let id = roles(session)
         .into_iter()
         .find(|(name, _)| name == role)
@@ -295,6 +295,12 @@ fn kill(session: u32, role: &str) -> Result<u32, String> {
     if id == 0 {
         return Err(String::from("down"));
     }
+    Ok(id)
+}
+
+/// Asks init to kill `role`'s server; returns the killed process's id.
+fn kill(session: u32, role: &str) -> Result<u32, String> {
+    let id = server_id(session, role)?;
     with_ring(|ring| ring.run(ops::control(session, [names::KILL, id as u64, 0])))
         .map_err(|error| format!("kill: {}", error.description()))?;
     Ok(id)
@@ -304,14 +310,7 @@ fn kill(session: u32, role: &str) -> Result<u32, String> {
 /// `how` says (a [`names::fault`] word); returns the server's process id.
 /// An armed fault not used yet is replaced (`Ok` all the same).
 fn arm(session: u32, role: &str, how: u64) -> Result<u32, String> {
-    let id = roles(session)
-        .into_iter()
-        .find(|(name, _)| name == role)
-        .map(|(_, id)| id)
-        .ok_or(format!("no role {role}"))?;
-    if id == 0 {
-        return Err(String::from("down"));
-    }
+    let id = server_id(session, role)?;
     match fault_control(session, id, how) {
         Ok(_) => Ok(id),
         Err(Errno::NotPermitted) => Err(String::from(
@@ -643,12 +642,9 @@ impl Campaign {
             self.failures.push(String::from("no server to fail"));
             return;
         };
-        let Some(id) = roles(self.session)
-            .into_iter()
-            .find(|(name, _)| *name == role)
-            .map(|(_, id)| id)
-        else {
-            return;
+        let id = match server_id(self.session, &role) {
+            Ok(id) => id,
+            Err(problem) => return self.failures.push(format!("{role}: {problem}")),
         };
         let stall_ms = if kind == inject::STALL { STALL_MS } else { 0 };
         if let Err(error) = fault_control(self.session, id, names::fault(kind, stall_ms)) {
