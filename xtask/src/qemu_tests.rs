@@ -468,6 +468,42 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // INJECT turned against the kernel (`attack inject`, on a kernel
+        // booted with `faults`): bad arguments refused; a wrong reply once;
+        // of twenty 60 s stalls in a row the kernel holds 16 and answers
+        // the rest on time; a crash ends the child with its reason.
+        name: "attack-inject",
+        machine: DEFAULT_MACHINE,
+        command_line: "faults run=ramfs+serve=fs+bootimage,attack:inject+spawn+use=fs",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["attack inject: "],
+        },
+        expected: &[
+            "attack inject: bad kind EINVAL, 0 ms stall EINVAL, no process EPERM; first answer Ok(7); wrong reply: Err(Io) then Ok(7); 20 stalls: 16 held and cut by the deadline, 4 answered on time, 0 other; taken back Ok(0); crash: Err(ServerDead), the child ended Ok(256) (killed: fault injected: crashed in the middle of a request); INJECT after: ESRCH",
+            "faults: process * not stalled: 16 replies are held already",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
+        // The same on a kernel without `faults`: INJECT is refused.
+        name: "attack-inject-refused",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=ramfs+serve=fs+bootimage,attack:inject+spawn+use=fs",
+        system: None,
+        disk: None,
+        outcome: Outcome::ServersRemain {
+            suite: None,
+            until: &["attack inject: "],
+        },
+        expected: &[
+            "attack inject: bad kind EINVAL, 0 ms stall EINVAL, no process EPERM; first answer Ok(7); INJECT into the child: EPERM",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // RELEASEs a process sends itself and answers do not pay back the
         // RELEASEs its server owes: MINT stays refused.
         name: "attack-release-forge",

@@ -66,6 +66,13 @@
 //!   `READ` waiting through it, and reclaims: the waiting `READ` and a new
 //!   one must be refused, while the reader may still print.
 //!
+//! - `inject` (on a kernel booted with `faults`, or to see it refused):
+//!   `INJECT` with a bad kind, a 0 ms stall, a handle that is no process;
+//!   then into a server child of its own (`inject-server`, which answers
+//!   every request 7): a wrong reply, twenty 60 s stalls in a row (the
+//!   kernel holds 16 at most; each request is cut by a 50 ms deadline),
+//!   a crash; then `INJECT` into the dead child.
+//!
 //! Each prints one line of what it did and what it was told; the test
 //! reads it, so an attack that did not happen cannot pass.
 
@@ -105,6 +112,8 @@ fn main(arguments: Arguments) -> i32 {
         "console" => console(),
         "console-reclaim" => console_reclaim(),
         "bin-write" => bin_write(),
+        "inject" => inject(),
+        "inject-server" => inject_server(),
         _ => {
             libring::println!(
                 "attack: usage: attack reply-chain|map-all|mint-flood|endpoint-flood|far-write|read-hog|big-write|big-dir|open-hog|fs-starve|release-forge|fill"
@@ -1165,5 +1174,124 @@ fn fill() -> Result<(), Errno> {
         "attack fill: {made} files of 8 KiB made, then {}; then {folders} of 200 long-named folders; all removed; a new file: {again}",
         refusal.name()
     );
+    Ok(())
+}
+
+// ------------------------------------------------------------------ inject
+// INJECT turned against the kernel: bad arguments, a handle that is no
+// process, the bound on held (stalled) replies, and a server that crashes.
+
+/// The child: serves the endpoint whose service handle it got as stdin,
+/// answering every request 7, until it is killed.
+fn inject_server() -> Result<(), Errno> {
+    use libring::server::{Event, Server};
+    let service = libring::runtime::stdin().ok_or(Errno::BadHandle)?;
+    let slots = alloc::boxed::Box::leak(alloc::vec![RequestMessage::default(); 32].into_boxed_slice());
+    let mut server = with_ring(|ring| Server::new(ring, slots, service))?;
+    loop {
+        with_ring(|ring| match server.wait(ring) {
+            Ok(Event::Request { message, .. }) => {
+                server.reply(ring, message.request, 7);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        })?;
+    }
+}
+
+fn inject() -> Result<(), Errno> {
+    use libring::abi::{inject, open_flags, spawn_handles};
+    use libring::process::{Child, Give};
+    // Its handles: a spawner (`+spawn`), and the file system.
+    let &[spawner, ..] = libring::runtime::handles() else {
+        return Err(Errno::BadHandle);
+    };
+    let fs = libring::runtime::file_system().ok_or(Errno::BadHandle)?;
+    let (service, client) = own_endpoint(b"injected")?;
+    let bad_kind = told(ops::inject(client, 9, 0));
+    let no_stall = told(ops::inject(client, inject::STALL, 0));
+    let not_a_process = told(ops::inject(client, inject::WRONG_REPLY, 0));
+    // The server child, built here (a SPAWN client may not lend an
+    // endpoint to serve), with the service handle as its stdin.
+    let file = run(ops::open(fs, b"/bin/attack", open_flags::READ))? as u32;
+    let mut program = alloc::vec![0u8; 4 << 20];
+    let length = run(ops::read(file, &mut program, 0))? as usize;
+    let _ = run(ops::close(file));
+    let handles = [(
+        Give {
+            handle: service,
+            request: 0,
+        },
+        spawn_handles::role(spawn_handles::STDIN),
+    )];
+    let child = Child {
+        name: "inject-server",
+        memory_bytes: 0,
+        file: &program[..length],
+        argument_text: b"attack\0inject-server\0",
+        handles: &handles,
+        services: &[],
+    };
+    let child = with_ring(|ring| libring::process::start(ring, spawner, &child))?.handle;
+    drop(program);
+    let _ = run(ops::close(service));
+    let ask = || run(ops::control(client, [0, 0, 0]));
+    let answered = ask();
+    let wrong = match run(ops::inject(child, inject::WRONG_REPLY, 0)) {
+        Ok(_) => alloc::format!("{:?} then {:?}", ask(), ask()),
+        Err(error) => {
+            let _ = run(ops::kill(child));
+            libring::println!(
+                "attack inject: bad kind {}, 0 ms stall {}, no process {}; first answer {answered:?}; INJECT into the child: {}",
+                bad_kind, no_stall, not_a_process, error.name()
+            );
+            return Ok(());
+        }
+    };
+    // Twenty stalls of 60 s: each request gets a 50 ms deadline.
+    let (mut held, mut on_time, mut other) = (0, 0, 0);
+    for _ in 0..20 {
+        run(ops::inject(child, inject::STALL, inject::STALL_MAX_MS))?;
+        let result = with_ring(|ring| {
+            let _ = ring.push(ops::control(client, [0, 0, 0]).linked().with_user_data(1));
+            let _ = ring.push(ops::link_timeout(50_000_000).with_user_data(2));
+            let mut result = None;
+            let mut timer = false;
+            while result.is_none() || !timer {
+                ring.submit_and_wait(1)?;
+                while let Some(completion) = ring.completion() {
+                    match completion.user_data {
+                        1 => result = Some(completion.result),
+                        2 => timer = true,
+                        _ => {}
+                    }
+                }
+            }
+            Ok::<i32, Errno>(result.unwrap_or(0))
+        })?;
+        match result {
+            7 => on_time += 1,
+            r if r == Errno::Cancelled.result() || r == Errno::TimedOut.result() => held += 1,
+            _ => other += 1,
+        }
+    }
+    // The armed stall the last request left unused, if any, taken back.
+    let taken_back = run(ops::inject(child, inject::NONE, 0));
+    run(ops::inject(child, inject::CRASH, 0))?;
+    let crashed = ask();
+    let mut why = [0u8; 96];
+    let ended = run(ops::wait(child, &mut why));
+    let why_length = why.iter().position(|&byte| byte == 0).unwrap_or(why.len());
+    let after = told(ops::inject(child, inject::CRASH, 0));
+    libring::println!(
+        "attack inject: bad kind {}, 0 ms stall {}, no process {}; first answer {answered:?}; wrong reply: {wrong}; 20 stalls: {held} held and cut by the deadline, {on_time} answered on time, {other} other; taken back {taken_back:?}; crash: {crashed:?}, the child ended {ended:?} ({}); INJECT after: {after}",
+        bad_kind,
+        no_stall,
+        not_a_process,
+        core::str::from_utf8(&why[..why_length]).unwrap_or("?")
+    );
+    let _ = run(ops::close(client));
+    let _ = run(ops::close(child));
     Ok(())
 }
