@@ -161,10 +161,9 @@ fn start_system(rights: Rights, path: &str) -> Result<i32, alloc::string::String
             reason: Box::new([0; REASON_MAX]),
         });
     }
-    let cannot_serve =
-        |error: Errno| alloc::format!("cannot serve names: {}", error.description());
-    let names = with_ring(|ring| ring.run(ops::endpoint_create(b"names"))).map_err(cannot_serve)?
-        as u32;
+    let cannot_serve = |error: Errno| alloc::format!("cannot serve names: {}", error.description());
+    let names =
+        with_ring(|ring| ring.run(ops::endpoint_create(b"names"))).map_err(cannot_serve)? as u32;
     let slots = Box::leak(alloc::vec![RequestMessage::default(); NAMES_SLOTS].into_boxed_slice());
     let server = with_ring(|ring| Server::new(ring, slots, names)).map_err(cannot_serve)?;
     let mut supervisor = Supervisor {
@@ -282,7 +281,10 @@ impl Supervisor {
                     }
                 }
                 Ok(Event::Stopped(error)) | Err(error) => {
-                    println!("init: cannot serve names ({}); powering off", error.description());
+                    println!(
+                        "init: cannot serve names ({}); powering off",
+                        error.description()
+                    );
                     return;
                 }
             }
@@ -429,9 +431,7 @@ impl Supervisor {
                     Grant::Interrupt("console") => (rights.interrupt, 0),
                     // The manifest knows no other device than the disk.
                     Grant::Device(_) if rights.disk != 0 => (rights.disk, 0),
-                    Grant::Interrupt(_) if rights.disk_interrupt != 0 => {
-                        (rights.disk_interrupt, 0)
-                    }
+                    Grant::Interrupt(_) if rights.disk_interrupt != 0 => (rights.disk_interrupt, 0),
                     Grant::Device(_) | Grant::Interrupt(_) => return Err(Errno::NoSuchDevice),
                     Grant::Dma => (rights.dma, 0),
                     Grant::KernelLog => (rights.kernel_log, 0),
@@ -475,7 +475,11 @@ impl Supervisor {
                         .map_or(0, |at| 1 << at);
                     for (name, roles, list) in [
                         ("session", reach, &b"session=sh\0"[..]),
-                        ("supervise", reach & !console, &b"supervise=ps:faultinject\0"[..]),
+                        (
+                            "supervise",
+                            reach & !console,
+                            &b"supervise=ps:faultinject\0"[..],
+                        ),
                     ] {
                         let handle = self.mint_names(roles, shell.entry.line, true)?;
                         minted.push(handle);
@@ -561,14 +565,17 @@ impl Supervisor {
             close(client);
         }
         self.shell_request = Vec::new();
-        let Some(index) = self.roles.iter().position(|role| role.entry.role == "shell") else {
+        let Some(index) = self
+            .roles
+            .iter()
+            .position(|role| role.entry.role == "shell")
+        else {
             return true;
         };
         let program = self.roles[index].entry.program;
         let first = !core::mem::replace(&mut self.shell_started, true);
-        let started = u32::try_from(result).map_err(|_| {
-            Errno::from_result(result).unwrap_or(Errno::InvalidArgument)
-        });
+        let started = u32::try_from(result)
+            .map_err(|_| Errno::from_result(result).unwrap_or(Errno::InvalidArgument));
         let started = started.and_then(|handle| {
             let id = with_ring(|ring| ring.run(ops::process_info(handle))).unwrap_or(0) as u32;
             self.running(index, process::Started { handle, id })
@@ -584,11 +591,17 @@ impl Supervisor {
                 false
             }
             Err(error) if first => {
-                println!("init: cannot start the shell ({program}): {}; powering off", error.description());
+                println!(
+                    "init: cannot start the shell ({program}): {}; powering off",
+                    error.description()
+                );
                 true
             }
             Err(error) => {
-                println!("init: cannot restart the shell ({program}): {}", error.description());
+                println!(
+                    "init: cannot restart the shell ({program}): {}",
+                    error.description()
+                );
                 self.give_up(index)
             }
         }
@@ -598,8 +611,8 @@ impl Supervisor {
     /// it if its manifest line says so and its limit allows. Returns
     /// whether the machine is to power off (the shell has ended for good).
     fn ended(&mut self, index: usize, result: i32) -> bool {
-        let now = with_ring(|ring| ring.run(ops::system_info(SystemValue::Seconds))).unwrap_or(0)
-            as u32;
+        let now =
+            with_ring(|ring| ring.run(ops::system_info(SystemValue::Seconds))).unwrap_or(0) as u32;
         let role = &mut self.roles[index];
         close(core::mem::take(&mut role.process));
         role.id = 0;
@@ -629,7 +642,10 @@ impl Supervisor {
     /// Starts role `index` again (its limit allowed it). Returns whether
     /// the machine is to power off.
     fn restart(&mut self, index: usize) -> bool {
-        let (name, program) = (self.roles[index].entry.role, self.roles[index].entry.program);
+        let (name, program) = (
+            self.roles[index].entry.role,
+            self.roles[index].entry.program,
+        );
         match self.start(index) {
             // The shell's start goes on in `shell_spawned`.
             Ok(()) if name == "shell" => false,
@@ -765,7 +781,8 @@ impl Supervisor {
             // Its end is on its way to init (a WAIT completion not yet
             // taken): answered once it is handled.
             Err(Errno::ServerDead) if self.parked.len() < NAMES_SLOTS => {
-                self.parked.push((message.request, index, badge.line as u64));
+                self.parked
+                    .push((message.request, index, badge.line as u64));
                 Ok(None)
             }
             other => other.map(Some),

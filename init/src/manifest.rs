@@ -73,7 +73,10 @@ impl RestartLimit {
     /// Reads `N/S`, each in its range.
     pub fn parse(text: &str) -> Option<RestartLimit> {
         let (times, seconds) = text.split_once('/')?;
-        let times = times.parse().ok().filter(|times| (1..=100).contains(times))?;
+        let times = times
+            .parse()
+            .ok()
+            .filter(|times| (1..=100).contains(times))?;
         let seconds = seconds
             .parse()
             .ok()
@@ -176,8 +179,9 @@ pub fn parse(text: &str) -> Result<Vec<Entry<'_>, ROLES_MAX>, ManifestError> {
                 continue;
             }
             if let Some(text) = word.strip_prefix("limit=") {
-                let parsed = RestartLimit::parse(text)
-                    .ok_or(error("limit= takes N/S: 1 to 100 restarts in 1 to 3600 seconds"))?;
+                let parsed = RestartLimit::parse(text).ok_or(error(
+                    "limit= takes N/S: 1 to 100 restarts in 1 to 3600 seconds",
+                ))?;
                 if limit.replace(parsed).is_some() {
                     return Err(error("limit= given twice"));
                 }
@@ -322,7 +326,8 @@ shell    sh       use=console use=fs use=proc power
     #[test]
     fn restart_lines_say_when_and_how_often() {
         let entries =
-            parse("a x serve restart=always limit=3/60\nb y serve restart=never\nshell sh").unwrap();
+            parse("a x serve restart=always limit=3/60\nb y serve restart=never\nshell sh")
+                .unwrap();
         assert_eq!(entries[0].restart, Restart::Always);
         assert_eq!(
             entries[0].limit,

@@ -714,7 +714,14 @@ mod tests {
 
     #[test]
     fn an_escaped_name_reads_back_as_one_word_that_is_not_a_pattern() {
-        for name in ["a file", "x|y;z&", "it's \"q\"", "$HOME*?[", "#1 (b) {c}", "tab\there"] {
+        for name in [
+            "a file",
+            "x|y;z&",
+            "it's \"q\"",
+            "$HOME*?[",
+            "#1 (b) {c}",
+            "tab\there",
+        ] {
             let line = alloc::format!("cat {}", escape(name));
             assert_eq!(words(&line), ["cat", name], "{line}");
             let list = parsed(&line);

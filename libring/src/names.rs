@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(Role::parse(&text), Some(role));
         let down = Role::parse("fs fat 0 5 down").unwrap();
         assert_eq!((down.id, down.state), (0, State::Down));
-        assert_eq!(Role::parse("fs fat 0 5 starting").unwrap().state, State::Starting);
+        assert_eq!(
+            Role::parse("fs fat 0 5 starting").unwrap().state,
+            State::Starting
+        );
         assert_eq!(Role::parse("fs fat 7 2"), None);
         assert_eq!(Role::parse("fs fat 7 2 sideways"), None);
         assert_eq!(Role::parse("fs fat seven 2 up"), None);

@@ -89,11 +89,11 @@ pub use log_writer::{LOG_BUFFER_SIZE, LogWriter};
 #[cfg(target_os = "none")]
 pub use print::{Output, eprint_arguments, print_arguments, write_output};
 #[cfg(target_os = "none")]
+pub use reconnect::{Retry, reconnect, role_handle, with_service};
+#[cfg(target_os = "none")]
 pub use start::{
     exit, file_system, handles, power, processes, service, stderr, stdin, stdout, with_ring,
 };
-#[cfg(target_os = "none")]
-pub use reconnect::{Retry, reconnect, role_handle, with_service};
 #[cfg(target_os = "none")]
 pub use stdin::{read_line, read_stdin};
 #[cfg(target_os = "none")]

@@ -772,17 +772,23 @@ fn console_reclaim() -> Result<(), Errno> {
     });
     waiting?;
     let reclaimed = run(ops::control(terminal, [RECLAIM, 0, 0]));
-    let answer = with_ring(|ring| loop {
-        match ring.completion() {
-            Some(completion) if completion.user_data == 7 => break completion.result,
-            Some(_) => {}
-            None => {
-                let _ = ring.submit_and_wait(1);
+    let answer = with_ring(|ring| {
+        loop {
+            match ring.completion() {
+                Some(completion) if completion.user_data == 7 => break completion.result,
+                Some(_) => {}
+                None => {
+                    let _ = ring.submit_and_wait(1);
+                }
             }
         }
     });
     let again = run(ops::read(reader, &mut buffer, 0));
-    let printed = run(ops::write(reader, b"attack console-reclaim: the reader still prints\n", 0));
+    let printed = run(ops::write(
+        reader,
+        b"attack console-reclaim: the reader still prints\n",
+        0,
+    ));
     libring::println!(
         "attack console-reclaim: reclaim {}; the waiting READ: {}; a new READ: {}; a WRITE: {}",
         outcome(reclaimed),
@@ -1186,7 +1192,8 @@ fn fill() -> Result<(), Errno> {
 fn inject_server() -> Result<(), Errno> {
     use libring::server::{Event, Server};
     let service = libring::runtime::stdin().ok_or(Errno::BadHandle)?;
-    let slots = alloc::boxed::Box::leak(alloc::vec![RequestMessage::default(); 32].into_boxed_slice());
+    let slots =
+        alloc::boxed::Box::leak(alloc::vec![RequestMessage::default(); 32].into_boxed_slice());
     let mut server = with_ring(|ring| Server::new(ring, slots, service))?;
     loop {
         with_ring(|ring| match server.wait(ring) {
@@ -1244,7 +1251,10 @@ fn inject() -> Result<(), Errno> {
             let _ = run(ops::kill(child));
             libring::println!(
                 "attack inject: bad kind {}, 0 ms stall {}, no process {}; first answer {answered:?}; INJECT into the child: {}",
-                bad_kind, no_stall, not_a_process, error.name()
+                bad_kind,
+                no_stall,
+                not_a_process,
+                error.name()
             );
             return Ok(());
         }

@@ -365,12 +365,23 @@ fn run_patiently_pauses_and_asks_again_while_the_server_is_busy() {
     script.borrow_mut().busy_answers = 2;
     let mut buffer = [0u8; 8];
     assert_eq!(ring.run_patiently(ops::read(3, &mut buffer, 0)), Ok(0));
-    let opcodes: Vec<u8> = script.borrow().taken.iter().map(|taken| taken.opcode).collect();
+    let opcodes: Vec<u8> = script
+        .borrow()
+        .taken
+        .iter()
+        .map(|taken| taken.opcode)
+        .collect();
     let (read, timeout) = (Opcode::Read as u8, Opcode::Timeout as u8);
     assert_eq!(opcodes, [read, timeout, read, timeout, read]);
-    assert_eq!(script.borrow().taken[1].arguments[0], BUSY_PAUSE_NANOSECONDS);
+    assert_eq!(
+        script.borrow().taken[1].arguments[0],
+        BUSY_PAUSE_NANOSECONDS
+    );
     // Any other error comes back at once.
-    script.borrow_mut().errors.push_back(i64::from(Errno::Io.result()));
+    script
+        .borrow_mut()
+        .errors
+        .push_back(i64::from(Errno::Io.result()));
     assert_eq!(ring.run_patiently(ops::write(3, b"x", 0)), Err(Errno::Io));
 }
 

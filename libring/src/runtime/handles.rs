@@ -236,7 +236,10 @@ mod tests {
             assert!(renewals.record(old, old + 1000));
         }
         assert!(!renewals.record(5000, 5001), "full");
-        assert!(renewals.record(31, 32), "a renewal of a renewal needs no room");
+        assert!(
+            renewals.record(31, 32),
+            "a renewal of a renewal needs no room"
+        );
         assert_eq!(renewals.current(7), 32);
     }
     use crate::abi::{ABI_VERSION, RING_ADDRESS};

@@ -589,8 +589,12 @@ fn run_immediate(
             SystemValue::Seconds => {
                 (crate::time::now_nanoseconds() / 1_000_000_000).min(i32::MAX as u64) as i32
             }
-            SystemValue::KernelHeapBytes => crate::heap_bytes_in_use().min(i32::MAX as usize) as i32,
-            SystemValue::ProcessFrames => process::frames_owned(system).min(i32::MAX as usize) as i32,
+            SystemValue::KernelHeapBytes => {
+                crate::heap_bytes_in_use().min(i32::MAX as usize) as i32
+            }
+            SystemValue::ProcessFrames => {
+                process::frames_owned(system).min(i32::MAX as usize) as i32
+            }
         },
     };
     Some(result)

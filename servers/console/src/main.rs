@@ -50,9 +50,9 @@ mod server {
     use alloc::boxed::Box;
     use alloc::vec;
 
-    use console::{access, control, for_terminal};
     use console::line_discipline::INPUT_CAPACITY;
     use console::terminal::Terminal;
+    use console::{access, control, for_terminal};
     use libring::abi::{
         Completion, Errno, MAP_BASE, Opcode, RECEIVE_SLOTS_MAX, RequestMessage, completion_flags,
     };
@@ -218,8 +218,7 @@ mod server {
                     Ok(()) => self.answer_reads(ring),
                     Err(error) => self.server.reply(ring, request, error.result()),
                 },
-                Ok(Opcode::Control) if message.arguments == [control::INTERRUPT_WAIT, 0, 0] =>
-                {
+                Ok(Opcode::Control) if message.arguments == [control::INTERRUPT_WAIT, 0, 0] => {
                     match self.terminal.wait_for_interrupt(*message) {
                         // Held; the one it replaces is answered.
                         Ok(replaced) => {

@@ -363,7 +363,10 @@ mod tests {
             terminal.read(read_request(request, 64)).unwrap();
         }
         let mut removed = Vec::new();
-        terminal.drop_reads(|read| read.request % 2 == 1, |read| removed.push(read.request));
+        terminal.drop_reads(
+            |read| read.request % 2 == 1,
+            |read| removed.push(read.request),
+        );
         assert_eq!(removed, [1, 3]);
         type_keys(&mut terminal, b"for two\n");
         assert_eq!(answer(&mut terminal), Some((2, 8, b"for two\n".to_vec())));

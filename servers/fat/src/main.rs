@@ -26,9 +26,9 @@ mod server {
     use alloc::vec;
     use fat::cache::BlockDevice;
     use fat::volume::Fat;
+    use libring::abi::Submission;
     use libring::abi::{Errno, FileStatus, RequestMessage};
     use libring::file_server::FileServer;
-    use libring::abi::Submission;
     use libring::ops;
     use libring::println;
     use libring::runtime::{self, Arguments, with_ring};

@@ -269,10 +269,7 @@ mod server {
                 };
                 names[named] = (count, service.role);
                 named += 1;
-                handles[count] = (
-                    Give { handle, request: 0 },
-                    0,
-                );
+                handles[count] = (Give { handle, request: 0 }, 0);
                 count += 1;
             }
             let (handles, names) = (&handles[..count], &names[..named]);
