@@ -6,12 +6,15 @@
 //! the benchmark running only FIGURE (`bench:quick:only=FIGURE`) and with
 //! QEMU's gdb server on. gdb-multiarch, driven by a small Python script:
 //!
-//! 1. stops at the kernel's `ring::engine::enter` called by the benchmark
-//!    process, some calls in (past its start-up, inside FIGURE's loop);
+//! 1. stops where the benchmark process's system call enters the kernel's
+//!    Rust code (`handle_exception`, the one symbol every exception goes
+//!    through: the release build inlines everything below it), some calls
+//!    in (past its start-up, inside FIGURE's loop). It tells the benchmark
+//!    from other processes by the kernel's `scheduler::CURRENT_OWNER`;
 //! 2. single-steps N instructions, whichever process or exception level
 //!    runs them, writing each `pc`, and an `R` each time the benchmark
-//!    process enters `ring::engine::enter` again (one round of the loop:
-//!    one `ring_enter` of a batch);
+//!    process makes its next system call (one round of the loop: one
+//!    `ring_enter` of a batch);
 //! 3. names every kernel `pc` (gdb's `info symbol`: the function the
 //!    instruction is in, after inlining).
 //!
@@ -25,7 +28,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::build::{self, BuiltKernel};
+use object::elf;
+use object::read::elf::{FileHeader, Sym};
+
+use crate::build;
 use crate::tools::{self, QEMU};
 use crate::workspace::{Profile, Workspace};
 use crate::{Result, bench, qemu};
@@ -36,10 +42,18 @@ use crate::{Result, bench, qemu};
 const SCRIPT: &str = r#"
 import gdb, os
 enter = int(os.environ["ENTER"], 16)
+owner = int(os.environ["OWNER"], 16)
 process = int(os.environ["PROCESS"])
+inferior = gdb.selected_inferior()
+def is_round():
+    # A system call (vector 8: synchronous, from EL0) by the benchmark.
+    if int(gdb.parse_and_eval("$x0")) != 8:
+        return False
+    return int.from_bytes(bytes(inferior.read_memory(owner, 4)), "little") == process
 gdb.execute("set pagination off")
+gdb.execute("set language c")
 gdb.execute("target remote 127.0.0.1:" + os.environ["PORT"])
-gdb.execute("break *%#x if $x0 == %d" % (enter, process))
+gdb.execute("break *%#x if $x0 == 8 && *(unsigned int *)%#x == %d" % (enter, owner, process))
 gdb.execute("ignore 1 " + os.environ["SKIP"])
 gdb.execute("continue")
 gdb.execute("delete")
@@ -47,7 +61,7 @@ kernel = {}
 with open(os.environ["TRACE"], "w") as trace:
     for step in range(int(os.environ["STEPS"])):
         pc = int(gdb.parse_and_eval("$pc")) & 0xffffffffffffffff
-        if pc == enter and int(gdb.parse_and_eval("$x0")) == process:
+        if pc == enter and is_round():
             trace.write("R\n")
         trace.write("%x\n" % pc)
         if pc >= 0xffff000000000000:
@@ -176,7 +190,10 @@ pub fn profile(workspace: &Workspace, figure: &str, steps: u32) -> Result<bool> 
         );
     };
     let built = build::build(workspace, Profile::Release)?;
-    let enter = symbol_address(&built, "ring::engine::enter")?;
+    let elf = std::fs::read(&built.elf)
+        .map_err(|error| format!("cannot read {}: {error}", built.elf.display()))?;
+    let enter = symbol_address(&elf, |name| name == "handle_exception")?;
+    let owner = symbol_address(&elf, |name| name.contains("9scheduler13CURRENT_OWNER"))?;
     let (command_line, process) = bench::profile_command_line(figure);
 
     let directory = workspace.target_directory.join("profile");
@@ -217,6 +234,7 @@ pub fn profile(workspace: &Workspace, figure: &str, steps: u32) -> Result<bool> 
             .arg(&script)
             .env("PORT", port.to_string())
             .env("ENTER", format!("{enter:x}"))
+            .env("OWNER", format!("{owner:x}"))
             .env("PROCESS", process.to_string())
             .env("SKIP", calls_to_skip(figure).to_string())
             .env("STEPS", steps.to_string())
@@ -261,24 +279,30 @@ fn report(figure: &str, profile: &Breakdown) -> String {
     text
 }
 
-/// The address of the kernel function whose demangled name contains
-/// `path` (with gdb's help, so the name is the one gdb shows).
-fn symbol_address(built: &BuiltKernel, path: &str) -> Result<u64> {
-    let gdb = tools::find_program("gdb-multiarch").ok_or("gdb-multiarch is missing")?;
-    let output = Command::new(gdb)
-        .args(["-q", "-batch", "-nx", "-ex"])
-        .arg(format!("file {}", built.elf.display()))
-        .args(["-ex", &format!("info address microkernel::{path}")])
-        .stderr(Stdio::null())
-        .output()
-        .map_err(|error| format!("cannot run gdb-multiarch: {error}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.split_whitespace()
-        .find_map(|word| {
-            let digits = word.trim_end_matches('.').strip_prefix("0x")?;
-            u64::from_str_radix(digits, 16).ok()
+/// The address of the first symbol of the kernel ELF `elf` whose
+/// (mangled) name `wanted` accepts, read from its symbol table (gdb 13
+/// cannot be asked: it calls some Rust paths typedefs).
+fn symbol_address(elf: &[u8], wanted: impl Fn(&str) -> bool) -> Result<u64> {
+    let header = elf::FileHeader64::<object::Endianness>::parse(elf)
+        .map_err(|error| format!("the kernel is not an ELF file: {error}"))?;
+    let endian = header
+        .endian()
+        .map_err(|error| format!("the kernel ELF: {error}"))?;
+    let symbols = header
+        .sections(endian, elf)
+        .and_then(|sections| sections.symbols(endian, elf, elf::SHT_SYMTAB))
+        .map_err(|error| format!("the kernel ELF's symbol table: {error}"))?;
+    symbols
+        .iter()
+        .find(|symbol| {
+            symbol
+                .name(endian, symbols.strings())
+                .ok()
+                .and_then(|name| std::str::from_utf8(name).ok())
+                .is_some_and(&wanted)
         })
-        .ok_or_else(|| format!("gdb cannot find {path} in the kernel: {}", text.trim()))
+        .map(|symbol| symbol.st_value(endian))
+        .ok_or_else(|| "a symbol the profile stops at is missing from the kernel".to_string())
 }
 
 #[cfg(test)]
