@@ -47,6 +47,11 @@
 //!   holds, and holds it for an hour: several of them, started from the
 //!   shell, take the machine's memory, and the shell must still run
 //!   `kill` (a built-in) and then programs again.
+//! - `map-churn`: `MAP`s a page and `UNMAP`s it, 20,000 times, each time
+//!   in a 2 MiB of the address space it has not used before (one in 512
+//!   in a new GiB), as a heap that never reuses an address does: the
+//!   tables the kernel made for each must go with the page, or they add
+//!   up past the process's budget and `MAP` is refused.
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
@@ -109,6 +114,7 @@ fn main(arguments: Arguments) -> i32 {
         "pipes" => pipes(),
         "pipe-writer" => pipe_writer(),
         "map-hold" => map_hold(),
+        "map-churn" => map_churn(),
         "console" => console(),
         "console-reclaim" => console_reclaim(),
         "bin-write" => bin_write(),
@@ -535,6 +541,35 @@ fn map_hold() -> Result<(), Errno> {
     }
     libring::println!("attack map-hold: {held} MiB held");
     run(ops::timeout(3_600_000_000_000))?;
+    Ok(())
+}
+
+// --------------------------------------------------------------- map-churn
+
+fn map_churn() -> Result<(), Errno> {
+    const ROUNDS: u64 = 20_000;
+    const REGION: u64 = 2 << 20;
+    let owned = || run(ops::system_info(libring::abi::SystemValue::ProcessFrames));
+    let before = owned()?;
+    let mut done = 0;
+    for round in 0..ROUNDS {
+        // One round in 512 also starts a new GiB (a new level-2 table).
+        let address = MAP_AREA + round * REGION + (round / 512) * (1 << 30);
+        if let Err(error) = run(ops::map(address, PAGE_SIZE as u32, true)) {
+            libring::println!(
+                "attack map-churn: MAP refused after {done} rounds: {}",
+                error.name()
+            );
+            return Err(error);
+        }
+        run(ops::unmap(address, PAGE_SIZE as u32))?;
+        done += 1;
+    }
+    let after = owned()?;
+    let back = if after == before { "yes" } else { "NO" };
+    libring::println!(
+        "attack map-churn: {done} pages mapped and unmapped, each in a 2 MiB of its own; frames the processes own before {before}, after {after}: back {back}"
+    );
     Ok(())
 }
 

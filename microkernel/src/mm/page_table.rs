@@ -239,6 +239,45 @@ pub fn unmap_page(
     Some(entry)
 }
 
+/// After pages around `virtual_address` were unmapped: the tables on the
+/// way to it that map nothing any more are taken out of their parent (the
+/// level-3 table first, then its parent if that is empty now, and so on;
+/// never the root) and handed to `free`. Returns how many went. The caller
+/// flushes the TLB, whose walk caches may still hold the removed entries,
+/// before the frames are used again.
+///
+/// Without this, an address space that maps and unmaps at ever new
+/// addresses (a heap that never reuses an address) keeps one table per
+/// 2 MiB it ever touched, each a frame charged to it.
+pub fn prune_empty_tables<Memory: TableMemory>(
+    memory: &mut Memory,
+    root: u64,
+    virtual_address: usize,
+    free: &mut impl FnMut(&mut Memory, u64),
+) -> usize {
+    // The tables of levels 1 to 3 on the way, with their parents.
+    let mut path = [(0u64, 0u64); 3];
+    let mut table = root;
+    for (level, step) in path.iter_mut().enumerate() {
+        let entry = Descriptor(memory.table(table)[table_index(virtual_address, level)]);
+        if !entry.is_table() {
+            return 0;
+        }
+        *step = (table, entry.address());
+        table = entry.address();
+    }
+    let mut freed = 0;
+    for (level, &(parent, child)) in path.iter().enumerate().rev() {
+        if next_valid(memory, child, 0).is_some() {
+            break;
+        }
+        memory.table(parent)[table_index(virtual_address, level)] = 0;
+        free(memory, child);
+        freed += 1;
+    }
+    freed
+}
+
 /// Takes apart the tables rooted at `root`, which map only pages (no
 /// blocks): calls `free(memory, frame)` with every mapped page's frame and
 /// every table's frame, each table after the pages and tables below it, the
@@ -587,6 +626,65 @@ pub mod tests {
             translate(&mut memory, root, 0x40_0000).is_some(),
             "the neighbour stays"
         );
+    }
+
+    #[test]
+    fn emptied_tables_are_pruned_up_to_the_first_still_in_use() {
+        let (mut memory, root) = FakeMemory::new();
+        let user = Attributes {
+            user: true,
+            ..Attributes::KERNEL_DATA
+        };
+        // Two pages in the same 1 GiB but different 2 MiB regions: they
+        // share the level-1 and level-2 tables, each has its level-3 one.
+        for (address, physical) in [(0x40_0000, 0x4100_0000), (0x80_0000, 0x4200_0000)] {
+            map(
+                &mut memory,
+                root,
+                address,
+                physical,
+                PAGE_SIZE,
+                user,
+                Granularity::PagesOnly,
+            )
+            .unwrap();
+        }
+        assert_eq!(memory.pages.len(), 5, "root, level 1, level 2, two level 3");
+        let mut freed = Vec::new();
+        let mut prune = |memory: &mut FakeMemory, address| {
+            prune_empty_tables(memory, root, address, &mut |_, table| freed.push(table))
+        };
+        assert_eq!(prune(&mut memory, 0x40_0000), 0, "its page is still mapped");
+        unmap_page(&mut memory, root, 0x40_0000).unwrap();
+        assert_eq!(prune(&mut memory, 0x40_0000), 1, "only its level-3 table");
+        assert_eq!(prune(&mut memory, 0x40_0000), 0, "gone already");
+        assert!(
+            translate(&mut memory, root, 0x80_0000).is_some(),
+            "the other page stays"
+        );
+        unmap_page(&mut memory, root, 0x80_0000).unwrap();
+        assert_eq!(
+            prune(&mut memory, 0x80_0000),
+            3,
+            "levels 3, 2 and 1; never the root"
+        );
+        assert!(memory.table(root).iter().all(|&entry| entry == 0));
+        freed.sort();
+        freed.dedup();
+        assert_eq!(freed.len(), 4, "each table once");
+        assert!(!freed.contains(&root));
+        // A page mapped again gets fresh tables.
+        map(
+            &mut memory,
+            root,
+            0x40_0000,
+            0x4100_0000,
+            PAGE_SIZE,
+            user,
+            Granularity::PagesOnly,
+        )
+        .unwrap();
+        assert!(translate(&mut memory, root, 0x40_0000).is_some());
     }
 
     #[test]

@@ -320,7 +320,10 @@ impl AddressSpace {
     }
 
     /// Unmaps and frees the pages of `[address, address + length)`; pages
-    /// not mapped are skipped. Flushes their TLB entries.
+    /// not mapped are skipped. Flushes their TLB entries. Then the tables
+    /// that map nothing any more go too (`page_table::prune_empty_tables`):
+    /// an address space that maps and unmaps at new addresses, as a heap
+    /// does, would otherwise keep a table for every 2 MiB it ever used.
     pub fn unmap(&mut self, address: u64, length: u64) -> Result<(), Errno> {
         let root = self.root;
         for page in 0..length / PAGE_SIZE {
@@ -335,6 +338,37 @@ impl AddressSpace {
                     self.owned_frames -= 1;
                 }
             }
+        }
+        // Each 2 MiB the range touched has its own level-3 table.
+        const REGION: u64 = 1 << page_table::level_shift(2);
+        let end = address.saturating_add(length);
+        let mut region = address & !(REGION - 1);
+        while length > 0 && region < end {
+            // At most three tables (levels 3, 2 and 1) per region.
+            let mut emptied = [0u64; 3];
+            let count = with_frames(|frames| {
+                let mut count = 0;
+                page_table::prune_empty_tables(
+                    &mut FrameTables { frames },
+                    root,
+                    region as usize,
+                    &mut |_, table| {
+                        emptied[count] = table;
+                        count += 1;
+                    },
+                );
+                count
+            });
+            if count > 0 {
+                // No walk may start from a removed table once its frame
+                // is someone else's: drop the process's cached walks first.
+                cpu::flush_asid(self.asid);
+                for &table in &emptied[..count] {
+                    with_frames(|frames| frames.free(table));
+                }
+                self.owned_frames -= count;
+            }
+            region += REGION;
         }
         Ok(())
     }
