@@ -316,7 +316,9 @@ mod serve {
                     .node_of(index)
                     .and_then(|node| self.backend.fsync(node))
                     .map(|()| 0),
-                (Ok(Opcode::Release), Some(index)) => {
+                // Only the kernel's (a client's own would close a handle
+                // other processes may share: a copy given at SPAWN).
+                (Ok(Opcode::Release), Some(index)) if message.client == 0 => {
                     if let Some(file) = self.open[index].take() {
                         self.backend.close(file.node);
                     }

@@ -266,6 +266,27 @@ impl Server {
         Ok((copied as usize).min(length as usize))
     }
 
+    /// Whether `message`'s client still waits for its answer: `Ok` if so,
+    /// `-ECANCELED` if it gave up (`CANCEL`, a link timeout) or ended.
+    /// Asks the kernel (a `COPY_OUT` of nothing: one system call). For an
+    /// answer that carries something to the client without moving a byte
+    /// (an end of file the client must not miss): [`Server::copy_out`] of
+    /// nothing answers `Ok(0)` without asking.
+    pub fn client_waits<K: Kernel>(
+        &self,
+        ring: &mut Ring<K>,
+        message: &RequestMessage,
+    ) -> Result<(), Errno> {
+        let nothing = [0u8; 1];
+        ring.run(ops::copy_out(
+            message.request,
+            0,
+            nothing.as_ptr() as u64,
+            0,
+        ))
+        .map(|_| ())
+    }
+
     /// How many replies have failed so far (usually `-ENOENT`: the request
     /// was no longer pending, for example because its client gave up).
     pub fn reply_errors(&self) -> u64 {

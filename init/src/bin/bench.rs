@@ -136,7 +136,6 @@ fn ramfs_read_64k(fs: u32, plan: &Plan) -> Result<f64, libring::abi::Errno> {
         let figure = measure(plan.operations, || {
             let _ = ring.run(ops::read(file, &mut buffer, 0));
         });
-        let _ = ring.run(ops::release(file));
         let _ = ring.run(ops::close(file));
         Ok(figure)
     })

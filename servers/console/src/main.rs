@@ -368,8 +368,17 @@ mod server {
                     _ => &[],
                 };
                 let request = answer.read.request;
-                match self.server.copy_out(ring, &answer.read, 0, bytes) {
-                    Ok(_) => {
+                // An answer of no bytes (end of input, an interrupt) must
+                // reach a reader still there, or it is lost: ask.
+                let delivered = if bytes.is_empty() {
+                    self.server.client_waits(ring, &answer.read)
+                } else {
+                    self.server
+                        .copy_out(ring, &answer.read, 0, bytes)
+                        .map(|_| ())
+                };
+                match delivered {
+                    Ok(()) => {
                         self.terminal.answered(answer);
                         self.server.reply(ring, request, answer.result());
                     }
