@@ -44,7 +44,7 @@ pub fn tick(system: &System, now: u64) {
                 let _ = write!(out, ", waits for {wanted}");
             }
             let _ = writeln!(out);
-            for request in &process.ring.requests {
+            for request in process.ring.requests.iter() {
                 let _ = writeln!(
                     out,
                     "hangdump:   request {} (running {}): {:?}",

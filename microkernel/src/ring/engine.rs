@@ -15,7 +15,7 @@
 //!    request starts and disarmed (`-ECANCELED`) when it completes first.
 
 use super::decode::{Deadline, Operation};
-use super::shared::Request;
+use super::requests::Request;
 use super::{drivers, faults, forward, processes, sq_poll, timers};
 use crate::arch::cpu;
 use crate::process::handles::Object;
@@ -166,7 +166,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             // has none, the submission fails with ENOMEM, and the members
             // after it in its chain with ECANCELED (`refusing_chain`). An
             // EXIT, which has no completion, ends the process regardless.
-            if ring.requests.try_reserve(1).is_err() {
+            if ring.requests.try_reserve_one().is_err() {
                 if let Ok(Operation::Exit { code }) = operation {
                     exit_now = Some(code);
                     break;
@@ -196,6 +196,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
                 running: false,
                 fired: 0,
                 pending_event: false,
+                forward: 0,
             };
             ring.requests.push(request);
             recorded = true;
@@ -247,14 +248,6 @@ fn completes_at_once(operation: &Operation) -> bool {
             | Operation::LogRead { .. }
             | Operation::Wait { .. }
     )
-}
-
-/// Is request `index` the first remaining member of its chain?
-fn is_chain_head(requests: &[Request], index: usize) -> bool {
-    let chain = requests[index].chain;
-    !requests[..index]
-        .iter()
-        .any(|request| request.chain == chain)
 }
 
 /// Asks for process `id`'s ring to be advanced by the outermost caller
@@ -316,21 +309,16 @@ pub fn advance(system: &mut System, id: ProcessId) {
             return;
         }
         let requests = &process.ring.requests;
-        let next = (0..requests.len())
-            .find(|&index| !requests[index].running && is_chain_head(requests, index));
-        let Some(index) = next else { return };
+        let Some(index) = requests.next_to_start() else {
+            return;
+        };
         let request_id = requests[index].id;
         start(system, id, request_id);
     }
 }
 
 fn find(system: &mut System, id: ProcessId, request_id: u64) -> Option<usize> {
-    system
-        .process(id)?
-        .ring
-        .requests
-        .iter()
-        .position(|request| request.id == request_id)
+    system.process(id)?.ring.requests.index_of(request_id)
 }
 
 /// Runs request `request_id`: immediate operations complete here.
@@ -364,7 +352,7 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             if let Err(error) = timers::arm(system, id, request_id, deadline) {
                 return finish(system, id, request_id, error.result());
             }
-            mark_running(system, id, request_id);
+            mark_running(system, id, request_id, 0);
             if linked {
                 arm_link_timeout(system, id, request_id);
             }
@@ -394,20 +382,22 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             handle,
             address,
             slots,
-        } => forward::receive(system, id, request_id, handle, address, slots),
-        Operation::IrqWait { handle } => drivers::irq_wait(system, id, request_id, handle),
+        } => forward::receive(system, id, request_id, handle, address, slots).map(|()| 0),
+        Operation::IrqWait { handle } => {
+            drivers::irq_wait(system, id, request_id, handle).map(|()| 0)
+        }
         Operation::LogRead {
             handle,
             address,
             length,
-        } => drivers::log_read(system, id, request_id, handle, address, length),
+        } => drivers::log_read(system, id, request_id, handle, address, length).map(|()| 0),
         Operation::Wait {
             handle,
             address,
             length,
         } => match processes::wait(system, id, request_id, handle, address, length) {
             Ok(Some(result)) => return finish(system, id, request_id, result),
-            Ok(None) => Ok(()),
+            Ok(None) => Ok(0),
             Err(error) => Err(error),
         },
         // `run_immediate` has run every other operation.
@@ -640,16 +630,17 @@ fn arm_link_timeout(system: &mut System, id: ProcessId, request_id: u64) {
         return;
     };
     let requests = &mut process.ring.requests;
-    let chain = requests[index].chain;
-    let Some(next) = requests[index + 1..]
-        .iter()
-        .position(|request| request.chain == chain)
-    else {
+    // The next member, if any: right after it (a chain's members are
+    // next to each other).
+    let next = index + 1;
+    if requests
+        .get(next)
+        .is_none_or(|after| after.chain != requests[index].chain)
+    {
         return;
-    };
-    let next = index + 1 + next;
+    }
     if let Ok(Operation::LinkTimeout { deadline }) = requests[next].operation {
-        requests[next].running = true;
+        requests.set_running(next);
         let timeout_id = requests[next].id;
         // With no room for its timer the link timeout fails at once
         // (`ENOMEM`); the request it guards runs on unguarded.
@@ -671,8 +662,8 @@ struct Completed {
 /// interrupt route). Returns what the chain logic needs of it (`None` if
 /// it was not pending). The chain is not touched: see [`finish`].
 fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) -> Option<Completed> {
-    let index = find(system, id, request_id)?;
     let process = system.process(id)?;
+    let index = process.ring.requests.index_of(request_id)?;
     // Only the words needed are copied out of the request: moving a whole
     // `Request` (about 100 bytes) costs a `memcpy` call.
     let request = &process.ring.requests[index];
@@ -682,8 +673,8 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
         was_link_timeout: matches!(request.operation, Ok(Operation::LinkTimeout { .. })),
     };
     let operation = &request.operation;
-    let (forward, receive, irq_wait, log_read, wait) = (
-        matches!(operation, Ok(Operation::Forward { .. })),
+    let forward = request.forward;
+    let (receive, irq_wait, log_read, wait) = (
         matches!(operation, Ok(Operation::Receive { .. })),
         matches!(operation, Ok(Operation::IrqWait { .. })),
         matches!(operation, Ok(Operation::LogRead { .. })),
@@ -696,8 +687,8 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
         flags: 0,
     });
     timers::disarm(system, id, request_id);
-    if forward {
-        forward::client_gave_up(system, id, request_id);
+    if forward != 0 {
+        forward::client_gave_up(system, id, request_id, forward);
     } else if receive {
         for endpoint in system.endpoints.values_mut() {
             if endpoint.server == id
@@ -719,19 +710,19 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
 }
 
 /// After starting an operation that stays pending (a forwarded request,
-/// `RECEIVE`, `IRQ_WAIT`, `LOG_READ`): if it began, it is running and a
-/// `LINK_TIMEOUT` after it (if it is `linked`) is armed (`None`); if not,
-/// the error to complete it with.
+/// `RECEIVE`, `IRQ_WAIT`, `LOG_READ`): if it began (with its forward's id,
+/// or 0), it is running and a `LINK_TIMEOUT` after it (if it is `linked`)
+/// is armed (`None`); if not, the error to complete it with.
 fn stays_pending(
     system: &mut System,
     id: ProcessId,
     request_id: u64,
-    begun: Result<(), Errno>,
+    begun: Result<u64, Errno>,
     linked: bool,
 ) -> Option<i32> {
     match begun {
-        Ok(()) => {
-            mark_running(system, id, request_id);
+        Ok(forward) => {
+            mark_running(system, id, request_id, forward);
             if linked {
                 arm_link_timeout(system, id, request_id);
             }
@@ -741,12 +732,19 @@ fn stays_pending(
     }
 }
 
-/// Marks request `request_id` as started and not yet complete.
-fn mark_running(system: &mut System, id: ProcessId, request_id: u64) {
-    if let Some(index) = find(system, id, request_id)
-        && let Some(process) = system.process(id)
-    {
-        process.ring.requests[index].running = true;
+/// Marks request `request_id` as started and not yet complete; a
+/// forwarded one keeps its forward's id (`forward`, else 0), so that
+/// giving up on it finds the forward at once.
+fn mark_running(system: &mut System, id: ProcessId, request_id: u64, forward: u64) {
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    let requests = &mut process.ring.requests;
+    if let Some(index) = requests.index_of(request_id) {
+        requests.set_running(index);
+        if let Some(request) = requests.get_mut(index) {
+            request.forward = forward;
+        }
     }
 }
 
@@ -758,11 +756,8 @@ pub fn finish(system: &mut System, id: ProcessId, request_id: u64, result: i32) 
     };
     // The member after this one, in the same chain.
     let next = system.process(id).and_then(|process| {
-        let next = process
-            .ring
-            .requests
-            .iter()
-            .find(|other| other.chain == request.chain)?;
+        let requests = &process.ring.requests;
+        let next = &requests[requests.first_of_chain(request.chain)?];
         Some((
             next.id,
             matches!(next.operation, Ok(Operation::LinkTimeout { .. })),
@@ -789,11 +784,13 @@ fn cancel_chain(system: &mut System, id: ProcessId, chain: u64, after: u64) {
     while let Some(member) = system
         .process(id)
         .and_then(|process| {
-            process
-                .ring
-                .requests
+            let requests = &process.ring.requests;
+            let first = requests.first_of_chain(chain)?;
+            requests
                 .iter()
-                .find(|request| request.chain == chain && request.id > after)
+                .skip(first)
+                .take_while(|request| request.chain == chain)
+                .find(|request| request.id > after)
         })
         .map(|request| request.id)
     {
@@ -826,10 +823,10 @@ fn cancel(system: &mut System, id: ProcessId, canceller: u64, target: u64) -> i3
 /// if the CQ has an unreserved slot (and returns true), otherwise marks the
 /// event pending in the request, to be posted later.
 pub fn post_event(system: &mut System, id: ProcessId, request_id: u64, result: i32) -> bool {
-    let Some(index) = find(system, id, request_id) else {
+    let Some(process) = system.process(id) else {
         return false;
     };
-    let Some(process) = system.process(id) else {
+    let Some(index) = process.ring.requests.index_of(request_id) else {
         return false;
     };
     let user_data = process.ring.requests[index].user_data;
@@ -839,7 +836,9 @@ pub fn post_event(system: &mut System, id: ProcessId, request_id: u64, result: i
         flags: completion_flags::MORE,
     };
     let posted = process.ring.post_extra(completion);
-    let request = &mut process.ring.requests[index];
+    let Some(request) = process.ring.requests.get_mut(index) else {
+        return posted;
+    };
     request.pending_event = !posted;
     if posted {
         request.fired += 1;

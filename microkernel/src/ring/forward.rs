@@ -133,7 +133,8 @@ pub fn find_endpoint(system: &System, name: &str) -> Option<EndpointId> {
 
 /// A client's forwarded operation: checks the handle and the buffer, then
 /// queues the request for the server. `Err` completes the client's request
-/// at once; `Ok` leaves it running until the server answers.
+/// at once; `Ok` leaves it running until the server answers, and gives the
+/// forward's id (for [`client_gave_up`]).
 #[allow(clippy::too_many_arguments)]
 pub fn submit(
     system: &mut System,
@@ -146,7 +147,7 @@ pub fn submit(
     operation_flags: u32,
     offset: u64,
     arguments: [u64; 3],
-) -> Result<(), Errno> {
+) -> Result<u64, Errno> {
     let process = system.process(client).ok_or(Errno::BadHandle)?;
     let (endpoint, badge) = match process.handles.get(handle)? {
         Object::Client { endpoint, badge } => (endpoint, badge),
@@ -218,8 +219,9 @@ pub fn submit(
 
 /// Puts `forward` in the table (its message gets the id the table gives
 /// it), queues it at its endpoint, and delivers what can be delivered.
-/// `ENOMEM`, with nothing changed, if the kernel heap has no room for it.
-fn queue(system: &mut System, forward: Forward) -> Result<(), Errno> {
+/// Returns the id. `ENOMEM`, with nothing changed, if the kernel heap has
+/// no room for it.
+fn queue(system: &mut System, forward: Forward) -> Result<u64, Errno> {
     let endpoint = forward.endpoint;
     let room = system.forwards.try_reserve_one().is_ok()
         && system
@@ -237,7 +239,7 @@ fn queue(system: &mut System, forward: Forward) -> Result<(), Errno> {
         target.queue.push_back(id);
     }
     deliver(system, endpoint);
-    Ok(())
+    Ok(id)
 }
 
 /// A client handle to `endpoint` with `badge` is gone (closed, or its
@@ -374,10 +376,13 @@ pub fn deliver(system: &mut System, endpoint: EndpointId) {
             return;
         };
         let server = target.server;
-        let Some(slot) = (0..receive.slots).find(|slot| target.busy_slots & (1 << slot) == 0)
-        else {
+        // The lowest free slot: one bit per slot, up to 64.
+        let all = u64::MAX >> (64 - receive.slots.clamp(1, 64));
+        let free = all & !target.busy_slots;
+        if free == 0 {
             return;
-        };
+        }
+        let slot = free.trailing_zeros();
         let Some(process) = system.process(server) else {
             return;
         };
@@ -587,18 +592,20 @@ pub fn mint(system: &mut System, server: ProcessId, handle: u32, badge: u64) -> 
     Ok(process.handles.insert(Object::Client { endpoint, badge })? as i32)
 }
 
-/// The client cancelled request `client_request` (or it was cut off by
-/// its chain or a link timeout): forget the client side. A queued request
-/// never reaches the server; a delivered one is answered into nothing.
-pub fn client_gave_up(system: &mut System, client: ProcessId, client_request: u64) {
-    let found = system
-        .forwards
-        .iter()
-        .find(|(_, forward)| forward.client == Some((client, client_request)))
-        .map(|(id, forward)| (id, forward.endpoint, forward.slot));
-    let Some((id, endpoint, slot)) = found else {
+/// Client request `client_request`, forwarded as `id`, has completed: if
+/// that was not the server's answer (the client cancelled, or it was cut
+/// off by its chain or a link timeout), forget the client side. A queued
+/// request never reaches the server; a delivered one is answered into
+/// nothing. (Answered, the forward is gone already, or its id names
+/// another request now: nothing to do.)
+pub fn client_gave_up(system: &mut System, client: ProcessId, client_request: u64, id: u64) {
+    let Some(forward) = system.forwards.get(id) else {
         return;
     };
+    if forward.client != Some((client, client_request)) {
+        return;
+    }
+    let (endpoint, slot) = (forward.endpoint, forward.slot);
     match slot {
         None => {
             system.forwards.remove(id);

@@ -7,6 +7,8 @@
 //!   submissions out once, posting completions, the CQ slot accounting.
 //! - `engine`: `ring_enter`, accepting submissions, LINK chains, running
 //!   each operation, cancellation, waiting for completions.
+//! - `requests`: a ring's pending requests, in acceptance order, found by
+//!   id in constant time.
 //! - `timers`: `TIMEOUT` and `LINK_TIMEOUT` deadlines.
 //! - `sq_poll`: the optional kernel thread that drains a ring without
 //!   system calls.
@@ -40,6 +42,7 @@ pub mod faults;
 pub mod forward;
 #[cfg(target_os = "none")]
 pub mod processes;
+mod requests;
 #[cfg(target_os = "none")]
 mod shared;
 #[cfg(target_os = "none")]

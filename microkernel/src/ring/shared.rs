@@ -6,14 +6,13 @@
 //! reads only what the process owns (`sq_tail`, `cq_head`), and clamps
 //! what it reads.
 
-use super::decode::Operation;
+use super::requests::Requests;
 use crate::scheduler::ThreadId;
-use alloc::vec::Vec;
 use boot::layout::physical_to_virtual;
 use core::sync::atomic::{AtomicU32, Ordering};
 use libring::abi::{
-    ABI_VERSION, CQ_ENTRIES, CQ_OFFSET, Completion, Errno, RingHeader, SQ_ENTRIES, SQ_OFFSET,
-    Submission, header_offset, ring_flags,
+    ABI_VERSION, CQ_ENTRIES, CQ_OFFSET, Completion, RingHeader, SQ_ENTRIES, SQ_OFFSET, Submission,
+    header_offset, ring_flags,
 };
 
 /// The header a new ring starts with.
@@ -28,23 +27,6 @@ pub fn initial_header() -> RingHeader {
     }
 }
 
-/// One accepted submission, until its last completion is posted.
-pub struct Request {
-    pub id: u64,
-    /// Requests of one LINK chain share this; they run in acceptance order.
-    pub chain: u64,
-    pub user_data: u64,
-    pub operation: Result<Operation, Errno>,
-    /// Submitted with LINK: the next submission is in its chain.
-    pub linked: bool,
-    /// Started (a timer armed), as opposed to waiting for its turn.
-    pub running: bool,
-    /// Completions a multishot operation has posted so far.
-    pub fired: u64,
-    /// A multishot event that found the CQ full, waiting to be posted.
-    pub pending_event: bool,
-}
-
 /// The kernel's state for one process's ring.
 pub struct KernelRing {
     /// Physical address of the region (contiguous frames).
@@ -56,7 +38,7 @@ pub struct KernelRing {
     /// holds one CQ slot.
     reserved: u32,
     /// Pending requests, in acceptance order.
-    pub requests: Vec<Request>,
+    pub requests: Requests,
     pub next_request: u64,
     pub next_chain: u64,
     /// The last submission taken had LINK set: the next joins its chain.
@@ -87,7 +69,7 @@ impl KernelRing {
             sq_head: 0,
             cq_tail: 0,
             reserved: 0,
-            requests: Vec::new(),
+            requests: Requests::new(),
             next_request: 0,
             next_chain: 0,
             chain_open: false,

@@ -78,12 +78,7 @@ fn fire(system: &mut System, timer: Timer, now: u64) {
     let Some(process) = system.process(id) else {
         return;
     };
-    let Some(index) = process
-        .ring
-        .requests
-        .iter()
-        .position(|request| request.id == request_id)
-    else {
+    let Some(index) = process.ring.requests.index_of(request_id) else {
         return;
     };
     let request = &process.ring.requests[index];
@@ -125,8 +120,8 @@ fn link_timeout_fired(system: &mut System, id: ProcessId, index: usize) {
     let requests = &process.ring.requests;
     let timeout_id = requests[index].id;
     let chain = requests[index].chain;
-    let target = requests[..index]
-        .iter()
+    let target = requests
+        .before(index)
         .rev()
         .find(|request| request.chain == chain)
         .map(|request| request.id);
