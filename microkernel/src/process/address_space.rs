@@ -444,6 +444,28 @@ impl AddressSpace {
     /// Copies `bytes` into user memory at `address`, which must be mapped
     /// writable for user space; nothing is written if any of it is not.
     pub fn copy_to_user(&self, address: u64, bytes: &[u8]) -> Result<(), Errno> {
+        if bytes.len() <= PAGE_SIZE as usize {
+            // At most two pages (a server's request message, a small
+            // answer): one walk finds and checks both before anything is
+            // written, instead of a walk to check and another to copy.
+            let mut pieces = [(core::ptr::null_mut::<u8>(), 0usize); 2];
+            let mut count = 0;
+            self.for_each_piece(address, bytes.len(), true, |target, piece, _| {
+                if let Some(slot) = pieces.get_mut(count) {
+                    *slot = (target, piece);
+                }
+                count += 1;
+            })?;
+            let mut done = 0;
+            for &(target, piece) in &pieces[..count.min(2)] {
+                // SAFETY: `target` is `piece` bytes of a user frame in the
+                // linear map, mapped writable for the process (the walk
+                // above checked every piece before any is written).
+                unsafe { core::ptr::copy_nonoverlapping(bytes[done..].as_ptr(), target, piece) };
+                done += piece;
+            }
+            return Ok(());
+        }
         self.check_writable(address, bytes.len())?;
         self.for_each_piece(address, bytes.len(), true, |target, piece, done| {
             // SAFETY: `target` is `piece` bytes of a user frame in the linear
