@@ -42,6 +42,11 @@ pub mod faults;
 pub mod forward;
 #[cfg(target_os = "none")]
 pub mod processes;
+#[cfg(any(target_os = "none", test))]
+#[cfg_attr(
+    not(target_os = "none"),
+    expect(dead_code, reason = "on the host only its unit tests use it")
+)]
 mod requests;
 #[cfg(target_os = "none")]
 mod shared;
