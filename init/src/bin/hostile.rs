@@ -217,7 +217,15 @@ fn finish(
         ),
     );
     let length = writer.length;
-    for submission in [ops::log(&text[..length]).with_user_data(1), ops::exit(0)] {
+    // The NOP ends a chain the flood may have left open (its last
+    // submission may have had LINK): as a member of it the line would
+    // wait behind the chain, or be cancelled with it if it failed.
+    let closing = [
+        ops::nop().with_user_data(1),
+        ops::log(&text[..length]).with_user_data(1),
+        ops::exit(0),
+    ];
+    for submission in closing {
         // Retry while the CQ is full of completions still to come.
         loop {
             write_slot(head, &submission);

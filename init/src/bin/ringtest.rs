@@ -85,6 +85,14 @@ const TESTS: &[Test] = &[
         a_link_carries_over_to_the_next_ring_enter,
     ),
     (
+        "a_failed_member_cancels_members_taken_later",
+        a_failed_member_cancels_members_taken_later,
+    ),
+    (
+        "exits_waiting_in_a_chain_take_cq_slots",
+        exits_waiting_in_a_chain_take_cq_slots,
+    ),
+    (
         "link_timeout_cancels_a_slow_request",
         link_timeout_cancels_a_slow_request,
     ),
@@ -564,6 +572,90 @@ fn a_link_carries_over_to_the_next_ring_enter(ring: &mut Ring<Syscall>) -> Outco
         order == [61, 62],
         "the NOP did not wait for the timeout before it",
     )
+}
+
+fn a_failed_member_cancels_members_taken_later(ring: &mut Ring<Syscall>) -> Outcome {
+    let mut bad = ops::nop().with_user_data(710).linked();
+    bad.opcode = 250;
+    ring.push(bad).map_err(|_| "SQ full")?;
+    let first = submit_and_collect::<1>(ring, 1)?;
+    check(
+        result_of(&first, 710) == Some(Errno::InvalidArgument.result()),
+        "bad member not EINVAL",
+    )?;
+    // Its LINK made the next submission a member, though it comes with a
+    // later ring_enter, after the chain has failed.
+    ring.push(ops::nop().with_user_data(711))
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::nop().with_user_data(712))
+        .map_err(|_| "SQ full")?;
+    let later = submit_and_collect::<2>(ring, 2)?;
+    check(
+        result_of(&later, 711) == Some(Errno::Cancelled.result()),
+        "a member taken after the failure ran",
+    )?;
+    check(result_of(&later, 712) == Some(0), "the next chain was hurt")
+}
+
+/// A chain whose head waits (a 10 s timeout, cut after 300 ms by a link
+/// timeout) followed by `EXIT`s: each `EXIT` may wait, or be cancelled and
+/// complete, so each must hold a CQ slot. With 128 slots, the 129th
+/// submission is refused; when the chain fails every member completes into
+/// its own slot, and the process goes on.
+fn exits_waiting_in_a_chain_take_cq_slots(ring: &mut Ring<Syscall>) -> Outcome {
+    const EXITS: u32 = CQ_ENTRIES - 2;
+    ring.push(ops::timeout(10_000_000_000).with_user_data(720).linked())
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::link_timeout(300_000_000).with_user_data(721).linked())
+        .map_err(|_| "SQ full")?;
+    let mut pushed = 0;
+    while pushed < EXITS {
+        while pushed < EXITS {
+            // The last one ends the chain.
+            let exit = ops::exit(9).with_user_data(722);
+            let exit = if pushed + 1 < EXITS {
+                exit.linked()
+            } else {
+                exit
+            };
+            if ring.push(exit).is_err() {
+                break;
+            }
+            pushed += 1;
+        }
+        ring.submit().map_err(|_| "submit failed")?;
+    }
+    ring.push(ops::nop().with_user_data(723))
+        .map_err(|_| "SQ full")?;
+    check(
+        ring.submit() == Err(Errno::Busy),
+        "the NOP after 128 was taken: EXITs waiting in a chain held no CQ slot",
+    )?;
+    let (mut exits, mut others) = (0, 0);
+    for _ in 0..1000 {
+        if exits + others == CQ_ENTRIES + 1 {
+            break;
+        }
+        ring.submit_and_wait(1).map_err(|_| "wait failed")?;
+        while let Some(completion) = ring.completion() {
+            let expected = match completion.user_data {
+                720 | 722 => Errno::Cancelled.result(),
+                721 => Errno::TimedOut.result(),
+                723 => 0,
+                _ => return Err("unexpected completion"),
+            };
+            if completion.result != expected {
+                return Err("a completion with the wrong result");
+            }
+            if completion.user_data == 722 {
+                exits += 1;
+            } else {
+                others += 1;
+            }
+        }
+    }
+    check(exits == EXITS, "an EXIT's completion was lost")?;
+    check(others == 3, "the timeout, link timeout or NOP is missing")
 }
 
 fn link_timeout_cancels_a_slow_request(ring: &mut Ring<Syscall>) -> Outcome {

@@ -4,8 +4,8 @@
 //! 1. **Accept** ([`drain`]): for each published submission, reserve a CQ
 //!    slot (stop if there is none), copy the submission out once, decode
 //!    it, and record a [`Request`]. A LINK flag puts the next submission in
-//!    the same chain; a chain ends at a submission without LINK or at the
-//!    end of the batch.
+//!    the same chain, even one taken by a later `ring_enter`; a chain ends
+//!    at a submission without LINK.
 //! 2. **Run** ([`advance`]): the first waiting request of each chain
 //!    starts. Most operations complete at once; a `TIMEOUT` arms a timer.
 //! 3. **Complete** ([`finish`]): the completion goes into the reserved
@@ -113,20 +113,26 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
         while taken < available {
             let submission = ring.peek_submission();
             let operation = super::decode::decode(&submission);
-            // EXIT never completes, so it needs no CQ slot: a process whose
-            // CQ is all reserved can still end itself. (A submission left in
-            // the queue for want of a slot is copied and checked afresh next
-            // time.)
+            // EXIT that starts a chain of its own runs as soon as this
+            // drain ends and never completes, so it needs no CQ slot: a
+            // process whose CQ is all reserved can still end itself. An
+            // EXIT that joins an open chain may wait behind a running
+            // member, or be cancelled (and then completes): it takes a
+            // slot like any other, or EXITs queued behind a long TIMEOUT
+            // would be kernel records without bound. (A submission left in
+            // the queue for want of a slot is copied and checked afresh
+            // next time.)
             let is_exit = matches!(operation, Ok(Operation::Exit { .. }));
-            if !is_exit && !ring.reserve_slot() {
+            let slotless = is_exit && !ring.chain_open;
+            if !slotless && !ring.reserve_slot() {
                 break;
             }
             ring.advance_sq_head();
             taken += 1;
             let linked = submission.flags & submission_flags::LINK != 0;
-            // The rest of a chain a member of which had no room (below):
-            // cancelled, as after any member that failed.
-            if ring.refusing_chain && !is_exit {
+            // The rest of a chain a member of which had no room (below), or
+            // failed (`finish`): cancelled.
+            if ring.refusing_chain && !slotless {
                 ring.refusing_chain = linked;
                 ring.post_final(Completion {
                     user_data: submission.user_data,
@@ -772,6 +778,15 @@ pub fn finish(system: &mut System, id: ProcessId, request_id: u64, result: i32) 
     }
     if result < 0 {
         cancel_chain(system, id, request.chain, request_id);
+        // Members not taken yet (the chain is still open: its last member
+        // so far had LINK) are cancelled as they come (`drain`).
+        if let Some(process) = system.process(id)
+            && process.ring.chain_open
+            && process.ring.next_chain == request.chain
+        {
+            process.ring.chain_open = false;
+            process.ring.refusing_chain = true;
+        }
     }
     wake_waiter(system, id);
 }

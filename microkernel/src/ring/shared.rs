@@ -44,7 +44,8 @@ pub struct KernelRing {
     /// The last submission taken had LINK set: the next joins its chain.
     pub chain_open: bool,
     /// The chain being taken lost a member for want of kernel memory
-    /// (`engine::drain`): its later members complete with `ECANCELED`.
+    /// (`engine::drain`), or a member failed while the chain was still open
+    /// (`engine::finish`): its later members complete with `ECANCELED`.
     pub refusing_chain: bool,
     /// The process's thread is blocked in `ring_enter` until this many
     /// completions are ready.
