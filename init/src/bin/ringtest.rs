@@ -93,6 +93,10 @@ const TESTS: &[Test] = &[
         exits_waiting_in_a_chain_take_cq_slots,
     ),
     (
+        "a_cancelled_exit_completes_and_the_process_goes_on",
+        a_cancelled_exit_completes_and_the_process_goes_on,
+    ),
+    (
         "link_timeout_cancels_a_slow_request",
         link_timeout_cancels_a_slow_request,
     ),
@@ -656,6 +660,69 @@ fn exits_waiting_in_a_chain_take_cq_slots(ring: &mut Ring<Syscall>) -> Outcome {
     }
     check(exits == EXITS, "an EXIT's completion was lost")?;
     check(others == 3, "the timeout, link timeout or NOP is missing")
+}
+
+/// An `EXIT` behind a request recorded in the same `ring_enter` waits its
+/// turn, holding a CQ slot; a `CANCEL` run before it cancels it, and it
+/// completes into that slot, and the ring's count of free slots is right
+/// after it.
+fn a_cancelled_exit_completes_and_the_process_goes_on(ring: &mut Ring<Syscall>) -> Outcome {
+    ring.push(ops::timeout(10_000_000_000).with_user_data(730))
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::cancel(731).with_user_data(732))
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::exit(5).with_user_data(731))
+        .map_err(|_| "SQ full")?;
+    let first = submit_and_collect::<2>(ring, 2)?;
+    check(
+        result_of(&first, 731) == Some(Errno::Cancelled.result()),
+        "the EXIT was not cancelled",
+    )?;
+    check(result_of(&first, 732) == Some(0), "CANCEL failed")?;
+    // With the timeout pending, 127 slots are free: 127 more are taken,
+    // the 128th refused. (A cancelled EXIT that had no slot of its own
+    // took another's, and the 128th was taken.)
+    for batch in [64, 63] {
+        for _ in 0..batch {
+            ring.push(ops::timeout(300_000_000).with_user_data(734))
+                .map_err(|_| "SQ full")?;
+        }
+        check(
+            ring.submit() == Ok(batch),
+            "a batch of timeouts not all taken",
+        )?;
+    }
+    ring.push(ops::timeout(300_000_000).with_user_data(734))
+        .map_err(|_| "SQ full")?;
+    check(
+        ring.submit() == Err(Errno::Busy),
+        "a 129th request was taken: a slot was counted wrong",
+    )?;
+    let mut ended = 0;
+    for _ in 0..1000 {
+        if ended == 128 {
+            break;
+        }
+        ring.submit_and_wait(1).map_err(|_| "wait failed")?;
+        while let Some(completion) = ring.completion() {
+            if completion.user_data != 734 || completion.result != 0 {
+                return Err("unexpected completion");
+            }
+            ended += 1;
+        }
+    }
+    check(ended == 128, "a timeout's completion was lost")?;
+    ring.push(ops::cancel(730).with_user_data(733))
+        .map_err(|_| "SQ full")?;
+    let second = submit_and_collect::<2>(ring, 2)?;
+    check(
+        result_of(&second, 730) == Some(Errno::Cancelled.result()),
+        "the timeout was not cancelled",
+    )?;
+    check(
+        result_of(&second, 733) == Some(0),
+        "the second CANCEL failed",
+    )
 }
 
 fn link_timeout_cancels_a_slow_request(ring: &mut Ring<Syscall>) -> Outcome {

@@ -113,18 +113,27 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
         while taken < available {
             let submission = ring.peek_submission();
             let operation = super::decode::decode(&submission);
-            // EXIT that starts a chain of its own runs as soon as this
-            // drain ends and never completes, so it needs no CQ slot: a
-            // process whose CQ is all reserved can still end itself. An
-            // EXIT that joins an open chain may wait behind a running
-            // member, or be cancelled (and then completes): it takes a
-            // slot like any other, or EXITs queued behind a long TIMEOUT
-            // would be kernel records without bound. (A submission left in
-            // the queue for want of a slot is copied and checked afresh
-            // next time.)
-            let is_exit = matches!(operation, Ok(Operation::Exit { .. }));
-            let slotless = is_exit && !ring.chain_open;
-            if !slotless && !ring.reserve_slot() {
+            // EXIT ends the process here and now, with no CQ slot, when
+            // nothing comes before it: no chain open (or being refused) and
+            // no request recorded by this drain, which would run first.
+            // Otherwise it is recorded like any other submission, with a
+            // slot: it may wait behind a running member of its chain, or
+            // be cancelled (`CANCEL`, a failed chain), and then completes;
+            // slotless, EXITs queued behind a long TIMEOUT would be kernel
+            // records without bound. Should no slot be left, it ends the
+            // process at once all the same: a process whose CQ is all
+            // reserved (128 endless timers) can always end itself. (A
+            // submission left in the queue for want of a slot is copied and
+            // checked afresh next time.)
+            if let Ok(Operation::Exit { code }) = operation {
+                let waits = ring.chain_open || ring.refusing_chain || recorded;
+                if !waits || !ring.reserve_slot() {
+                    ring.advance_sq_head();
+                    taken += 1;
+                    exit_now = Some(code);
+                    break;
+                }
+            } else if !ring.reserve_slot() {
                 break;
             }
             ring.advance_sq_head();
@@ -132,7 +141,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             let linked = submission.flags & submission_flags::LINK != 0;
             // The rest of a chain a member of which had no room (below), or
             // failed (`finish`): cancelled.
-            if ring.refusing_chain && !slotless {
+            if ring.refusing_chain {
                 ring.refusing_chain = linked;
                 ring.post_final(Completion {
                     user_data: submission.user_data,
@@ -171,7 +180,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             // The record needs room in the ring's list; if the kernel heap
             // has none, the submission fails with ENOMEM, and the members
             // after it in its chain with ECANCELED (`refusing_chain`). An
-            // EXIT, which has no completion, ends the process regardless.
+            // EXIT ends the process regardless.
             if ring.requests.try_reserve_one().is_err() {
                 if let Ok(Operation::Exit { code }) = operation {
                     exit_now = Some(code);
