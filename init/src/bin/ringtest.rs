@@ -97,6 +97,10 @@ const TESTS: &[Test] = &[
         a_cancelled_exit_completes_and_the_process_goes_on,
     ),
     (
+        "a_link_timeout_taken_after_its_request_started_is_armed",
+        a_link_timeout_taken_after_its_request_started_is_armed,
+    ),
+    (
         "link_timeout_cancels_a_slow_request",
         link_timeout_cancels_a_slow_request,
     ),
@@ -722,6 +726,26 @@ fn a_cancelled_exit_completes_and_the_process_goes_on(ring: &mut Ring<Syscall>) 
     check(
         result_of(&second, 733) == Some(0),
         "the second CANCEL failed",
+    )
+}
+
+/// A request and its `LINK_TIMEOUT` taken by two `ring_enter`s (as when
+/// the CQ is full between them): the request is running when its link
+/// timeout comes, and the link timeout still cuts it.
+fn a_link_timeout_taken_after_its_request_started_is_armed(ring: &mut Ring<Syscall>) -> Outcome {
+    ring.push(ops::timeout(2_000_000_000).with_user_data(740).linked())
+        .map_err(|_| "SQ full")?;
+    ring.submit().map_err(|_| "submit failed")?;
+    ring.push(ops::link_timeout(50_000_000).with_user_data(741))
+        .map_err(|_| "SQ full")?;
+    let completions = submit_and_collect::<2>(ring, 2)?;
+    check(
+        result_of(&completions, 740) == Some(Errno::Cancelled.result()),
+        "the request ran its full time: the late link timeout was never armed",
+    )?;
+    check(
+        result_of(&completions, 741) == Some(Errno::TimedOut.result()),
+        "the link timeout did not fire",
     )
 }
 

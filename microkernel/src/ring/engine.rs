@@ -98,6 +98,9 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
     let mut available = None;
     let mut taken = 0;
     let mut recorded = false;
+    // A LINK_TIMEOUT taken as the first request of this drain, joining a
+    // chain whose member before it may be running already: its id.
+    let mut late_link_timeout = None;
     // An EXIT the kernel had no room to record (it ends the process all
     // the same, once the indices are published).
     let mut exit_now = None;
@@ -200,6 +203,12 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             }
             // A LINK flag puts the next submission in this chain, even if it
             // only arrives with a later ring_enter.
+            if ring.chain_open
+                && !recorded
+                && matches!(operation, Ok(Operation::LinkTimeout { .. }))
+            {
+                late_link_timeout = Some(ring.next_request + 1);
+            }
             ring.chain_open = linked;
             ring.next_request += 1;
             let request = Request {
@@ -221,6 +230,13 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             process::end(system, id, Ending::Exited(code));
             return taken;
         }
+        if let Some(timeout_id) = late_link_timeout.take() {
+            arm_late_link_timeout(system, id, timeout_id);
+        }
+        let Some(process) = system.process(id) else {
+            return taken;
+        };
+        let ring = &mut process.ring;
         let Some((user_data, operation)) = immediate else {
             // Start what this drain recorded. (Nothing waits to start when
             // no request is pending.)
@@ -663,6 +679,26 @@ fn arm_link_timeout(system: &mut System, id: ProcessId, request_id: u64) {
             complete(system, id, timeout_id, error.result());
             wake_waiter(system, id);
         }
+    }
+}
+
+/// LINK_TIMEOUT `timeout_id` came with a later `ring_enter` than the
+/// request before it in its chain (the CQ was full between them, or the
+/// program submitted them apart): if that request is running already, the
+/// link timeout is armed now; its start armed nothing, as the link timeout
+/// was not there yet.
+fn arm_late_link_timeout(system: &mut System, id: ProcessId, timeout_id: u64) {
+    let Some(process) = system.process(id) else {
+        return;
+    };
+    let requests = &process.ring.requests;
+    let Some(index) = requests.index_of(timeout_id).filter(|&index| index > 0) else {
+        return;
+    };
+    let before = &requests[index - 1];
+    if before.chain == requests[index].chain && before.running {
+        let guarded = before.id;
+        arm_link_timeout(system, id, guarded);
     }
 }
 
