@@ -377,6 +377,22 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // An EXIT that finds no CQ slot ends the process at once, after
+        // what the same ring_enter took before it has run (the LOG).
+        name: "attack-exit-last",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=attack:exit-last",
+        system: None,
+        disk: None,
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            "attack exit-last: the LOG taken before the EXIT ran",
+            "process 1 (attack): exited with code 0",
+            "process 1 (attack): leaked frames: 0;",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // MINT and CLOSE a million times on an endpoint nobody receives
         // on: the RELEASEs the server owes are bounded
         // (MAX_RELEASES_OWED), then MINT fails with ENOMEM; and

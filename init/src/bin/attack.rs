@@ -52,6 +52,10 @@
 //!   in a new GiB), as a heap that never reuses an address does: the
 //!   tables the kernel made for each must go with the page, or they add
 //!   up past the process's budget and `MAP` is refused.
+//! - `exit-last`: fills all but three CQ slots with long timeouts, then
+//!   submits a timeout, a `LOG` and an `EXIT` in one `ring_enter`: the
+//!   `EXIT` finds no slot and ends the process at once, but what was
+//!   taken before it (the `LOG`) must still run first.
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
@@ -115,6 +119,7 @@ fn main(arguments: Arguments) -> i32 {
         "pipe-writer" => pipe_writer(),
         "map-hold" => map_hold(),
         "map-churn" => map_churn(),
+        "exit-last" => exit_last(),
         "console" => console(),
         "console-reclaim" => console_reclaim(),
         "bin-write" => bin_write(),
@@ -542,6 +547,31 @@ fn map_hold() -> Result<(), Errno> {
     libring::println!("attack map-hold: {held} MiB held");
     run(ops::timeout(3_600_000_000_000))?;
     Ok(())
+}
+
+// --------------------------------------------------------------- exit-last
+
+fn exit_last() -> Result<(), Errno> {
+    use libring::abi::CQ_ENTRIES;
+    let line = b"attack exit-last: the LOG taken before the EXIT ran\n";
+    with_ring(|ring| -> Result<(), Errno> {
+        let mut pushed = 0;
+        while pushed < CQ_ENTRIES - 2 {
+            while pushed < CQ_ENTRIES - 2 && push(ring, ops::timeout(60_000_000_000)).is_ok() {
+                pushed += 1;
+            }
+            ring.submit()?;
+        }
+        // Two slots left: the TIMEOUT and the LOG take them; the EXIT has
+        // none, and ends the process at once.
+        push(ring, ops::timeout(60_000_000_000))?;
+        push(ring, ops::log(line))?;
+        push(ring, ops::exit(0))?;
+        ring.submit()?;
+        Ok(())
+    })?;
+    libring::println!("attack exit-last: still running after the EXIT");
+    Err(Errno::InvalidArgument)
 }
 
 // --------------------------------------------------------------- map-churn

@@ -101,6 +101,10 @@ const TESTS: &[Test] = &[
         a_link_timeout_taken_after_its_request_started_is_armed,
     ),
     (
+        "a_second_late_link_timeout_does_not_guard_the_first",
+        a_second_late_link_timeout_does_not_guard_the_first,
+    ),
+    (
         "link_timeout_cancels_a_slow_request",
         link_timeout_cancels_a_slow_request,
     ),
@@ -746,6 +750,32 @@ fn a_link_timeout_taken_after_its_request_started_is_armed(ring: &mut Ring<Sysca
     check(
         result_of(&completions, 741) == Some(Errno::TimedOut.result()),
         "the link timeout did not fire",
+    )
+}
+
+/// `[TIMEOUT A, LINK_TIMEOUT L1]`, then `[LINK_TIMEOUT L2]` by another
+/// `ring_enter`: L2 guards nothing (a link timeout guards the request
+/// before it, and L1 is no such request), so L1 still cuts A.
+fn a_second_late_link_timeout_does_not_guard_the_first(ring: &mut Ring<Syscall>) -> Outcome {
+    ring.push(ops::timeout(2_000_000_000).with_user_data(750).linked())
+        .map_err(|_| "SQ full")?;
+    ring.push(ops::link_timeout(200_000_000).with_user_data(751).linked())
+        .map_err(|_| "SQ full")?;
+    ring.submit().map_err(|_| "submit failed")?;
+    ring.push(ops::link_timeout(10_000_000).with_user_data(752))
+        .map_err(|_| "SQ full")?;
+    let completions = submit_and_collect::<3>(ring, 3)?;
+    check(
+        result_of(&completions, 751) == Some(Errno::TimedOut.result()),
+        "the first link timeout did not fire: the second was armed against it",
+    )?;
+    check(
+        result_of(&completions, 750) == Some(Errno::Cancelled.result()),
+        "the request was not cut by its link timeout",
+    )?;
+    check(
+        result_of(&completions, 752) == Some(Errno::Cancelled.result()),
+        "the second link timeout was not cancelled with the chain",
     )
 }
 

@@ -227,7 +227,18 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
         }
         ring.publish_indices();
         if let Some(code) = exit_now {
-            process::end(system, id, Ending::Exited(code));
+            // What this drain took before the EXIT runs first, in order
+            // (a LOG, a REPLY a client waits for), then the process ends.
+            if recorded {
+                advance(system, id);
+            }
+            if system
+                .process(id)
+                .is_some_and(|process| process.ending.is_none())
+            {
+                process::end(system, id, Ending::Exited(code));
+            }
+            settle(system);
             return taken;
         }
         if let Some(timeout_id) = late_link_timeout.take() {
@@ -696,7 +707,10 @@ fn arm_late_link_timeout(system: &mut System, id: ProcessId, timeout_id: u64) {
         return;
     };
     let before = &requests[index - 1];
-    if before.chain == requests[index].chain && before.running {
+    // Only a request a link timeout can guard: not another link timeout
+    // (a second one after it was never armed in one batch either).
+    let guards = !matches!(before.operation, Ok(Operation::LinkTimeout { .. }));
+    if guards && before.chain == requests[index].chain && before.running {
         let guarded = before.id;
         arm_link_timeout(system, id, guarded);
     }
