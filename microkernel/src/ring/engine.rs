@@ -241,13 +241,18 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             settle(system);
             return taken;
         }
-        if let Some(timeout_id) = late_link_timeout.take() {
-            arm_late_link_timeout(system, id, timeout_id);
-        }
-        let Some(process) = system.process(id) else {
-            return taken;
+        // (The process is looked up again only then: each lookup is a
+        // search, and this is every NOP's path.)
+        let ring = match late_link_timeout.take() {
+            Some(timeout_id) => {
+                arm_late_link_timeout(system, id, timeout_id);
+                match system.process(id) {
+                    Some(process) => &mut process.ring,
+                    None => return taken,
+                }
+            }
+            None => ring,
         };
-        let ring = &mut process.ring;
         let Some((user_data, operation)) = immediate else {
             // Start what this drain recorded. (Nothing waits to start when
             // no request is pending.)
