@@ -377,6 +377,24 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // A server unmaps the message slots its RECEIVE is armed over: the
+        // next delivery must fail (EFAULT), never write into the freed
+        // frame (the kernel keeps the slots' pages while nothing has been
+        // unmapped).
+        name: "attack-slot-unmap",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=bystander,attack:slot-unmap",
+        system: None,
+        disk: None,
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            "attack slot-unmap: the request to a RECEIVE whose slots were unmapped: EFAULT; the request cancelled: ok",
+            "process 2 (attack): exited with code 0",
+            "process 2 (attack): leaked frames: 0;",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // An EXIT that finds no CQ slot ends the process at once, after
         // what the same ring_enter took before it has run (the LOG).
         name: "attack-exit-last",

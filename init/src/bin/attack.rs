@@ -56,6 +56,11 @@
 //!   submits a timeout, a `LOG` and an `EXIT` in one `ring_enter`: the
 //!   `EXIT` finds no slot and ends the process at once, but what was
 //!   taken before it (the `LOG`) must still run first.
+//! - `slot-unmap`: arms a `RECEIVE` on an endpoint of its own over a
+//!   page of message slots, `UNMAP`s the page, then sends itself a
+//!   request: the kernel must find the slots gone (the `RECEIVE` ends with
+//!   `EFAULT`), not write the message into the freed frame, which may be
+//!   another process's by then.
 //! - `big-dir` (needs `use=fs`): 20,000 entries (folders, made 32 at a
 //!   time) in one directory, then `READDIR`s of all of it, twice, while
 //!   another client works.
@@ -120,6 +125,7 @@ fn main(arguments: Arguments) -> i32 {
         "map-hold" => map_hold(),
         "map-churn" => map_churn(),
         "exit-last" => exit_last(),
+        "slot-unmap" => slot_unmap(),
         "console" => console(),
         "console-reclaim" => console_reclaim(),
         "bin-write" => bin_write(),
@@ -546,6 +552,50 @@ fn map_hold() -> Result<(), Errno> {
     }
     libring::println!("attack map-hold: {held} MiB held");
     run(ops::timeout(3_600_000_000_000))?;
+    Ok(())
+}
+
+// -------------------------------------------------------------- slot-unmap
+
+fn slot_unmap() -> Result<(), Errno> {
+    let (service, client) = own_endpoint(b"slot-unmap")?;
+    let slots = MAP_AREA + (8 << 30);
+    run(ops::map(slots, PAGE_SIZE as u32, true))?;
+    let ended = with_ring(|ring| -> Result<i32, Errno> {
+        push(ring, ops::receive(service, slots, 1).with_user_data(90))?;
+        ring.submit()?;
+        Ok(0)
+    });
+    ended?;
+    // Once armed, the slots go; a page mapped again somewhere else may get
+    // the freed frame.
+    run(ops::unmap(slots, PAGE_SIZE as u32))?;
+    run(ops::map(slots + (1 << 30), PAGE_SIZE as u32, true))?;
+    let receive = with_ring(|ring| -> Result<i32, Errno> {
+        push(ring, ops::control(client, [5, 0, 0]).with_user_data(91))?;
+        ring.submit()?;
+        loop {
+            ring.submit_and_wait(1)?;
+            while let Some(completion) = ring.completion() {
+                if completion.user_data == 90 {
+                    return Ok(completion.result);
+                }
+            }
+        }
+    })?;
+    // The request is still queued: take it back.
+    let cancel = run(ops::cancel(91));
+    let outcome = if receive == Errno::Fault.result() {
+        "EFAULT"
+    } else if receive >= 0 {
+        "a message was written into the unmapped slots"
+    } else {
+        "another error"
+    };
+    libring::println!(
+        "attack slot-unmap: the request to a RECEIVE whose slots were unmapped: {outcome}; the request cancelled: {}",
+        if cancel.is_ok() { "ok" } else { "no" }
+    );
     Ok(())
 }
 

@@ -105,6 +105,10 @@ pub struct AddressSpace {
     owned_frames: usize,
     /// The most frames it may hold (its budget less the allowance).
     frame_budget: usize,
+    /// Bumped by every `unmap`: a translation taken while it had one value
+    /// holds (the same frame, still mapped writable) while it keeps it,
+    /// since nothing else takes a page away from a live address space.
+    unmaps: u64,
 }
 
 /// An address space's tables, to walk and not to change, used only by
@@ -188,6 +192,7 @@ impl AddressSpace {
                     asid,
                     owned_frames: 1,
                     frame_budget,
+                    unmaps: 0,
                 })
             }
             None => {
@@ -325,6 +330,7 @@ impl AddressSpace {
     /// an address space that maps and unmaps at new addresses, as a heap
     /// does, would otherwise keep a table for every 2 MiB it ever used.
     pub fn unmap(&mut self, address: u64, length: u64) -> Result<(), Errno> {
+        self.unmaps += 1;
         let root = self.root;
         for page in 0..length / PAGE_SIZE {
             let page_address = address + page * PAGE_SIZE;
@@ -439,6 +445,26 @@ impl AddressSpace {
     /// space? `EFAULT` if not.
     pub fn check_writable(&self, address: u64, length: usize) -> Result<(), Errno> {
         self.for_each_piece(address, length, true, |_, _, _| {})
+    }
+
+    /// How many times [`AddressSpace::unmap`] has run: see
+    /// [`AddressSpace::writable_pages`].
+    pub fn unmaps(&self) -> u64 {
+        self.unmaps
+    }
+
+    /// The linear-map addresses of the pages of `[address, address +
+    /// length)`, which must be mapped writable for user space and span at
+    /// most two pages. They stay this address space's, writable, for as
+    /// long as [`AddressSpace::unmaps`] gives the value it gave before
+    /// this call: a caller may keep them and write through them until
+    /// then (a server's message slots, written at every delivery).
+    pub fn writable_pages(&self, address: u64, length: usize) -> Result<[usize; 2], Errno> {
+        let mut pages = heapless::Vec::<u64, 2>::new();
+        self.pages_of(address, length, true, &mut pages)?;
+        let first = pages.first().copied().ok_or(Errno::Fault)?;
+        let second = pages.get(1).copied().unwrap_or(first);
+        Ok([first as usize, second as usize])
     }
 
     /// Copies `bytes` into user memory at `address`, which must be mapped

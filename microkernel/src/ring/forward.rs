@@ -73,6 +73,31 @@ pub struct Receive {
     pub request: u64,
     pub address: u64,
     pub slots: u32,
+    /// The slot array's pages in the linear map (at most two: 64 slots of
+    /// 64 bytes), found when the `RECEIVE` was armed, and the server's
+    /// `AddressSpace::unmaps` then: while that has not moved, a delivery
+    /// writes its message straight there, with no page-table walk.
+    pub pages: [usize; 2],
+    pub unmaps: u64,
+}
+
+impl Receive {
+    /// Where the message for user address `address` (a slot of this
+    /// receive's array) is in the linear map, if the pages found when it
+    /// was armed still hold (`unmaps` is the server's count now) and the
+    /// message lies in one of them; `None` sends the caller the slow way.
+    fn slot_in_linear_map(&self, address: u64, unmaps: u64) -> Option<*mut u8> {
+        if unmaps != self.unmaps {
+            return None;
+        }
+        let page_size = libring::abi::PAGE_SIZE;
+        let from_first_page = address.checked_sub(self.address & !(page_size - 1))?;
+        let (page, offset) = (from_first_page / page_size, from_first_page % page_size);
+        if page > 1 || offset + RequestMessage::SIZE as u64 > page_size {
+            return None;
+        }
+        Some((self.pages[page as usize] + offset as usize) as *mut u8)
+    }
 }
 
 /// The client's buffer a server may read or write.
@@ -336,9 +361,10 @@ pub fn receive(
     let Object::Service { endpoint } = process.handles.get(handle)? else {
         return Err(Errno::NotPermitted);
     };
-    process
+    let pages = process
         .address_space
-        .check_writable(address, (slots * RequestMessage::SIZE) as usize)?;
+        .writable_pages(address, (slots * RequestMessage::SIZE) as usize)?;
+    let unmaps = process.address_space.unmaps();
     let target = system.endpoints.get_mut(endpoint).ok_or(Errno::BadHandle)?;
     if target.receive.is_some() {
         return Err(Errno::Busy);
@@ -360,6 +386,8 @@ pub fn receive(
         request,
         address,
         slots,
+        pages,
+        unmaps,
     });
     deliver(system, endpoint);
     Ok(())
@@ -395,10 +423,19 @@ pub fn deliver(system: &mut System, endpoint: EndpointId) {
         let Some(process) = system.processes.get(server) else {
             return;
         };
-        let written = process.address_space.copy_to_user(
-            receive.address + (slot * RequestMessage::SIZE) as u64,
-            forward.message.as_bytes(),
-        );
+        let address = receive.address + (slot * RequestMessage::SIZE) as u64;
+        let message = forward.message.as_bytes();
+        let written = match receive.slot_in_linear_map(address, process.address_space.unmaps()) {
+            Some(target) => {
+                // SAFETY: `target` is the message's 64 bytes inside one
+                // page of the server's slot array, mapped writable for it
+                // when the RECEIVE was armed and not unmapped since (the
+                // address space's unmap count has not moved).
+                unsafe { core::ptr::copy_nonoverlapping(message.as_ptr(), target, message.len()) };
+                Ok(())
+            }
+            None => process.address_space.copy_to_user(address, message),
+        };
         if written.is_err() {
             // The server unmapped its own message buffer: its RECEIVE ends.
             if let Some(target) = system.endpoints.get_mut(endpoint) {
