@@ -370,28 +370,32 @@ fn find(system: &mut System, id: ProcessId, request_id: u64) -> Option<usize> {
 
 /// Runs request `request_id`: immediate operations complete here.
 fn start(system: &mut System, id: ProcessId, request_id: u64) {
-    let Some(index) = find(system, id, request_id) else {
-        return;
-    };
+    // (Each lookup of the process is a search: one here, and another only
+    // where the operation needs it again.)
     let Some(process) = system.process(id) else {
         return;
     };
+    let Some(index) = process.ring.requests.index_of(request_id) else {
+        return;
+    };
+    let request = &process.ring.requests[index];
     // Only a request with LINK set can have a LINK_TIMEOUT after it.
-    let linked = process.ring.requests[index].linked;
-    let operation = match process.ring.requests[index].operation {
+    let linked = request.linked;
+    let operation = match request.operation {
         Ok(operation) => operation,
         Err(error) => return finish(system, id, request_id, error.result()),
     };
-    if let Some(result) = run_immediate(system, id, &operation, request_id) {
+    if completes_at_once(&operation)
+        && let Some(result) = run_immediate(system, id, &operation, request_id)
+    {
         finish(system, id, request_id, result);
         return;
     }
-    let Some(process) = system.process(id) else {
-        return;
-    };
     let begun = match operation {
         Operation::Exit { code } => {
-            process.ring.requests.remove(index);
+            if let Some(process) = system.process(id) {
+                process.ring.requests.remove(index);
+            }
             process::end(system, id, Ending::Exited(code));
             return;
         }
@@ -725,6 +729,8 @@ fn arm_late_link_timeout(system: &mut System, id: ProcessId, timeout_id: u64) {
 struct Completed {
     chain: u64,
     was_link_timeout: bool,
+    /// Submitted with LINK: only then can a link timeout come after it.
+    linked: bool,
 }
 
 /// Removes request `request_id`, posts its final completion with `result`
@@ -741,6 +747,7 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
     let completed = Completed {
         chain: request.chain,
         was_link_timeout: matches!(request.operation, Ok(Operation::LinkTimeout { .. })),
+        linked: request.linked,
     };
     let operation = &request.operation;
     let forward = request.forward;
@@ -824,15 +831,20 @@ pub fn finish(system: &mut System, id: ProcessId, request_id: u64, result: i32) 
     let Some(request) = complete(system, id, request_id, result) else {
         return;
     };
-    // The member after this one, in the same chain.
-    let next = system.process(id).and_then(|process| {
-        let requests = &process.ring.requests;
-        let next = &requests[requests.first_of_chain(request.chain)?];
-        Some((
-            next.id,
-            matches!(next.operation, Ok(Operation::LinkTimeout { .. })),
-        ))
-    });
+    // The member after this one, in the same chain (none unless it had
+    // LINK: then no lookup, the common case).
+    let next = request
+        .linked
+        .then(|| system.process(id))
+        .flatten()
+        .and_then(|process| {
+            let requests = &process.ring.requests;
+            let next = &requests[requests.first_of_chain(request.chain)?];
+            Some((
+                next.id,
+                matches!(next.operation, Ok(Operation::LinkTimeout { .. })),
+            ))
+        });
     if let Some((next_id, true)) = next
         && !request.was_link_timeout
     {
