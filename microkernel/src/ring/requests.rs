@@ -126,7 +126,7 @@ impl Requests {
     }
 
     /// Where request `id` is.
-    #[inline]
+    #[inline(always)]
     pub fn index_of(&self, id: u64) -> Option<usize> {
         let first = self.list.front()?.id;
         let guess = id.checked_sub(first)? as usize;
