@@ -123,6 +123,17 @@ impl<T> Slab<T> {
         self.slots[index].value.take()
     }
 
+    /// Drops the value for `id` where it lies (nothing is moved out, unlike
+    /// [`Slab::remove`]); its slot is free for reuse. False if there was none.
+    pub fn delete(&mut self, id: u64) -> bool {
+        let Some(index) = self.slot(id) else {
+            return false;
+        };
+        self.free.push(index as u32);
+        self.slots[index].value = None;
+        true
+    }
+
     /// Keeps only the entries for which `keep` says true.
     pub fn retain(&mut self, mut keep: impl FnMut(u64, &mut T) -> bool) {
         for (index, slot) in self.slots.iter_mut().enumerate() {
@@ -180,6 +191,18 @@ mod tests {
         *slab.get_mut(ids[4]).unwrap() += 1;
         assert_eq!(slab.get(ids[4]), Some(&41));
         assert_eq!(slab.len(), 9);
+        // Deleted in place: gone the same way.
+        assert!(slab.delete(ids[5]));
+        assert!(!slab.delete(ids[5]));
+        assert_eq!(slab.get(ids[5]), None);
+        assert_eq!(slab.len(), 8);
+        let reused = slab.insert(99);
+        assert_eq!(
+            reused & 0xffff_ffff,
+            ids[5] & 0xffff_ffff,
+            "its slot is free"
+        );
+        assert_eq!(slab.get(reused), Some(&99));
     }
 
     #[test]

@@ -105,11 +105,13 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
     // the same, once the indices are published).
     let mut exit_now = None;
     // Each pass takes submissions until one must run with the whole system
-    // in hand (see the fast path below), runs that one, and goes on.
+    // in hand (see the fast path below), runs that one, and goes on. (The
+    // process is looked up before the first pass and after each such run:
+    // each lookup is a search.)
+    let Some(mut process) = system.process(id) else {
+        return taken;
+    };
     loop {
-        let Some(process) = system.process(id) else {
-            return taken;
-        };
         let ring = &mut process.ring;
         let available = *available.get_or_insert_with(|| ring.submissions_waiting().min(limit));
         let mut immediate = None;
@@ -264,8 +266,9 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
         };
         let result =
             run_immediate(system, id, &operation, 0).unwrap_or(Errno::InvalidArgument.result());
-        let Some(process) = system.process(id) else {
-            return taken;
+        process = match system.process(id) {
+            Some(process) => process,
+            None => return taken,
         };
         process.ring.post_final(Completion {
             user_data,
@@ -278,7 +281,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             process.ring.publish_indices();
             return taken;
         }
-        wake_waiter(system, id);
+        wake_if_ready(process);
     }
 }
 
@@ -308,8 +311,10 @@ fn completes_at_once(operation: &Operation) -> bool {
 /// the loop in [`settle`] keeps the kernel stack flat, whatever the
 /// chains look like.
 pub fn advance_later(system: &mut System, id: ProcessId) {
+    // (A ring with nothing waiting to start has nothing to advance.)
     if let Some(process) = system.process(id)
         && !process.ring.advance_due
+        && process.ring.requests.unstarted() > 0
     {
         process.ring.advance_due = true;
         system.advances_due += 1;
@@ -355,7 +360,7 @@ pub fn advance(system: &mut System, id: ProcessId) {
         if process.ending.is_some() {
             return;
         }
-        let requests = &process.ring.requests;
+        let requests = &mut process.ring.requests;
         let Some(index) = requests.next_to_start() else {
             return;
         };
@@ -472,6 +477,17 @@ fn run_immediate(
     if !completes_at_once(operation) {
         return None;
     }
+    // A server's answer, the commonest: it needs no lookup of the server.
+    if let Operation::Reply {
+        request,
+        result,
+        handle,
+    } = *operation
+    {
+        return Some(
+            faults::reply(system, id, request, result, handle).map_or_else(Errno::result, |()| 0),
+        );
+    }
     let process = system.process(id)?;
     let result = match *operation {
         Operation::Nop => 0,
@@ -583,11 +599,7 @@ fn run_immediate(
         Operation::SqPoll { idle_microseconds } => {
             sq_poll::configure(system, id, idle_microseconds)
         }
-        Operation::Reply {
-            request,
-            result,
-            handle,
-        } => faults::reply(system, id, request, result, handle).map_or_else(Errno::result, |()| 0),
+        Operation::Reply { .. } => return None, // above
         Operation::Copy {
             to_client,
             request,
@@ -751,6 +763,11 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
     };
     let operation = &request.operation;
     let forward = request.forward;
+    // Only TIMEOUT and LINK_TIMEOUT arm timers.
+    let timed = matches!(
+        operation,
+        Ok(Operation::Timeout { .. } | Operation::LinkTimeout { .. })
+    );
     let (receive, irq_wait, log_read, wait) = (
         matches!(operation, Ok(Operation::Receive { .. })),
         matches!(operation, Ok(Operation::IrqWait { .. })),
@@ -763,7 +780,9 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
         result,
         flags: 0,
     });
-    timers::disarm(system, id, request_id);
+    if timed {
+        timers::disarm(system, id, request_id);
+    }
     if forward != 0 {
         forward::client_gave_up(system, id, request_id, forward);
     } else if receive {
@@ -914,35 +933,45 @@ fn cancel(system: &mut System, id: ProcessId, canceller: u64, target: u64) -> i3
 /// if the CQ has an unreserved slot (and returns true), otherwise marks the
 /// event pending in the request, to be posted later.
 pub fn post_event(system: &mut System, id: ProcessId, request_id: u64, result: i32) -> bool {
-    let Some(process) = system.process(id) else {
+    system
+        .process(id)
+        .is_some_and(|process| post_event_to(process, request_id, result))
+}
+
+/// [`post_event`] for a process already in hand.
+pub fn post_event_to(process: &mut process::Process, request_id: u64, result: i32) -> bool {
+    let ring = &mut process.ring;
+    let Some(index) = ring.requests.index_of(request_id) else {
         return false;
     };
-    let Some(index) = process.ring.requests.index_of(request_id) else {
+    let Some(request) = ring.requests.get_mut(index) else {
         return false;
     };
-    let user_data = process.ring.requests[index].user_data;
     let completion = Completion {
-        user_data,
+        user_data: request.user_data,
         result,
         flags: completion_flags::MORE,
     };
-    let posted = process.ring.post_extra(completion);
-    let Some(request) = process.ring.requests.get_mut(index) else {
-        return posted;
-    };
-    request.pending_event = !posted;
-    if posted {
-        request.fired += 1;
+    let posted = ring.post_extra(completion);
+    if let Some(request) = ring.requests.get_mut(index) {
+        request.pending_event = !posted;
+        if posted {
+            request.fired += 1;
+        }
     }
-    wake_waiter(system, id);
+    wake_if_ready(process);
     posted
 }
 
 /// Wakes the process's thread if it waits for completions that are there.
 pub fn wake_waiter(system: &mut System, id: ProcessId) {
-    let Some(process) = system.process(id) else {
-        return;
-    };
+    if let Some(process) = system.process(id) {
+        wake_if_ready(process);
+    }
+}
+
+/// [`wake_waiter`] for a process already in hand.
+fn wake_if_ready(process: &mut process::Process) {
     if let Some((thread, wanted)) = process.ring.waiter
         && process.ring.completions_ready() >= wanted
     {

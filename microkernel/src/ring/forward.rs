@@ -28,7 +28,7 @@
 //!   in the queue, and delivery is tried again when the server enters the
 //!   kernel or answers a request.
 
-use super::engine::{self, post_event};
+use super::engine;
 use crate::process::address_space::AddressSpace;
 use crate::process::handles::{EndpointId, Object};
 use crate::process::{ProcessId, System};
@@ -395,32 +395,42 @@ pub fn receive(
 
 /// Hands queued requests of `endpoint` to its server, as long as it has an
 /// armed `RECEIVE`, a free message slot and a free CQ slot.
+///
+/// The endpoint, the server and each forward are looked up once for the
+/// whole run (the tables are separate fields of `System`, borrowed side
+/// by side), however many requests it hands over.
 pub fn deliver(system: &mut System, endpoint: EndpointId) {
-    loop {
-        let Some(target) = system.endpoints.get(endpoint) else {
-            return;
-        };
-        let (Some(receive), Some(&forward_id)) = (target.receive, target.queue.front()) else {
-            return;
-        };
-        let server = target.server;
-        // The lowest free slot: one bit per slot, up to 64.
-        let all = u64::MAX >> (64 - receive.slots.clamp(1, 64));
+    let System {
+        endpoints,
+        forwards,
+        processes,
+        ..
+    } = system;
+    let Some(target) = endpoints.get_mut(endpoint) else {
+        return;
+    };
+    let Some(receive) = target.receive.as_ref() else {
+        return;
+    };
+    if target.queue.is_empty() {
+        return;
+    }
+    let server = target.server;
+    let Some(process) = processes.get_mut(server) else {
+        return;
+    };
+    // The lowest free slot: one bit per slot, up to 64.
+    let all = u64::MAX >> (64 - receive.slots.clamp(1, 64));
+    while let Some(&forward_id) = target.queue.front() {
         let free = all & !target.busy_slots;
         if free == 0 {
             return;
         }
-        let slot = free.trailing_zeros();
-        let Some(process) = system.process(server) else {
-            return;
-        };
         if process.ring.free_slots() == 0 {
             return; // tried again when the server next enters the kernel
         }
-        let Some(forward) = system.forwards.get(forward_id) else {
-            return;
-        };
-        let Some(process) = system.processes.get(server) else {
+        let slot = free.trailing_zeros();
+        let Some(forward) = forwards.get_mut(forward_id) else {
             return;
         };
         let address = receive.address + (slot * RequestMessage::SIZE) as u64;
@@ -443,20 +453,15 @@ pub fn deliver(system: &mut System, endpoint: EndpointId) {
         };
         if written.is_err() {
             // The server unmapped its own message buffer: its RECEIVE ends.
-            if let Some(target) = system.endpoints.get_mut(endpoint) {
-                target.receive = None;
-            }
-            engine::finish(system, server, receive.request, Errno::Fault.result());
+            let request = receive.request;
+            target.receive = None;
+            engine::finish(system, server, request, Errno::Fault.result());
             return;
         }
-        if let Some(target) = system.endpoints.get_mut(endpoint) {
-            target.queue.pop_front();
-            target.busy_slots |= 1 << slot;
-        }
-        if let Some(forward) = system.forwards.get_mut(forward_id) {
-            forward.slot = Some(slot);
-        }
-        post_event(system, server, receive.request, slot as i32);
+        target.queue.pop_front();
+        target.busy_slots |= 1 << slot;
+        forward.slot = Some(slot);
+        engine::post_event_to(process, receive.request, slot as i32);
     }
 }
 
@@ -508,6 +513,9 @@ pub fn reply(
 ) -> Result<(), Errno> {
     let forward = owned_forward(system, server, request)?;
     let (endpoint, client, slot) = (forward.endpoint, forward.client, forward.slot);
+    // Only the kernel's own RELEASEs (no client) were counted: a client
+    // may send RELEASE itself, and answering that pays nothing back.
+    let released = client.is_none() && forward.message.opcode == Opcode::Release as u8;
     // Check the handle to pass before anything changes.
     let passed = match pass {
         0 => None,
@@ -519,11 +527,7 @@ pub fn reply(
                 .get(handle)?,
         ),
     };
-    // Only the kernel's own RELEASEs (no client) were counted: a client
-    // may send RELEASE itself, and answering that pays nothing back.
-    let released = system.forwards.remove(request).is_some_and(|forward| {
-        forward.client.is_none() && forward.message.opcode == Opcode::Release as u8
-    });
+    system.forwards.delete(request);
     if let (Some(target), Some(slot)) = (system.endpoints.get_mut(endpoint), slot) {
         target.busy_slots &= !(1 << slot);
         if released {

@@ -23,6 +23,9 @@
 //!   between has left (the usual case); otherwise a binary search.
 //! - `is_chain_head(i)`: the request before it is of another chain.
 //! - `first_of_chain(c)`: a binary search on the chain numbers.
+//! - `next_to_start()`: a scan that starts at the first request not yet
+//!   started (`started_below`), not at the front: the running requests
+//!   before it are never looked at again.
 //! - Removing the front (or near it) moves nothing: a `VecDeque`.
 //!
 //! A batch of N requests answered one by one so costs the same per request
@@ -34,6 +37,9 @@
 //!   chain are adjacent.
 //! - `unstarted` is the number of requests in `list` with `running` false.
 //!   `running` changes only through [`Requests::set_running`].
+//! - Every request in `list` with an id below `started_below` is running.
+//!   (It holds as requests come and go: a new one has the highest id, and
+//!   a running request never stops running while it is in the list.)
 
 use super::decode::Operation;
 use alloc::collections::{TryReserveError, VecDeque};
@@ -62,6 +68,9 @@ pub struct Request {
 pub struct Requests {
     list: VecDeque<Request>,
     unstarted: usize,
+    /// Requests with lower ids are all running: where `next_to_start`
+    /// begins to look.
+    started_below: u64,
 }
 
 impl Requests {
@@ -69,6 +78,7 @@ impl Requests {
         Requests {
             list: VecDeque::new(),
             unstarted: 0,
+            started_below: 0,
         }
     }
 
@@ -138,6 +148,22 @@ impl Requests {
             .ok()
     }
 
+    /// The index of the first request whose id is `id` or more: `id - front
+    /// id` while no request in between has left, else a binary search.
+    #[inline(always)]
+    fn lower_bound(&self, id: u64) -> usize {
+        let Some(first) = self.list.front() else {
+            return 0;
+        };
+        let Some(guess) = id.checked_sub(first.id).map(|guess| guess as usize) else {
+            return 0; // every request here has a higher id
+        };
+        if self.list.get(guess).is_some_and(|request| request.id == id) {
+            return guess;
+        }
+        self.list.partition_point(|request| request.id < id)
+    }
+
     /// Is request `index` the first pending member of its chain?
     #[inline]
     pub fn is_chain_head(&self, index: usize) -> bool {
@@ -155,13 +181,31 @@ impl Requests {
     }
 
     /// The first request that waits to start and whose turn has come (the
-    /// first of its chain), if any. Constant time when none waits.
+    /// first of its chain), if any. Constant time when none waits; when a
+    /// batch is started one request after another, each call looks at the
+    /// request the last one left off at, not at the whole list again.
     #[inline]
-    pub fn next_to_start(&self) -> Option<usize> {
+    pub fn next_to_start(&mut self) -> Option<usize> {
         if self.unstarted == 0 {
             return None;
         }
-        (0..self.list.len()).find(|&index| !self.list[index].running && self.is_chain_head(index))
+        let from = self.lower_bound(self.started_below);
+        let mut passed_only_running = true;
+        for index in from..self.list.len() {
+            let request = &self.list[index];
+            if request.running {
+                continue;
+            }
+            if passed_only_running {
+                // Everything before this one runs.
+                self.started_below = request.id;
+                passed_only_running = false;
+            }
+            if self.is_chain_head(index) {
+                return Some(index);
+            }
+        }
+        None
     }
 
     #[inline]
@@ -287,5 +331,42 @@ mod tests {
         requests.remove(1);
         assert_eq!(requests.unstarted(), 0);
         assert_eq!(requests.next_to_start(), None);
+    }
+
+    #[test]
+    fn a_batch_is_started_in_order_while_requests_come_and_go() {
+        let mut requests = Requests::new();
+        for id in 1..=4 {
+            requests.push(request(id, id));
+        }
+        // Started one after another, as `advance` does.
+        for expected in 0..4 {
+            assert_eq!(requests.next_to_start(), Some(expected));
+            requests.set_running(expected);
+        }
+        assert_eq!(requests.next_to_start(), None);
+        // The first two complete, and new ones come: found past the
+        // running ones, wherever the list now begins.
+        requests.remove(0);
+        requests.remove(0);
+        requests.push(request(5, 5));
+        requests.push(request(6, 6));
+        assert_eq!(requests.next_to_start(), Some(2));
+        requests.set_running(2);
+        assert_eq!(requests.next_to_start(), Some(3));
+        // A chain behind a running member (7 runs, 8 waits), then an
+        // independent request (9): 9 starts, 8 only once 7 has gone.
+        requests.set_running(3);
+        requests.push(request(7, 7));
+        requests.push(request(8, 7));
+        requests.push(request(9, 8));
+        assert_eq!(requests.next_to_start(), Some(4));
+        requests.set_running(4);
+        assert_eq!(requests.next_to_start(), Some(6));
+        requests.set_running(6);
+        assert_eq!(requests.next_to_start(), None);
+        requests.remove(4);
+        assert_eq!(requests.index_of(8), Some(4));
+        assert_eq!(requests.next_to_start(), Some(4));
     }
 }
