@@ -195,6 +195,14 @@ pub fn parse(serial: &str) -> Vec<Figure> {
 /// whose boot figures (frames in use) are those of the plain system.
 pub const PIPE_COMMAND_LINE: &str = "bench quiet run=console+serve=console+device=console+irq=console+klog,pipe+serve=pipe,bench:pipe+use=console+use=pipe";
 
+/// A run fails when the guest has printed nothing for this long: each
+/// figure prints its line when done, and the longest takes a few seconds
+/// on a busy 2-core host. How long the whole run takes is not a limit
+/// (a full run took 28 s there, with the other core busy).
+const SILENCE: Duration = Duration::from_secs(120);
+/// ... except that output without end must stop somewhere.
+const CAP: Duration = Duration::from_secs(3600);
+
 /// Runs the benchmark; prints the table; writes the JSON. Returns whether
 /// every figure came.
 pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result<bool> {
@@ -234,7 +242,7 @@ pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result
         "xtask: benchmarking (QEMU -icount shift=0,sleep=off); serial log in {}",
         workspace.show(&log)
     );
-    let run = qemu_tests::boot(&config, &built, &log, Duration::from_secs(900))?;
+    let run = qemu_tests::boot_until_silent(&config, &built, &log, SILENCE, CAP)?;
     let mut figures = parse(&run.serial);
     let mut timed_out = run.timed_out;
     if !disk {
@@ -243,7 +251,8 @@ pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result
             ..config
         };
         let pipe_log = directory.join("serial-pipe.log");
-        let pipe_run = qemu_tests::boot(&pipe_config, &built, &pipe_log, Duration::from_secs(900))?;
+        let pipe_run =
+            qemu_tests::boot_until_silent(&pipe_config, &built, &pipe_log, SILENCE, CAP)?;
         figures.extend(parse(&pipe_run.serial));
         timed_out |= pipe_run.timed_out;
     }
@@ -312,6 +321,14 @@ pub fn bench(workspace: &Workspace, quick: bool, system: Option<&str>) -> Result
         .all(|(name, _, _)| figures.iter().any(|figure| figure.name == *name));
     if !complete {
         println!("xtask: some figures are missing; see the serial log");
+    }
+    if timed_out {
+        println!(
+            "xtask: the benchmark stopped making progress (nothing printed for {} s, \
+             or still printing after {} s); see the serial logs",
+            SILENCE.as_secs(),
+            CAP.as_secs()
+        );
     }
     Ok(complete && !timed_out)
 }

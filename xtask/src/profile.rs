@@ -176,6 +176,59 @@ fn profilable() -> Vec<&'static str> {
 
 /// `cargo xtask profile FIGURE [--steps N]`.
 pub fn profile(workspace: &Workspace, figure: &str, steps: u32) -> Result<bool> {
+    let breakdown = trace(workspace, figure, steps)?;
+    print!("{}", report(figure, &breakdown));
+    Ok(true)
+}
+
+/// The figure the `profile` row of `cargo xtask test` traces, and how far:
+/// a NOP's round is about 600 instructions, so a few rounds.
+pub const TEST_FIGURE: &str = "kernel_nop_batch_1";
+pub const TEST_STEPS: u32 = 3000;
+
+/// The `profile` row: traces [`TEST_FIGURE`] for [`TEST_STEPS`] steps
+/// and checks the breakdown is one a reader can use: whole rounds, the
+/// system call's kernel path and the user side both in it, and the
+/// operation's share adding up. `Ok(summary)` or `Err(what is wrong)`;
+/// the outer `Err` is for a profile that could not run at all.
+pub fn test_row(workspace: &Workspace) -> Result<std::result::Result<String, String>> {
+    let breakdown = trace(workspace, TEST_FIGURE, TEST_STEPS)?;
+    let text = report(TEST_FIGURE, &breakdown);
+    Ok(check_breakdown(&breakdown).map(|()| {
+        text.lines()
+            .find(|line| line.contains("instructions per operation"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }))
+}
+
+/// What [`test_row`] asks of a NOP's breakdown.
+fn check_breakdown(breakdown: &Breakdown) -> std::result::Result<(), String> {
+    if breakdown.rounds < 2 {
+        return Err(format!(
+            "{} whole round(s) traced in {TEST_STEPS} steps; expected at least 2",
+            breakdown.rounds
+        ));
+    }
+    for wanted in ["microkernel::ring::engine::drain", USER] {
+        if !breakdown.functions.iter().any(|(name, _)| name == wanted) {
+            return Err(format!("the breakdown does not name {wanted}"));
+        }
+    }
+    let counted: usize = breakdown.functions.iter().map(|(_, count)| count).sum();
+    if counted != breakdown.total {
+        return Err(format!(
+            "the functions add up to {counted}, not the {} traced",
+            breakdown.total
+        ));
+    }
+    Ok(())
+}
+
+/// Boots the quick benchmark running only `figure` under gdb, traces
+/// `steps` instructions of it, and breaks them down by function.
+fn trace(workspace: &Workspace, figure: &str, steps: u32) -> Result<Breakdown> {
     let figures = profilable();
     if !figures.contains(&figure) {
         return Err(format!(
@@ -184,11 +237,8 @@ pub fn profile(workspace: &Workspace, figure: &str, steps: u32) -> Result<bool> 
         ));
     }
     tools::ensure_qemu()?;
-    let Some(gdb) = tools::find_program("gdb-multiarch") else {
-        return Err(
-            "profile needs gdb-multiarch (Debian: apt-get install gdb-multiarch)".to_string(),
-        );
-    };
+    tools::ensure_gdb()?;
+    let gdb = tools::program_path(tools::GDB);
     let built = build::build(workspace, Profile::Release)?;
     let elf = std::fs::read(&built.elf)
         .map_err(|error| format!("cannot read {}: {error}", built.elf.display()))?;
@@ -251,9 +301,7 @@ pub fn profile(workspace: &Workspace, figure: &str, steps: u32) -> Result<bool> 
         std::fs::read_to_string(path)
             .map_err(|error| format!("cannot read {}: {error}", path.display()))
     };
-    let breakdown = analyse(&read(&trace)?, &read(&symbols)?)?;
-    print!("{}", report(figure, &breakdown));
-    Ok(true)
+    analyse(&read(&trace)?, &read(&symbols)?)
 }
 
 /// The table: each function's instructions per round and per operation.
@@ -329,6 +377,29 @@ mod tests {
         ]
         .map(|(name, count)| (name.to_string(), count));
         assert_eq!(profile.functions, expected);
+    }
+
+    #[test]
+    fn the_test_row_wants_rounds_the_kernel_path_and_the_user_side() {
+        let breakdown = |rounds, functions: &[(&str, usize)]| Breakdown {
+            rounds,
+            functions: functions
+                .iter()
+                .map(|&(name, count)| (name.to_string(), count))
+                .collect(),
+            total: functions.iter().map(|(_, count)| count).sum(),
+        };
+        let drain = "microkernel::ring::engine::drain";
+        assert_eq!(
+            check_breakdown(&breakdown(3, &[(drain, 500), (USER, 300)])),
+            Ok(())
+        );
+        assert!(check_breakdown(&breakdown(1, &[(drain, 500), (USER, 300)])).is_err());
+        assert!(check_breakdown(&breakdown(3, &[(USER, 300)])).is_err());
+        assert!(check_breakdown(&breakdown(3, &[(drain, 500)])).is_err());
+        let mut wrong_total = breakdown(3, &[(drain, 500), (USER, 300)]);
+        wrong_total.total += 1;
+        assert!(check_breakdown(&wrong_total).is_err());
     }
 
     #[test]

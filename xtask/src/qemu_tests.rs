@@ -2176,7 +2176,11 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
         .filter
         .as_deref()
         .is_none_or(|filter| POWER_CUT.contains(filter));
-    if selected.is_empty() && !power_cut {
+    let profile_row = options
+        .filter
+        .as_deref()
+        .is_none_or(|filter| PROFILE.contains(filter));
+    if selected.is_empty() && !power_cut && !profile_row {
         println!("xtask: no QEMU test configuration matches the filter");
         return Ok(TestCounts::default());
     }
@@ -2332,8 +2336,32 @@ pub fn run(workspace: &Workspace, options: &TestOptions) -> Result<TestCounts> {
             }
         }
     }
+    if profile_row {
+        print!(
+            "qemu {PROFILE} ({} steps of {}) ... ",
+            crate::profile::TEST_STEPS,
+            crate::profile::TEST_FIGURE
+        );
+        let _ = std::io::stdout().flush();
+        let started = Instant::now();
+        match crate::profile::test_row(workspace) {
+            Ok(Ok(summary)) => {
+                counts.passed += 1;
+                println!("ok ({:.1} s): {summary}", started.elapsed().as_secs_f64());
+            }
+            Ok(Err(reason)) | Err(reason) => {
+                counts.failed += 1;
+                println!("FAILED: {reason}");
+            }
+        }
+    }
     Ok(counts)
 }
+
+/// The row that runs `cargo xtask profile` on a NOP for a few thousand
+/// steps (`profile.rs`): gdb, QEMU's gdb server and the kernel's symbols
+/// still work together.
+const PROFILE: &str = "profile";
 
 /// The power-cut campaign's name, and how many times it kills QEMU in a
 /// run of `cargo xtask test` and with `--long`.
@@ -2428,6 +2456,37 @@ pub fn boot_with_disk(
     disk: Option<&Path>,
     cut: Option<PowerCut>,
 ) -> Result<QemuRun> {
+    run_qemu(config, built, log_path, timeout, None, disk, cut)
+}
+
+/// [`boot`] for a run that may take as long as it needs while it keeps
+/// printing: it is cut off (timed out) only after `silence` with no
+/// output at all, or, so that output without end cannot hold it for ever,
+/// after `cap` in all. The benchmark uses it: how long its figures take
+/// depends on the host and its load, and a silent guest is a stuck one.
+pub fn boot_until_silent(
+    config: &QemuTestConfig,
+    built: &BuiltKernel,
+    log_path: &Path,
+    silence: Duration,
+    cap: Duration,
+) -> Result<QemuRun> {
+    run_qemu(config, built, log_path, cap, Some(silence), None, None)
+}
+
+/// Boots `config` and collects its serial output until it ends, its
+/// `until` lines have appeared and it went quiet, the power cut `cut`, or
+/// the deadline: `timeout` after the start, and, with `silence`, also
+/// `silence` after the last output.
+fn run_qemu(
+    config: &QemuTestConfig,
+    built: &BuiltKernel,
+    log_path: &Path,
+    timeout: Duration,
+    silence: Option<Duration>,
+    disk: Option<&Path>,
+    cut: Option<PowerCut>,
+) -> Result<QemuRun> {
     let mut log = std::fs::File::create(log_path)
         .map_err(|error| format!("cannot create {}: {error}", log_path.display()))?;
 
@@ -2490,7 +2549,10 @@ pub fn boot_with_disk(
         serial.push_str(&line);
         serial.push('\n');
     };
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let end_of_run = started + timeout;
+    let deadline_after = |last_output| run_deadline(end_of_run, silence, last_output);
+    let mut deadline = deadline_after(started);
     // Set once a `ServersRemain` run has printed all it waits for: the run
     // ends when this passes with no more output.
     let mut quiet_deadline: Option<Instant> = None;
@@ -2516,6 +2578,7 @@ pub fn boot_with_disk(
             .fold(deadline, Instant::min);
         match piece_receiver.recv_timeout(wait_until.saturating_duration_since(Instant::now())) {
             Ok(piece) => {
+                deadline = deadline_after(Instant::now());
                 for line in lines.push(&piece) {
                     for (found, pattern) in seen.iter_mut().zip(until) {
                         *found |= line_matches(&line, pattern);
@@ -2575,6 +2638,12 @@ pub fn boot_with_disk(
         timed_out,
         input_waiting_for: script.waiting_for(),
     })
+}
+
+/// When a run is cut off, given its last output at `last_output`: at
+/// `end_of_run`, or `silence` after that output if that comes first.
+fn run_deadline(end_of_run: Instant, silence: Option<Duration>, last_output: Instant) -> Instant {
+    silence.map_or(end_of_run, |silence| end_of_run.min(last_output + silence))
 }
 
 /// Where a row's disk image is kept: beside its log.
@@ -2902,6 +2971,28 @@ fn show_failed_run(run: &QemuRun, log_name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_that_keeps_printing_goes_on_and_a_silent_one_is_cut_off() {
+        let start = Instant::now();
+        let end = start + Duration::from_secs(3600);
+        // No silence limit: the end of the run, whenever the output came.
+        assert_eq!(run_deadline(end, None, start), end);
+        let silence = Some(Duration::from_secs(120));
+        // Each piece of output moves the deadline on...
+        assert_eq!(
+            run_deadline(end, silence, start),
+            start + Duration::from_secs(120)
+        );
+        let later = start + Duration::from_secs(1000);
+        assert_eq!(
+            run_deadline(end, silence, later),
+            later + Duration::from_secs(120)
+        );
+        // ... but never past the end of the run.
+        let last = start + Duration::from_secs(3590);
+        assert_eq!(run_deadline(end, silence, last), end);
+    }
 
     const CONFIG: QemuTestConfig = QemuTestConfig {
         name: "test-config",

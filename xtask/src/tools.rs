@@ -114,6 +114,14 @@ pub fn ensure_qemu() -> Result<()> {
     ensure_program(QEMU, QEMU_PACKAGE)
 }
 
+/// The debugger `cargo xtask profile` (and `gdb`) drive QEMU's gdb
+/// server with; installed like QEMU when missing.
+pub const GDB: &str = "gdb-multiarch";
+
+pub fn ensure_gdb() -> Result<()> {
+    ensure_program(GDB, "gdb-multiarch")
+}
+
 /// The FAT tools a system's disk is made with, and its tests check it
 /// with: `mkfs.fat` and `fsck.fat` (dosfstools), `mcopy`, `mmd`, `mtype`
 /// (mtools). Installed like QEMU when missing.
