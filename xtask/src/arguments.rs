@@ -28,10 +28,12 @@ Commands:
                          Boot in QEMU, paused at the first instruction, and
                          attach gdb-multiarch
     clippy                 Run clippy on the host crates and on the kernel target
-  bench [--quick] [--system NAME]
+  bench [--quick] [--system NAME] [--against linux]
                          Measure instructions per operation in QEMU with -icount
                          (release build); writes target/bench/results.json;
-                         --system fat: the disk figures (FAT on virtio-blk)
+                         --system fat: the disk figures (FAT on virtio-blk);
+                         --against linux: the same figures under Debian's arm64
+                         Linux too (fetched once into target/linux/), side by side
   profile FIGURE [--steps N]
                          Where one bench figure's instructions go, by function
                          (single-steps N instructions under gdb-multiarch)
@@ -60,11 +62,13 @@ pub enum Command {
     Gdb(RunOptions),
     Test(TestOptions),
     Clippy,
-    /// `bench [--quick] [--system NAME]`.
+    /// `bench [--quick] [--system NAME] [--against linux]`.
     Bench {
         quick: bool,
         /// `None`: the kernel and ramfs figures; `Some("fat")`: the disk's.
         system: Option<String>,
+        /// `--against linux`: Linux's figures beside them.
+        against_linux: bool,
     },
     /// `profile FIGURE [--steps N]`.
     Profile {
@@ -132,12 +136,21 @@ pub fn parse(arguments: &[String]) -> Result<Command> {
         "bench" => {
             let mut quick = false;
             let mut system = None;
+            let mut against_linux = false;
             let mut words = options.iter();
             while let Some(word) = words.next() {
                 match word.as_str() {
                     "--quick" => quick = true,
                     "--system" => system = words.next().cloned(),
-                    _ => return Err("bench takes --quick and --system NAME".to_string()),
+                    "--against" => match words.next().map(String::as_str) {
+                        Some("linux") => against_linux = true,
+                        _ => return Err("bench --against takes linux".to_string()),
+                    },
+                    _ => {
+                        return Err(
+                            "bench takes --quick, --system NAME and --against linux".to_string()
+                        );
+                    }
                 }
             }
             if system
@@ -146,9 +159,18 @@ pub fn parse(arguments: &[String]) -> Result<Command> {
             {
                 return Err("bench --system takes fat or default".to_string());
             }
+            let system = system.filter(|system| system != "default");
+            if against_linux && system.is_some() {
+                return Err(
+                    "bench --against linux measures the default system's figures; \
+                     leave out --system"
+                        .to_string(),
+                );
+            }
             Ok(Command::Bench {
                 quick,
-                system: system.filter(|system| system != "default"),
+                system,
+                against_linux,
             })
         }
         "profile" => parse_profile(options),
@@ -300,6 +322,29 @@ mod tests {
     fn parse_words(line: &str) -> Result<Command> {
         let words: Vec<String> = line.split_whitespace().map(String::from).collect();
         parse(&words)
+    }
+
+    #[test]
+    fn bench_takes_quick_a_system_or_linux_beside_it() {
+        assert_eq!(
+            parse_words("bench --quick --against linux"),
+            Ok(Command::Bench {
+                quick: true,
+                system: None,
+                against_linux: true
+            })
+        );
+        assert_eq!(
+            parse_words("bench --system fat"),
+            Ok(Command::Bench {
+                quick: false,
+                system: Some("fat".to_string()),
+                against_linux: false
+            })
+        );
+        assert!(parse_words("bench --against bsd").is_err());
+        assert!(parse_words("bench --against").is_err());
+        assert!(parse_words("bench --system fat --against linux").is_err());
     }
 
     #[test]

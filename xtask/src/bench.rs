@@ -191,6 +191,17 @@ pub fn parse(serial: &str) -> Vec<Figure> {
         .collect()
 }
 
+/// The figures of the last `cargo xtask bench` of the default system, read
+/// back from its serial logs in `target/bench/` (none if there are none).
+pub fn last_figures(workspace: &Workspace) -> Vec<Figure> {
+    let directory = workspace.target_directory.join("bench");
+    ["serial.log", "serial-pipe.log"]
+        .iter()
+        .filter_map(|name| std::fs::read_to_string(directory.join(name)).ok())
+        .flat_map(|serial| parse(&serial))
+        .collect()
+}
+
 /// The pipe figure's own boot: the pipe server is not in the main run,
 /// whose boot figures (frames in use) are those of the plain system.
 pub const PIPE_COMMAND_LINE: &str = "bench quiet run=console+serve=console+device=console+irq=console+klog,pipe+serve=pipe,bench:pipe+use=console+use=pipe";

@@ -29,10 +29,12 @@ pub fn clippy(workspace: &Workspace) -> Result<bool> {
     .map(String::from);
 
     // The user programs (init's and every server's), with libring's
-    // runtime, for the kernel's target.
+    // runtime, for the kernel's target; and the program `bench --against
+    // linux` boots Linux with (`xtask/linux-bench`), built the same way.
     let servers = build::server_names(&workspace.root.join("servers"))?;
     let mut programs_pass = vec!["clippy".to_string()];
     programs_pass.extend(build::program_packages(&servers));
+    programs_pass.extend(["--package", "linuxbench"].map(String::from));
     programs_pass.extend(["--target", KERNEL_TARGET, "--", "-D", "warnings"].map(String::from));
 
     let mut all_clean = true;

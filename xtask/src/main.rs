@@ -35,6 +35,7 @@ mod disks;
 mod host_tests;
 mod initrd;
 mod kernel_image;
+mod linux;
 mod power_cut;
 mod profile;
 mod qemu;
@@ -82,7 +83,17 @@ fn main() -> ExitCode {
         Command::Gdb(options) => qemu::gdb(&workspace, &options).map(|()| true),
         Command::Test(options) => run_tests(&workspace, &options),
         Command::Clippy => clippy::clippy(&workspace),
-        Command::Bench { quick, system } => bench::bench(&workspace, quick, system.as_deref()),
+        Command::Bench {
+            quick,
+            system,
+            against_linux,
+        } => bench::bench(&workspace, quick, system.as_deref()).and_then(|complete| {
+            if against_linux {
+                linux::against_linux(&workspace).map(|linux| complete && linux)
+            } else {
+                Ok(complete)
+            }
+        }),
         Command::Profile { figure, steps } => profile::profile(&workspace, &figure, steps),
     };
 

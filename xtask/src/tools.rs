@@ -42,6 +42,23 @@ pub fn run_to_completion(command: &mut Command) -> Result<()> {
     }
 }
 
+/// Runs a command and returns its standard output as text; a non-zero
+/// exit is an error that shows the command.
+pub fn output_of(command: &mut Command) -> Result<String> {
+    let output = command
+        .output()
+        .map_err(|error| format!("cannot start `{}`: {error}", show_command(command)))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{}` failed ({})",
+            show_command(command),
+            output.status
+        ));
+    }
+    String::from_utf8(output.stdout)
+        .map_err(|_| format!("`{}` printed something not UTF-8", show_command(command)))
+}
+
 /// The full path of a program on `$PATH`, like the shell's `command -v`.
 pub fn find_program(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
@@ -150,7 +167,7 @@ pub fn program_path(name: &str) -> PathBuf {
 
 /// Makes sure `program` is there: if not, and we are root with apt-get
 /// (CI, a fresh Debian machine), installs `package`; otherwise says how.
-fn ensure_program(program: &str, package: &str) -> Result<()> {
+pub fn ensure_program(program: &str, package: &str) -> Result<()> {
     if program_path(program).is_absolute() {
         return Ok(());
     }
