@@ -84,6 +84,13 @@ impl<T> Slab<T> {
 
     /// Adds `value` and returns its id.
     pub fn insert(&mut self, value: T) -> u64 {
+        self.insert_with(|_| value)
+    }
+
+    /// Adds the value `make` makes from the id it will have (so a value
+    /// that holds its own id is made whole, in place), and returns the id.
+    #[inline(always)]
+    pub fn insert_with(&mut self, make: impl FnOnce(u64) -> T) -> u64 {
         let index = match self.free.pop() {
             Some(index) => index as usize,
             None => {
@@ -97,8 +104,9 @@ impl<T> Slab<T> {
         let slot = &mut self.slots[index];
         // Generations start at 1, so no id is 0.
         slot.generation = slot.generation.wrapping_add(1).max(1);
-        slot.value = Some(value);
-        Slab::<T>::id(index, slot.generation)
+        let id = Slab::<T>::id(index, slot.generation);
+        slot.value = Some(make(id));
+        id
     }
 
     #[inline]
@@ -217,6 +225,16 @@ mod tests {
         assert_eq!(slab.get(second), Some(&"second"));
         assert_eq!(slab.remove(first), None);
         assert_eq!(slab.len(), 1);
+    }
+
+    #[test]
+    fn a_value_made_with_its_id_holds_the_id_it_is_found_by() {
+        let mut slab = Slab::new();
+        let first = slab.insert_with(|id| id);
+        slab.remove(first);
+        let second = slab.insert_with(|id| id);
+        assert_ne!(first, second);
+        assert_eq!(slab.get(second), Some(&second));
     }
 
     #[test]

@@ -422,18 +422,27 @@ fn start(system: &mut System, id: ProcessId, request_id: u64) {
             operation_flags,
             offset,
             arguments,
-        } => forward::submit(
-            system,
-            id,
-            request_id,
-            opcode,
-            handle,
-            address,
-            length,
-            operation_flags,
-            offset,
-            arguments,
-        ),
+        } => {
+            // `submit` marks the request running itself (it has the
+            // client in hand).
+            match forward::submit(
+                system,
+                id,
+                request_id,
+                opcode,
+                handle,
+                address,
+                length,
+                operation_flags,
+                offset,
+                arguments,
+            ) {
+                Ok(_) if linked => arm_link_timeout(system, id, request_id),
+                Ok(_) => {}
+                Err(error) => finish(system, id, request_id, error.result()),
+            }
+            return;
+        }
         Operation::Receive {
             handle,
             address,

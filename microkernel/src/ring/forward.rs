@@ -157,9 +157,13 @@ pub fn find_endpoint(system: &System, name: &str) -> Option<EndpointId> {
 }
 
 /// A client's forwarded operation: checks the handle and the buffer, then
-/// queues the request for the server. `Err` completes the client's request
-/// at once; `Ok` leaves it running until the server answers, and gives the
-/// forward's id (for [`client_gave_up`]).
+/// queues the request for the server and delivers what can be delivered.
+/// `Err` completes the client's request at once; `Ok` leaves it running
+/// (marked so in the client's request list, with the forward's id, for
+/// [`client_gave_up`]) until the server answers, and gives that id.
+///
+/// The client, the endpoint and the forward table are separate fields of
+/// `System`, borrowed side by side: each is looked up once.
 #[allow(clippy::too_many_arguments)]
 pub fn submit(
     system: &mut System,
@@ -173,7 +177,13 @@ pub fn submit(
     offset: u64,
     arguments: [u64; 3],
 ) -> Result<u64, Errno> {
-    let process = system.process(client).ok_or(Errno::BadHandle)?;
+    let System {
+        processes,
+        endpoints,
+        forwards,
+        ..
+    } = system;
+    let process = processes.get_mut(client).ok_or(Errno::BadHandle)?;
     let (endpoint, badge) = match process.handles.get(handle)? {
         Object::Client { endpoint, badge } => (endpoint, badge),
         _ => return Err(Errno::NotPermitted),
@@ -203,43 +213,53 @@ pub fn submit(
         None => None,
     };
     debug_assert!(opcode >= FIRST_FORWARDED_OPCODE);
-    match system.endpoints.get(endpoint) {
-        Some(target) if !target.dead => {}
+    let target = match endpoints.get_mut(endpoint) {
+        Some(target) if !target.dead => target,
         _ => return Err(Errno::ServerDead),
-    }
-    let message = RequestMessage {
-        // Set below, to the id the table gives the forward.
-        request: 0,
-        badge,
-        opcode,
-        grant: match grant {
-            Some(Grant {
-                server_may_write: true,
-                ..
-            }) => grant_flags::WRITE,
-            Some(Grant {
-                server_may_write: false,
-                ..
-            }) => grant_flags::READ,
-            None => 0,
-        },
-        length,
-        operation_flags,
-        client,
-        offset,
-        arguments,
-        ..RequestMessage::default()
     };
-    queue(
-        system,
-        Forward {
-            endpoint,
-            client: Some((client, client_request)),
-            message,
-            grant,
-            slot: None,
+    if forwards.try_reserve_one().is_err() || target.queue.try_reserve(1).is_err() {
+        return Err(Errno::OutOfMemory);
+    }
+    let grant_bits = match grant {
+        Some(Grant {
+            server_may_write: true,
+            ..
+        }) => grant_flags::WRITE,
+        Some(Grant {
+            server_may_write: false,
+            ..
+        }) => grant_flags::READ,
+        None => 0,
+    };
+    let id = forwards.insert_with(|id| Forward {
+        endpoint,
+        client: Some((client, client_request)),
+        message: RequestMessage {
+            request: id,
+            badge,
+            opcode,
+            grant: grant_bits,
+            length,
+            operation_flags,
+            client,
+            offset,
+            arguments,
+            ..RequestMessage::default()
         },
-    )
+        grant,
+        slot: None,
+    });
+    target.queue.push_back(id);
+    // Running, and where its forward is, before anything is delivered.
+    let requests = &mut process.ring.requests;
+    if let Some(index) = requests.index_of(client_request) {
+        requests.set_running(index);
+        if let Some(request) = requests.get_mut(index) {
+            request.forward = id;
+        }
+    }
+    deliver(system, endpoint);
+    Ok(id)
 }
 
 /// Puts `forward` in the table (its message gets the id the table gives
@@ -511,34 +531,42 @@ pub fn reply(
     result: i32,
     pass: u32,
 ) -> Result<(), Errno> {
-    let forward = owned_forward(system, server, request)?;
-    let (endpoint, client, slot) = (forward.endpoint, forward.client, forward.slot);
+    // The forward, its endpoint and the server, each looked up once (the
+    // tables are borrowed side by side).
+    let System {
+        processes,
+        endpoints,
+        forwards,
+        ..
+    } = system;
+    let forward = forwards.get(request).ok_or(Errno::NotFound)?;
+    let endpoint = forward.endpoint;
+    let target = endpoints.get_mut(endpoint).ok_or(Errno::NotFound)?;
+    // Only a request delivered to this server is its to answer.
+    let Some(slot) = forward.slot.filter(|_| target.server == server) else {
+        return Err(Errno::NotFound);
+    };
+    let client = forward.client;
     // Only the kernel's own RELEASEs (no client) were counted: a client
     // may send RELEASE itself, and answering that pays nothing back.
     let released = client.is_none() && forward.message.opcode == Opcode::Release as u8;
     // Check the handle to pass before anything changes.
     let passed = match pass {
         0 => None,
-        handle => Some(
-            system
-                .process(server)
-                .ok_or(Errno::BadHandle)?
-                .handles
-                .get(handle)?,
-        ),
-    };
-    system.forwards.delete(request);
-    if let (Some(target), Some(slot)) = (system.endpoints.get_mut(endpoint), slot) {
-        target.busy_slots &= !(1 << slot);
-        if released {
-            target.releases_owed = target.releases_owed.saturating_sub(1);
+        handle => {
+            let process = processes.get_mut(server).ok_or(Errno::BadHandle)?;
+            let object = process.handles.get(handle)?;
+            let _ = process.handles.remove(handle);
+            Some(object)
         }
+    };
+    forwards.delete(request);
+    target.busy_slots &= !(1 << slot);
+    if released {
+        target.releases_owed = target.releases_owed.saturating_sub(1);
     }
-    if let Some(process) = system.process(server)
-        && passed.is_some()
-    {
-        let _ = process.handles.remove(pass);
-    }
+    // A slot is free: what waits for one can go (after the answer).
+    let queued = !target.queue.is_empty();
     let mut undelivered = passed;
     if let Some((client, client_request)) = client {
         let mut result = result;
@@ -561,7 +589,9 @@ pub fn reply(
     if let Some(object) = undelivered {
         crate::process::handle_dropped(system, object);
     }
-    deliver(system, endpoint);
+    if queued {
+        deliver(system, endpoint);
+    }
     Ok(())
 }
 
