@@ -203,8 +203,15 @@ pub mod submission_flags {
     /// The next submission runs only after this one succeeds; if this one
     /// fails, every later member of the chain completes with `-ECANCELED`.
     pub const LINK: u8 = 1 << 0;
+    /// No completion if it succeeds (its result is not negative): the CQ
+    /// slot taken for it is given back instead. A failure completes as
+    /// usual, so errors are never lost. For fire-and-forget work, such as
+    /// a server's `REPLY`s; a multishot operation's events (`MORE`) are
+    /// still posted, only its final completion is left out. A program
+    /// that waits for completions must not count on these.
+    pub const SKIP_SUCCESS: u8 = 1 << 1;
     /// Every flag this ABI version knows.
-    pub const ALL: u8 = LINK;
+    pub const ALL: u8 = LINK | SKIP_SUCCESS;
 }
 
 /// `Completion::flags`.

@@ -584,6 +584,8 @@ pub trait SubmissionOptions {
     /// Sets the `LINK` flag: the next submission runs only after this one
     /// succeeds, and is cancelled if it fails.
     fn linked(self) -> Self;
+    /// Sets the `SKIP_SUCCESS` flag: no completion unless it fails.
+    fn skip_success(self) -> Self;
 }
 
 impl SubmissionOptions for Submission {
@@ -594,6 +596,11 @@ impl SubmissionOptions for Submission {
 
     fn linked(mut self) -> Submission {
         self.flags |= submission_flags::LINK;
+        self
+    }
+
+    fn skip_success(mut self) -> Submission {
+        self.flags |= submission_flags::SKIP_SUCCESS;
         self
     }
 }
@@ -864,5 +871,7 @@ mod tests {
         expected.flags = submission_flags::LINK;
         assert_eq!(submission, expected);
         assert_eq!(submission.linked(), expected, "linking twice is linking");
+        expected.flags |= submission_flags::SKIP_SUCCESS;
+        assert_eq!(submission.skip_success(), expected);
     }
 }

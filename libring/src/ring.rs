@@ -329,8 +329,9 @@ impl<K: Kernel> Ring<K> {
     /// blocking call for simple programs, like a system call.
     ///
     /// - Its `user_data` is replaced by one the ring picks (with
-    ///   [`RESERVED_USER_DATA`] set), and its LINK flag is cleared: it is
-    ///   submitted alone, with nothing after it to link to.
+    ///   [`RESERVED_USER_DATA`] set), and its LINK and SKIP_SUCCESS flags
+    ///   are cleared: it is submitted alone, with nothing after it to link
+    ///   to, and always completes.
     /// - Submissions pushed earlier are submitted with it (so if the last
     ///   of them has LINK set, this one joins that chain).
     /// - Completions of other submissions that arrive while it waits are
@@ -363,7 +364,8 @@ impl<K: Kernel> Ring<K> {
         self.run_count = self.run_count.wrapping_add(1);
         let token = RESERVED_USER_DATA | self.run_count;
         let mut own = submission.with_user_data(token);
-        own.flags &= !submission_flags::LINK;
+        // Alone, and completing whatever its result: `run` waits for it.
+        own.flags &= !(submission_flags::LINK | submission_flags::SKIP_SUCCESS);
         if self.push(own).is_err() {
             // The SQ is full of pushed submissions: hand them over first.
             self.submit()?;

@@ -30,9 +30,10 @@
 //!   every reply pushed so far with the same `ring_enter` that waits for
 //!   the next requests (commit-and-fetch). So a busy server makes one
 //!   system call per *batch* of requests, not per request.
-//! - Each `REPLY` also completes, on the server's own ring (0, or an
-//!   error); [`Server::next`] takes those completions and only counts the
-//!   errors ([`Server::reply_errors`]).
+//! - A `REPLY` that succeeds posts nothing on the server's own ring (it is
+//!   submitted with `SKIP_SUCCESS`); one that fails completes there with
+//!   its error, which [`Server::next`] takes and counts
+//!   ([`Server::reply_errors`]).
 //! - Moving data costs one `COPY_IN` or `COPY_OUT` per piece, each a
 //!   [`Ring::run`]: a system call of its own.
 //!
@@ -218,7 +219,9 @@ impl Server {
         result: i32,
         handle: u32,
     ) {
-        let reply = ops::reply(request, result, handle).with_user_data(REPLY_USER_DATA);
+        let reply = ops::reply(request, result, handle)
+            .with_user_data(REPLY_USER_DATA)
+            .skip_success();
         if let Err(error) = push(ring, reply) {
             self.count_reply_error(error);
         }

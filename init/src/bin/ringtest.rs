@@ -38,6 +38,14 @@ const TESTS: &[Test] = &[
     ),
     ("unknown_opcode_is_einval", unknown_opcode_is_einval),
     (
+        "skip_success_posts_only_failures",
+        skip_success_posts_only_failures,
+    ),
+    (
+        "skipped_successes_give_their_cq_slots_back",
+        skipped_successes_give_their_cq_slots_back,
+    ),
+    (
         "unknown_submission_flag_is_einval",
         unknown_submission_flag_is_einval,
     ),
@@ -329,6 +337,54 @@ fn unknown_opcode_is_einval(ring: &mut Ring<Syscall>) -> Outcome {
         run_one(ring, submission) == Errno::InvalidArgument.result(),
         "not EINVAL",
     )
+}
+
+fn skip_success_posts_only_failures(ring: &mut Ring<Syscall>) -> Outcome {
+    let mut bad = ops::nop().with_user_data(2).skip_success();
+    bad.opcode = 250;
+    for submission in [
+        // Completes at once in `drain`, succeeds: nothing.
+        ops::nop().with_user_data(1).skip_success(),
+        // Fails: its error is posted all the same.
+        bad,
+        // A recorded request (it waits), then a chain it heads: the
+        // timeout succeeds silently and the chain goes on.
+        ops::timeout(1_000_000)
+            .with_user_data(3)
+            .skip_success()
+            .linked(),
+        ops::nop().with_user_data(4),
+    ] {
+        ring.push(submission).map_err(|_| "SQ full")?;
+    }
+    let completions = submit_and_collect::<2>(ring, 2)?;
+    let order: [u64; 2] = core::array::from_fn(|index| completions[index].user_data);
+    check(order == [2, 4], "not exactly the failure and the plain NOP")?;
+    check(
+        result_of(&completions, 2) == Some(Errno::InvalidArgument.result())
+            && result_of(&completions, 4) == Some(0),
+        "wrong results",
+    )?;
+    // Nothing else arrives: a NOP's round trip finds the CQ empty behind it.
+    check(run_one(ring, ops::nop()) == 0, "NOP failed")?;
+    check(ring.completion().is_none(), "a skipped success was posted")
+}
+
+fn skipped_successes_give_their_cq_slots_back(ring: &mut Ring<Syscall>) -> Outcome {
+    // Many times the CQ's size: were the slots kept, the ring would fill
+    // and refuse submissions (EBUSY).
+    for _ in 0..(4 * CQ_ENTRIES) / SQ_ENTRIES {
+        for _ in 0..SQ_ENTRIES {
+            ring.push(ops::nop().with_user_data(7).skip_success())
+                .map_err(|_| "SQ full")?;
+        }
+        check(
+            ring.submit() == Ok(SQ_ENTRIES),
+            "skipped NOPs were not all taken",
+        )?;
+    }
+    check(ring.completion().is_none(), "a skipped success was posted")?;
+    check(run_one(ring, ops::nop()) == 0, "NOP after them failed")
 }
 
 fn unknown_submission_flag_is_einval(ring: &mut Ring<Syscall>) -> Outcome {

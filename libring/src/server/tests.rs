@@ -449,6 +449,13 @@ fn reply_answers_the_client_and_frees_the_slot_for_the_next_request() {
         .collect();
     assert_eq!(answers, [(1, 1, 0), (2, 9, 4)]);
     assert_eq!(server.reply_errors(), 0);
+    // Fire and forget: a reply that works completes nothing.
+    assert!(
+        endpoint
+            .taken_of(Opcode::Reply)
+            .iter()
+            .all(|reply| reply.flags & crate::abi::submission_flags::SKIP_SUCCESS != 0)
+    );
 }
 
 #[test]

@@ -144,6 +144,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             ring.advance_sq_head();
             taken += 1;
             let linked = submission.flags & submission_flags::LINK != 0;
+            let skip_success = submission.flags & submission_flags::SKIP_SUCCESS != 0;
             // The rest of a chain a member of which had no room (below), or
             // failed (`finish`): cancelled.
             if ring.refusing_chain {
@@ -168,17 +169,18 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
                     Ok(Operation::Nop) => Some(0),
                     Err(error) => Some(error.result()),
                     Ok(other) if completes_at_once(&other) => {
-                        immediate = Some((submission.user_data, other));
+                        immediate = Some((submission.user_data, other, skip_success));
                         break;
                     }
                     Ok(_) => None,
                 };
                 if let Some(result) = result {
-                    ring.post_final(Completion {
+                    let completion = Completion {
                         user_data: submission.user_data,
                         result,
                         flags: 0,
-                    });
+                    };
+                    ring.post_final_unless_skipped(completion, skip_success);
                     continue;
                 }
             }
@@ -219,6 +221,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
                 user_data: submission.user_data,
                 operation,
                 linked,
+                skip_success,
                 running: false,
                 fired: 0,
                 pending_event: false,
@@ -255,7 +258,7 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             }
             None => ring,
         };
-        let Some((user_data, operation)) = immediate else {
+        let Some((user_data, operation, skip_success)) = immediate else {
             // Start what this drain recorded. (Nothing waits to start when
             // no request is pending.)
             if !ring.requests.is_empty() {
@@ -270,11 +273,14 @@ pub fn drain(system: &mut System, id: ProcessId, limit: u32) -> u32 {
             Some(process) => process,
             None => return taken,
         };
-        process.ring.post_final(Completion {
+        let completion = Completion {
             user_data,
             result,
             flags: 0,
-        });
+        };
+        process
+            .ring
+            .post_final_unless_skipped(completion, skip_success);
         // It ended itself (an injected crash, `faults.rs`): what it
         // submitted after this is never run, as for a process that crashed.
         if process.ending.is_some() {
@@ -764,7 +770,7 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
     // Only the words needed are copied out of the request: moving a whole
     // `Request` (about 100 bytes) costs a `memcpy` call.
     let request = &process.ring.requests[index];
-    let user_data = request.user_data;
+    let (user_data, skip_success) = (request.user_data, request.skip_success);
     let completed = Completed {
         chain: request.chain,
         was_link_timeout: matches!(request.operation, Ok(Operation::LinkTimeout { .. })),
@@ -784,11 +790,14 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
         matches!(operation, Ok(Operation::Wait { .. })),
     );
     process.ring.requests.remove(index);
-    process.ring.post_final(Completion {
+    let completion = Completion {
         user_data,
         result,
         flags: 0,
-    });
+    };
+    process
+        .ring
+        .post_final_unless_skipped(completion, skip_success);
     if timed {
         timers::disarm(system, id, request_id);
     }

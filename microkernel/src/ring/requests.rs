@@ -54,6 +54,8 @@ pub struct Request {
     pub operation: Result<Operation, Errno>,
     /// Submitted with LINK: the next submission is in its chain.
     pub linked: bool,
+    /// Submitted with SKIP_SUCCESS: no final completion if it succeeds.
+    pub skip_success: bool,
     /// Started (a timer armed), as opposed to waiting for its turn.
     pub running: bool,
     /// Completions a multishot operation has posted so far.
@@ -258,6 +260,7 @@ mod tests {
             user_data: id,
             operation: Ok(Operation::Nop),
             linked: false,
+            skip_success: false,
             running: false,
             fired: 0,
             pending_event: false,

@@ -161,6 +161,17 @@ impl KernelRing {
         self.write_completion(completion);
     }
 
+    /// Posts a request's final completion into its reserved slot, unless
+    /// it asked for none on success (`SKIP_SUCCESS`) and succeeded: then
+    /// the slot is given back and nothing is posted.
+    pub fn post_final_unless_skipped(&mut self, completion: Completion, skip_success: bool) {
+        if skip_success && completion.result >= 0 {
+            self.release_slot();
+        } else {
+            self.post_final(completion);
+        }
+    }
+
     /// Posts an extra completion (multishot, `MORE` set) if a slot is free.
     pub fn post_extra(&mut self, completion: Completion) -> bool {
         if self.free_slots() == 0 {
