@@ -261,6 +261,28 @@ impl<K: Kernel> Ring<K> {
         if in_use == self.sq_entries {
             return Err(Full);
         }
+        self.write_submission(submission);
+        Ok(())
+    }
+
+    /// Pushes every submission of `batch`, or none of them if they do not
+    /// all fit: like [`Ring::push`] for each, but the SQ's indices are
+    /// looked at once for the whole batch, not once per submission.
+    pub fn push_batch(&mut self, batch: &[Submission]) -> Result<(), Full> {
+        let in_use = self.sq_in_use().ok_or(Full)?;
+        if batch.len() > (self.sq_entries - in_use) as usize {
+            return Err(Full);
+        }
+        for &submission in batch {
+            self.write_submission(submission);
+        }
+        Ok(())
+    }
+
+    /// Writes `submission` into the slot at `sq_tail` and moves the tail
+    /// on. The caller has made sure the slot is free.
+    #[inline]
+    fn write_submission(&mut self, submission: Submission) {
         let slot = (self.sq_tail & self.sq_mask) as usize;
         let offset = self.sq_offset + slot * size_of::<Submission>();
         let words: [u64; 8] = zerocopy::transmute!(submission);
@@ -278,7 +300,6 @@ impl<K: Kernel> Ring<K> {
             unsafe { slot_words.add(index).write_volatile(word) };
         }
         self.sq_tail = self.sq_tail.wrapping_add(1);
-        Ok(())
     }
 
     /// Publishes every pushed submission and tells the kernel if it needs
@@ -315,6 +336,42 @@ impl<K: Kernel> Ring<K> {
             }
         }
         None
+    }
+
+    /// Takes up to `into.len()` completions into `into`, in the order
+    /// [`Ring::completion`] would give them (skipping the same ones), and
+    /// returns how many: the CQ's indices are read once and its head
+    /// stored once for the whole batch, not once per completion.
+    pub fn completions_into(&mut self, into: &mut [Completion]) -> usize {
+        let mut taken = 0;
+        while taken < into.len() {
+            let Some(completion) = self.stash.pop_front() else {
+                break;
+            };
+            into[taken] = completion;
+            taken += 1;
+        }
+        let Some(waiting) = self.cq_waiting() else {
+            return taken;
+        };
+        let mut head = self.cq_head;
+        let end = head.wrapping_add(waiting);
+        while taken < into.len() && head != end {
+            let completion = self.read_cq_slot(head);
+            head = head.wrapping_add(1);
+            // A late completion of an earlier `run`: nobody waits for it.
+            if completion.user_data & RESERVED_USER_DATA == 0 {
+                into[taken] = completion;
+                taken += 1;
+            }
+        }
+        if head != self.cq_head {
+            self.cq_head = head;
+            // Release: our reads of the slots are done before the kernel
+            // may reuse them.
+            self.store(header_offset::CQ_HEAD, head);
+        }
+        taken
     }
 
     /// The completions ready now (as counted by [`Ring::ready`] when

@@ -428,6 +428,43 @@ fn batch_of_thirty_two_completes_every_user_data() {
 }
 
 #[test]
+fn a_batch_is_pushed_whole_or_not_at_all_and_taken_in_order() {
+    let region = Region::new(0);
+    let (mut ring, script) = region.ring();
+    let batch: Vec<Submission> = (0..32).map(|n| ops::nop().with_user_data(n)).collect();
+    ring.push_batch(&batch).unwrap();
+    assert_eq!(ring.space(), SQ_ENTRIES - 32);
+    // One more than the room left: nothing of it is pushed.
+    let too_many: Vec<Submission> = (0..=u64::from(ring.space()))
+        .map(|n| ops::nop().with_user_data(100 + n))
+        .collect();
+    assert_eq!(ring.push_batch(&too_many), Err(Full));
+    assert_eq!(ring.space(), SQ_ENTRIES - 32);
+    assert_eq!(ring.submit_and_wait(32), Ok(32));
+    assert_eq!(script.borrow().calls, [(32, 32, enter_flags::GET_EVENTS)]);
+
+    // A late completion of an earlier `run` among them is skipped, as
+    // `completion` skips it.
+    post(&region, tagged(RESERVED_USER_DATA | 5));
+    post(&region, tagged(77));
+    let mut taken = [tagged(0); 20];
+    assert_eq!(ring.completions_into(&mut taken), 20);
+    assert_eq!(user_data_of(taken.into_iter()), (0..20).collect::<Vec<_>>());
+    assert_eq!(
+        region.get(header_offset::CQ_HEAD),
+        20,
+        "the head is published"
+    );
+    let mut rest = [tagged(0); 40];
+    assert_eq!(ring.completions_into(&mut rest), 13);
+    let mut expected: Vec<u64> = (20..32).collect();
+    expected.push(77);
+    assert_eq!(user_data_of(rest[..13].iter().copied()), expected);
+    assert_eq!(ring.completions_into(&mut rest), 0);
+    assert_eq!(ring.ready(), 0);
+}
+
+#[test]
 fn a_full_sq_refuses_one_more_until_submitted() {
     let region = Region::new(0);
     let (mut ring, _script) = region.ring();
