@@ -395,6 +395,24 @@ pub const QEMU_TESTS: &[QemuTestConfig] = &[
         input: &[],
     },
     QemuTestConfig {
+        // A request that waits at an endpoint because the server's CQ is
+        // all reserved is delivered as soon as a slot comes free, even
+        // when it comes free silently (a SKIP_SUCCESS completion posts
+        // nothing and wakes nobody).
+        name: "attack-skip-room",
+        machine: DEFAULT_MACHINE,
+        command_line: "run=bystander,attack:skip-room",
+        system: None,
+        disk: None,
+        outcome: Outcome::ProgramsEnd { suite: None },
+        expected: &[
+            "attack skip-room: the request waiting for CQ room: delivered when the slot came free",
+            "process 2 (attack): exited with code 0",
+            "process 2 (attack): leaked frames: 0;",
+        ],
+        input: &[],
+    },
+    QemuTestConfig {
         // An EXIT that finds no CQ slot ends the process at once, after
         // what the same ring_enter took before it has run (the LOG).
         name: "attack-exit-last",

@@ -126,6 +126,7 @@ fn main(arguments: Arguments) -> i32 {
         "map-churn" => map_churn(),
         "exit-last" => exit_last(),
         "slot-unmap" => slot_unmap(),
+        "skip-room" => skip_room(),
         "console" => console(),
         "console-reclaim" => console_reclaim(),
         "bin-write" => bin_write(),
@@ -597,6 +598,66 @@ fn slot_unmap() -> Result<(), Errno> {
         if cancel.is_ok() { "ok" } else { "no" }
     );
     Ok(())
+}
+
+// --------------------------------------------------------------- skip-room
+
+/// A server whose CQ is all reserved gets a request to its own endpoint:
+/// it waits at the endpoint for room. Then a `SKIP_SUCCESS` timer frees a
+/// slot without posting anything. The request must be delivered then (the
+/// `RECEIVE` event comes at the short timer's end), not when some other
+/// completion happens to wake the server (the 5 s timers).
+fn skip_room() -> Result<(), Errno> {
+    let (service, client) = own_endpoint(b"skip-room")?;
+    let slots = MAP_AREA + (8 << 30);
+    run(ops::map(slots, PAGE_SIZE as u32, true))?;
+    let started = now_nanoseconds();
+    let first = with_ring(|ring| -> Result<u64, Errno> {
+        // 1 + 125 + 1 + 1 = 128: every CQ slot reserved.
+        push(ring, ops::receive(service, slots, 4).with_user_data(90))?;
+        for _ in 0..125 {
+            push(ring, ops::timeout(5_000_000_000).with_user_data(1))?;
+        }
+        push(
+            ring,
+            ops::timeout(50_000_000).with_user_data(92).skip_success(),
+        )?;
+        push(ring, ops::control(client, [5, 0, 0]).with_user_data(91))?;
+        ring.submit()?;
+        loop {
+            ring.submit_and_wait(1)?;
+            if let Some(completion) = ring.completion() {
+                return Ok(completion.user_data);
+            }
+        }
+    })?;
+    let waited = now_nanoseconds().saturating_sub(started);
+    let outcome = match first {
+        90 if waited < 5_000_000_000 => "delivered when the slot came free",
+        90 => "delivered only after the long timers",
+        1 => "not delivered: a long timer came first",
+        _ => "something else came first",
+    };
+    libring::println!("attack skip-room: the request waiting for CQ room: {outcome}");
+    Ok(())
+}
+
+/// Nanoseconds on the system clock (the virtual counter, readable at EL0).
+fn now_nanoseconds() -> u64 {
+    let (count, frequency): (u64, u64);
+    // SAFETY: reads the counter and its frequency, which the kernel lets
+    // EL0 read.
+    unsafe {
+        core::arch::asm!(
+            "isb",
+            "mrs {}, cntvct_el0",
+            "mrs {}, cntfrq_el0",
+            out(reg) count,
+            out(reg) frequency,
+            options(nomem, nostack)
+        )
+    };
+    (count as u128 * 1_000_000_000 / frequency.max(1) as u128) as u64
 }
 
 // --------------------------------------------------------------- exit-last

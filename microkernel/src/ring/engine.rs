@@ -795,7 +795,7 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
         result,
         flags: 0,
     };
-    process
+    let skipped = process
         .ring
         .post_final_unless_skipped(completion, skip_success);
     if timed {
@@ -819,6 +819,13 @@ fn complete(system: &mut System, id: ProcessId, request_id: u64, result: i32) ->
         drivers::log_read_ended(system, id, request_id);
     } else if wait {
         processes::wait_ended(system, id, request_id);
+    }
+    // A slot came free with nothing posted: a request waiting at one of
+    // this process's endpoints for CQ room can go now (nothing else would
+    // wake the process to retry; the tick or another process may be
+    // completing this request).
+    if skipped {
+        forward::deliver_to(system, id);
     }
     Some(completed)
 }

@@ -26,7 +26,8 @@
 //! - A request is delivered only when the server's CQ has a free slot for
 //!   the delivery's completion (so none is ever lost); otherwise it waits
 //!   in the queue, and delivery is tried again when the server enters the
-//!   kernel or answers a request.
+//!   kernel or answers a request, or a slot of its CQ comes free without
+//!   a completion (`SKIP_SUCCESS`: `engine::complete`, the SQ poller).
 
 use super::engine;
 use crate::process::address_space::AddressSpace;

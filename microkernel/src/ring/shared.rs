@@ -163,13 +163,22 @@ impl KernelRing {
 
     /// Posts a request's final completion into its reserved slot, unless
     /// it asked for none on success (`SKIP_SUCCESS`) and succeeded: then
-    /// the slot is given back and nothing is posted.
-    pub fn post_final_unless_skipped(&mut self, completion: Completion, skip_success: bool) {
-        if skip_success && completion.result >= 0 {
+    /// the slot is given back, nothing is posted, and this returns true.
+    /// (A slot that comes free so wakes nobody: a caller outside
+    /// `ring_enter` must try delivery to the process itself, since requests
+    /// may wait at its endpoints for exactly that room.)
+    pub fn post_final_unless_skipped(
+        &mut self,
+        completion: Completion,
+        skip_success: bool,
+    ) -> bool {
+        let skipped = skip_success && completion.result >= 0;
+        if skipped {
             self.release_slot();
         } else {
             self.post_final(completion);
         }
+        skipped
     }
 
     /// Posts an extra completion (multishot, `MORE` set) if a slot is free.

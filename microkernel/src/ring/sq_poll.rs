@@ -92,6 +92,10 @@ fn look(system: &mut System, id: ProcessId, me: scheduler::ThreadId, idle_since:
     }
     let taken = engine::drain(system, id, u32::MAX);
     if taken > 0 {
+        // As `ring_enter` does after a drain: what was taken may have made
+        // room in the CQ (a `SKIP_SUCCESS` completion gives its slot back
+        // without a word) for requests waiting at the process's endpoints.
+        super::forward::deliver_to(system, id);
         *idle_since = time::counter_microseconds();
         return Next::Yield;
     }
