@@ -182,12 +182,13 @@ pub fn profile(workspace: &Workspace, figure: &str, steps: u32) -> Result<bool> 
 }
 
 /// The figure the `profile` row of `cargo xtask test` traces, and how far:
-/// a NOP's round is about 600 instructions, so a few rounds.
-pub const TEST_FIGURE: &str = "kernel_nop_batch_1";
-pub const TEST_STEPS: u32 = 3000;
+/// a round of 32 NOPs is about 5,200 instructions, and the trace starts
+/// anywhere in one, so at least one whole round.
+pub const TEST_FIGURE: &str = "kernel_nop_batch_32";
+pub const TEST_STEPS: u32 = 12_000;
 
 /// The `profile` row: traces [`TEST_FIGURE`] for [`TEST_STEPS`] steps
-/// and checks the breakdown is one a reader can use: whole rounds, the
+/// and checks the breakdown is one a reader can use: a whole round, the
 /// system call's kernel path and the user side both in it, and the
 /// operation's share adding up. `Ok(summary)` or `Err(what is wrong)`;
 /// the outer `Err` is for a profile that could not run at all.
@@ -205,10 +206,9 @@ pub fn test_row(workspace: &Workspace) -> Result<std::result::Result<String, Str
 
 /// What [`test_row`] asks of a NOP's breakdown.
 fn check_breakdown(breakdown: &Breakdown) -> std::result::Result<(), String> {
-    if breakdown.rounds < 2 {
+    if breakdown.rounds < 1 {
         return Err(format!(
-            "{} whole round(s) traced in {TEST_STEPS} steps; expected at least 2",
-            breakdown.rounds
+            "no whole round traced in {TEST_STEPS} steps; expected at least 1"
         ));
     }
     for wanted in ["microkernel::ring::engine::drain", USER] {
@@ -291,7 +291,7 @@ fn trace(workspace: &Workspace, figure: &str, steps: u32) -> Result<Breakdown> {
             .env("TRACE", &trace)
             .env("SYMBOLS", &symbols)
             .stdout(Stdio::null());
-        tools::run_to_completion(&mut gdb_command)
+        run_within(&mut gdb_command, time_limit(steps))
     });
     let _ = qemu_process.kill();
     let _ = qemu_process.wait();
@@ -302,6 +302,45 @@ fn trace(workspace: &Workspace, figure: &str, steps: u32) -> Result<Breakdown> {
             .map_err(|error| format!("cannot read {}: {error}", path.display()))
     };
     analyse(&read(&trace)?, &read(&symbols)?)
+}
+
+/// How long gdb may take for `steps` steps: about 300 a second on an
+/// idle host, a third of that on a busy one, plus the boot and the calls
+/// it lets pass; past this the profile fails instead of waiting for ever
+/// (a stop that never comes, say).
+fn time_limit(steps: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(120 + u64::from(steps) / 50)
+}
+
+/// Runs `command` (its output as set), killing it after `limit`.
+fn run_within(command: &mut Command, limit: std::time::Duration) -> Result<()> {
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot start `{}`: {error}", tools::show_command(command)))?;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(format!(
+                    "`{}` failed ({status})",
+                    tools::show_command(command)
+                ));
+            }
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "gdb did not finish within {} s (the benchmark never reached the stop, \
+                     or the host is very slow)",
+                    limit.as_secs()
+                ));
+            }
+        }
+    }
 }
 
 /// The table: each function's instructions per round and per operation.
@@ -394,7 +433,7 @@ mod tests {
             check_breakdown(&breakdown(3, &[(drain, 500), (USER, 300)])),
             Ok(())
         );
-        assert!(check_breakdown(&breakdown(1, &[(drain, 500), (USER, 300)])).is_err());
+        assert!(check_breakdown(&breakdown(0, &[(drain, 500), (USER, 300)])).is_err());
         assert!(check_breakdown(&breakdown(3, &[(USER, 300)])).is_err());
         assert!(check_breakdown(&breakdown(3, &[(drain, 500)])).is_err());
         let mut wrong_total = breakdown(3, &[(drain, 500), (USER, 300)]);
