@@ -969,7 +969,7 @@ pub fn post_event_to(process: &mut process::Process, request_id: u64, result: i3
     let Some(index) = ring.requests.index_of(request_id) else {
         return false;
     };
-    let Some(request) = ring.requests.get_mut(index) else {
+    let Some(request) = ring.requests.get(index) else {
         return false;
     };
     let completion = Completion {

@@ -277,10 +277,13 @@ fn queue(system: &mut System, forward: Forward) -> Result<u64, Errno> {
     if !room {
         return Err(Errno::OutOfMemory);
     }
-    let id = system.forwards.insert(forward);
-    if let Some(forward) = system.forwards.get_mut(id) {
-        forward.message.request = id;
-    }
+    let id = system.forwards.insert_with(|id| Forward {
+        message: RequestMessage {
+            request: id,
+            ..forward.message
+        },
+        ..forward
+    });
     if let Some(target) = system.endpoints.get_mut(endpoint) {
         target.queue.push_back(id);
     }
